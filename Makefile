@@ -1,0 +1,51 @@
+# MemoryWeb: `make run` and `make test` do everything on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+.PHONY: install run test lint services-up services-down clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch first: left to resolve alone, sentence-transformers
+	# would pull a multi-gigabyte CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Starts the embedded PostgreSQL and Valkey (unless DATABASE_URL / CELERY_BROKER_URL
+# are set), prepares the database, then runs web + worker + beat until Ctrl-C.
+run: install
+	$(PY) -m memoryweb.embedded up --profile dev
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py load_demo
+	trap '$(PY) -m memoryweb.embedded down --profile dev' EXIT; \
+	  MEMORYWEB_PROFILE=dev $(VENV)/bin/honcho --no-colour -f Procfile start
+
+# The test services use their own ports and data directory (var/test), so this
+# can run while `make run` is up.
+test: install lint
+	$(PY) -m memoryweb.embedded up --profile test
+	trap '$(PY) -m memoryweb.embedded down --profile test' EXIT; \
+	  MEMORYWEB_PROFILE=test $(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	MEMORYWEB_PROFILE=test $(VENV)/bin/mypy .
+
+services-up: install
+	$(PY) -m memoryweb.embedded up
+
+services-down:
+	$(PY) -m memoryweb.embedded down --profile dev
+	$(PY) -m memoryweb.embedded down --profile test
+
+clean: services-down
+	rm -rf var $(VENV)

@@ -1,0 +1,32 @@
+"""Writing audit events. Called inside the transaction of the change it records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.audit.actors import Actor
+from apps.audit.context import request_id_var
+from apps.audit.models import AuditEvent
+from apps.spaces.models import Space
+
+
+def record_event(
+    space: Space,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: object,
+    reason: str = "",
+    summary: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.for_space(space).create(
+        space=space,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        request_id=request_id_var.get(),
+        reason=reason,
+        summary=summary or {},
+        **actor.as_fields(),
+    )

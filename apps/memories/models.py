@@ -1,0 +1,345 @@
+"""The memory model: episodes (raw input), memories, their versions, links and entities.
+
+Rows here are changed only through `apps.memories.services`, which writes the
+version row and the audit event in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from pgvector.django import HnswIndex, VectorField
+
+from apps.audit.actors import ActorType
+from apps.spaces.models import ApiToken, Space
+from apps.spaces.scoping import SpaceScopedManager
+
+# Full-text search uses one fixed configuration so the generated column is immutable.
+TEXT_SEARCH_CONFIG = "english"
+
+
+def content_hash(text: str) -> str:
+    """Hash of the content as the embedding model sees it (whitespace-normalised)."""
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
+
+
+class Kind(models.TextChoices):
+    EPISODIC = "episodic", "Episodic"
+    FACT = "fact", "Semantic fact"
+    PREFERENCE = "preference", "Preference"
+    PROCEDURAL = "procedural", "Procedural"
+    SUMMARY = "summary", "Summary"
+
+
+class Status(models.TextChoices):
+    ACTIVE = "active", "Active"
+    ARCHIVED = "archived", "Archived"
+    SUPERSEDED = "superseded", "Superseded"
+    DELETED = "deleted", "Deleted"
+
+
+class Episode(models.Model):
+    """Raw input exactly as received. Immutable: a database trigger refuses updates."""
+
+    class Source(models.TextChoices):
+        MESSAGE = "message", "Conversation message"
+        DOCUMENT = "document", "Document chunk"
+        TOOL = "tool", "Tool result"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="episodes")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MESSAGE)
+    session = models.CharField(max_length=200, blank=True)
+    role = models.CharField(max_length=32, blank=True)
+    speaker = models.CharField(max_length=200, blank=True)
+    agent = models.CharField(max_length=200, blank=True)
+    content = models.TextField()
+    occurred_at = models.DateTimeField(default=timezone.now)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SpaceScopedManager["Episode"]()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["space", "session", "occurred_at"], name="episode_session_time"),
+            models.Index(fields=["space", "occurred_at"], name="episode_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=["message", "document", "tool"]),
+                name="episode_source_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.speaker or self.role or 'episode'}: {self.content[:60]}"
+
+
+class Memory(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memories")
+    subject = models.CharField(max_length=200, blank=True, help_text="Whom or what it is about")
+    agent = models.CharField(max_length=200, blank=True)
+    session = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FACT)
+    content = models.TextField()
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    importance = models.FloatField(default=0.5)
+    confidence = models.FloatField(default=1.0)
+    pinned = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(default=1)
+    access_count = models.PositiveIntegerField(default=0)
+    last_accessed_at = models.DateTimeField(null=True, blank=True)
+    strength = models.FloatField(default=1.0, help_text="MemoryBank strength S, in days")
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True)
+    embedding_model = models.CharField(max_length=200, blank=True)
+    content_hash = models.CharField(max_length=64)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("content", config=TEXT_SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    source_episodes = models.ManyToManyField(Episode, blank=True, related_name="memories")
+
+    objects = SpaceScopedManager["Memory"]()
+
+    class Meta:
+        verbose_name_plural = "memories"
+        indexes = [
+            HnswIndex(
+                name="memory_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(fields=["search_vector"], name="memory_search_vector"),
+            GinIndex(fields=["tags"], name="memory_tags"),
+            models.Index(fields=["space", "status", "-created_at"], name="memory_status_created"),
+            models.Index(fields=["space", "subject"], name="memory_subject"),
+            models.Index(fields=["space", "agent"], name="memory_agent"),
+            models.Index(fields=["space", "session"], name="memory_session"),
+            models.Index(fields=["space", "kind"], name="memory_kind"),
+            models.Index(fields=["space", "occurred_at"], name="memory_occurred"),
+            models.Index(
+                fields=["space", "created_at"],
+                name="memory_embedding_pending",
+                condition=Q(embedding__isnull=True),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=Status.values), name="memory_status_valid"
+            ),
+            models.CheckConstraint(condition=Q(kind__in=Kind.values), name="memory_kind_valid"),
+            models.CheckConstraint(condition=Q(version__gt=0), name="memory_version_positive"),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_to__isnull=True)
+                | Q(valid_from__lt=F("valid_to")),
+                name="memory_validity_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(importance__gte=0, importance__lte=1), name="memory_importance_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0, confidence__lte=1), name="memory_confidence_range"
+            ),
+            models.CheckConstraint(condition=Q(strength__gt=0), name="memory_strength_positive"),
+            models.CheckConstraint(
+                condition=~Q(content=""), name="memory_content_not_empty"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.content[:80]
+
+    # Fields copied into every MemoryVersion: the memory's state after a change.
+    VERSIONED_FIELDS = (
+        "content",
+        "kind",
+        "subject",
+        "agent",
+        "session",
+        "tags",
+        "metadata",
+        "importance",
+        "confidence",
+        "pinned",
+        "status",
+        "occurred_at",
+        "valid_from",
+        "valid_to",
+    )
+
+    def snapshot(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.VERSIONED_FIELDS}
+
+
+class MemoryVersion(models.Model):
+    """Append-only snapshot of a memory after each change; updates are refused by a trigger."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Created"
+        UPDATE = "update", "Edited"
+        ARCHIVE = "archive", "Archived"
+        RESTORE = "restore", "Restored"
+        DELETE = "delete", "Deleted"
+        SUPERSEDE = "supersede", "Superseded"
+        MERGE = "merge", "Merged"
+        REVERT = "revert", "Reverted"
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=16, choices=Action.choices)
+    reason = models.TextField(blank=True)
+    actor_type = models.CharField(max_length=8, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    content = models.TextField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    subject = models.CharField(max_length=200, blank=True)
+    agent = models.CharField(max_length=200, blank=True)
+    session = models.CharField(max_length=200, blank=True)
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    importance = models.FloatField()
+    confidence = models.FloatField()
+    pinned = models.BooleanField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+
+    objects = SpaceScopedManager["MemoryVersion"]()
+
+    class Meta:
+        ordering = ["memory", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["memory", "version"], name="memoryversion_unique"),
+            models.CheckConstraint(condition=Q(version__gt=0), name="memoryversion_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.action} of {self.memory_id}"
+
+    def snapshot(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in Memory.VERSIONED_FIELDS}
+
+
+class LinkType(models.TextChoices):
+    DERIVED_FROM = "derived_from", "derived from"
+    RELATED_TO = "related_to", "related to"
+    SUPERSEDES = "supersedes", "supersedes"
+    CONTRADICTS = "contradicts", "contradicts"
+    SAME_ENTITY = "same_entity", "same entity"
+    NEXT_IN_TIME = "next_in_time", "next in time"
+
+
+class Link(models.Model):
+    """A typed, directed edge between two memories of one space."""
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="outgoing_links")
+    target = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="incoming_links")
+    type = models.CharField(max_length=16, choices=LinkType.choices)
+    weight = models.FloatField(default=1.0)
+    created_by = models.CharField(max_length=200)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SpaceScopedManager["Link"]()
+
+    class Meta:
+        indexes = [models.Index(fields=["space", "type"], name="link_type")]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "type"], name="link_unique"),
+            models.CheckConstraint(condition=~Q(source=F("target")), name="link_not_self"),
+            models.CheckConstraint(condition=Q(type__in=LinkType.values), name="link_type_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.type} {self.target_id}"
+
+
+class Entity(models.Model):
+    class EntityKind(models.TextChoices):
+        PERSON = "person", "Person"
+        PLACE = "place", "Place"
+        ORGANISATION = "organisation", "Organisation"
+        OBJECT = "object", "Object"
+        TOPIC = "topic", "Topic"
+        OTHER = "other", "Other"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="entities")
+    name = models.CharField(max_length=200)
+    normalized_name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=EntityKind.choices, default=EntityKind.OTHER)
+    aliases = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    memories = models.ManyToManyField(Memory, through="Mention", related_name="entities")
+
+    objects = SpaceScopedManager["Entity"]()
+
+    class Meta:
+        verbose_name_plural = "entities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["space", "kind", "normalized_name"], name="entity_unique_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def normalize(name: str) -> str:
+        return " ".join(name.casefold().split())
+
+
+class Mention(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="mentions")
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="mentions")
+    start = models.PositiveIntegerField(null=True, blank=True)
+    end = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SpaceScopedManager["Mention"]()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entity", "memory"], name="mention_unique"),
+            models.CheckConstraint(
+                condition=Q(start__isnull=True) | Q(end__gt=F("start")), name="mention_span"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id} in {self.memory_id}"

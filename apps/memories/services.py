@@ -1,0 +1,654 @@
+"""The domain layer: the only way to change a memory.
+
+Every function runs in one transaction that changes the rows, appends the
+MemoryVersion snapshot(s) and writes the AuditEvent(s); an exception anywhere
+rolls all of it back. Views, the API and Celery jobs all call these functions.
+Memories are addressed by id within a space: an id from another space is
+`MemoryNotFound`, exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.audit.services import record_event
+from apps.memories.models import (
+    Episode,
+    Kind,
+    Link,
+    LinkType,
+    Memory,
+    MemoryVersion,
+    Status,
+    content_hash,
+)
+from apps.spaces.models import Space
+
+Action = MemoryVersion.Action
+
+
+class MemoryServiceError(Exception):
+    """Base of the domain errors; `code` is stable and machine-readable."""
+
+    code = "memory_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class MemoryNotFound(MemoryServiceError):
+    code = "not_found"
+
+
+class VersionConflict(MemoryServiceError):
+    code = "version_conflict"
+
+    def __init__(self, memory: Memory, expected: int) -> None:
+        super().__init__(
+            f"memory {memory.pk} is at version {memory.version}, not {expected}",
+            details={"current_version": memory.version, "expected_version": expected},
+        )
+        self.current = memory
+
+
+class InvalidTransition(MemoryServiceError):
+    code = "invalid_transition"
+
+
+class InvalidMemory(MemoryServiceError):
+    code = "invalid"
+
+
+class ContentTooLarge(InvalidMemory):
+    code = "content_too_large"
+
+
+EDITABLE_FIELDS = frozenset(
+    {
+        "content",
+        "kind",
+        "subject",
+        "agent",
+        "session",
+        "tags",
+        "metadata",
+        "importance",
+        "confidence",
+        "pinned",
+        "occurred_at",
+        "valid_from",
+        "valid_to",
+    }
+)
+
+
+# ----------------------------------------------------------------- validation
+
+
+def _clean_tags(tags: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise InvalidMemory("tags must be strings", details={"tags": "not a string"})
+        tag = tag.strip()
+        if not tag:
+            continue
+        if len(tag) > 64:
+            raise InvalidMemory("a tag is longer than 64 characters", details={"tags": tag[:64]})
+        if tag not in cleaned:
+            cleaned.append(tag)
+    return cleaned
+
+
+def _validate(fields: dict[str, Any]) -> dict[str, Any]:
+    """Check and normalise editable fields; raises InvalidMemory naming each bad field."""
+    errors: dict[str, str] = {}
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        errors.update({name: "not an editable field" for name in sorted(unknown)})
+    if "content" in fields:
+        content = fields["content"]
+        if not isinstance(content, str) or not content.strip():
+            errors["content"] = "must be non-empty text"
+        elif len(content) > settings.MEMORY_MAX_CONTENT_CHARS:
+            raise ContentTooLarge(
+                f"content has {len(content)} characters; the limit is "
+                f"{settings.MEMORY_MAX_CONTENT_CHARS}",
+                details={"content": "too large", "limit": settings.MEMORY_MAX_CONTENT_CHARS},
+            )
+    if "kind" in fields and fields["kind"] not in Kind.values:
+        errors["kind"] = f"must be one of {', '.join(Kind.values)}"
+    for name in ("importance", "confidence"):
+        if name in fields:
+            value = fields[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                errors[name] = "must be a number from 0 to 1"
+    if "pinned" in fields and not isinstance(fields["pinned"], bool):
+        errors["pinned"] = "must be true or false"
+    if "metadata" in fields and not isinstance(fields["metadata"], dict):
+        errors["metadata"] = "must be an object"
+    for name in ("subject", "agent", "session"):
+        if name in fields and (not isinstance(fields[name], str) or len(fields[name]) > 200):
+            errors[name] = "must be text of at most 200 characters"
+    for name in ("occurred_at", "valid_from", "valid_to"):
+        value = fields.get(name)
+        if value is not None and not isinstance(value, datetime):
+            errors[name] = "must be a date-time"
+        elif value is not None and timezone.is_naive(value):
+            errors[name] = "must include a time zone"
+    if "tags" in fields:
+        if isinstance(fields["tags"], str) or not isinstance(fields["tags"], list | tuple):
+            errors["tags"] = "must be a list of strings"
+        else:
+            fields = {**fields, "tags": _clean_tags(fields["tags"])}
+    if errors:
+        raise InvalidMemory("invalid memory fields", details=errors)
+    return fields
+
+
+def _check_validity(memory: Memory) -> None:
+    if memory.valid_from and memory.valid_to and memory.valid_from >= memory.valid_to:
+        raise InvalidMemory(
+            "valid_from must be before valid_to",
+            details={"valid_from": memory.valid_from.isoformat(), "valid_to": memory.valid_to.isoformat()},
+        )
+
+
+# ----------------------------------------------------------------- helpers
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def _change_summary(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Which fields changed, with values for scalars. Never the content itself:
+    audit events outlive a purge, so they must not keep what was purged."""
+    changed: dict[str, Any] = {}
+    for name, old in before.items():
+        new = after[name]
+        if old == new:
+            continue
+        if name == "content":
+            changed[name] = {"from_chars": len(old), "to_chars": len(new)}
+        elif name == "metadata":
+            keys = set(old) | set(new)
+            changed[name] = {"keys": sorted(k for k in keys if old.get(k) != new.get(k))}
+        else:
+            changed[name] = {"from": _jsonable(old), "to": _jsonable(new)}
+    return changed
+
+
+def _locked(space: Space, memory_id: object) -> Memory:
+    try:
+        return Memory.objects.for_space(space).select_for_update().get(pk=memory_id)
+    except (Memory.DoesNotExist, ValidationError, ValueError):
+        raise MemoryNotFound(f"memory {memory_id} not found", details={"id": str(memory_id)}) from None
+
+
+def _locked_many(space: Space, memory_ids: Sequence[object]) -> list[Memory]:
+    unique_ids = list(dict.fromkeys(str(i) for i in memory_ids))
+    try:
+        # Lock in id order so two merges over overlapping sets cannot deadlock.
+        found = {
+            str(m.pk): m
+            for m in Memory.objects.for_space(space)
+            .select_for_update()
+            .filter(pk__in=unique_ids)
+            .order_by("pk")
+        }
+    except (ValidationError, ValueError):
+        found = {}
+    missing = [i for i in unique_ids if i not in found]
+    if missing:
+        raise MemoryNotFound(f"memories not found: {', '.join(missing)}", details={"ids": missing})
+    return [found[i] for i in unique_ids]
+
+
+def _check_version(memory: Memory, expected_version: int | None) -> None:
+    if expected_version is not None and memory.version != expected_version:
+        raise VersionConflict(memory, expected_version)
+
+
+def _write_version(memory: Memory, actor: Actor, action: str, reason: str) -> MemoryVersion:
+    return MemoryVersion.objects.for_space(memory.space_id).create(
+        space_id=memory.space_id,
+        memory=memory,
+        version=memory.version,
+        action=action,
+        reason=reason,
+        **actor.as_fields(),
+        **memory.snapshot(),
+    )
+
+
+def _audit(
+    memory: Memory, actor: Actor, action: str, reason: str, summary: dict[str, Any]
+) -> None:
+    record_event(
+        memory.space,
+        actor,
+        f"memory.{action}",
+        target_type="memory",
+        target_id=memory.pk,
+        reason=reason,
+        summary={"version": memory.version, **summary},
+    )
+
+
+def _save_new_version(
+    memory: Memory, actor: Actor, action: str, reason: str, before: dict[str, Any]
+) -> Memory:
+    memory.version += 1
+    memory.updated_at = timezone.now()
+    memory.save()
+    _write_version(memory, actor, action, reason)
+    _audit(memory, actor, action, reason, {"changed": _change_summary(before, memory.snapshot())})
+    return memory
+
+
+def _episodes_in_space(space: Space, episode_ids: Iterable[object]) -> list[Episode]:
+    ids = list(dict.fromkeys(str(i) for i in episode_ids))
+    if not ids:
+        return []
+    try:
+        episodes = list(Episode.objects.for_space(space).filter(pk__in=ids))
+    except (ValidationError, ValueError):
+        episodes = []
+    missing = sorted(set(ids) - {str(e.pk) for e in episodes})
+    if missing:
+        raise InvalidMemory(
+            "source episodes not found in this space", details={"source_episodes": missing}
+        )
+    return episodes
+
+
+# ----------------------------------------------------------------- episodes
+
+
+@transaction.atomic
+def record_episode(
+    space: Space,
+    actor: Actor,
+    *,
+    content: str,
+    source: str = Episode.Source.MESSAGE,
+    session: str = "",
+    role: str = "",
+    speaker: str = "",
+    agent: str = "",
+    occurred_at: datetime | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Episode:
+    if not isinstance(content, str) or not content.strip():
+        raise InvalidMemory("episode content must be non-empty text", details={"content": "empty"})
+    episode = Episode.objects.for_space(space).create(
+        space=space,
+        content=content,
+        source=source,
+        session=session,
+        role=role,
+        speaker=speaker,
+        agent=agent or (actor.token.name if actor.token else ""),
+        occurred_at=occurred_at or timezone.now(),
+        metadata=metadata or {},
+    )
+    record_event(
+        space,
+        actor,
+        "episode.create",
+        target_type="episode",
+        target_id=episode.pk,
+        summary={"session": session, "chars": len(content)},
+    )
+    return episode
+
+
+# ----------------------------------------------------------------- memories
+
+
+def _new_memory(
+    space: Space,
+    actor: Actor,
+    fields: dict[str, Any],
+    source_episodes: Iterable[object],
+    action: str,
+    reason: str,
+    audit_summary: dict[str, Any],
+) -> Memory:
+    fields = _validate(fields)
+    if "content" not in fields:
+        raise InvalidMemory("content is required", details={"content": "required"})
+    episodes = _episodes_in_space(space, source_episodes)
+    now = timezone.now()
+    memory = Memory(space=space, created_at=now, updated_at=now, **fields)
+    if not memory.agent and actor.token is not None:
+        memory.agent = actor.token.name
+    _check_validity(memory)
+    memory.content_hash = content_hash(memory.content)
+    memory.save()
+    if episodes:
+        memory.source_episodes.add(*episodes)
+    _write_version(memory, actor, action, reason)
+    _audit(
+        memory,
+        actor,
+        action,
+        reason,
+        {"kind": memory.kind, "subject": memory.subject, "chars": len(memory.content),
+         "source_episodes": [str(e.pk) for e in episodes], **audit_summary},
+    )
+    return memory
+
+
+@transaction.atomic
+def create_memory(
+    space: Space,
+    actor: Actor,
+    *,
+    source_episodes: Iterable[object] = (),
+    reason: str = "",
+    **fields: Any,
+) -> Memory:
+    return _new_memory(space, actor, fields, source_episodes, Action.CREATE, reason, {})
+
+
+@transaction.atomic
+def update_memory(
+    space: Space,
+    actor: Actor,
+    memory_id: object,
+    *,
+    expected_version: int | None,
+    reason: str = "",
+    **changes: Any,
+) -> Memory:
+    """Apply `changes` if the memory is still at `expected_version` (None: don't check).
+
+    A change that alters nothing writes no version and no event.
+    """
+    changes = _validate(changes)
+    memory = _locked(space, memory_id)
+    _check_version(memory, expected_version)
+    if memory.status == Status.DELETED:
+        raise InvalidTransition("a deleted memory cannot be edited; restore it first")
+    before = memory.snapshot()
+    for name, value in changes.items():
+        setattr(memory, name, value)
+    if memory.snapshot() == before:
+        return memory
+    _check_validity(memory)
+    if memory.content != before["content"]:
+        memory.content_hash = content_hash(memory.content)
+        if memory.content_hash != content_hash(str(before["content"])):
+            # The old vector describes the old text; the embedding job fills it in.
+            memory.embedding = None
+            memory.embedding_model = ""
+    return _save_new_version(memory, actor, Action.UPDATE, reason, before)
+
+
+def _change_status(
+    space: Space,
+    actor: Actor,
+    memory_id: object,
+    *,
+    action: str,
+    to: str,
+    allowed_from: set[str],
+    reason: str,
+    expected_version: int | None,
+) -> Memory:
+    memory = _locked(space, memory_id)
+    _check_version(memory, expected_version)
+    if memory.status not in allowed_from:
+        raise InvalidTransition(
+            f"cannot {action} a memory that is {memory.status}",
+            details={"status": memory.status, "allowed_from": sorted(allowed_from)},
+        )
+    before = memory.snapshot()
+    memory.status = to
+    return _save_new_version(memory, actor, action, reason, before)
+
+
+@transaction.atomic
+def archive_memory(
+    space: Space, actor: Actor, memory_id: object, *, reason: str = "",
+    expected_version: int | None = None,
+) -> Memory:
+    return _change_status(
+        space, actor, memory_id, action=Action.ARCHIVE, to=Status.ARCHIVED,
+        allowed_from={Status.ACTIVE}, reason=reason, expected_version=expected_version,
+    )
+
+
+@transaction.atomic
+def restore_memory(
+    space: Space, actor: Actor, memory_id: object, *, reason: str = "",
+    expected_version: int | None = None,
+) -> Memory:
+    return _change_status(
+        space, actor, memory_id, action=Action.RESTORE, to=Status.ACTIVE,
+        allowed_from={Status.ARCHIVED, Status.DELETED}, reason=reason,
+        expected_version=expected_version,
+    )
+
+
+@transaction.atomic
+def delete_memory(
+    space: Space, actor: Actor, memory_id: object, *, reason: str = "",
+    expected_version: int | None = None,
+) -> Memory:
+    """Soft delete: the memory leaves search results but keeps its history; restorable."""
+    return _change_status(
+        space, actor, memory_id, action=Action.DELETE, to=Status.DELETED,
+        allowed_from={Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED}, reason=reason,
+        expected_version=expected_version,
+    )
+
+
+@transaction.atomic
+def purge_memory(space: Space, actor: Actor, memory_id: object, *, reason: str) -> None:
+    """Hard delete: the memory, its versions, links, mentions and embedding are gone.
+
+    Only an audit event remains, saying what was purged, by whom and why.
+    """
+    if not reason or not reason.strip():
+        raise InvalidMemory("purging needs a reason", details={"reason": "required"})
+    memory = _locked(space, memory_id)
+    summary = {
+        "purged_version": memory.version,
+        "kind": memory.kind,
+        "status": memory.status,
+        "versions_deleted": memory.versions.count(),
+    }
+    memory_pk = memory.pk
+    memory.delete()
+    record_event(
+        space, actor, "memory.purge", target_type="memory", target_id=memory_pk,
+        reason=reason.strip(), summary=summary,
+    )
+
+
+def _link(
+    space: Space, actor: Actor, source: Memory, target: Memory, link_type: str,
+    weight: float = 1.0, metadata: dict[str, Any] | None = None,
+) -> tuple[Link, bool]:
+    if link_type not in LinkType.values:
+        raise InvalidMemory(
+            f"unknown link type {link_type!r}", details={"type": f"one of {', '.join(LinkType.values)}"}
+        )
+    if source.pk == target.pk:
+        raise InvalidMemory("a memory cannot link to itself", details={"target": str(target.pk)})
+    link, created = Link.objects.for_space(space).get_or_create(
+        source=source, target=target, type=link_type,
+        defaults={"space": space, "weight": weight, "created_by": actor.label,
+                  "metadata": metadata or {}},
+    )
+    if created:
+        record_event(
+            space, actor, "link.create", target_type="link", target_id=link.pk,
+            summary={"source": str(source.pk), "target": str(target.pk), "type": link_type,
+                     "weight": weight},
+        )
+    return link, created
+
+
+@transaction.atomic
+def supersede_memory(
+    space: Space, actor: Actor, old_id: object, new_id: object, *, reason: str = "",
+    expected_version: int | None = None,
+) -> Memory:
+    """Mark `old` as replaced by `new`: it stops being valid when `new` starts."""
+    if str(old_id) == str(new_id):
+        raise InvalidMemory("a memory cannot supersede itself", details={"id": str(old_id)})
+    old, new = _locked_many(space, [old_id, new_id])
+    _check_version(old, expected_version)
+    if old.status not in (Status.ACTIVE, Status.ARCHIVED):
+        raise InvalidTransition(f"cannot supersede a memory that is {old.status}")
+    if new.status != Status.ACTIVE:
+        raise InvalidTransition(f"the superseding memory is {new.status}, not active")
+    before = old.snapshot()
+    old.status = Status.SUPERSEDED
+    ends = new.valid_from or new.occurred_at or timezone.now()
+    if old.valid_to is None or old.valid_to > ends:
+        old.valid_to = ends
+    _check_validity(old)
+    _save_new_version(old, actor, Action.SUPERSEDE, reason, before)
+    _link(space, actor, new, old, LinkType.SUPERSEDES)
+    return old
+
+
+@transaction.atomic
+def merge_memories(
+    space: Space,
+    actor: Actor,
+    memory_ids: Sequence[object],
+    *,
+    reason: str = "",
+    **overrides: Any,
+) -> Memory:
+    """Merge N memories into a new one `derived_from` each; the originals become superseded.
+
+    Without `content` in `overrides` the most complete text (the longest) is kept.
+    """
+    if len({str(i) for i in memory_ids}) < 2:
+        raise InvalidMemory("a merge needs at least two distinct memories", details={"ids": "too few"})
+    originals = _locked_many(space, memory_ids)
+    for memory in originals:
+        if memory.status not in (Status.ACTIVE, Status.ARCHIVED):
+            raise InvalidTransition(
+                f"memory {memory.pk} is {memory.status} and cannot be merged",
+                details={"id": str(memory.pk), "status": memory.status},
+            )
+    kinds = {m.kind for m in originals}
+    subjects = {m.subject for m in originals}
+    occurred = [m.occurred_at for m in originals if m.occurred_at]
+    fields: dict[str, Any] = {
+        "content": max((m.content for m in originals), key=len),
+        "kind": kinds.pop() if len(kinds) == 1 else Kind.FACT,
+        "subject": subjects.pop() if len(subjects) == 1 else "",
+        "tags": [t for m in originals for t in m.tags],
+        "importance": max(m.importance for m in originals),
+        "confidence": max(m.confidence for m in originals),
+        "pinned": any(m.pinned for m in originals),
+        "occurred_at": min(occurred) if occurred else None,
+        "metadata": {"merged_from": [str(m.pk) for m in originals]},
+        **overrides,
+    }
+    episode_ids = [
+        e.pk for m in originals for e in m.source_episodes.all().only("pk")
+    ]
+    merged = _new_memory(
+        space, actor, fields, episode_ids, Action.MERGE, reason,
+        {"merged_from": [str(m.pk) for m in originals]},
+    )
+    for memory in originals:
+        before = memory.snapshot()
+        memory.status = Status.SUPERSEDED
+        _save_new_version(memory, actor, Action.MERGE, reason, before)
+        _link(space, actor, merged, memory, LinkType.DERIVED_FROM)
+    return merged
+
+
+@transaction.atomic
+def revert_memory(
+    space: Space,
+    actor: Actor,
+    memory_id: object,
+    *,
+    to_version: int,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> Memory:
+    """Write a new version whose fields equal those of `to_version`; history is kept.
+
+    The status is not reverted: lifecycle changes have their own actions
+    (restore, archive), so reverting text never resurrects a deleted memory.
+    """
+    memory = _locked(space, memory_id)
+    _check_version(memory, expected_version)
+    old = memory.versions.filter(version=to_version).first()
+    if old is None:
+        raise MemoryNotFound(
+            f"memory {memory.pk} has no version {to_version}", details={"version": to_version}
+        )
+    before = memory.snapshot()
+    for name, value in old.snapshot().items():
+        if name != "status":
+            setattr(memory, name, value)
+    if memory.snapshot() == before:
+        return memory
+    if memory.content != before["content"]:
+        memory.content_hash = content_hash(memory.content)
+        memory.embedding = None
+        memory.embedding_model = ""
+    _check_validity(memory)
+    return _save_new_version(
+        memory, actor, Action.REVERT, reason or f"revert to version {to_version}", before
+    )
+
+
+@transaction.atomic
+def link_memories(
+    space: Space,
+    actor: Actor,
+    source_id: object,
+    target_id: object,
+    link_type: str,
+    *,
+    weight: float = 1.0,
+    metadata: dict[str, Any] | None = None,
+) -> Link:
+    """Create a typed link; linking twice returns the existing link and records nothing."""
+    if str(source_id) == str(target_id):
+        raise InvalidMemory("a memory cannot link to itself", details={"target": str(target_id)})
+    source, target = _locked_many(space, [source_id, target_id])
+    link, _created = _link(space, actor, source, target, link_type, weight, metadata)
+    return link
+
+
+@transaction.atomic
+def unlink(space: Space, actor: Actor, link_id: object) -> None:
+    try:
+        link = Link.objects.for_space(space).select_for_update().get(pk=link_id)
+    except (Link.DoesNotExist, ValueError, ValidationError):
+        raise MemoryNotFound(f"link {link_id} not found", details={"id": str(link_id)}) from None
+    summary = {"source": str(link.source_id), "target": str(link.target_id), "type": link.type}
+    link_pk = link.pk
+    link.delete()
+    record_event(space, actor, "link.delete", target_type="link", target_id=link_pk, summary=summary)

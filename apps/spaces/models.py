@@ -1,0 +1,179 @@
+"""Tenants (spaces), the people in them, and the agents' API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+
+class SpaceQuerySet(models.QuerySet["Space"]):
+    def for_user(self, user: settings.AUTH_USER_MODEL) -> SpaceQuerySet:  # type: ignore[name-defined]
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(memberships__user=user)
+
+
+class Space(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    settings = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SpaceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def role_of(self, user: settings.AUTH_USER_MODEL) -> str | None:  # type: ignore[name-defined]
+        if not user.is_authenticated:
+            return None
+        membership = self.memberships.filter(user=user).only("role").first()
+        return membership.role if membership else None
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "Viewer"
+    EDITOR = "editor", "Editor"
+    ADMIN = "admin", "Admin"
+
+
+ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
+
+
+class Membership(models.Model):
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["space", "user"], name="membership_unique_user"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=Role.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.space} ({self.role})"
+
+    def allows(self, role: str) -> bool:
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role(role)]
+
+
+class Scope(models.TextChoices):
+    MEMORIES_READ = "memories:read", "Read memories"
+    MEMORIES_WRITE = "memories:write", "Write memories"
+    ADMIN = "admin", "Administer the space"
+
+
+TOKEN_PREFIX = "mw"
+
+
+def _hash_secret(secret: str) -> str:
+    # Tokens are 256-bit random strings, so one round of SHA-256 is enough:
+    # there is no dictionary to attack, unlike with passwords.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self, now: datetime | None = None) -> ApiTokenQuerySet:
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+    def authenticate(self, raw_token: str) -> ApiToken | None:
+        """The live token matching `raw_token` (format `mw_<key id>_<secret>`), or None."""
+        parts = raw_token.split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+            return None
+        token = self.active().select_related("space").filter(key_id=parts[1]).first()
+        if token is None:
+            return None
+        if not hmac.compare_digest(token.secret_hash, _hash_secret(parts[2])):
+            return None
+        return token
+
+
+class ApiToken(models.Model):
+    """An agent's credential: scoped to one space; only a hash of the secret is stored."""
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = ArrayField(models.CharField(max_length=32, choices=Scope.choices))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["space", "name"], name="apitoken_unique_name"),
+            models.CheckConstraint(
+                condition=models.Q(scopes__contained_by=Scope.values) & ~models.Q(scopes=[]),
+                name="apitoken_scopes_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.space.slug})"
+
+    @classmethod
+    def issue(
+        cls,
+        *,
+        space: Space,
+        name: str,
+        scopes: list[str],
+        created_by: settings.AUTH_USER_MODEL | None = None,  # type: ignore[name-defined]
+        expires_at: datetime | None = None,
+    ) -> tuple[ApiToken, str]:
+        """Create a token; returns it with the raw token string, which is never stored."""
+        unknown = sorted(set(scopes) - set(Scope.values))
+        if unknown or not scopes:
+            raise ValueError(
+                f"unknown scopes {unknown}; choose from {', '.join(Scope.values)}"
+                if unknown
+                else "a token needs at least one scope"
+            )
+        key_id = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            space=space,
+            name=name,
+            key_id=key_id,
+            secret_hash=_hash_secret(secret),
+            scopes=sorted(set(scopes)),
+            created_by=created_by,
+            expires_at=expires_at,
+        )
+        return token, f"{TOKEN_PREFIX}_{key_id}_{secret}"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

