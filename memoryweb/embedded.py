@@ -24,6 +24,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,9 @@ class Profile:
 
     def database_url(self) -> str:
         password = self.postgres_password()
-        return f"postgres://{DATABASE_USER}:{password}@127.0.0.1:{self.postgres_port}/{DATABASE_NAME}"
+        return (
+            f"postgres://{DATABASE_USER}:{password}@127.0.0.1:{self.postgres_port}/{DATABASE_NAME}"
+        )
 
     def broker_url(self) -> str:
         return f"redis://127.0.0.1:{self.valkey_port}/0"
@@ -142,7 +145,7 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -165,20 +168,41 @@ def _postgres_bin(name: str) -> str:
     return str(package_dir / "pginstall" / "bin" / name)
 
 
-def _postgres_run_as() -> dict[str, object]:
-    """Keyword arguments for subprocess so Postgres does not run as root."""
+@dataclass(frozen=True)
+class RunAs:
+    """The system user Postgres runs as: ourselves, or a dedicated user when we are root."""
+
+    user: str | None = None
+    group: int | None = None
+
+
+def _postgres_run_as() -> RunAs:
     if os.geteuid() != 0:
-        return {}
+        return RunAs()
     try:
-        pwd.getpwnam(POSTGRES_SYSTEM_USER)
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             POSTGRES_SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                POSTGRES_SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
-    return {"user": POSTGRES_SYSTEM_USER, "group": pwd.getpwnam(POSTGRES_SYSTEM_USER).pw_gid}
+        entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+    return RunAs(user=POSTGRES_SYSTEM_USER, group=entry.pw_gid)
+
+
+def _run_postgres_tool(command: list[str]) -> subprocess.CompletedProcess[str]:
+    run_as = _postgres_run_as()
+    return subprocess.run(
+        command, capture_output=True, text=True, user=run_as.user, group=run_as.group
+    )
 
 
 def _make_traversable(path: Path) -> None:
@@ -199,10 +223,9 @@ def _make_traversable(path: Path) -> None:
 
 def _chown_to_postgres_user(path: Path) -> None:
     run_as = _postgres_run_as()
-    if not run_as:
+    if run_as.user is None or run_as.group is None:
         return
-    uid = pwd.getpwnam(POSTGRES_SYSTEM_USER).pw_uid
-    gid = int(run_as["group"])  # type: ignore[call-overload]
+    uid, gid = pwd.getpwnam(run_as.user).pw_uid, run_as.group
     os.chown(path, uid, gid)
     for directory, _subdirs, files in os.walk(path):
         os.chown(directory, uid, gid)
@@ -226,18 +249,23 @@ def _init_postgres(profile: Profile) -> None:
     _chown_to_postgres_user(profile.pgdata)
     _chown_to_postgres_user(pwfile)
     try:
-        subprocess.run(
-            [_postgres_bin("initdb"), "-D", str(profile.pgdata), "-U", DATABASE_USER,
-             "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8", "--no-locale"],
-            check=True,
-            capture_output=True,
-            text=True,
-            **_postgres_run_as(),  # type: ignore[arg-type]
+        result = _run_postgres_tool(
+            [
+                _postgres_bin("initdb"),
+                "-D",
+                str(profile.pgdata),
+                "-U",
+                DATABASE_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--no-locale",
+            ]
         )
-    except subprocess.CalledProcessError as exc:
-        raise EmbeddedServiceError(f"initdb failed:\n{exc.stdout}\n{exc.stderr}") from None
     finally:
         pwfile.unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise EmbeddedServiceError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
 
 def _running_postmaster(profile: Profile) -> int | None:
@@ -256,8 +284,17 @@ def _running_postmaster(profile: Profile) -> int | None:
 
 def _postgres_ready(profile: Profile) -> bool:
     result = subprocess.run(
-        [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(profile.postgres_port),
-         "-U", DATABASE_USER, "-t", "1"],
+        [
+            _postgres_bin("pg_isready"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(profile.postgres_port),
+            "-U",
+            DATABASE_USER,
+            "-t",
+            "1",
+        ],
         capture_output=True,
     )
     return result.returncode == 0
@@ -270,20 +307,26 @@ def _start_postgres(profile: Profile) -> None:
         "-c unix_socket_directories=''",
         "-c max_connections=200",
     ]
-    if profile.name != "dev":
-        # Only the dev cluster holds data worth keeping; the others are
-        # disposable, so trade durability for speed.
+    if profile.name == "test":
+        # The test suite's cluster holds nothing worth keeping: trade durability for speed.
         settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
     command = [
-        _postgres_bin("pg_ctl"), "-D", str(profile.pgdata), "-l", str(profile.postgres_log),
-        "-w", "-t", "60", "-o", " ".join(settings), "start",
+        _postgres_bin("pg_ctl"),
+        "-D",
+        str(profile.pgdata),
+        "-l",
+        str(profile.postgres_log),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        " ".join(settings),
+        "start",
     ]
     profile.postgres_log.touch()
     _chown_to_postgres_user(profile.postgres_log)
     for attempt in range(3):
-        result = subprocess.run(
-            command, capture_output=True, text=True, **_postgres_run_as()  # type: ignore[arg-type]
-        )
+        result = _run_postgres_tool(command)
         if result.returncode == 0:
             return
         # A crashed postmaster can leave children holding shared memory for a
@@ -333,10 +376,8 @@ def postgres_down(profile: Profile) -> None:
     pid = _running_postmaster(profile) if profile.pgdata.exists() else None
     if pid is None:
         return
-    subprocess.run(
-        [_postgres_bin("pg_ctl"), "-D", str(profile.pgdata), "-m", "fast", "-w", "stop"],
-        capture_output=True,
-        **_postgres_run_as(),  # type: ignore[arg-type]
+    _run_postgres_tool(
+        [_postgres_bin("pg_ctl"), "-D", str(profile.pgdata), "-m", "fast", "-w", "stop"]
     )
     if _pid_alive(pid):
         _stop_pid(pid)
@@ -413,7 +454,9 @@ def start_valkey(directory: Path, port: int, *, persistent: bool) -> None:
     config_file.write_text("\n".join(config) + "\n")
     result = subprocess.run([_valkey_bin(), str(config_file)], capture_output=True, text=True)
     if result.returncode != 0:
-        raise EmbeddedServiceError(f"valkey-server failed to start:\n{result.stdout}{result.stderr}")
+        raise EmbeddedServiceError(
+            f"valkey-server failed to start:\n{result.stdout}{result.stderr}"
+        )
     _wait_for(lambda: _valkey_ping(port), 15, f"valkey on port {port}")
 
 
@@ -506,8 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             pg = _running_postmaster(profile) if profile.pgdata.exists() else None
             vk = _running_valkey(profile)
-            print(f"postgres: {'running pid %s' % pg if pg else 'stopped'}")
-            print(f"valkey:   {'running pid %s' % vk if vk else 'stopped'}")
+            print(f"postgres: {f'running pid {pg}' if pg else 'stopped'}")
+            print(f"valkey:   {f'running pid {vk}' if vk else 'stopped'}")
     except EmbeddedServiceError as exc:
         print(f"[embedded] error: {exc}", file=sys.stderr)
         return 1

@@ -28,7 +28,9 @@ def test_it_creates_a_memory_with_version_one_and_an_event(space, actor, make_me
     assert versions_of(memory) == [(1, "create")]
     event = AuditEvent.objects.for_space(space).get(target_id=str(memory.pk))
     assert (event.action, event.actor_label, event.actor_user_id) == (
-        "memory.create", "user:alice", actor.user.pk,
+        "memory.create",
+        "user:alice",
+        actor.user.pk,
     )
     assert "green tea" not in str(event.summary)
 
@@ -86,8 +88,13 @@ def test_it_rejects_validity_that_ends_before_it_starts(space, actor):
 def test_it_updates_with_the_expected_version(space, actor, make_memory):
     memory = make_memory()
     updated = services.update_memory(
-        space, actor, memory.pk, expected_version=1, content="Alice prefers oolong.",
-        importance=0.9, reason="she said so",
+        space,
+        actor,
+        memory.pk,
+        expected_version=1,
+        content="Alice prefers oolong.",
+        importance=0.9,
+        reason="she said so",
     )
 
     assert updated.version == 2
@@ -98,7 +105,8 @@ def test_it_updates_with_the_expected_version(space, actor, make_memory):
     event = AuditEvent.objects.for_space(space).filter(action="memory.update").get()
     assert event.summary["changed"]["importance"] == {"from": 0.5, "to": 0.9}
     assert event.summary["changed"]["content"] == {
-        "from_chars": len("Alice likes green tea."), "to_chars": len("Alice prefers oolong."),
+        "from_chars": len("Alice likes green tea."),
+        "to_chars": len("Alice prefers oolong."),
     }
 
 
@@ -145,7 +153,10 @@ def test_it_archives_restores_and_soft_deletes(space, actor, make_memory):
     assert reload(memory).status == Status.DELETED
     assert versions_of(memory) == [(1, "create"), (2, "archive"), (3, "restore"), (4, "delete")]
     assert events_for(space, memory.pk) == [
-        "memory.create", "memory.archive", "memory.restore", "memory.delete",
+        "memory.create",
+        "memory.archive",
+        "memory.restore",
+        "memory.delete",
     ]
 
 
@@ -258,19 +269,20 @@ def test_purge_leaves_no_version_or_embedding_only_an_event(space, actor, make_m
     assert not Link.objects.for_space(space).exists()
     event = AuditEvent.objects.for_space(space).get(action="memory.purge")
     assert (event.target_id, event.reason, event.actor_label) == (
-        str(memory.pk), "leaked secret", "user:alice",
+        str(memory.pk),
+        "leaked secret",
+        "user:alice",
     )
     assert event.summary["versions_deleted"] == 2
-    stored_text = " ".join(
-        str(e.summary) + e.reason for e in AuditEvent.objects.for_space(space)
-    )
+    stored_text = " ".join(str(e.summary) + e.reason for e in AuditEvent.objects.for_space(space))
     assert "hunter2" not in stored_text
 
 
 def test_revert_writes_a_new_version_equal_to_the_old_one(space, actor, make_memory):
     memory = make_memory("Version one.", tags=["a"])
-    services.update_memory(space, actor, memory.pk, expected_version=1, content="Version two.",
-                           tags=["b"])
+    services.update_memory(
+        space, actor, memory.pk, expected_version=1, content="Version two.", tags=["b"]
+    )
     services.archive_memory(space, actor, memory.pk)
 
     reverted = services.revert_memory(space, actor, memory.pk, to_version=1, expected_version=3)
@@ -313,7 +325,8 @@ def test_system_and_token_actors_are_recorded(space, make_memory):
     assert memory.agent == "agent-1"
     versions = MemoryVersion.objects.for_space(space).filter(memory=memory).order_by("version")
     assert [(v.actor_type, v.actor_label) for v in versions] == [
-        ("token", "token:agent-1"), ("system", "system:forgetting"),
+        ("token", "token:agent-1"),
+        ("system", "system:forgetting"),
     ]
     assert versions[0].actor_token_id == token.pk
 

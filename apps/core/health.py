@@ -41,8 +41,11 @@ def check_database() -> Check:
 def check_pgvector() -> Check:
     available, installed = vector_extension_status(connection)
     if installed is None:
-        return {"status": "down", "error": "the vector extension is not installed",
-                "available": available}
+        return {
+            "status": "down",
+            "error": "the vector extension is not installed",
+            "available": available,
+        }
     return {"status": "up", "version": installed}
 
 
@@ -61,7 +64,7 @@ def check_broker(url: str) -> Check:
 def check_workers(url: str) -> Check:
     with _broker_connection(url) as conn:
         replies = celery_app.control.ping(timeout=1.0, connection=conn)
-    workers = sorted(name for reply in replies for name in reply)
+    workers = sorted(name for reply in replies or [] for name in reply)
     if not workers:
         return {"status": "down", "error": "no worker answered", "workers": []}
     return {"status": "up", "workers": workers}

@@ -10,7 +10,9 @@ MINIMUM_VERSION = (0, 8)
 
 def _describe(connection: BaseDatabaseWrapper) -> str:
     params = connection.settings_dict
-    return f"{params.get('NAME')} on {params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}"
+    return (
+        f"{params.get('NAME')} on {params.get('HOST') or 'localhost'}:{params.get('PORT') or 5432}"
+    )
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

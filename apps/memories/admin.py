@@ -16,6 +16,11 @@ from apps.memories.models import Entity, Episode, Link, Memory, MemoryVersion, M
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Every field read-only, so the admin builds no form field (and no
+        # unscoped choice queryset) for the foreign keys.
+        return [field.name for field in self.model._meta.get_fields() if field.concrete]
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -31,8 +36,22 @@ class MemoryAdminForm(forms.ModelForm):
 
     class Meta:
         model = Memory
-        fields = ["space", "content", "kind", "subject", "agent", "session", "tags", "metadata",
-                  "importance", "confidence", "pinned", "occurred_at", "valid_from", "valid_to"]
+        fields = [
+            "space",
+            "content",
+            "kind",
+            "subject",
+            "agent",
+            "session",
+            "tags",
+            "metadata",
+            "importance",
+            "confidence",
+            "pinned",
+            "occurred_at",
+            "valid_from",
+            "valid_to",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,12 +64,14 @@ class MemoryAdminForm(forms.ModelForm):
         return
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         expected = cleaned.get("expected_version")
         if self.instance.pk and expected is not None:
-            current = Memory._base_manager.filter(pk=self.instance.pk).values_list(
-                "version", flat=True
-            ).first()
+            current = (
+                Memory._base_manager.filter(pk=self.instance.pk)
+                .values_list("version", flat=True)
+                .first()
+            )
             if current != expected:
                 raise forms.ValidationError(
                     f"Someone saved this memory (now version {current}) after you opened it. "
@@ -62,12 +83,29 @@ class MemoryAdminForm(forms.ModelForm):
 @admin.register(Memory)
 class MemoryAdmin(admin.ModelAdmin):
     form = MemoryAdminForm
-    list_display = ["short_content", "space", "kind", "status", "subject", "version", "pinned",
-                    "created_at"]
+    list_display = [
+        "short_content",
+        "space",
+        "kind",
+        "status",
+        "subject",
+        "version",
+        "pinned",
+        "created_at",
+    ]
     list_filter = ["space", "kind", "status", "pinned"]
     search_fields = ["content", "subject", "agent", "session"]
-    readonly_fields = ["status", "version", "embedding_model", "content_hash", "access_count",
-                       "last_accessed_at", "strength", "created_at", "updated_at"]
+    readonly_fields = [
+        "status",
+        "version",
+        "embedding_model",
+        "content_hash",
+        "access_count",
+        "last_accessed_at",
+        "strength",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).defer("embedding")
@@ -92,12 +130,17 @@ class MemoryAdmin(admin.ModelAdmin):
         }
         if change:
             saved = services.update_memory(
-                obj.space, actor, obj.pk, expected_version=form.cleaned_data.get("expected_version"),
-                reason="edited in the admin", **fields,
+                obj.space,
+                actor,
+                obj.pk,
+                expected_version=form.cleaned_data.get("expected_version"),
+                reason="edited in the admin",
+                **fields,
             )
         else:
-            saved = services.create_memory(form.cleaned_data["space"], actor,
-                                           reason="created in the admin", **fields)
+            saved = services.create_memory(
+                form.cleaned_data["space"], actor, reason="created in the admin", **fields
+            )
         obj.pk = saved.pk
         obj._state.adding = False
 

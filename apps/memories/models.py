@@ -162,9 +162,7 @@ class Memory(models.Model):
                 condition=Q(confidence__gte=0, confidence__lte=1), name="memory_confidence_range"
             ),
             models.CheckConstraint(condition=Q(strength__gt=0), name="memory_strength_positive"),
-            models.CheckConstraint(
-                condition=~Q(content=""), name="memory_content_not_empty"
-            ),
+            models.CheckConstraint(condition=~Q(content=""), name="memory_content_not_empty"),
         ]
 
     def __str__(self) -> str:
@@ -303,7 +301,9 @@ class Entity(models.Model):
     aliases = ArrayField(models.CharField(max_length=200), default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    memories = models.ManyToManyField(Memory, through="Mention", related_name="entities")
+    memories: models.ManyToManyField[Memory, Mention] = models.ManyToManyField(
+        Memory, through="Mention", related_name="entities"
+    )
 
     objects = SpaceScopedManager["Entity"]()
 

@@ -34,6 +34,7 @@ from apps.memories.models import (
 from apps.spaces.models import Space
 
 Action = MemoryVersion.Action
+MemoryId = uuid.UUID | str
 
 
 class MemoryServiceError(Exception):
@@ -161,7 +162,10 @@ def _check_validity(memory: Memory) -> None:
     if memory.valid_from and memory.valid_to and memory.valid_from >= memory.valid_to:
         raise InvalidMemory(
             "valid_from must be before valid_to",
-            details={"valid_from": memory.valid_from.isoformat(), "valid_to": memory.valid_to.isoformat()},
+            details={
+                "valid_from": memory.valid_from.isoformat(),
+                "valid_to": memory.valid_to.isoformat(),
+            },
         )
 
 
@@ -194,14 +198,16 @@ def _change_summary(before: dict[str, Any], after: dict[str, Any]) -> dict[str, 
     return changed
 
 
-def _locked(space: Space, memory_id: object) -> Memory:
+def _locked(space: Space, memory_id: MemoryId) -> Memory:
     try:
         return Memory.objects.for_space(space).select_for_update().get(pk=memory_id)
     except (Memory.DoesNotExist, ValidationError, ValueError):
-        raise MemoryNotFound(f"memory {memory_id} not found", details={"id": str(memory_id)}) from None
+        raise MemoryNotFound(
+            f"memory {memory_id} not found", details={"id": str(memory_id)}
+        ) from None
 
 
-def _locked_many(space: Space, memory_ids: Sequence[object]) -> list[Memory]:
+def _locked_many(space: Space, memory_ids: Sequence[MemoryId]) -> list[Memory]:
     unique_ids = list(dict.fromkeys(str(i) for i in memory_ids))
     try:
         # Lock in id order so two merges over overlapping sets cannot deadlock.
@@ -237,9 +243,7 @@ def _write_version(memory: Memory, actor: Actor, action: str, reason: str) -> Me
     )
 
 
-def _audit(
-    memory: Memory, actor: Actor, action: str, reason: str, summary: dict[str, Any]
-) -> None:
+def _audit(memory: Memory, actor: Actor, action: str, reason: str, summary: dict[str, Any]) -> None:
     record_event(
         memory.space,
         actor,
@@ -350,8 +354,13 @@ def _new_memory(
         actor,
         action,
         reason,
-        {"kind": memory.kind, "subject": memory.subject, "chars": len(memory.content),
-         "source_episodes": [str(e.pk) for e in episodes], **audit_summary},
+        {
+            "kind": memory.kind,
+            "subject": memory.subject,
+            "chars": len(memory.content),
+            "source_episodes": [str(e.pk) for e in episodes],
+            **audit_summary,
+        },
     )
     return memory
 
@@ -372,7 +381,7 @@ def create_memory(
 def update_memory(
     space: Space,
     actor: Actor,
-    memory_id: object,
+    memory_id: MemoryId,
     *,
     expected_version: int | None,
     reason: str = "",
@@ -405,7 +414,7 @@ def update_memory(
 def _change_status(
     space: Space,
     actor: Actor,
-    memory_id: object,
+    memory_id: MemoryId,
     *,
     action: str,
     to: str,
@@ -427,42 +436,70 @@ def _change_status(
 
 @transaction.atomic
 def archive_memory(
-    space: Space, actor: Actor, memory_id: object, *, reason: str = "",
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    *,
+    reason: str = "",
     expected_version: int | None = None,
 ) -> Memory:
     return _change_status(
-        space, actor, memory_id, action=Action.ARCHIVE, to=Status.ARCHIVED,
-        allowed_from={Status.ACTIVE}, reason=reason, expected_version=expected_version,
+        space,
+        actor,
+        memory_id,
+        action=Action.ARCHIVE,
+        to=Status.ARCHIVED,
+        allowed_from={Status.ACTIVE},
+        reason=reason,
+        expected_version=expected_version,
     )
 
 
 @transaction.atomic
 def restore_memory(
-    space: Space, actor: Actor, memory_id: object, *, reason: str = "",
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    *,
+    reason: str = "",
     expected_version: int | None = None,
 ) -> Memory:
     return _change_status(
-        space, actor, memory_id, action=Action.RESTORE, to=Status.ACTIVE,
-        allowed_from={Status.ARCHIVED, Status.DELETED}, reason=reason,
+        space,
+        actor,
+        memory_id,
+        action=Action.RESTORE,
+        to=Status.ACTIVE,
+        allowed_from={Status.ARCHIVED, Status.DELETED},
+        reason=reason,
         expected_version=expected_version,
     )
 
 
 @transaction.atomic
 def delete_memory(
-    space: Space, actor: Actor, memory_id: object, *, reason: str = "",
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    *,
+    reason: str = "",
     expected_version: int | None = None,
 ) -> Memory:
     """Soft delete: the memory leaves search results but keeps its history; restorable."""
     return _change_status(
-        space, actor, memory_id, action=Action.DELETE, to=Status.DELETED,
-        allowed_from={Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED}, reason=reason,
+        space,
+        actor,
+        memory_id,
+        action=Action.DELETE,
+        to=Status.DELETED,
+        allowed_from={Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED},
+        reason=reason,
         expected_version=expected_version,
     )
 
 
 @transaction.atomic
-def purge_memory(space: Space, actor: Actor, memory_id: object, *, reason: str) -> None:
+def purge_memory(space: Space, actor: Actor, memory_id: MemoryId, *, reason: str) -> None:
     """Hard delete: the memory, its versions, links, mentions and embedding are gone.
 
     Only an audit event remains, saying what was purged, by whom and why.
@@ -479,38 +516,68 @@ def purge_memory(space: Space, actor: Actor, memory_id: object, *, reason: str) 
     memory_pk = memory.pk
     memory.delete()
     record_event(
-        space, actor, "memory.purge", target_type="memory", target_id=memory_pk,
-        reason=reason.strip(), summary=summary,
+        space,
+        actor,
+        "memory.purge",
+        target_type="memory",
+        target_id=memory_pk,
+        reason=reason.strip(),
+        summary=summary,
     )
 
 
 def _link(
-    space: Space, actor: Actor, source: Memory, target: Memory, link_type: str,
-    weight: float = 1.0, metadata: dict[str, Any] | None = None,
+    space: Space,
+    actor: Actor,
+    source: Memory,
+    target: Memory,
+    link_type: str,
+    weight: float = 1.0,
+    metadata: dict[str, Any] | None = None,
 ) -> tuple[Link, bool]:
     if link_type not in LinkType.values:
         raise InvalidMemory(
-            f"unknown link type {link_type!r}", details={"type": f"one of {', '.join(LinkType.values)}"}
+            f"unknown link type {link_type!r}",
+            details={"type": f"one of {', '.join(LinkType.values)}"},
         )
     if source.pk == target.pk:
         raise InvalidMemory("a memory cannot link to itself", details={"target": str(target.pk)})
     link, created = Link.objects.for_space(space).get_or_create(
-        source=source, target=target, type=link_type,
-        defaults={"space": space, "weight": weight, "created_by": actor.label,
-                  "metadata": metadata or {}},
+        source=source,
+        target=target,
+        type=link_type,
+        defaults={
+            "space": space,
+            "weight": weight,
+            "created_by": actor.label,
+            "metadata": metadata or {},
+        },
     )
     if created:
         record_event(
-            space, actor, "link.create", target_type="link", target_id=link.pk,
-            summary={"source": str(source.pk), "target": str(target.pk), "type": link_type,
-                     "weight": weight},
+            space,
+            actor,
+            "link.create",
+            target_type="link",
+            target_id=link.pk,
+            summary={
+                "source": str(source.pk),
+                "target": str(target.pk),
+                "type": link_type,
+                "weight": weight,
+            },
         )
     return link, created
 
 
 @transaction.atomic
 def supersede_memory(
-    space: Space, actor: Actor, old_id: object, new_id: object, *, reason: str = "",
+    space: Space,
+    actor: Actor,
+    old_id: MemoryId,
+    new_id: MemoryId,
+    *,
+    reason: str = "",
     expected_version: int | None = None,
 ) -> Memory:
     """Mark `old` as replaced by `new`: it stops being valid when `new` starts."""
@@ -537,7 +604,7 @@ def supersede_memory(
 def merge_memories(
     space: Space,
     actor: Actor,
-    memory_ids: Sequence[object],
+    memory_ids: Sequence[MemoryId],
     *,
     reason: str = "",
     **overrides: Any,
@@ -547,7 +614,9 @@ def merge_memories(
     Without `content` in `overrides` the most complete text (the longest) is kept.
     """
     if len({str(i) for i in memory_ids}) < 2:
-        raise InvalidMemory("a merge needs at least two distinct memories", details={"ids": "too few"})
+        raise InvalidMemory(
+            "a merge needs at least two distinct memories", details={"ids": "too few"}
+        )
     originals = _locked_many(space, memory_ids)
     for memory in originals:
         if memory.status not in (Status.ACTIVE, Status.ARCHIVED):
@@ -570,11 +639,14 @@ def merge_memories(
         "metadata": {"merged_from": [str(m.pk) for m in originals]},
         **overrides,
     }
-    episode_ids = [
-        e.pk for m in originals for e in m.source_episodes.all().only("pk")
-    ]
+    episode_ids = [e.pk for m in originals for e in m.source_episodes.all().only("pk")]
     merged = _new_memory(
-        space, actor, fields, episode_ids, Action.MERGE, reason,
+        space,
+        actor,
+        fields,
+        episode_ids,
+        Action.MERGE,
+        reason,
         {"merged_from": [str(m.pk) for m in originals]},
     )
     for memory in originals:
@@ -589,7 +661,7 @@ def merge_memories(
 def revert_memory(
     space: Space,
     actor: Actor,
-    memory_id: object,
+    memory_id: MemoryId,
     *,
     to_version: int,
     expected_version: int | None = None,
@@ -627,8 +699,8 @@ def revert_memory(
 def link_memories(
     space: Space,
     actor: Actor,
-    source_id: object,
-    target_id: object,
+    source_id: MemoryId,
+    target_id: MemoryId,
     link_type: str,
     *,
     weight: float = 1.0,
@@ -643,7 +715,7 @@ def link_memories(
 
 
 @transaction.atomic
-def unlink(space: Space, actor: Actor, link_id: object) -> None:
+def unlink(space: Space, actor: Actor, link_id: int | str) -> None:
     try:
         link = Link.objects.for_space(space).select_for_update().get(pk=link_id)
     except (Link.DoesNotExist, ValueError, ValidationError):
@@ -651,4 +723,6 @@ def unlink(space: Space, actor: Actor, link_id: object) -> None:
     summary = {"source": str(link.source_id), "target": str(link.target_id), "type": link.type}
     link_pk = link.pk
     link.delete()
-    record_event(space, actor, "link.delete", target_type="link", target_id=link_pk, summary=summary)
+    record_event(
+        space, actor, "link.delete", target_type="link", target_id=link_pk, summary=summary
+    )

@@ -32,12 +32,29 @@ class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are issued with `manage.py create_token` (the secret is shown once); here
     they can be inspected and revoked."""
 
-    list_display = ["name", "space", "key_id", "scopes", "created_at", "expires_at", "revoked_at",
-                    "last_used_at"]
+    list_display = [
+        "name",
+        "space",
+        "key_id",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
     list_filter = ["space"]
     search_fields = ["name", "key_id"]
-    readonly_fields = ["space", "name", "key_id", "secret_hash", "scopes", "created_by",
-                       "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "space",
+        "name",
+        "key_id",
+        "secret_hash",
+        "scopes",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 
@@ -159,15 +159,16 @@ class ApiToken(models.Model):
             )
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            space=space,
-            name=name,
-            key_id=key_id,
-            secret_hash=_hash_secret(secret),
-            scopes=sorted(set(scopes)),
-            created_by=created_by,
-            expires_at=expires_at,
-        )
+        with transaction.atomic():
+            token = cls.objects.create(
+                space=space,
+                name=name,
+                key_id=key_id,
+                secret_hash=_hash_secret(secret),
+                scopes=sorted(set(scopes)),
+                created_by=created_by,
+                expires_at=expires_at,
+            )
         return token, f"{TOKEN_PREFIX}_{key_id}_{secret}"
 
     def has_scope(self, scope: str) -> bool:

@@ -28,7 +28,7 @@ class UnscopedQueryError(AttributeError):
     """Raised when code asks a scoped model for rows without naming a space."""
 
 
-class SpaceScopedManager(BaseManager[M], Generic[M]):  # type: ignore[misc]
+class SpaceScopedManager(BaseManager[M], Generic[M]):
     _queryset_class = models.QuerySet
 
     def for_space(self, space: Space | int) -> models.QuerySet[M]:
@@ -46,6 +46,27 @@ class SpaceScopedManager(BaseManager[M], Generic[M]):  # type: ignore[misc]
         if self._is_related_manager():
             return super().all()
         raise self._unscoped("all")
+
+    # Django's related managers call these through super(), which skips __getattr__.
+    def exists(self) -> bool:
+        return self._related_queryset("exists").exists()
+
+    def count(self) -> int:
+        return self._related_queryset("count").count()
+
+    def create(self, **kwargs: Any) -> M:
+        return self._related_queryset("create").create(**kwargs)
+
+    def get_or_create(self, **kwargs: Any) -> tuple[M, bool]:
+        return self._related_queryset("get_or_create").get_or_create(**kwargs)
+
+    def update_or_create(self, **kwargs: Any) -> tuple[M, bool]:
+        return self._related_queryset("update_or_create").update_or_create(**kwargs)
+
+    def _related_queryset(self, name: str) -> models.QuerySet[M]:
+        if not self._is_related_manager():
+            raise self._unscoped(name)
+        return self.get_queryset()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

@@ -7,34 +7,78 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('spaces', '0001_initial'),
+        ("spaces", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('actor_type', models.CharField(choices=[('user', 'Person'), ('token', 'Agent token'), ('system', 'System job')], max_length=8)),
-                ('actor_label', models.CharField(max_length=200)),
-                ('action', models.CharField(max_length=64)),
-                ('target_type', models.CharField(max_length=32)),
-                ('target_id', models.CharField(max_length=64)),
-                ('request_id', models.CharField(blank=True, max_length=64)),
-                ('reason', models.TextField(blank=True)),
-                ('summary', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor_token', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='spaces.apitoken')),
-                ('actor_user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('space', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audit_events', to='spaces.space')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "actor_type",
+                    models.CharField(
+                        choices=[
+                            ("user", "Person"),
+                            ("token", "Agent token"),
+                            ("system", "System job"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("actor_label", models.CharField(max_length=200)),
+                ("action", models.CharField(max_length=64)),
+                ("target_type", models.CharField(max_length=32)),
+                ("target_id", models.CharField(max_length=64)),
+                ("request_id", models.CharField(blank=True, max_length=64)),
+                ("reason", models.TextField(blank=True)),
+                ("summary", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor_token",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="spaces.apitoken",
+                    ),
+                ),
+                (
+                    "actor_user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "space",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audit_events",
+                        to="spaces.space",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['space', '-created_at'], name='audit_recent'), models.Index(fields=['space', 'target_type', 'target_id'], name='audit_target'), models.Index(fields=['space', 'action'], name='audit_action'), models.Index(fields=['space', 'actor_label'], name='audit_actor')],
+                "indexes": [
+                    models.Index(fields=["space", "-created_at"], name="audit_recent"),
+                    models.Index(fields=["space", "target_type", "target_id"], name="audit_target"),
+                    models.Index(fields=["space", "action"], name="audit_action"),
+                    models.Index(fields=["space", "actor_label"], name="audit_actor"),
+                ],
             },
         ),
     ]

@@ -1,7 +1,7 @@
 from django.db import migrations
 
 
-def create_vector_extension(apps, schema_editor):  # type: ignore[no-untyped-def]
+def create_vector_extension(apps, schema_editor):
     from apps.core.pgvector import ensure_vector_extension
 
     ensure_vector_extension(schema_editor.connection)
@@ -10,5 +10,5 @@ def create_vector_extension(apps, schema_editor):  # type: ignore[no-untyped-def
 class Migration(migrations.Migration):
     # The memory tables use the vector type, so this runs before any of them.
     initial = True
-    dependencies: list[tuple[str, str]] = []
+    dependencies = []
     operations = [migrations.RunPython(create_vector_extension, migrations.RunPython.noop)]

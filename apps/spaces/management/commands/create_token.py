@@ -16,7 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--space", required=True, help="slug of the space")
         parser.add_argument("--name", required=True, help="the agent's name, unique in the space")
         parser.add_argument(
-            "--scopes", nargs="+", required=True, metavar="SCOPE",
+            "--scopes",
+            nargs="+",
+            required=True,
+            metavar="SCOPE",
             help=f"one or more of: {', '.join(Scope.values)}",
         )
         parser.add_argument("--expires-in-days", type=int, default=None)

@@ -1,0 +1,111 @@
+"""Constraints that live in the database, whoever writes the row."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.memories.models import Episode, Link, Memory, MemoryVersion
+
+
+def raw_memory(space, **fields):
+    defaults = {"space": space, "content": "x", "content_hash": "h"}
+    return Memory(**{**defaults, **fields})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"status": "forgotten"},
+        {"kind": "gossip"},
+        {"version": 0},
+        {"importance": 1.2},
+        {"confidence": -0.1},
+        {"strength": 0},
+        {"content": ""},
+    ],
+)
+def test_it_rejects_invalid_rows_in_the_database(space, fields):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        raw_memory(space, **fields).save()
+
+
+def test_it_requires_valid_from_before_valid_to(space):
+    now = timezone.now()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        raw_memory(space, valid_from=now, valid_to=now - timedelta(seconds=1)).save()
+    raw_memory(space, valid_from=now, valid_to=now + timedelta(seconds=1)).save()
+    raw_memory(space, valid_from=now).save()
+    assert Memory.objects.for_space(space).count() == 2
+
+
+def test_a_link_cannot_point_at_itself_or_repeat(space, make_memory):
+    first, second = make_memory("A."), make_memory("B.")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Link.objects.for_space(space).create(
+            space=space, source=first, target=first, type="related_to", created_by="t"
+        )
+    Link.objects.for_space(space).create(
+        space=space, source=first, target=second, type="related_to", created_by="t"
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Link.objects.for_space(space).create(
+            space=space, source=first, target=second, type="related_to", created_by="t"
+        )
+
+
+def test_versions_and_episodes_cannot_be_rewritten(space, actor, make_memory):
+    from apps.memories import services
+
+    memory = make_memory()
+    episode = services.record_episode(space, actor, content="raw input")
+    version = MemoryVersion.objects.for_space(space).get(memory=memory)
+
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        MemoryVersion.objects.for_space(space).filter(pk=version.pk).update(content="rewritten")
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        Episode.objects.for_space(space).filter(pk=episode.pk).update(content="rewritten")
+    assert MemoryVersion.objects.for_space(space).get(pk=version.pk).content == memory.content
+
+
+def test_audit_events_cannot_be_changed_or_deleted(space, make_memory):
+    make_memory()
+    event = AuditEvent.objects.for_space(space).get()
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.for_space(space).filter(pk=event.pk).update(action="memory.nothing")
+    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.for_space(space).filter(pk=event.pk).delete()
+    assert AuditEvent.objects.for_space(space).get().action == "memory.create"
+
+
+def test_deleting_a_person_keeps_their_versions_and_events_attributed(space, alice, make_memory):
+    memory = make_memory()
+    alice.delete()
+    version = MemoryVersion.objects.for_space(space).get(memory=memory)
+    event = AuditEvent.objects.for_space(space).get()
+    assert (version.actor_user_id, version.actor_label) == (None, "user:alice")
+    assert (event.actor_user_id, event.actor_label) == (None, "user:alice")
+
+
+def test_the_full_text_column_is_kept_by_postgres(space, make_memory):
+    memory = make_memory("Maya is training for the Lisbon marathon.")
+    matches = Memory.objects.for_space(space).extra(
+        where=["search_vector @@ websearch_to_tsquery('english', %s)"], params=["marathons"]
+    )
+    assert list(matches.values_list("pk", flat=True)) == [memory.pk]
+
+
+def test_the_expected_indexes_exist(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memories_memory'"
+        )
+        indexes = dict(cursor.fetchall())
+    assert "USING hnsw (embedding vector_cosine_ops)" in indexes["memory_embedding_hnsw"]
+    assert "USING gin (search_vector)" in indexes["memory_search_vector"]
+    assert "USING gin (tags)" in indexes["memory_tags"]
+    assert "memory_status_created" in indexes

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from apps.memories.models import Memory, MemoryVersion
+from apps.spaces.models import Space
+
+
+def test_it_redirects_anonymous_visitors_to_the_login_page(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_the_login_page_renders_with_labels_and_local_htmx(client, db):
+    response = client.get("/login/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<label for="id_username">' in html
+    assert "/static/django_htmx/htmx" in html
+    assert "cdn" not in html.lower()
+
+
+def test_home_lists_only_the_users_spaces(client, alice, space, outsider_space, make_memory):
+    make_memory("One.")
+    client.force_login(alice)
+    response = client.get("/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Home" in html
+    assert "Outsider" not in html
+    assert 'hx-headers=\'{"X-CSRFToken"' in html
+
+
+def test_a_user_without_spaces_sees_a_helpful_empty_state(client, django_user_model):
+    user = django_user_model.objects.create_user("bob", password="pw-bob-123456")
+    client.force_login(user)
+    response = client.get("/")
+    assert "not a member of any space" in response.content.decode()
+
+
+def admin_client(client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", password="pw-root-123456")
+    client.force_login(admin)
+    return client
+
+
+def test_editing_a_memory_in_the_admin_goes_through_the_domain_layer(
+    client, django_user_model, space, make_memory
+):
+    memory = make_memory("Old text.")
+    client = admin_client(client, django_user_model)
+    url = f"/admin/memories/memory/{memory.pk}/change/"
+    form = client.get(url)
+    assert form.status_code == 200
+
+    response = client.post(
+        url,
+        {
+            "content": "New text.",
+            "kind": "fact",
+            "subject": "",
+            "agent": "",
+            "session": "",
+            "tags": "a,b",
+            "metadata": "{}",
+            "importance": "0.5",
+            "confidence": "1.0",
+            "expected_version": "1",
+        },
+    )
+
+    assert response.status_code == 302
+    fresh = Memory.objects.for_space(space).get(pk=memory.pk)
+    assert (fresh.content, fresh.version, fresh.tags) == ("New text.", 2, ["a", "b"])
+    v2 = MemoryVersion.objects.for_space(space).get(memory=memory, version=2)
+    assert (v2.actor_label, v2.reason) == ("user:root", "edited in the admin")
+
+
+def test_a_stale_admin_edit_is_refused_with_a_form_error(
+    client, django_user_model, space, make_memory
+):
+    memory = make_memory("Old text.")
+    client = admin_client(client, django_user_model)
+    response = client.post(
+        f"/admin/memories/memory/{memory.pk}/change/",
+        {
+            "content": "Overwrite.",
+            "kind": "fact",
+            "tags": "",
+            "metadata": "{}",
+            "importance": "0.5",
+            "confidence": "1.0",
+            "expected_version": "7",
+        },
+    )
+    assert response.status_code == 200
+    assert "Someone saved this memory" in response.content.decode()
+    assert Memory.objects.for_space(space).get(pk=memory.pk).content == "Old text."
+
+
+def test_versions_and_audit_events_are_read_only_in_the_admin(
+    client, django_user_model, space, make_memory
+):
+    memory = make_memory()
+    client = admin_client(client, django_user_model)
+    version = MemoryVersion.objects.for_space(space).get(memory=memory)
+    assert client.get("/admin/memories/memoryversion/").status_code == 200
+    assert client.get("/admin/audit/auditevent/").status_code == 200
+    assert client.get("/admin/memories/memoryversion/add/").status_code == 403
+    assert client.get(f"/admin/memories/memoryversion/{version.pk}/delete/").status_code == 403
+    page = client.get(f"/admin/memories/memoryversion/{version.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="content"' not in page.content.decode()
+
+
+def test_every_model_has_an_admin_page(client, django_user_model, db):
+    client = admin_client(client, django_user_model)
+    Space.objects.create(slug="s", name="S")
+    for path in [
+        "spaces/space",
+        "spaces/membership",
+        "spaces/apitoken",
+        "memories/memory",
+        "memories/episode",
+        "memories/link",
+        "memories/entity",
+        "memories/mention",
+        "memories/memoryversion",
+        "audit/auditevent",
+    ]:
+        assert client.get(f"/admin/{path}/").status_code == 200, path
