@@ -44,6 +44,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -72,6 +82,8 @@ INSTALLED_APPS = [
     "apps.spaces",
     "apps.memories",
     "apps.audit",
+    "apps.jobs",
+    "apps.retrieval",
     "apps.core",
 ]
 
@@ -150,9 +162,26 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE_FILENAME = str(PROFILE.root / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    # Picks up memories whose embedding message was lost (broker down, worker killed).
+    "embedding-sweep": {
+        "task": "apps.retrieval.tasks.sweep_pending_embeddings",
+        "schedule": env_int("MEMORYWEB_EMBEDDING_SWEEP_SECONDS", 60),
+    },
+}
 
 # ---------------------------------------------------------------- Memory model
 EMBEDDING_DIMENSIONS = 384
+EMBEDDING_BACKEND = env_str("MEMORYWEB_EMBEDDING_BACKEND", "minilm")
+EMBEDDING_BATCH_SIZE = env_int("MEMORYWEB_EMBEDDING_BATCH_SIZE", 64)
+OPENAI_BASE_URL = env_str("MEMORYWEB_OPENAI_BASE_URL", "")
+OPENAI_API_KEY = env_str("MEMORYWEB_OPENAI_API_KEY", "")
+OPENAI_EMBEDDING_MODEL = env_str("MEMORYWEB_OPENAI_EMBEDDING_MODEL", "")
+OPENAI_EMBEDDING_DIMENSIONS = env_int("MEMORYWEB_OPENAI_EMBEDDING_DIMENSIONS", 384)
+OPENAI_TIMEOUT_SECONDS = env_int("MEMORYWEB_OPENAI_TIMEOUT", 30)
+SEARCH_VECTOR_WEIGHT = env_float("MEMORYWEB_SEARCH_VECTOR_WEIGHT", 1.0)
+SEARCH_TEXT_WEIGHT = env_float("MEMORYWEB_SEARCH_TEXT_WEIGHT", 1.0)
+SEARCH_RRF_K = env_int("MEMORYWEB_SEARCH_RRF_K", 60)
 MEMORY_MAX_CONTENT_CHARS = env_int("MEMORYWEB_MAX_CONTENT_CHARS", 20_000)
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("MEMORYWEB_HEALTH_TIMEOUT", 2)
 

@@ -127,3 +127,22 @@ def celery_worker_process(transactional_db: Any) -> Any:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def hashing_backend(settings: Any) -> Any:
+    """Use the deterministic hashing embedder: for tests that do not test meaning."""
+    from apps.retrieval.embedding import get_backend
+
+    settings.EMBEDDING_BACKEND = "hashing"
+    get_backend.cache_clear()
+    yield get_backend()
+    get_backend.cache_clear()
+
+
+@pytest.fixture
+def embed_now() -> Callable[[Space], int]:
+    """Run the embedding job's code in this process (the worker path is tested apart)."""
+    from apps.retrieval.tasks import embed_all_pending
+
+    return embed_all_pending

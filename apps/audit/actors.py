@@ -36,6 +36,29 @@ class Actor:
     def system(cls, job: str) -> Actor:
         return cls(type=ActorType.SYSTEM, label=f"system:{job}")
 
+    def to_payload(self) -> dict[str, Any]:
+        """A JSON-safe form for passing the actor to a Celery task."""
+        return {
+            "type": self.type,
+            "label": self.label,
+            "user_id": getattr(self.user, "pk", None),
+            "token_id": getattr(self.token, "pk", None),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Actor:
+        from django.contrib.auth import get_user_model
+
+        from apps.spaces.models import ApiToken
+
+        user_id, token_id = payload.get("user_id"), payload.get("token_id")
+        return cls(
+            type=payload["type"],
+            label=payload["label"],
+            user=get_user_model().objects.filter(pk=user_id).first() if user_id else None,
+            token=ApiToken.objects.filter(pk=token_id).first() if token_id else None,
+        )
+
     def as_fields(self) -> dict[str, Any]:
         """The actor columns shared by MemoryVersion and AuditEvent."""
         return {

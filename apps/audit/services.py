@@ -30,3 +30,30 @@ def record_event(
         summary=summary or {},
         **actor.as_fields(),
     )
+
+
+def record_events(
+    space: Space,
+    actor: Actor,
+    action: str,
+    targets: list[tuple[str, object, dict[str, Any]]],
+    *,
+    reason: str = "",
+) -> None:
+    """One event per (target_type, target_id, summary), written in one statement."""
+    request_id = request_id_var.get()
+    AuditEvent.objects.for_space(space).bulk_create(
+        [
+            AuditEvent(
+                space=space,
+                action=action,
+                target_type=target_type,
+                target_id=str(target_id),
+                request_id=request_id,
+                reason=reason,
+                summary=summary,
+                **actor.as_fields(),
+            )
+            for target_type, target_id, summary in targets
+        ]
+    )

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.actors import Actor
-from apps.audit.services import record_event
+from apps.audit.services import record_event, record_events
 from apps.memories.models import (
     Episode,
     Kind,
@@ -282,45 +282,60 @@ def _episodes_in_space(space: Space, episode_ids: Iterable[object]) -> list[Epis
     return episodes
 
 
+def _embed_after_commit(space_id: int) -> None:
+    """Writes never wait for the model: embedding is queued once the change is committed.
+
+    robust=True: a broker that is down must not fail a write that already committed;
+    the periodic sweep embeds whatever a lost message left behind.
+    """
+    from apps.retrieval.tasks import schedule_embedding
+
+    transaction.on_commit(lambda: schedule_embedding(space_id), robust=True)
+
+
 # ----------------------------------------------------------------- episodes
 
 
+def record_episode(space: Space, actor: Actor, **fields: Any) -> Episode:
+    """Store one raw input (content, source, session, role, speaker, agent,
+    occurred_at, metadata) with its audit event."""
+    return record_episodes(space, actor, [fields])[0]
+
+
 @transaction.atomic
-def record_episode(
-    space: Space,
-    actor: Actor,
-    *,
-    content: str,
-    source: str = Episode.Source.MESSAGE,
-    session: str = "",
-    role: str = "",
-    speaker: str = "",
-    agent: str = "",
-    occurred_at: datetime | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> Episode:
-    if not isinstance(content, str) or not content.strip():
-        raise InvalidMemory("episode content must be non-empty text", details={"content": "empty"})
-    episode = Episode.objects.for_space(space).create(
-        space=space,
-        content=content,
-        source=source,
-        session=session,
-        role=role,
-        speaker=speaker,
-        agent=agent or (actor.token.name if actor.token else ""),
-        occurred_at=occurred_at or timezone.now(),
-        metadata=metadata or {},
-    )
-    record_event(
+def record_episodes(space: Space, actor: Actor, items: Sequence[dict[str, Any]]) -> list[Episode]:
+    """Store a batch of raw inputs in a few statements, with an event each."""
+    episodes: list[Episode] = []
+    for index, item in enumerate(items):
+        content = item.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise InvalidMemory(
+                f"item {index}: episode content must be non-empty text"
+                if len(items) > 1
+                else "episode content must be non-empty text",
+                details={"index": index, "content": "empty"},
+            )
+        episodes.append(
+            Episode(
+                space=space,
+                content=content,
+                source=item.get("source", Episode.Source.MESSAGE),
+                session=item.get("session", ""),
+                role=item.get("role", ""),
+                speaker=item.get("speaker", ""),
+                agent=item.get("agent") or (actor.token.name if actor.token else ""),
+                occurred_at=item.get("occurred_at") or timezone.now(),
+                metadata=item.get("metadata") or {},
+            )
+        )
+    Episode.objects.for_space(space).bulk_create(episodes)
+    record_events(
         space,
         actor,
         "episode.create",
-        target_type="episode",
-        target_id=episode.pk,
-        summary={"session": session, "chars": len(content)},
+        [("episode", e.pk, {"session": e.session, "chars": len(e.content)}) for e in episodes],
     )
-    return episode
+    return episodes
 
 
 # ----------------------------------------------------------------- memories
@@ -349,6 +364,7 @@ def _new_memory(
     if episodes:
         memory.source_episodes.add(*episodes)
     _write_version(memory, actor, action, reason)
+    _embed_after_commit(space.pk)
     _audit(
         memory,
         actor,
@@ -375,6 +391,135 @@ def create_memory(
     **fields: Any,
 ) -> Memory:
     return _new_memory(space, actor, fields, source_episodes, Action.CREATE, reason, {})
+
+
+@transaction.atomic
+def create_memories(
+    space: Space,
+    actor: Actor,
+    items: Sequence[dict[str, Any]],
+    *,
+    reason: str = "",
+) -> list[Memory]:
+    """Create many memories in a few statements, with a version and an event each.
+
+    All or nothing: an invalid item raises InvalidMemory naming its index.
+    """
+    now = timezone.now()
+    memories: list[Memory] = []
+    episode_ids: list[list[str]] = []
+    for index, item in enumerate(items):
+        fields = dict(item)
+        episode_ids.append([str(e) for e in fields.pop("source_episodes", ())])
+        try:
+            fields = _validate(fields)
+            if "content" not in fields:
+                raise InvalidMemory("content is required", details={"content": "required"})
+            memory = Memory(space=space, created_at=now, updated_at=now, **fields)
+            _check_validity(memory)
+        except InvalidMemory as exc:
+            raise type(exc)(
+                f"item {index}: {exc.message}", details={"index": index, **exc.details}
+            ) from None
+        if not memory.agent and actor.token is not None:
+            memory.agent = actor.token.name
+        memory.content_hash = content_hash(memory.content)
+        memories.append(memory)
+    _episodes_in_space(space, {i for ids in episode_ids for i in ids})  # raises if foreign
+    Memory.objects.for_space(space).bulk_create(memories)
+    Memory.source_episodes.through.objects.bulk_create(
+        [
+            Memory.source_episodes.through(memory_id=memory.pk, episode_id=episode_id)
+            for memory, ids in zip(memories, episode_ids, strict=True)
+            for episode_id in ids
+        ]
+    )
+    MemoryVersion.objects.for_space(space).bulk_create(
+        [
+            MemoryVersion(
+                space=space, memory=memory, version=1, action=Action.CREATE, reason=reason,
+                created_at=now, **actor.as_fields(), **memory.snapshot(),
+            )
+            for memory in memories
+        ]
+    )
+    record_events(
+        space,
+        actor,
+        f"memory.{Action.CREATE}",
+        [
+            ("memory", m.pk, {"version": 1, "kind": m.kind, "subject": m.subject,
+                              "chars": len(m.content), "bulk": True})
+            for m in memories
+        ],
+        reason=reason,
+    )
+    if memories:
+        _embed_after_commit(space.pk)
+    return memories
+
+
+@transaction.atomic
+def store_embeddings(
+    space: Space,
+    rows: Sequence[tuple[MemoryId, str]],
+    vectors: Sequence[Sequence[float]],
+    model: str,
+) -> int:
+    """Store vectors computed for (memory id, content hash) pairs; returns how many were kept.
+
+    A vector is dropped when the memory's content changed since it was read (its hash
+    no longer matches), so a slow batch can never attach an old text's vector. The
+    embedding is derived data: no version is written, one audit event per batch.
+    """
+    stored: list[str] = []
+    scoped = Memory.objects.for_space(space)
+    for (memory_id, expected_hash), vector in zip(rows, vectors, strict=True):
+        if scoped.filter(pk=memory_id, content_hash=expected_hash).update(
+            embedding=list(vector), embedding_model=model
+        ):
+            stored.append(str(memory_id))
+    if stored:
+        record_event(
+            space, Actor.system("embedding"), "memory.embed", target_type="space",
+            target_id=space.pk, summary={"model": model, "count": len(stored), "memories": stored},
+        )
+    return len(stored)
+
+
+@transaction.atomic
+def record_recall(
+    space: Space,
+    actor: Actor,
+    memory_ids: Sequence[MemoryId],
+    *,
+    at: datetime,
+    query: str,
+    mode: str,
+) -> int:
+    """Note that these memories were returned by a search: the access log and the
+    MemoryBank strength (S grows by one per recall). Reads write no version."""
+    from django.db.models import F
+    from django.db.models.functions import Greatest
+
+    ids = [str(i) for i in memory_ids]
+    updated = (
+        Memory.objects.for_space(space)
+        .filter(pk__in=ids)
+        .update(
+            access_count=F("access_count") + 1,
+            strength=F("strength") + 1,
+            last_accessed_at=Greatest(F("last_accessed_at"), at),
+        )
+    )
+    record_events(
+        space,
+        actor,
+        "memory.recall",
+        [("memory", memory_id, {"query": query[:500], "mode": mode, "rank": rank})
+         for rank, memory_id in enumerate(ids, start=1)],
+    )
+    return updated
 
 
 @transaction.atomic
@@ -408,6 +553,7 @@ def update_memory(
             # The old vector describes the old text; the embedding job fills it in.
             memory.embedding = None
             memory.embedding_model = ""
+            _embed_after_commit(space.pk)
     return _save_new_version(memory, actor, Action.UPDATE, reason, before)
 
 
@@ -689,6 +835,7 @@ def revert_memory(
         memory.content_hash = content_hash(memory.content)
         memory.embedding = None
         memory.embedding_model = ""
+        _embed_after_commit(space.pk)
     _check_validity(memory)
     return _save_new_version(
         memory, actor, Action.REVERT, reason or f"revert to version {to_version}", before

@@ -1,0 +1,9 @@
+from apps.jobs.models import Job
+from apps.memories.admin import ReadOnlyAdmin
+from django.contrib import admin
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "space", "status", "done", "total", "created_at", "finished_at"]
+    list_filter = ["kind", "status", "space"]

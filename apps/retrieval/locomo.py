@@ -1,0 +1,221 @@
+"""Retrieval evaluation on LoCoMo (Maharana et al., ACL 2024).
+
+Each conversation is loaded into its own fresh space: every dialogue turn becomes an
+episode and an episodic memory (text `'<speaker> said, "<text>"'`, plus
+`' and shared <caption>'` for an image, as in the official retrieval code), dated
+with its session's date. The memories are embedded by the same code the Celery
+worker runs, every question is searched, and the official evidence recall is
+computed: per question, the share of its evidence turns found in the top k
+(1 when it has no evidence), averaged per category and overall.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from pathlib import Path
+from typing import Any
+
+from apps.audit.actors import Actor
+from apps.memories import services
+from apps.memories.models import Kind
+from apps.retrieval.search import Weights, search
+from apps.retrieval.tasks import embed_all_pending
+from apps.spaces.models import Space
+from apps.spaces.services import purge_space
+
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+ACTOR = Actor.system("eval_locomo")
+_DIA_ID = re.compile(r"^D(\d+):(\d+)$")
+
+
+@dataclass
+class Turn:
+    dia_id: str
+    speaker: str
+    text: str
+    session: int
+    occurred_at: datetime
+
+    @property
+    def content(self) -> str:
+        return self.text
+
+
+@dataclass
+class Question:
+    question: str
+    category: int
+    evidence: list[str]
+
+
+@dataclass
+class Conversation:
+    sample_id: str
+    turns: list[Turn]
+    questions: list[Question]
+
+
+def parse_session_date(raw: str) -> datetime:
+    """'1:56 pm on 8 May, 2023' -> an aware datetime (the data has no time zone: UTC)."""
+    return datetime.strptime(raw.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=dt_timezone.utc)
+
+
+def normalize_evidence(raw: Iterable[str]) -> list[str]:
+    """Split and repair malformed ids ('D8:6; D9:17', 'D:11:26', 'D30:05'); drop 'D'."""
+    ids: list[str] = []
+    for item in raw:
+        for part in re.split(r"[;\s]+", str(item)):
+            digits = re.findall(r"\d+", part)
+            if len(digits) != 2:
+                continue
+            dia_id = f"D{int(digits[0])}:{int(digits[1])}"
+            if dia_id not in ids:
+                ids.append(dia_id)
+    return ids
+
+
+def turn_text(turn: dict[str, Any]) -> str:
+    text = f'{turn["speaker"]} said, "{turn["text"]}"'
+    if turn.get("blip_caption"):
+        text += f" and shared {turn['blip_caption']}"
+    return text
+
+
+def load_conversations(path: Path, limit: int | None = None) -> list[Conversation]:
+    samples = json.loads(path.read_text())
+    conversations = []
+    for sample in samples[:limit]:
+        conv = sample["conversation"]
+        turns: list[Turn] = []
+        session_numbers = sorted(
+            int(key.split("_")[1]) for key in conv
+            if re.fullmatch(r"session_\d+", key) and conv[key]
+        )
+        for number in session_numbers:
+            started = parse_session_date(conv[f"session_{number}_date_time"])
+            for index, turn in enumerate(conv[f"session_{number}"]):
+                turns.append(Turn(
+                    dia_id=turn["dia_id"], speaker=turn["speaker"], text=turn_text(turn),
+                    session=number, occurred_at=started + timedelta(seconds=30 * index),
+                ))
+        questions = [
+            Question(item["question"], int(item["category"]), normalize_evidence(item["evidence"]))
+            for item in sample["qa"]
+        ]
+        conversations.append(Conversation(sample["sample_id"], turns, questions))
+    return conversations
+
+
+def load_into_space(conversation: Conversation) -> Space:
+    space = Space.objects.create(
+        slug=f"locomo-{conversation.sample_id}-{uuid.uuid4().hex[:6]}",
+        name=f"LoCoMo {conversation.sample_id} (evaluation)",
+    )
+    episodes = services.record_episodes(space, ACTOR, [
+        {"content": turn.text, "session": f"session_{turn.session}", "speaker": turn.speaker,
+         "role": "user", "occurred_at": turn.occurred_at, "metadata": {"dia_id": turn.dia_id}}
+        for turn in conversation.turns
+    ])
+    services.create_memories(space, ACTOR, [
+        {"content": turn.text, "kind": Kind.EPISODIC, "subject": turn.speaker,
+         "agent": turn.speaker, "session": f"session_{turn.session}",
+         "occurred_at": turn.occurred_at, "valid_from": turn.occurred_at,
+         "metadata": {"dia_id": turn.dia_id}, "source_episodes": [episode.pk]}
+        for turn, episode in zip(conversation.turns, episodes, strict=True)
+    ])
+    return space
+
+
+def ndcg(retrieved: list[str], relevant: set[str], k: int = 10) -> float:
+    if not relevant:
+        return 1.0
+    dcg = sum(1 / math.log2(rank + 1) for rank, dia in enumerate(retrieved[:k], 1)
+              if dia in relevant)
+    ideal = sum(1 / math.log2(rank + 1) for rank in range(1, min(len(relevant), k) + 1))
+    return dcg / ideal
+
+
+@dataclass
+class ModeScores:
+    recall: dict[int, dict[str, list[float]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+    ndcg10: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    search_seconds: float = 0.0
+
+    def add(self, question: Question, retrieved: list[str], ks: list[int]) -> None:
+        relevant = set(question.evidence)
+        for k in ks:
+            found = sum(1 for dia in relevant if dia in retrieved[:k])
+            value = found / len(relevant) if relevant else 1.0
+            self.recall[k][CATEGORIES[question.category]].append(value)
+            self.recall[k]["overall"].append(value)
+        score = ndcg(retrieved, relevant)
+        self.ndcg10[CATEGORIES[question.category]].append(score)
+        self.ndcg10["overall"].append(score)
+
+    def summary(self) -> dict[str, Any]:
+        def mean(values: list[float]) -> float:
+            return round(100 * sum(values) / len(values), 1) if values else 0.0
+
+        groups = [*CATEGORIES.values(), "overall"]
+        return {
+            "recall": {f"@{k}": {g: mean(by[g]) for g in groups if by[g]}
+                       for k, by in sorted(self.recall.items())},
+            "ndcg@10": {g: mean(self.ndcg10[g]) for g in groups if self.ndcg10[g]},
+            "questions": len(self.ndcg10["overall"]),
+            "search_seconds": round(self.search_seconds, 1),
+        }
+
+
+def evaluate(
+    path: Path,
+    modes: list[str],
+    ks: list[int],
+    *,
+    limit: int | None = None,
+    weights: Weights | None = None,
+    keep: bool = False,
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    scores = {mode: ModeScores() for mode in modes}
+    timings = {"load_seconds": 0.0, "embed_seconds": 0.0}
+    conversations = load_conversations(path, limit)
+    depth = max(ks)
+    for conversation in conversations:
+        began = time.perf_counter()
+        space = load_into_space(conversation)
+        timings["load_seconds"] += time.perf_counter() - began
+        try:
+            began = time.perf_counter()
+            embed_all_pending(space)
+            timings["embed_seconds"] += time.perf_counter() - began
+            for mode in modes:
+                began = time.perf_counter()
+                for question in conversation.questions:
+                    result = search(space, question.question, mode=mode, k=depth,
+                                    weights=weights, record_access=False)
+                    retrieved = [hit.memory.metadata.get("dia_id", "") for hit in result.hits]
+                    scores[mode].add(question, retrieved, ks)
+                scores[mode].search_seconds += time.perf_counter() - began
+        finally:
+            if not keep:
+                purge_space(space, ACTOR, reason="evaluation finished")
+    return {
+        "dataset": str(path),
+        "conversations": [c.sample_id for c in conversations],
+        "turns": sum(len(c.turns) for c in conversations),
+        "modes": {mode: scores[mode].summary() for mode in modes},
+        "load_seconds": round(timings["load_seconds"], 1),
+        "embed_seconds": round(timings["embed_seconds"], 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }

@@ -1,0 +1,58 @@
+import json
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.retrieval.locomo import CATEGORIES, evaluate
+from apps.retrieval.search import MODES
+
+
+class Command(BaseCommand):
+    help = (
+        "Evaluate retrieval on LoCoMo: load each conversation into a fresh space, embed it, "
+        "ask every question and report the official evidence recall@k and NDCG@10."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--data", required=True, type=Path, help="locomo JSON file")
+        parser.add_argument("--mode", nargs="+", choices=MODES, default=["hybrid"])
+        parser.add_argument("--k", nargs="+", type=int, default=[1, 5, 10, 25])
+        parser.add_argument("--limit", type=int, default=None,
+                            help="only the first N conversations")
+        parser.add_argument("--keep", action="store_true",
+                            help="keep the evaluation spaces instead of purging them")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["data"]
+        if not path.is_file():
+            raise CommandError(f"no LoCoMo file at {path}")
+        if any(k < 1 for k in options["k"]):
+            raise CommandError("--k values must be positive")
+        report = evaluate(path, options["mode"], sorted(set(options["k"])),
+                          limit=options["limit"], keep=options["keep"])
+        if options["json"]:
+            self.stdout.write(json.dumps(report))
+            return
+        self._print_table(report)
+
+    def _print_table(self, report: dict[str, Any]) -> None:
+        groups = [*CATEGORIES.values(), "overall"]
+        self.stdout.write(
+            f"LoCoMo: {len(report['conversations'])} conversations, {report['turns']} turns; "
+            f"load {report['load_seconds']}s, embed {report['embed_seconds']}s, "
+            f"total {report['total_seconds']}s"
+        )
+        header = f"{'mode':8} {'metric':9} " + " ".join(f"{g:>11}" for g in groups)
+        self.stdout.write(header)
+        for mode, scores in report["modes"].items():
+            rows = [(f"R{k}", by) for k, by in scores["recall"].items()]
+            rows.append(("NDCG@10", scores["ndcg@10"]))
+            for metric, by in rows:
+                cells = " ".join(f"{by.get(g, 0.0):>11.1f}" for g in groups)
+                self.stdout.write(f"{mode:8} {metric:9} {cells}")
+            self.stdout.write(
+                f"{mode:8} {scores['questions']} questions searched in {scores['search_seconds']}s"
+            )

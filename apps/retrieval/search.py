@@ -1,0 +1,315 @@
+"""The one search service, used by the API, the dashboard and the evaluation.
+
+Modes: `vector` (pgvector HNSW, cosine), `text` (Postgres full text, ranked) and
+`hybrid` (reciprocal-rank fusion of both). Filters are applied inside the database
+query, and vector queries use pgvector's iterative index scan so a selective filter
+still yields k results. Results can be re-scored by recency, importance and
+retention (MemoryBank: R = exp(-t / S)). Every hit carries the components of its
+score, so `explain` can show why it ranked where it did.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from pgvector.django import CosineDistance
+
+from apps.audit.actors import Actor
+from apps.memories.models import Kind, Memory, Status
+from apps.retrieval.embedding import get_backend
+from apps.spaces.models import Space
+
+logger = logging.getLogger(__name__)
+
+MODES = ("vector", "text", "hybrid")
+MAX_K = 200
+SECONDS_PER_DAY = 86_400
+
+
+class InvalidSearch(ValueError):
+    """A search request that cannot be answered as asked; `details` names the field."""
+
+    def __init__(self, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+@dataclass
+class Filters:
+    subject: str | None = None
+    agent: str | None = None
+    session: str | None = None
+    kinds: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    # Empty means "active only", or, with as_of, what was active or later superseded.
+    statuses: list[str] = field(default_factory=list)
+    occurred_after: datetime | None = None
+    occurred_before: datetime | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    as_of: datetime | None = None
+
+    def validate(self) -> None:
+        bad_kinds = [k for k in self.kinds if k not in Kind.values]
+        if bad_kinds:
+            raise InvalidSearch(f"unknown kinds {bad_kinds}", {"kind": bad_kinds})
+        bad_statuses = [s for s in self.statuses if s not in Status.values]
+        if bad_statuses:
+            raise InvalidSearch(f"unknown statuses {bad_statuses}", {"status": bad_statuses})
+
+    def apply(self, queryset: QuerySet[Memory]) -> QuerySet[Memory]:
+        self.validate()
+        q = Q()
+        for name in ("subject", "agent", "session"):
+            value = getattr(self, name)
+            if value:
+                q &= Q(**{name: value})
+        if self.kinds:
+            q &= Q(kind__in=self.kinds)
+        if self.tags:
+            q &= Q(tags__overlap=self.tags)
+        if self.occurred_after:
+            q &= Q(occurred_at__gte=self.occurred_after)
+        if self.occurred_before:
+            q &= Q(occurred_at__lt=self.occurred_before)
+        if self.created_after:
+            q &= Q(created_at__gte=self.created_after)
+        if self.created_before:
+            q &= Q(created_at__lt=self.created_before)
+        if self.as_of:
+            # Time travel: valid at that moment and already recorded by then.
+            q &= Q(created_at__lte=self.as_of)
+            q &= Q(valid_from__isnull=True) | Q(valid_from__lte=self.as_of)
+            q &= Q(valid_to__isnull=True) | Q(valid_to__gt=self.as_of)
+            statuses = self.statuses or [Status.ACTIVE, Status.SUPERSEDED]
+        else:
+            statuses = self.statuses or [Status.ACTIVE]
+        q &= Q(status__in=statuses)
+        return queryset.filter(q)
+
+
+@dataclass
+class Weights:
+    vector: float = 1.0
+    text: float = 1.0
+    rrf_k: int = 60
+    recency: float = 0.0
+    importance: float = 0.0
+    strength: float = 0.0
+    recency_half_life_days: float = 30.0
+
+
+@dataclass
+class Hit:
+    memory: Memory
+    score: float
+    components: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    query: str
+    mode: str
+    hits: list[Hit]
+    embed_ms: float = 0.0
+    db_ms: float = 0.0
+    notice: str = ""
+
+
+def _hit_columns(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
+    # Vectors are large and never shown; full rows are fetched only for the final hits.
+    return queryset.defer("embedding", "search_vector")
+
+
+def _vector_candidates(
+    scoped: QuerySet[Memory], vector: list[float], limit: int
+) -> list[tuple[Memory, float]]:
+    ef_search = max(40, min(1000, limit * 2))
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Iterative scans keep walking the HNSW graph until `limit` rows pass the
+        # filters, instead of filtering ef_search candidates and returning fewer.
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
+        rows = list(
+            _hit_columns(scoped.filter(embedding__isnull=False))
+            .annotate(distance=CosineDistance("embedding", vector))
+            .order_by("distance")[:limit]
+        )
+    # relaxed_order may return rows slightly out of order.
+    rows.sort(key=lambda m: m.distance)  # type: ignore[attr-defined]
+    return [(m, 1.0 - float(m.distance)) for m in rows]  # type: ignore[attr-defined]
+
+
+def _text_query(query: str) -> str | None:
+    """A tsquery for `query`: websearch syntax, with plain words OR-ed together.
+
+    websearch_to_tsquery ANDs every word, so a natural-language question matches
+    almost nothing; OR-ing the lexemes and ranking by how many match finds the
+    memories that share the most words. Quoted phrases and -exclusions keep their
+    websearch meaning.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT websearch_to_tsquery('english', %s)::text", [query])
+        (tsquery,) = cursor.fetchone()
+    if not tsquery:
+        return None  # only stop words
+    if '"' in query or "-" in query.replace("- ", " "):
+        return tsquery
+    return tsquery.replace(" & ", " | ")
+
+
+def _text_candidates(scoped: QuerySet[Memory], query: str, limit: int) -> list[tuple[Memory, float]]:
+    tsquery = _text_query(query)
+    if tsquery is None:
+        return []
+    # The lexemes are already stemmed: 'simple' parses them without stemming again.
+    search_query = SearchQuery(tsquery, search_type="raw", config="simple")
+    rows = list(
+        _hit_columns(scoped.filter(search_vector=search_query))
+        .annotate(rank=SearchRank(F("search_vector"), search_query, normalization=1))
+        .order_by("-rank", "-created_at")[:limit]
+    )
+    return [(m, float(m.rank)) for m in rows]  # type: ignore[attr-defined]
+
+
+def _retention(memory: Memory, now: datetime) -> float:
+    last = memory.last_accessed_at or memory.created_at
+    days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
+    return math.exp(-days / max(memory.strength, 1e-6))
+
+
+def _recency(memory: Memory, now: datetime, half_life_days: float) -> float:
+    when = memory.occurred_at or memory.created_at
+    days = max(0.0, (now - when).total_seconds() / SECONDS_PER_DAY)
+    return 0.5 ** (days / half_life_days)
+
+
+def _fuse(
+    vector_hits: list[tuple[Memory, float]],
+    text_hits: list[tuple[Memory, float]],
+    weights: Weights,
+) -> dict[Any, Hit]:
+    fused: dict[Any, Hit] = {}
+    for source, hits, weight in (("vector", vector_hits, weights.vector),
+                                 ("text", text_hits, weights.text)):
+        for rank, (memory, score) in enumerate(hits, start=1):
+            hit = fused.setdefault(memory.pk, Hit(memory=memory, score=0.0))
+            hit.components[source] = {"rank": rank, "score": round(score, 6)}
+            hit.score += weight / (weights.rrf_k + rank)
+    return fused
+
+
+def _rescore(hits: list[Hit], weights: Weights, now: datetime) -> None:
+    if not (weights.recency or weights.importance or weights.strength) or not hits:
+        for hit in hits:
+            hit.components["base"] = round(hit.score, 6)
+        return
+    top = max(hit.score for hit in hits) or 1.0
+    for hit in hits:
+        base = hit.score / top
+        recency = _recency(hit.memory, now, weights.recency_half_life_days)
+        retention = _retention(hit.memory, now)
+        hit.components.update(
+            base=round(base, 6),
+            recency=round(recency, 6),
+            importance=hit.memory.importance,
+            retention=round(retention, 6),
+        )
+        hit.score = (
+            base
+            + weights.recency * recency
+            + weights.importance * hit.memory.importance
+            + weights.strength * retention
+        )
+
+
+def search(
+    space: Space,
+    query: str,
+    *,
+    mode: str = "hybrid",
+    k: int = 10,
+    filters: Filters | None = None,
+    weights: Weights | None = None,
+    actor: Actor | None = None,
+    record_access: bool = True,
+) -> SearchResult:
+    """Search one space. An empty query lists the matching memories, newest first."""
+    if mode not in MODES:
+        raise InvalidSearch(f"mode must be one of {', '.join(MODES)}", {"mode": mode})
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidSearch(f"k must be an integer from 1 to {MAX_K}", {"k": k})
+    filters = filters or Filters()
+    weights = weights or Weights(
+        vector=settings.SEARCH_VECTOR_WEIGHT, text=settings.SEARCH_TEXT_WEIGHT,
+        rrf_k=settings.SEARCH_RRF_K,
+    )
+    scoped = filters.apply(Memory.objects.for_space(space))
+    query = (query or "").strip()
+    now = timezone.now()
+    result = SearchResult(query=query, mode=mode, hits=[])
+
+    if not query:
+        started = time.perf_counter()
+        rows = _hit_columns(scoped).order_by(F("occurred_at").desc(nulls_last=True),
+                                             "-created_at")[:k]
+        result.hits = [Hit(memory=m, score=0.0) for m in rows]
+        result.db_ms = (time.perf_counter() - started) * 1000
+        result.notice = "No query: the most recent matching memories are listed."
+        return result
+
+    candidates = max(k * 3, 50) if mode == "hybrid" or weights.recency or weights.importance \
+        or weights.strength else k
+    vector_hits: list[tuple[Memory, float]] = []
+    text_hits: list[tuple[Memory, float]] = []
+    if mode in ("vector", "hybrid"):
+        started = time.perf_counter()
+        vector = get_backend().embed([query])[0]
+        result.embed_ms = (time.perf_counter() - started) * 1000
+        started = time.perf_counter()
+        vector_hits = _vector_candidates(scoped, vector, candidates)
+        result.db_ms += (time.perf_counter() - started) * 1000
+    if mode in ("text", "hybrid"):
+        started = time.perf_counter()
+        text_hits = _text_candidates(scoped, query, candidates)
+        result.db_ms += (time.perf_counter() - started) * 1000
+
+    fused = _fuse(vector_hits, text_hits, weights)
+    hits = sorted(fused.values(), key=lambda h: h.score, reverse=True)
+    _rescore(hits, weights, now)
+    hits.sort(key=lambda h: h.score, reverse=True)
+    result.hits = hits[:k]
+    for hit in result.hits:
+        hit.components["final"] = round(hit.score, 6)
+    if not result.hits:
+        result.notice = (
+            "This space has no memories yet." if not Memory.objects.for_space(space).exists()
+            else "Nothing matched."
+        )
+    if record_access and result.hits:
+        _record_access(space, result, actor or Actor.system("search"), now)
+    return result
+
+
+def _record_access(space: Space, result: SearchResult, actor: Actor, now: datetime) -> None:
+    from apps.retrieval.tasks import record_recall
+
+    ids = [str(hit.memory.pk) for hit in result.hits]
+    try:
+        # Deferred to a worker so the query does not wait on the write.
+        record_recall.delay(space.pk, ids, now.isoformat(), result.query, result.mode,
+                            actor.to_payload())
+    except Exception:  # the broker being down must not fail a read
+        logger.warning("could not queue the access log for %d memories", len(ids),
+                       exc_info=True)

@@ -1,0 +1,185 @@
+"""Celery jobs that keep embeddings current. Each takes ids, not objects, and is
+idempotent: running it twice, or after a worker died half-way, embeds each memory once.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, transaction
+
+from apps.audit.actors import Actor
+from apps.audit.context import request_id_var
+from apps.jobs.models import Job
+from apps.memories import services
+from apps.memories.models import Memory
+from apps.retrieval.embedding import EmbeddingBackend, EmbeddingError, get_backend
+from apps.spaces.models import Space
+
+logger = logging.getLogger(__name__)
+
+# Writes within this window become one batch.
+EMBED_DEBOUNCE_SECONDS = 0.5
+_SCHEDULE_KEY = "memoryweb:embed-scheduled:{space_id}"
+
+
+@functools.cache
+def _redis():  # type: ignore[no-untyped-def]
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
+
+
+def schedule_embedding(space_id: int) -> None:
+    """Queue embedding of a space's pending memories, once per debounce window.
+
+    Many writes in a short time set the same key, so they share one task; the task
+    clears the key when it starts, so a write that commits during a run queues another.
+    """
+    client = _redis()
+    if client is not None and not client.set(
+        _SCHEDULE_KEY.format(space_id=space_id), 1, nx=True, ex=60
+    ):
+        return
+    embed_space.apply_async(args=[space_id], countdown=EMBED_DEBOUNCE_SECONDS)
+
+
+def embed_pending_batch(space: Space, backend: EmbeddingBackend, batch_size: int) -> int:
+    """Embed up to `batch_size` memories of the space that have no vector yet.
+
+    Rows are locked with SKIP LOCKED while the model runs, so two workers never embed
+    the same memory; a worker killed here releases its locks and the rows stay pending.
+    """
+    with transaction.atomic():
+        batch = list(
+            Memory.objects.for_space(space)
+            .filter(embedding__isnull=True)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("created_at", "pk")
+            .only("pk", "content", "content_hash")[:batch_size]
+        )
+        if not batch:
+            return 0
+        vectors = backend.embed([memory.content for memory in batch])
+        services.store_embeddings(
+            space, [(m.pk, m.content_hash) for m in batch], vectors, backend.name
+        )
+    return len(batch)
+
+
+def embed_all_pending(space: Space) -> int:
+    backend = get_backend()
+    total = 0
+    while count := embed_pending_batch(space, backend, settings.EMBEDDING_BATCH_SIZE):
+        total += count
+    return total
+
+
+@shared_task(
+    autoretry_for=(EmbeddingError, OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def embed_space(space_id: int) -> int:
+    client = _redis()
+    if client is not None:
+        client.delete(_SCHEDULE_KEY.format(space_id=space_id))
+    space = Space.objects.filter(pk=space_id).first()
+    if space is None:
+        return 0
+    request_id_var.set(f"embed-space-{space_id}")
+    return embed_all_pending(space)
+
+
+@shared_task
+def sweep_pending_embeddings() -> list[int]:
+    """Queue embedding for every space with pending memories (lost messages, restarts)."""
+    space_ids = list(
+        Space.objects.filter(memories__embedding__isnull=True)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for space_id in space_ids:
+        embed_space.delay(space_id)
+    return space_ids
+
+
+# ------------------------------------------------------------------ re-embedding
+
+
+def start_reembed(space: Space | None) -> Job:
+    """Create a re-embedding job (one space, or all when None) and queue it."""
+    job = Job.objects.create(
+        kind="reembed", space=space, params={"model": get_backend().name}
+    )
+    transaction.on_commit(lambda: reembed.delay(job.pk))
+    return job
+
+
+def _stale(space: Space, model: str):  # type: ignore[no-untyped-def]
+    return Memory.objects.for_space(space).exclude(embedding_model=model)
+
+
+@shared_task(
+    autoretry_for=(EmbeddingError, OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def reembed(job_id: int) -> None:
+    """Re-embed memories made by another model (or none). Safe to re-run: it selects
+    what is still stale, so a redelivered job continues where the last one stopped."""
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+        return
+    backend = get_backend()
+    spaces = [job.space] if job.space else list(Space.objects.order_by("pk"))
+    if job.status == Job.Status.QUEUED:
+        job.start(total=sum(_stale(space, backend.name).count() for space in spaces))
+    request_id_var.set(f"reembed-{job_id}")
+    try:
+        for space in spaces:
+            while True:
+                with transaction.atomic():
+                    batch = list(
+                        _stale(space, backend.name)
+                        .select_for_update(skip_locked=True, of=("self",))
+                        .order_by("pk")
+                        .only("pk", "content", "content_hash")[: settings.EMBEDDING_BATCH_SIZE]
+                    )
+                    if not batch:
+                        break
+                    vectors = backend.embed([m.content for m in batch])
+                    stored = services.store_embeddings(
+                        space, [(m.pk, m.content_hash) for m in batch], vectors, backend.name
+                    )
+                job.advance(len(batch), embedded=stored)
+    except (EmbeddingError, OperationalError, InterfaceError):
+        raise  # retried with backoff; progress so far is kept
+    except Exception as exc:
+        job.fail(f"{type(exc).__name__}: {exc}")
+        raise
+    job.finish()
+
+
+# ------------------------------------------------------------------ access log
+
+
+@shared_task(ignore_result=True)
+def record_recall(
+    space_id: int, memory_ids: list[str], at: str, query: str, mode: str, actor: dict
+) -> int:
+    space = Space.objects.filter(pk=space_id).first()
+    if space is None:
+        return 0
+    return services.record_recall(
+        space, Actor.from_payload(actor), memory_ids, at=datetime.fromisoformat(at),
+        query=query, mode=mode,
+    )

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import json
+import math
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from apps.retrieval.embedding import (
+    EmbeddingError,
+    HashingBackend,
+    MiniLMBackend,
+    OpenAIBackend,
+    build_backend,
+    check_backend,
+)
+from tests.conftest import free_port
+
+
+def cosine(a, b):
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_the_hashing_backend_is_deterministic_and_normalized():
+    backend = HashingBackend()
+    first, again, other = backend.embed(["green tea", "green tea", "stock market crash"])
+    assert first == again
+    assert len(first) == 384
+    assert math.isclose(math.sqrt(sum(x * x for x in first)), 1.0, rel_tol=1e-9)
+    assert cosine(first, other) < 0.99
+
+
+def test_a_backend_with_the_wrong_dimension_is_a_startup_error():
+    with pytest.raises(ImproperlyConfigured, match="384"):
+        check_backend(HashingBackend(dimensions=128))
+
+
+def test_an_unknown_backend_is_a_clear_error():
+    with pytest.raises(ImproperlyConfigured, match="minilm, openai or hashing"):
+        build_backend("word2vec")
+
+
+def test_the_openai_backend_needs_its_settings(settings):
+    settings.OPENAI_BASE_URL = ""
+    with pytest.raises(ImproperlyConfigured, match="MEMORYWEB_OPENAI_BASE_URL"):
+        build_backend("openai")
+
+
+@pytest.mark.slow
+def test_the_minilm_model_loads_offline_and_captures_meaning():
+    backend = MiniLMBackend()
+    cat, kitten, market = backend.embed(
+        ["A cat is sleeping on the sofa.", "A kitten naps on the couch.",
+         "The stock market fell sharply today."]
+    )
+    assert len(cat) == 384
+    assert math.isclose(math.sqrt(sum(x * x for x in cat)), 1.0, rel_tol=1e-5)
+    assert cosine(cat, kitten) > cosine(cat, market) + 0.3
+
+
+class FakeEmbeddingsServer(BaseHTTPRequestHandler):
+    requests: list[dict] = []
+    answer: object = None
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeEmbeddingsServer.requests.append(
+            {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
+        )
+        answer = FakeEmbeddingsServer.answer or {
+            "data": [{"index": i, "embedding": [3.0, 4.0] + [0.0] * 382}
+                     for i, _ in enumerate(body["input"])]
+        }
+        payload = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def embeddings_server():
+    FakeEmbeddingsServer.requests = []
+    FakeEmbeddingsServer.answer = None
+    server = HTTPServer(("127.0.0.1", free_port()), FakeEmbeddingsServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_the_openai_backend_calls_the_endpoint_and_normalizes(embeddings_server):
+    backend = OpenAIBackend(embeddings_server, "emb-small", "sk-test", 384, timeout=5)
+    vectors = backend.embed(["one", "two"])
+
+    assert [v[:2] for v in vectors] == [[0.6, 0.8], [0.6, 0.8]]
+    request = FakeEmbeddingsServer.requests[0]
+    assert request["path"] == "/v1/embeddings"
+    assert request["body"] == {"model": "emb-small", "input": ["one", "two"], "dimensions": 384}
+    assert request["auth"] == "Bearer sk-test"
+    assert backend.name == "openai:emb-small"
+
+
+def test_the_openai_backend_reports_bad_answers(embeddings_server):
+    backend = OpenAIBackend(embeddings_server, "m", "", 384, timeout=5)
+    FakeEmbeddingsServer.answer = {"data": [{"index": 0, "embedding": [1.0, 2.0]}]}
+    with pytest.raises(EmbeddingError, match="expected 384 dimensions"):
+        backend.embed(["one"])
+    FakeEmbeddingsServer.answer = {"error": "quota"}
+    with pytest.raises(EmbeddingError, match="unexpected answer"):
+        backend.embed(["one"])
+
+
+def test_the_openai_backend_reports_an_unreachable_endpoint():
+    backend = OpenAIBackend(f"http://127.0.0.1:{free_port()}/v1", "m", "", 384, timeout=2)
+    with pytest.raises(EmbeddingError, match="failed"):
+        backend.embed(["one"])

@@ -1,0 +1,134 @@
+"""The real pipeline: service layer -> broker -> Celery worker -> embeddings -> search.
+
+These tests commit their rows (transactional_db) so the worker process sees them,
+and use the real MiniLM model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from apps.audit.actors import Actor
+from apps.audit.models import AuditEvent
+from apps.jobs.models import Job
+from apps.memories import services
+from apps.memories.models import Memory, MemoryVersion
+from apps.retrieval import tasks
+from apps.retrieval.search import search
+from apps.spaces.models import Space
+
+pytestmark = [pytest.mark.slow, pytest.mark.services]
+
+ACTOR = Actor.system("pipeline-test")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def fresh(space: Space, memory: Memory) -> Memory:
+    return Memory.objects.for_space(space).get(pk=memory.pk)
+
+
+@pytest.fixture
+def space(transactional_db):
+    return Space.objects.create(slug="pipeline", name="Pipeline")
+
+
+def test_a_new_memory_becomes_searchable_once_the_worker_embeds_it(space, celery_worker_process):
+    memory = services.create_memory(space, ACTOR, content="Maya's left knee hurts after long runs.")
+    assert memory.embedding is None  # the write did not wait for the model
+
+    wait_until(lambda: fresh(space, memory).embedding is not None)
+
+    stored = fresh(space, memory)
+    assert stored.embedding_model == "all-MiniLM-L6-v2"
+    result = search(space, "knee injury from running", mode="vector", k=1, record_access=False)
+    assert [hit.memory.pk for hit in result.hits] == [memory.pk]
+    assert AuditEvent.objects.for_space(space).filter(action="memory.embed").exists()
+
+
+def test_many_writes_in_a_short_time_become_one_batch(space, celery_worker_process):
+    for i in range(20):
+        services.create_memory(space, ACTOR, content=f"Fact number {i} about the garden.")
+    wait_until(lambda: not Memory.objects.for_space(space).filter(embedding=None).exists())
+    batches = AuditEvent.objects.for_space(space).filter(action="memory.embed")
+    assert sum(e.summary["count"] for e in batches) == 20
+    assert batches.count() <= 3
+
+
+def test_editing_content_re_embeds_but_editing_tags_does_not(space, celery_worker_process):
+    memory = services.create_memory(space, ACTOR, content="Tomás opens Brasa in October.")
+    wait_until(lambda: fresh(space, memory).embedding is not None)
+    first_vector = list(fresh(space, memory).embedding)
+    embeds_before = AuditEvent.objects.for_space(space).filter(action="memory.embed").count()
+
+    services.update_memory(space, ACTOR, memory.pk, expected_version=1, tags=["restaurant"])
+    time.sleep(2)  # give a (wrong) re-embedding the time to happen
+    assert list(fresh(space, memory).embedding) == first_vector
+    assert AuditEvent.objects.for_space(space).filter(action="memory.embed").count() == (
+        embeds_before
+    )
+
+    services.update_memory(space, ACTOR, memory.pk, expected_version=2,
+                           content="Tomás opens Brasa in November, after the inspection.")
+    wait_until(lambda: fresh(space, memory).embedding is not None)
+    assert list(fresh(space, memory).embedding) != first_vector
+    assert MemoryVersion.objects.for_space(space).filter(memory=memory).count() == 3
+
+
+def test_the_sweep_embeds_what_a_lost_message_left_behind(space, celery_worker_process,
+                                                          monkeypatch):
+    monkeypatch.setattr(tasks, "schedule_embedding", lambda space_id: None)  # message lost
+    memory = services.create_memory(space, ACTOR, content="A memory whose message was lost.")
+    time.sleep(1.5)
+    assert fresh(space, memory).embedding is None
+
+    tasks.sweep_pending_embeddings.delay()
+
+    wait_until(lambda: fresh(space, memory).embedding is not None)
+
+
+def test_reads_record_access_without_writing_a_version(space, celery_worker_process):
+    memory = services.create_memory(space, ACTOR, content="Inês runs front of house at Brasa.")
+    wait_until(lambda: fresh(space, memory).embedding is not None)
+
+    result = search(space, "who runs front of house", k=1,
+                    actor=Actor.system("reader"))
+    assert result.hits[0].memory.pk == memory.pk
+
+    wait_until(lambda: fresh(space, memory).access_count == 1)
+    stored = fresh(space, memory)
+    assert stored.strength == 2.0
+    assert stored.last_accessed_at is not None
+    assert stored.version == 1
+    recall = AuditEvent.objects.for_space(space).get(action="memory.recall")
+    assert recall.target_id == str(memory.pk)
+    assert recall.actor_label == "system:reader"
+    assert recall.summary["query"] == "who runs front of house"
+
+
+def test_reembed_replaces_vectors_of_another_model_and_records_progress(
+    space, celery_worker_process
+):
+    services.create_memories(space, ACTOR, [{"content": f"Note {i} on sourdough."}
+                                            for i in range(5)])
+    wait_until(lambda: not Memory.objects.for_space(space).filter(embedding=None).exists())
+    Memory.objects.for_space(space).update(embedding_model="old-model")
+
+    job = tasks.start_reembed(space)
+
+    wait_until(lambda: Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED)
+    job.refresh_from_db()
+    assert (job.total, job.done, job.counts) == (5, 5, {"embedded": 5})
+    assert set(Memory.objects.for_space(space).values_list("embedding_model", flat=True)) == {
+        "all-MiniLM-L6-v2"
+    }

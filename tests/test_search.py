@@ -1,0 +1,185 @@
+"""The search service: modes, filters, time travel, isolation, explain, iterative scans."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from pgvector.django import CosineDistance
+
+from apps.audit.actors import Actor
+from apps.memories import services
+from apps.memories.models import Memory
+from apps.retrieval.search import Filters, InvalidSearch, Weights, search
+
+
+@pytest.fixture
+def tea_space(space, actor, hashing_backend, embed_now):
+    services.create_memories(space, actor, [
+        {"content": "Alice drinks green tea every morning.", "subject": "alice",
+         "kind": "preference", "tags": ["drinks"]},
+        {"content": "Bob repairs vintage bicycles in his garage.", "subject": "bob",
+         "tags": ["hobby"]},
+        {"content": "Alice is learning to play the cello.", "subject": "alice",
+         "tags": ["hobby"]},
+    ])
+    embed_now(space)
+    return space
+
+
+def contents(result):
+    return [hit.memory.content for hit in result.hits]
+
+
+@pytest.mark.parametrize("mode", ["vector", "text", "hybrid"])
+def test_each_mode_finds_the_matching_memory_first(tea_space, mode):
+    result = search(tea_space, "green tea morning", mode=mode, k=2, record_access=False)
+    assert contents(result)[0] == "Alice drinks green tea every morning."
+
+
+def test_explain_gives_each_hits_components(tea_space):
+    hit = search(tea_space, "green tea", mode="hybrid", k=1, record_access=False).hits[0]
+    assert set(hit.components) >= {"vector", "text", "base", "final"}
+    assert hit.components["vector"]["rank"] == 1
+    assert hit.components["text"]["rank"] == 1
+    assert hit.components["final"] == pytest.approx(2 / 61, rel=1e-4)
+
+
+def test_filters_narrow_the_results(tea_space):
+    def found(**filters):
+        result = search(tea_space, "alice bob tea bicycles cello", mode="hybrid", k=10,
+                        filters=Filters(**filters), record_access=False)
+        return sorted(contents(result))
+
+    assert found(subject="bob") == ["Bob repairs vintage bicycles in his garage."]
+    assert found(kinds=["preference"]) == ["Alice drinks green tea every morning."]
+    assert len(found(tags=["hobby"])) == 2
+    assert found(tags=["hobby"], subject="alice") == ["Alice is learning to play the cello."]
+    assert found(created_after=timezone.now() + timedelta(minutes=1)) == []
+
+
+def test_only_active_memories_are_found_unless_asked(tea_space, actor):
+    bob = Memory.objects.for_space(tea_space).get(subject="bob")
+    services.delete_memory(tea_space, actor, bob.pk)
+    assert "bicycles" not in " ".join(
+        contents(search(tea_space, "bicycles", k=5, record_access=False))
+    )
+    deleted = search(tea_space, "bicycles", k=5, filters=Filters(statuses=["deleted"]),
+                     record_access=False)
+    assert contents(deleted) == ["Bob repairs vintage bicycles in his garage."]
+
+
+def test_as_of_returns_what_was_true_and_known_then(space, actor, hashing_backend, embed_now):
+    before_change = timezone.now()
+    old = services.create_memory(space, actor, content="Brasa opens on 15 October.",
+                                 valid_from=before_change - timedelta(days=10))
+    new = services.create_memory(space, actor, content="Brasa opens on 2 November.",
+                                 valid_from=before_change + timedelta(seconds=5))
+    services.supersede_memory(space, actor, old.pk, new.pk)
+    embed_now(space)
+
+    then = search(space, "when does Brasa open", k=5, record_access=False,
+                  filters=Filters(as_of=before_change + timedelta(seconds=1)))
+    later = search(space, "when does Brasa open", k=5, record_access=False,
+                   filters=Filters(as_of=before_change + timedelta(seconds=10)))
+    now = search(space, "when does Brasa open", k=5, record_access=False)
+
+    assert contents(then) == ["Brasa opens on 15 October."]
+    assert contents(later) == ["Brasa opens on 2 November."]
+    assert contents(now) == ["Brasa opens on 2 November."]
+
+
+def test_as_of_excludes_what_was_not_yet_recorded(tea_space):
+    result = search(tea_space, "tea", k=5, record_access=False,
+                    filters=Filters(as_of=timezone.now() - timedelta(days=1)))
+    assert result.hits == []
+
+
+def test_search_never_returns_another_spaces_memories(tea_space, outsider_space, actor,
+                                                       embed_now):
+    services.create_memory(outsider_space, actor, content="Alice drinks green tea every morning.")
+    embed_now(outsider_space)
+    for mode in ("vector", "text", "hybrid"):
+        for filters in (Filters(), Filters(subject="alice"), Filters(statuses=["active"])):
+            result = search(tea_space, "green tea", mode=mode, k=10, filters=filters,
+                            record_access=False)
+            assert {hit.memory.space_id for hit in result.hits} == {tea_space.pk}
+
+
+def test_an_empty_space_gives_a_clear_answer(space, hashing_backend):
+    result = search(space, "anything at all", record_access=False)
+    assert result.hits == []
+    assert result.notice == "This space has no memories yet."
+
+
+def test_an_empty_query_lists_recent_memories(tea_space):
+    result = search(tea_space, "   ", k=2, record_access=False)
+    assert len(result.hits) == 2
+    assert "most recent" in result.notice
+
+
+def test_a_query_of_stop_words_gives_no_text_hits_and_no_error(tea_space):
+    result = search(tea_space, "the and of", mode="text", record_access=False)
+    assert result.hits == []
+    assert result.notice == "Nothing matched."
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [({"mode": "fuzzy"}, "mode"), ({"k": 0}, "k"), ({"k": 1000}, "k"),
+     ({"filters": Filters(kinds=["gossip"])}, "kind"),
+     ({"filters": Filters(statuses=["lost"])}, "status")],
+)
+def test_invalid_requests_are_refused_with_the_field_named(tea_space, kwargs, field):
+    with pytest.raises(InvalidSearch) as excinfo:
+        search(tea_space, "tea", record_access=False, **kwargs)
+    assert field in excinfo.value.details
+
+
+def test_rescoring_by_importance_reorders_results(space, actor, hashing_backend, embed_now):
+    services.create_memory(space, actor, content="tea notes one", importance=0.0)
+    services.create_memory(space, actor, content="tea notes two", importance=1.0)
+    embed_now(space)
+    plain = search(space, "tea notes", k=2, record_access=False,
+                   weights=Weights(importance=0.0))
+    weighted = search(space, "tea notes", k=2, record_access=False,
+                      weights=Weights(importance=5.0))
+    assert weighted.hits[0].memory.content == "tea notes two"
+    assert weighted.hits[0].components["importance"] == 1.0
+    assert {h.memory.content for h in plain.hits} == {h.memory.content for h in weighted.hits}
+
+
+def test_a_selective_filter_still_returns_k_vector_results(space, hashing_backend, embed_now):
+    actor = Actor.system("test")
+    items = [{"content": f"note {i} about topic {i % 37} and item {i % 11}",
+              "subject": "rare" if i % 100 == 0 else "common"} for i in range(2000)]
+    services.create_memories(space, actor, items)
+    embed_now(space)
+
+    rare = Filters(subject="rare")
+    with connection.cursor() as cursor:
+        # Make the planner use the HNSW index, as it does on a large table.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+    found = search(space, "note about topic", mode="vector", k=10, filters=rare,
+                   record_access=False)
+    assert len(found.hits) == 10
+    assert {hit.memory.subject for hit in found.hits} == {"rare"}
+
+    # The control: the same index scan without iteration yields far fewer than k rows.
+    vector = hashing_backend.embed(["note about topic"])[0]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.iterative_scan = off")
+        cursor.execute("SET LOCAL hnsw.ef_search = 40")
+    nearest = (
+        rare.apply(Memory.objects.for_space(space))
+        .filter(embedding__isnull=False)
+        .defer("embedding")
+        .order_by(CosineDistance("embedding", vector))[:10]
+    )
+    explain_plan = nearest.explain()
+    plain = list(nearest)
+    assert "memory_embedding_hnsw" in explain_plan
+    assert len(plain) < 10
