@@ -132,3 +132,17 @@ def test_reembed_replaces_vectors_of_another_model_and_records_progress(
     assert set(Memory.objects.for_space(space).values_list("embedding_model", flat=True)) == {
         "all-MiniLM-L6-v2"
     }
+
+
+def test_the_reembed_command_queues_a_job_for_a_space(space):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("reembed", "--space", "pipeline", stdout=out)
+    job = Job.objects.get()
+    assert (job.kind, job.space_id, job.status) == ("reembed", space.pk, Job.Status.QUEUED)
+    assert f"job {job.pk}" in out.getvalue()
+    with pytest.raises(CommandError, match="no space"):
+        call_command("reembed", "--space", "nowhere")

@@ -44,7 +44,9 @@ def test_explain_gives_each_hits_components(tea_space):
     assert set(hit.components) >= {"vector", "text", "base", "final"}
     assert hit.components["vector"]["rank"] == 1
     assert hit.components["text"]["rank"] == 1
-    assert hit.components["final"] == pytest.approx(2 / 61, rel=1e-4)
+    weights = Weights.from_settings()
+    expected = weights.vector / (weights.rrf_k + 1) + weights.text / (weights.rrf_k + 1)
+    assert hit.components["final"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_filters_narrow_the_results(tea_space):
@@ -183,3 +185,46 @@ def test_a_selective_filter_still_returns_k_vector_results(space, hashing_backen
     plain = list(nearest)
     assert "memory_embedding_hnsw" in explain_plan
     assert len(plain) < 10
+
+
+def test_text_ranking_weighs_rare_words_over_common_ones(space, actor, hashing_backend):
+    services.create_memories(space, actor, [
+        {"content": "Alice said hello. Alice said hello again. Alice, Alice."},
+        {"content": "Alice talked about the weather with Alice."},
+        {"content": "She plays the cello on Sundays."},
+    ])
+    result = search(space, "Alice cello", mode="text", k=3, record_access=False)
+    assert contents(result)[0] == "She plays the cello on Sundays."
+
+
+def test_context_expansion_follows_next_in_time_links(space, actor, hashing_backend, embed_now):
+    question, answer, unrelated = services.create_memories(space, actor, [
+        {"content": "Melanie asked: what instrument do you play?", "session": "s1"},
+        {"content": "Caroline: the violin, since I was eight.", "session": "s1"},
+        {"content": "Completely separate note about gardening.", "session": "s2"},
+    ])
+    services.create_links(space, actor, [(question.pk, answer.pk, "next_in_time")])
+    embed_now(space)
+
+    without = search(space, "what instrument do you play", mode="text", k=3,
+                     record_access=False, weights=Weights(context_next=0, context_previous=0))
+    with_context = search(space, "what instrument do you play", mode="text", k=3,
+                          record_access=False, weights=Weights(context_next=0.5))
+
+    assert answer.pk not in [hit.memory.pk for hit in without.hits]
+    assert [hit.memory.pk for hit in with_context.hits][:2] == [question.pk, answer.pk]
+    context = with_context.hits[1].components["context"]
+    assert context == [{"from": str(question.pk), "as": "next", "score": pytest.approx(
+        0.5 * with_context.hits[0].score, rel=1e-3)}]
+
+
+def test_context_expansion_respects_filters(space, actor, hashing_backend, embed_now):
+    question, answer = services.create_memories(space, actor, [
+        {"content": "what instrument do you play", "session": "s1"},
+        {"content": "the violin", "session": "s1"},
+    ])
+    services.create_links(space, actor, [(question.pk, answer.pk, "next_in_time")])
+    services.delete_memory(space, actor, answer.pk)
+    result = search(space, "what instrument do you play", mode="text", k=3,
+                    record_access=False, weights=Weights(context_next=0.5))
+    assert [hit.memory.pk for hit in result.hits] == [question.pk]

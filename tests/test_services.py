@@ -337,3 +337,39 @@ def test_episodes_are_recorded_with_an_event(space, actor):
     assert events_for(space, episode.pk) == ["episode.create"]
     with pytest.raises(services.InvalidMemory):
         services.record_episode(space, actor, content="")
+
+
+def test_create_links_adds_new_links_once_with_events(space, outsider_space, actor, make_memory):
+    first, second, third = make_memory("A."), make_memory("B."), make_memory("C.")
+    edges = [(first.pk, second.pk, "next_in_time"), (second.pk, third.pk, "next_in_time")]
+
+    assert services.create_links(space, actor, edges) == 2
+    assert services.create_links(space, actor, [*edges, (first.pk, third.pk, "related_to")]) == 1
+
+    assert Link.objects.for_space(space).count() == 3
+    assert [e for e in events_for(space) if e.startswith("link.")] == ["link.create"] * 3
+    foreign = make_memory("Elsewhere.", space=outsider_space)
+    with pytest.raises(services.MemoryNotFound):
+        services.create_links(space, actor, [(first.pk, foreign.pk, "related_to")])
+    with pytest.raises(services.InvalidMemory):
+        services.create_links(space, actor, [(first.pk, second.pk, "likes")])
+    assert Link.objects.for_space(space).count() == 3
+
+
+def test_bulk_create_writes_a_version_and_event_per_memory(space, actor):
+    episode = services.record_episode(space, actor, content="raw")
+    memories = services.create_memories(space, actor, [
+        {"content": "One.", "tags": ["x"], "source_episodes": [episode.pk]},
+        {"content": "Two.", "kind": "preference"},
+    ])
+    assert [versions_of(m) for m in memories] == [[(1, "create")], [(1, "create")]]
+    assert [events_for(space, m.pk) for m in memories] == [["memory.create"]] * 2
+    assert list(memories[0].source_episodes.values_list("pk", flat=True)) == [episode.pk]
+
+
+def test_bulk_create_is_all_or_nothing_and_names_the_bad_item(space, actor):
+    with pytest.raises(services.InvalidMemory) as excinfo:
+        services.create_memories(space, actor, [{"content": "Fine."}, {"content": ""}])
+    assert excinfo.value.details["index"] == 1
+    assert not Memory.objects.for_space(space).exists()
+    assert not AuditEvent.objects.for_space(space).exists()

@@ -862,6 +862,49 @@ def link_memories(
 
 
 @transaction.atomic
+def create_links(
+    space: Space,
+    actor: Actor,
+    edges: Sequence[tuple[MemoryId, MemoryId, str]],
+    *,
+    weight: float = 1.0,
+) -> int:
+    """Create many (source, target, type) links at once; existing ones are kept as they are.
+
+    Returns how many were new. Every endpoint must be a memory of this space.
+    """
+    endpoints = {str(i) for edge in edges for i in edge[:2]}
+    _locked_many(space, list(endpoints))  # raises MemoryNotFound for foreign ids
+    for source, target, link_type in edges:
+        if link_type not in LinkType.values or str(source) == str(target):
+            raise InvalidMemory(
+                "invalid link", details={"source": str(source), "target": str(target),
+                                         "type": link_type},
+            )
+    # The endpoints are locked, so no concurrent call can add the same link meanwhile.
+    existing = set(
+        Link.objects.for_space(space)
+        .filter(source_id__in=endpoints, target_id__in=endpoints)
+        .values_list("source_id", "target_id", "type")
+    )
+    wanted = dict.fromkeys(
+        (uuid.UUID(str(source)), uuid.UUID(str(target)), link_type)
+        for source, target, link_type in edges
+    )
+    new = Link.objects.for_space(space).bulk_create(
+        [Link(space=space, source_id=source, target_id=target, type=link_type, weight=weight,
+              created_by=actor.label)
+         for source, target, link_type in wanted if (source, target, link_type) not in existing]
+    )
+    record_events(space, actor, "link.create", [
+        ("link", link.pk, {"source": str(link.source_id), "target": str(link.target_id),
+                           "type": link.type, "weight": link.weight})
+        for link in new
+    ])
+    return len(new)
+
+
+@transaction.atomic
 def unlink(space: Space, actor: Actor, link_id: int | str) -> None:
     try:
         link = Link.objects.for_space(space).select_for_update().get(pk=link_id)

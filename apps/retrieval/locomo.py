@@ -26,7 +26,7 @@ from typing import Any
 
 from apps.audit.actors import Actor
 from apps.memories import services
-from apps.memories.models import Kind
+from apps.memories.models import Kind, LinkType
 from apps.retrieval.search import Weights, search
 from apps.retrieval.tasks import embed_all_pending
 from apps.spaces.models import Space
@@ -125,12 +125,17 @@ def load_into_space(conversation: Conversation) -> Space:
          "role": "user", "occurred_at": turn.occurred_at, "metadata": {"dia_id": turn.dia_id}}
         for turn in conversation.turns
     ])
-    services.create_memories(space, ACTOR, [
+    memories = services.create_memories(space, ACTOR, [
         {"content": turn.text, "kind": Kind.EPISODIC, "subject": turn.speaker,
          "agent": turn.speaker, "session": f"session_{turn.session}",
          "occurred_at": turn.occurred_at, "valid_from": turn.occurred_at,
          "metadata": {"dia_id": turn.dia_id}, "source_episodes": [episode.pk]}
         for turn, episode in zip(conversation.turns, episodes, strict=True)
+    ])
+    services.create_links(space, ACTOR, [
+        (earlier.pk, later.pk, LinkType.NEXT_IN_TIME)
+        for earlier, later in zip(memories, memories[1:], strict=False)
+        if earlier.session == later.session
     ])
     return space
 

@@ -16,17 +16,18 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.conf import settings
-from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
-from apps.memories.models import Kind, Memory, Status
+from apps.memories.models import Kind, Link, LinkType, Memory, Status
 from apps.retrieval.embedding import get_backend
+from apps.retrieval.lexical import bm25_candidates
 from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,18 @@ class Weights:
     importance: float = 0.0
     strength: float = 0.0
     recency_half_life_days: float = 30.0
+    context_next: float = 0.0
+    context_previous: float = 0.0
+
+    @classmethod
+    def from_settings(cls) -> Weights:
+        return cls(
+            vector=settings.SEARCH_VECTOR_WEIGHT,
+            text=settings.SEARCH_TEXT_WEIGHT,
+            rrf_k=settings.SEARCH_RRF_K,
+            context_next=settings.SEARCH_CONTEXT_NEXT,
+            context_previous=settings.SEARCH_CONTEXT_PREVIOUS,
+        )
 
 
 @dataclass
@@ -151,36 +164,46 @@ def _vector_candidates(
     return [(m, 1.0 - float(m.distance)) for m in rows]  # type: ignore[attr-defined]
 
 
-def _text_query(query: str) -> str | None:
-    """A tsquery for `query`: websearch syntax, with plain words OR-ed together.
-
-    websearch_to_tsquery ANDs every word, so a natural-language question matches
-    almost nothing; OR-ing the lexemes and ranking by how many match finds the
-    memories that share the most words. Quoted phrases and -exclusions keep their
-    websearch meaning.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT websearch_to_tsquery('english', %s)::text", [query])
-        (tsquery,) = cursor.fetchone()
-    if not tsquery:
-        return None  # only stop words
-    if '"' in query or "-" in query.replace("- ", " "):
-        return tsquery
-    return tsquery.replace(" & ", " | ")
+def _text_candidates(
+    scoped: QuerySet[Memory], space: Space, query: str, limit: int
+) -> list[tuple[Memory, float]]:
+    ranked = bm25_candidates(scoped, space.pk, query, limit)
+    rows = _hit_columns(scoped).in_bulk([memory_id for memory_id, _ in ranked])
+    return [(rows[UUID(memory_id)], score) for memory_id, score in ranked]
 
 
-def _text_candidates(scoped: QuerySet[Memory], query: str, limit: int) -> list[tuple[Memory, float]]:
-    tsquery = _text_query(query)
-    if tsquery is None:
-        return []
-    # The lexemes are already stemmed: 'simple' parses them without stemming again.
-    search_query = SearchQuery(tsquery, search_type="raw", config="simple")
-    rows = list(
-        _hit_columns(scoped.filter(search_vector=search_query))
-        .annotate(rank=SearchRank(F("search_vector"), search_query, normalization=1))
-        .order_by("-rank", "-created_at")[:limit]
-    )
-    return [(m, float(m.rank)) for m in rows]  # type: ignore[attr-defined]
+def _expand_context(space: Space, scoped: QuerySet[Memory], fused: dict[Any, Hit],
+                    weights: Weights) -> None:
+    """Give the memories just before and after a hit in its conversation a share of the
+    hit's score, following next_in_time links: the answer to a question often sits in
+    the turn after the one that repeats the question's words."""
+    if not (weights.context_next or weights.context_previous) or not fused:
+        return
+    hit_ids = list(fused)
+    links = Link.objects.for_space(space).filter(type=LinkType.NEXT_IN_TIME).filter(
+        Q(source_id__in=hit_ids) | Q(target_id__in=hit_ids)
+    ).values_list("source_id", "target_id")
+    shares: list[tuple[Any, Any, float, str]] = []
+    for earlier, later in links:
+        if earlier in fused:
+            shares.append((earlier, later, weights.context_next, "next"))
+        if later in fused:
+            shares.append((later, earlier, weights.context_previous, "previous"))
+    newcomers = {neighbour for _, neighbour, _, _ in shares if neighbour not in fused}
+    loaded = _hit_columns(scoped).in_bulk(list(newcomers)) if newcomers else {}
+    base = {pk: hit.score for pk, hit in fused.items()}
+    for origin, neighbour, share, direction in shares:
+        if share == 0:
+            continue
+        if neighbour not in fused:
+            if neighbour not in loaded:
+                continue  # filtered out
+            fused[neighbour] = Hit(memory=loaded[neighbour], score=0.0)
+        added = share * base[origin]
+        fused[neighbour].score += added
+        fused[neighbour].components.setdefault("context", []).append(
+            {"from": str(origin), "as": direction, "score": round(added, 6)}
+        )
 
 
 def _retention(memory: Memory, now: datetime) -> float:
@@ -251,10 +274,7 @@ def search(
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidSearch(f"k must be an integer from 1 to {MAX_K}", {"k": k})
     filters = filters or Filters()
-    weights = weights or Weights(
-        vector=settings.SEARCH_VECTOR_WEIGHT, text=settings.SEARCH_TEXT_WEIGHT,
-        rrf_k=settings.SEARCH_RRF_K,
-    )
+    weights = weights or Weights.from_settings()
     scoped = filters.apply(Memory.objects.for_space(space))
     query = (query or "").strip()
     now = timezone.now()
@@ -269,8 +289,11 @@ def search(
         result.notice = "No query: the most recent matching memories are listed."
         return result
 
-    candidates = max(k * 3, 50) if mode == "hybrid" or weights.recency or weights.importance \
-        or weights.strength else k
+    reranked = mode == "hybrid" or any(
+        (weights.recency, weights.importance, weights.strength,
+         weights.context_next, weights.context_previous)
+    )
+    candidates = max(k * 4, 100) if reranked else k
     vector_hits: list[tuple[Memory, float]] = []
     text_hits: list[tuple[Memory, float]] = []
     if mode in ("vector", "hybrid"):
@@ -282,10 +305,11 @@ def search(
         result.db_ms += (time.perf_counter() - started) * 1000
     if mode in ("text", "hybrid"):
         started = time.perf_counter()
-        text_hits = _text_candidates(scoped, query, candidates)
+        text_hits = _text_candidates(scoped, space, query, candidates)
         result.db_ms += (time.perf_counter() - started) * 1000
 
     fused = _fuse(vector_hits, text_hits, weights)
+    _expand_context(space, scoped, fused, weights)
     hits = sorted(fused.values(), key=lambda h: h.score, reverse=True)
     _rescore(hits, weights, now)
     hits.sort(key=lambda h: h.score, reverse=True)
