@@ -52,8 +52,11 @@ def test_the_openai_backend_needs_its_settings(settings):
 def test_the_minilm_model_loads_offline_and_captures_meaning():
     backend = MiniLMBackend()
     cat, kitten, market = backend.embed(
-        ["A cat is sleeping on the sofa.", "A kitten naps on the couch.",
-         "The stock market fell sharply today."]
+        [
+            "A cat is sleeping on the sofa.",
+            "A kitten naps on the couch.",
+            "The stock market fell sharply today.",
+        ]
     )
     assert len(cat) == 384
     assert math.isclose(math.sqrt(sum(x * x for x in cat)), 1.0, rel_tol=1e-5)
@@ -64,14 +67,16 @@ class FakeEmbeddingsServer(BaseHTTPRequestHandler):
     requests: list[dict] = []
     answer: object = None
 
-    def do_POST(self):  # noqa: N802 (http.server's naming)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeEmbeddingsServer.requests.append(
             {"path": self.path, "body": body, "auth": self.headers.get("Authorization")}
         )
         answer = FakeEmbeddingsServer.answer or {
-            "data": [{"index": i, "embedding": [3.0, 4.0] + [0.0] * 382}
-                     for i, _ in enumerate(body["input"])]
+            "data": [
+                {"index": i, "embedding": [3.0, 4.0] + [0.0] * 382}
+                for i, _ in enumerate(body["input"])
+            ]
         }
         payload = json.dumps(answer).encode()
         self.send_response(200)

@@ -20,7 +20,9 @@ def test_malformed_evidence_ids_are_normalized():
     assert normalize_evidence(["D8:6; D9:17"]) == ["D8:6", "D9:17"]
     assert normalize_evidence(["D9:1 D4:4 D4:6"]) == ["D9:1", "D4:4", "D4:6"]
     assert normalize_evidence(["D", "D:11:26", "D30:05", "D1:3", "D1:3"]) == [
-        "D11:26", "D30:5", "D1:3",
+        "D11:26",
+        "D30:5",
+        "D1:3",
     ]
 
 
@@ -54,8 +56,21 @@ def test_the_command_refuses_a_missing_file(db):
 @pytest.mark.slow
 def test_the_eval_runs_on_a_two_conversation_slice(db):
     out = StringIO()
-    call_command("eval_locomo", "--data", str(DATA), "--limit", "2", "--mode", "text",
-                 "hybrid", "--k", "5", "10", "--json", stdout=out)
+    call_command(
+        "eval_locomo",
+        "--data",
+        str(DATA),
+        "--limit",
+        "2",
+        "--mode",
+        "text",
+        "hybrid",
+        "--k",
+        "5",
+        "10",
+        "--json",
+        stdout=out,
+    )
     report = json.loads(out.getvalue())
 
     assert report["conversations"] == ["conv-26", "conv-30"]

@@ -78,15 +78,21 @@ def test_editing_content_re_embeds_but_editing_tags_does_not(space, celery_worke
         embeds_before
     )
 
-    services.update_memory(space, ACTOR, memory.pk, expected_version=2,
-                           content="Tomás opens Brasa in November, after the inspection.")
+    services.update_memory(
+        space,
+        ACTOR,
+        memory.pk,
+        expected_version=2,
+        content="Tomás opens Brasa in November, after the inspection.",
+    )
     wait_until(lambda: fresh(space, memory).embedding is not None)
     assert list(fresh(space, memory).embedding) != first_vector
     assert MemoryVersion.objects.for_space(space).filter(memory=memory).count() == 3
 
 
-def test_the_sweep_embeds_what_a_lost_message_left_behind(space, celery_worker_process,
-                                                          monkeypatch):
+def test_the_sweep_embeds_what_a_lost_message_left_behind(
+    space, celery_worker_process, monkeypatch
+):
     monkeypatch.setattr(tasks, "schedule_embedding", lambda space_id: None)  # message lost
     memory = services.create_memory(space, ACTOR, content="A memory whose message was lost.")
     time.sleep(1.5)
@@ -101,8 +107,7 @@ def test_reads_record_access_without_writing_a_version(space, celery_worker_proc
     memory = services.create_memory(space, ACTOR, content="Inês runs front of house at Brasa.")
     wait_until(lambda: fresh(space, memory).embedding is not None)
 
-    result = search(space, "who runs front of house", k=1,
-                    actor=Actor.system("reader"))
+    result = search(space, "who runs front of house", k=1, actor=Actor.system("reader"))
     assert result.hits[0].memory.pk == memory.pk
 
     wait_until(lambda: fresh(space, memory).access_count == 1)
@@ -119,8 +124,9 @@ def test_reads_record_access_without_writing_a_version(space, celery_worker_proc
 def test_reembed_replaces_vectors_of_another_model_and_records_progress(
     space, celery_worker_process
 ):
-    services.create_memories(space, ACTOR, [{"content": f"Note {i} on sourdough."}
-                                            for i in range(5)])
+    services.create_memories(
+        space, ACTOR, [{"content": f"Note {i} on sourdough."} for i in range(5)]
+    )
     wait_until(lambda: not Memory.objects.for_space(space).filter(embedding=None).exists())
     Memory.objects.for_space(space).update(embedding_model="old-model")
 

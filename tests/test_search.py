@@ -17,14 +17,28 @@ from apps.retrieval.search import Filters, InvalidSearch, Weights, search
 
 @pytest.fixture
 def tea_space(space, actor, hashing_backend, embed_now):
-    services.create_memories(space, actor, [
-        {"content": "Alice drinks green tea every morning.", "subject": "alice",
-         "kind": "preference", "tags": ["drinks"]},
-        {"content": "Bob repairs vintage bicycles in his garage.", "subject": "bob",
-         "tags": ["hobby"]},
-        {"content": "Alice is learning to play the cello.", "subject": "alice",
-         "tags": ["hobby"]},
-    ])
+    services.create_memories(
+        space,
+        actor,
+        [
+            {
+                "content": "Alice drinks green tea every morning.",
+                "subject": "alice",
+                "kind": "preference",
+                "tags": ["drinks"],
+            },
+            {
+                "content": "Bob repairs vintage bicycles in his garage.",
+                "subject": "bob",
+                "tags": ["hobby"],
+            },
+            {
+                "content": "Alice is learning to play the cello.",
+                "subject": "alice",
+                "tags": ["hobby"],
+            },
+        ],
+    )
     embed_now(space)
     return space
 
@@ -51,8 +65,14 @@ def test_explain_gives_each_hits_components(tea_space):
 
 def test_filters_narrow_the_results(tea_space):
     def found(**filters):
-        result = search(tea_space, "alice bob tea bicycles cello", mode="hybrid", k=10,
-                        filters=Filters(**filters), record_access=False)
+        result = search(
+            tea_space,
+            "alice bob tea bicycles cello",
+            mode="hybrid",
+            k=10,
+            filters=Filters(**filters),
+            record_access=False,
+        )
         return sorted(contents(result))
 
     assert found(subject="bob") == ["Bob repairs vintage bicycles in his garage."]
@@ -68,24 +88,43 @@ def test_only_active_memories_are_found_unless_asked(tea_space, actor):
     assert "bicycles" not in " ".join(
         contents(search(tea_space, "bicycles", k=5, record_access=False))
     )
-    deleted = search(tea_space, "bicycles", k=5, filters=Filters(statuses=["deleted"]),
-                     record_access=False)
+    deleted = search(
+        tea_space, "bicycles", k=5, filters=Filters(statuses=["deleted"]), record_access=False
+    )
     assert contents(deleted) == ["Bob repairs vintage bicycles in his garage."]
 
 
 def test_as_of_returns_what_was_true_and_known_then(space, actor, hashing_backend, embed_now):
     before_change = timezone.now()
-    old = services.create_memory(space, actor, content="Brasa opens on 15 October.",
-                                 valid_from=before_change - timedelta(days=10))
-    new = services.create_memory(space, actor, content="Brasa opens on 2 November.",
-                                 valid_from=before_change + timedelta(seconds=5))
+    old = services.create_memory(
+        space,
+        actor,
+        content="Brasa opens on 15 October.",
+        valid_from=before_change - timedelta(days=10),
+    )
+    new = services.create_memory(
+        space,
+        actor,
+        content="Brasa opens on 2 November.",
+        valid_from=before_change + timedelta(seconds=5),
+    )
     services.supersede_memory(space, actor, old.pk, new.pk)
     embed_now(space)
 
-    then = search(space, "when does Brasa open", k=5, record_access=False,
-                  filters=Filters(as_of=before_change + timedelta(seconds=1)))
-    later = search(space, "when does Brasa open", k=5, record_access=False,
-                   filters=Filters(as_of=before_change + timedelta(seconds=10)))
+    then = search(
+        space,
+        "when does Brasa open",
+        k=5,
+        record_access=False,
+        filters=Filters(as_of=before_change + timedelta(seconds=1)),
+    )
+    later = search(
+        space,
+        "when does Brasa open",
+        k=5,
+        record_access=False,
+        filters=Filters(as_of=before_change + timedelta(seconds=10)),
+    )
     now = search(space, "when does Brasa open", k=5, record_access=False)
 
     assert contents(then) == ["Brasa opens on 15 October."]
@@ -94,19 +133,24 @@ def test_as_of_returns_what_was_true_and_known_then(space, actor, hashing_backen
 
 
 def test_as_of_excludes_what_was_not_yet_recorded(tea_space):
-    result = search(tea_space, "tea", k=5, record_access=False,
-                    filters=Filters(as_of=timezone.now() - timedelta(days=1)))
+    result = search(
+        tea_space,
+        "tea",
+        k=5,
+        record_access=False,
+        filters=Filters(as_of=timezone.now() - timedelta(days=1)),
+    )
     assert result.hits == []
 
 
-def test_search_never_returns_another_spaces_memories(tea_space, outsider_space, actor,
-                                                       embed_now):
+def test_search_never_returns_another_spaces_memories(tea_space, outsider_space, actor, embed_now):
     services.create_memory(outsider_space, actor, content="Alice drinks green tea every morning.")
     embed_now(outsider_space)
     for mode in ("vector", "text", "hybrid"):
         for filters in (Filters(), Filters(subject="alice"), Filters(statuses=["active"])):
-            result = search(tea_space, "green tea", mode=mode, k=10, filters=filters,
-                            record_access=False)
+            result = search(
+                tea_space, "green tea", mode=mode, k=10, filters=filters, record_access=False
+            )
             assert {hit.memory.space_id for hit in result.hits} == {tea_space.pk}
 
 
@@ -130,9 +174,13 @@ def test_a_query_of_stop_words_gives_no_text_hits_and_no_error(tea_space):
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"mode": "fuzzy"}, "mode"), ({"k": 0}, "k"), ({"k": 1000}, "k"),
-     ({"filters": Filters(kinds=["gossip"])}, "kind"),
-     ({"filters": Filters(statuses=["lost"])}, "status")],
+    [
+        ({"mode": "fuzzy"}, "mode"),
+        ({"k": 0}, "k"),
+        ({"k": 1000}, "k"),
+        ({"filters": Filters(kinds=["gossip"])}, "kind"),
+        ({"filters": Filters(statuses=["lost"])}, "status"),
+    ],
 )
 def test_invalid_requests_are_refused_with_the_field_named(tea_space, kwargs, field):
     with pytest.raises(InvalidSearch) as excinfo:
@@ -144,10 +192,8 @@ def test_rescoring_by_importance_reorders_results(space, actor, hashing_backend,
     services.create_memory(space, actor, content="tea notes one", importance=0.0)
     services.create_memory(space, actor, content="tea notes two", importance=1.0)
     embed_now(space)
-    plain = search(space, "tea notes", k=2, record_access=False,
-                   weights=Weights(importance=0.0))
-    weighted = search(space, "tea notes", k=2, record_access=False,
-                      weights=Weights(importance=5.0))
+    plain = search(space, "tea notes", k=2, record_access=False, weights=Weights(importance=0.0))
+    weighted = search(space, "tea notes", k=2, record_access=False, weights=Weights(importance=5.0))
     assert weighted.hits[0].memory.content == "tea notes two"
     assert weighted.hits[0].components["importance"] == 1.0
     assert {h.memory.content for h in plain.hits} == {h.memory.content for h in weighted.hits}
@@ -155,8 +201,13 @@ def test_rescoring_by_importance_reorders_results(space, actor, hashing_backend,
 
 def test_a_selective_filter_still_returns_k_vector_results(space, hashing_backend, embed_now):
     actor = Actor.system("test")
-    items = [{"content": f"note {i} about topic {i % 37} and item {i % 11}",
-              "subject": "rare" if i % 100 == 0 else "common"} for i in range(2000)]
+    items = [
+        {
+            "content": f"note {i} about topic {i % 37} and item {i % 11}",
+            "subject": "rare" if i % 100 == 0 else "common",
+        }
+        for i in range(2000)
+    ]
     services.create_memories(space, actor, items)
     embed_now(space)
 
@@ -165,8 +216,9 @@ def test_a_selective_filter_still_returns_k_vector_results(space, hashing_backen
         # Make the planner use the HNSW index, as it does on a large table.
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_sort = off")
-    found = search(space, "note about topic", mode="vector", k=10, filters=rare,
-                   record_access=False)
+    found = search(
+        space, "note about topic", mode="vector", k=10, filters=rare, record_access=False
+    )
     assert len(found.hits) == 10
     assert {hit.memory.subject for hit in found.hits} == {"rare"}
 
@@ -188,43 +240,78 @@ def test_a_selective_filter_still_returns_k_vector_results(space, hashing_backen
 
 
 def test_text_ranking_weighs_rare_words_over_common_ones(space, actor, hashing_backend):
-    services.create_memories(space, actor, [
-        {"content": "Alice said hello. Alice said hello again. Alice, Alice."},
-        {"content": "Alice talked about the weather with Alice."},
-        {"content": "She plays the cello on Sundays."},
-    ])
+    services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "Alice said hello. Alice said hello again. Alice, Alice."},
+            {"content": "Alice talked about the weather with Alice."},
+            {"content": "She plays the cello on Sundays."},
+        ],
+    )
     result = search(space, "Alice cello", mode="text", k=3, record_access=False)
     assert contents(result)[0] == "She plays the cello on Sundays."
 
 
 def test_context_expansion_follows_next_in_time_links(space, actor, hashing_backend, embed_now):
-    question, answer, unrelated = services.create_memories(space, actor, [
-        {"content": "Melanie asked: what instrument do you play?", "session": "s1"},
-        {"content": "Caroline: the violin, since I was eight.", "session": "s1"},
-        {"content": "Completely separate note about gardening.", "session": "s2"},
-    ])
+    question, answer, _unrelated = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "Melanie asked: what instrument do you play?", "session": "s1"},
+            {"content": "Caroline: the violin, since I was eight.", "session": "s1"},
+            {"content": "Completely separate note about gardening.", "session": "s2"},
+        ],
+    )
     services.create_links(space, actor, [(question.pk, answer.pk, "next_in_time")])
     embed_now(space)
 
-    without = search(space, "what instrument do you play", mode="text", k=3,
-                     record_access=False, weights=Weights(context_next=0, context_previous=0))
-    with_context = search(space, "what instrument do you play", mode="text", k=3,
-                          record_access=False, weights=Weights(context_next=0.5))
+    without = search(
+        space,
+        "what instrument do you play",
+        mode="text",
+        k=3,
+        record_access=False,
+        weights=Weights(context_next=0, context_previous=0),
+    )
+    with_context = search(
+        space,
+        "what instrument do you play",
+        mode="text",
+        k=3,
+        record_access=False,
+        weights=Weights(context_next=0.5),
+    )
 
     assert answer.pk not in [hit.memory.pk for hit in without.hits]
     assert [hit.memory.pk for hit in with_context.hits][:2] == [question.pk, answer.pk]
     context = with_context.hits[1].components["context"]
-    assert context == [{"from": str(question.pk), "as": "next", "score": pytest.approx(
-        0.5 * with_context.hits[0].score, rel=1e-3)}]
+    assert context == [
+        {
+            "from": str(question.pk),
+            "as": "next",
+            "score": pytest.approx(0.5 * with_context.hits[0].score, rel=1e-3),
+        }
+    ]
 
 
 def test_context_expansion_respects_filters(space, actor, hashing_backend, embed_now):
-    question, answer = services.create_memories(space, actor, [
-        {"content": "what instrument do you play", "session": "s1"},
-        {"content": "the violin", "session": "s1"},
-    ])
+    question, answer = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "what instrument do you play", "session": "s1"},
+            {"content": "the violin", "session": "s1"},
+        ],
+    )
     services.create_links(space, actor, [(question.pk, answer.pk, "next_in_time")])
     services.delete_memory(space, actor, answer.pk)
-    result = search(space, "what instrument do you play", mode="text", k=3,
-                    record_access=False, weights=Weights(context_next=0.5))
+    result = search(
+        space,
+        "what instrument do you play",
+        mode="text",
+        k=3,
+        record_access=False,
+        weights=Weights(context_next=0.5),
+    )
     assert [hit.memory.pk for hit in result.hits] == [question.pk]

@@ -358,10 +358,14 @@ def test_create_links_adds_new_links_once_with_events(space, outsider_space, act
 
 def test_bulk_create_writes_a_version_and_event_per_memory(space, actor):
     episode = services.record_episode(space, actor, content="raw")
-    memories = services.create_memories(space, actor, [
-        {"content": "One.", "tags": ["x"], "source_episodes": [episode.pk]},
-        {"content": "Two.", "kind": "preference"},
-    ])
+    memories = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "One.", "tags": ["x"], "source_episodes": [episode.pk]},
+            {"content": "Two.", "kind": "preference"},
+        ],
+    )
     assert [versions_of(m) for m in memories] == [[(1, "create")], [(1, "create")]]
     assert [events_for(space, m.pk) for m in memories] == [["memory.create"]] * 2
     assert list(memories[0].source_episodes.values_list("pk", flat=True)) == [episode.pk]
@@ -373,3 +377,18 @@ def test_bulk_create_is_all_or_nothing_and_names_the_bad_item(space, actor):
     assert excinfo.value.details["index"] == 1
     assert not Memory.objects.for_space(space).exists()
     assert not AuditEvent.objects.for_space(space).exists()
+
+
+def test_store_embeddings_drops_a_vector_computed_for_old_content(space, actor, make_memory):
+    memory = make_memory("Old text.")
+    old_hash = memory.content_hash
+    services.update_memory(space, actor, memory.pk, expected_version=1, content="New text.")
+
+    kept = services.store_embeddings(space, [(memory.pk, old_hash)], [[0.1] * 384], "m")
+
+    assert kept == 0
+    assert reload(memory).embedding is None
+    fresh_hash = reload(memory).content_hash
+    assert services.store_embeddings(space, [(memory.pk, fresh_hash)], [[0.1] * 384], "m") == 1
+    assert reload(memory).embedding_model == "m"
+    assert versions_of(memory) == [(1, "create"), (2, "update")]  # no version for a vector

@@ -1,6 +1,7 @@
+from django.contrib import admin
+
 from apps.jobs.models import Job
 from apps.memories.admin import ReadOnlyAdmin
-from django.contrib import admin
 
 
 @admin.register(Job)

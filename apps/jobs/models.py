@@ -60,7 +60,12 @@ class Job(models.Model):
 
     def start(self, total: int) -> None:
         now = timezone.now()
-        self.status, self.total, self.started_at, self.updated_at = self.Status.RUNNING, total, now, now
+        self.status, self.total, self.started_at, self.updated_at = (
+            self.Status.RUNNING,
+            total,
+            now,
+            now,
+        )
         self.save(update_fields=["status", "total", "started_at", "updated_at"])
 
     def advance(self, by: int, **counts: int) -> None:
@@ -78,6 +83,9 @@ class Job(models.Model):
     def fail(self, error: str) -> None:
         now = timezone.now()
         self.status, self.error, self.finished_at, self.updated_at = (
-            self.Status.FAILED, error[:5000], now, now,
+            self.Status.FAILED,
+            error[:5000],
+            now,
+            now,
         )
         self.save(update_fields=["status", "error", "finished_at", "updated_at"])

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.audit.actors import Actor
@@ -437,8 +437,14 @@ def create_memories(
     MemoryVersion.objects.for_space(space).bulk_create(
         [
             MemoryVersion(
-                space=space, memory=memory, version=1, action=Action.CREATE, reason=reason,
-                created_at=now, **actor.as_fields(), **memory.snapshot(),
+                space=space,
+                memory=memory,
+                version=1,
+                action=Action.CREATE,
+                reason=reason,
+                created_at=now,
+                **actor.as_fields(),
+                **memory.snapshot(),
             )
             for memory in memories
         ]
@@ -448,8 +454,17 @@ def create_memories(
         actor,
         f"memory.{Action.CREATE}",
         [
-            ("memory", m.pk, {"version": 1, "kind": m.kind, "subject": m.subject,
-                              "chars": len(m.content), "bulk": True})
+            (
+                "memory",
+                m.pk,
+                {
+                    "version": 1,
+                    "kind": m.kind,
+                    "subject": m.subject,
+                    "chars": len(m.content),
+                    "bulk": True,
+                },
+            )
             for m in memories
         ],
         reason=reason,
@@ -466,23 +481,42 @@ def store_embeddings(
     vectors: Sequence[Sequence[float]],
     model: str,
 ) -> int:
+    if len(rows) != len(vectors):
+        raise ValueError(f"{len(rows)} memories but {len(vectors)} vectors")
     """Store vectors computed for (memory id, content hash) pairs; returns how many were kept.
 
     A vector is dropped when the memory's content changed since it was read (its hash
     no longer matches), so a slow batch can never attach an old text's vector. The
     embedding is derived data: no version is written, one audit event per batch.
     """
-    stored: list[str] = []
-    scoped = Memory.objects.for_space(space)
-    for (memory_id, expected_hash), vector in zip(rows, vectors, strict=True):
-        if scoped.filter(pk=memory_id, content_hash=expected_hash).update(
-            embedding=list(vector), embedding_model=model
-        ):
-            stored.append(str(memory_id))
+    if not rows:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE memories_memory AS m
+            SET embedding = v.embedding::vector, embedding_model = %s
+            FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS v(id, content_hash, embedding)
+            WHERE m.id = v.id AND m.content_hash = v.content_hash AND m.space_id = %s
+            RETURNING m.id
+            """,
+            [
+                model,
+                [str(memory_id) for memory_id, _ in rows],
+                [expected_hash for _, expected_hash in rows],
+                ["[" + ",".join(repr(float(x)) for x in vector) + "]" for vector in vectors],
+                space.pk,
+            ],
+        )
+        stored = [str(memory_id) for (memory_id,) in cursor.fetchall()]
     if stored:
         record_event(
-            space, Actor.system("embedding"), "memory.embed", target_type="space",
-            target_id=space.pk, summary={"model": model, "count": len(stored), "memories": stored},
+            space,
+            Actor.system("embedding"),
+            "memory.embed",
+            target_type="space",
+            target_id=space.pk,
+            summary={"model": model, "count": len(stored), "memories": stored},
         )
     return len(stored)
 
@@ -516,8 +550,10 @@ def record_recall(
         space,
         actor,
         "memory.recall",
-        [("memory", memory_id, {"query": query[:500], "mode": mode, "rank": rank})
-         for rank, memory_id in enumerate(ids, start=1)],
+        [
+            ("memory", memory_id, {"query": query[:500], "mode": mode, "rank": rank})
+            for rank, memory_id in enumerate(ids, start=1)
+        ],
     )
     return updated
 
@@ -878,8 +914,8 @@ def create_links(
     for source, target, link_type in edges:
         if link_type not in LinkType.values or str(source) == str(target):
             raise InvalidMemory(
-                "invalid link", details={"source": str(source), "target": str(target),
-                                         "type": link_type},
+                "invalid link",
+                details={"source": str(source), "target": str(target), "type": link_type},
             )
     # The endpoints are locked, so no concurrent call can add the same link meanwhile.
     existing = set(
@@ -892,15 +928,37 @@ def create_links(
         for source, target, link_type in edges
     )
     new = Link.objects.for_space(space).bulk_create(
-        [Link(space=space, source_id=source, target_id=target, type=link_type, weight=weight,
-              created_by=actor.label)
-         for source, target, link_type in wanted if (source, target, link_type) not in existing]
+        [
+            Link(
+                space=space,
+                source_id=source,
+                target_id=target,
+                type=link_type,
+                weight=weight,
+                created_by=actor.label,
+            )
+            for source, target, link_type in wanted
+            if (source, target, link_type) not in existing
+        ]
     )
-    record_events(space, actor, "link.create", [
-        ("link", link.pk, {"source": str(link.source_id), "target": str(link.target_id),
-                           "type": link.type, "weight": link.weight})
-        for link in new
-    ])
+    record_events(
+        space,
+        actor,
+        "link.create",
+        [
+            (
+                "link",
+                link.pk,
+                {
+                    "source": str(link.source_id),
+                    "target": str(link.target_id),
+                    "type": link.type,
+                    "weight": link.weight,
+                },
+            )
+            for link in new
+        ],
+    )
     return len(new)
 
 

@@ -17,7 +17,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -41,10 +41,10 @@ class MiniLMBackend:
     dimensions = 384
 
     def __init__(self) -> None:
-        self._model = None
+        self._model: Any = None
         self._lock = threading.Lock()
 
-    def _load(self):  # type: ignore[no-untyped-def]
+    def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 # Never reach for a model hub: the weights ship inside the package.
@@ -68,8 +68,9 @@ class MiniLMBackend:
 class OpenAIBackend:
     """Any OpenAI-compatible POST {base_url}/embeddings endpoint."""
 
-    def __init__(self, base_url: str, model: str, api_key: str, dimensions: int,
-                 timeout: float) -> None:
+    def __init__(
+        self, base_url: str, model: str, api_key: str, dimensions: int, timeout: float
+    ) -> None:
         if not base_url or not model:
             raise ImproperlyConfigured(
                 "the openai embedding backend needs MEMORYWEB_OPENAI_BASE_URL and "
@@ -89,8 +90,10 @@ class OpenAIBackend:
         request = urllib.request.Request(
             f"{self.base_url}/embeddings",
             data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json",
-                     **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}),
+            },
             method="POST",
         )
         try:

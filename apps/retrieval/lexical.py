@@ -26,9 +26,10 @@ from apps.memories.models import Memory
 
 K1 = 1.2
 B = 0.75
-# Words in more than this share of a space's memories score but do not select rows:
-# they are nearly worthless for ranking and would make the candidate set huge.
-MATCH_DF_SHARE = 0.2
+# Rows are selected by the rarest query words, up to about this many rows (all the
+# words still score): common words are nearly worthless for ranking, and matching on
+# them would make BM25 score most of a large space on every query.
+MATCH_ROW_BUDGET = 2000
 STATS_TTL_SECONDS = 300
 _LEXEME = re.compile(r"(!?)'((?:[^']|'')*)'")
 
@@ -83,9 +84,7 @@ class _SpaceStats:
 
     def _load(self, space_id: int, terms: list[str]) -> tuple[int, dict[str, int]]:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM memories_memory WHERE space_id = %s", [space_id]
-            )
+            cursor.execute("SELECT count(*) FROM memories_memory WHERE space_id = %s", [space_id])
             (size,) = cursor.fetchone()
             if not terms:
                 return size, {}
@@ -115,14 +114,19 @@ def bm25_candidates(
     size, dfs = STATS.get(space_id, parsed.terms)
     if size == 0:
         return []
-    idf = {t: math.log(1 + (size - dfs.get(t, 0) + 0.5) / (dfs.get(t, 0) + 0.5))
-           for t in parsed.terms}
+    idf = {
+        t: math.log(1 + (size - dfs.get(t, 0) + 0.5) / (dfs.get(t, 0) + 0.5)) for t in parsed.terms
+    }
     if parsed.strict:
         match = parsed.tsquery
     else:
-        selective = [t for t in parsed.terms if dfs.get(t, 0) <= MATCH_DF_SHARE * size]
-        if not selective:
-            selective = [min(parsed.terms, key=lambda t: dfs.get(t, 0))]
+        selective: list[str] = []
+        rows = 0
+        for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
+            if selective and rows + dfs.get(term, 0) > max(MATCH_ROW_BUDGET, 20 * limit):
+                break
+            selective.append(term)
+            rows += dfs.get(term, 0)
         match = " | ".join("'" + t.replace("'", "''") + "'" for t in selective)
     # The lexemes are already stemmed: 'simple' parses them without stemming again.
     matching = scoped.filter(

@@ -11,6 +11,7 @@ computed: per question, the share of its evidence turns found in the top k
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -19,8 +20,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,7 @@ class Conversation:
 
 def parse_session_date(raw: str) -> datetime:
     """'1:56 pm on 8 May, 2023' -> an aware datetime (the data has no time zone: UTC)."""
-    return datetime.strptime(raw.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=dt_timezone.utc)
+    return datetime.strptime(raw.strip(), "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
 
 
 def normalize_evidence(raw: Iterable[str]) -> list[str]:
@@ -97,16 +97,22 @@ def load_conversations(path: Path, limit: int | None = None) -> list[Conversatio
         conv = sample["conversation"]
         turns: list[Turn] = []
         session_numbers = sorted(
-            int(key.split("_")[1]) for key in conv
+            int(key.split("_")[1])
+            for key in conv
             if re.fullmatch(r"session_\d+", key) and conv[key]
         )
         for number in session_numbers:
             started = parse_session_date(conv[f"session_{number}_date_time"])
             for index, turn in enumerate(conv[f"session_{number}"]):
-                turns.append(Turn(
-                    dia_id=turn["dia_id"], speaker=turn["speaker"], text=turn_text(turn),
-                    session=number, occurred_at=started + timedelta(seconds=30 * index),
-                ))
+                turns.append(
+                    Turn(
+                        dia_id=turn["dia_id"],
+                        speaker=turn["speaker"],
+                        text=turn_text(turn),
+                        session=number,
+                        occurred_at=started + timedelta(seconds=30 * index),
+                    )
+                )
         questions = [
             Question(item["question"], int(item["category"]), normalize_evidence(item["evidence"]))
             for item in sample["qa"]
@@ -120,31 +126,57 @@ def load_into_space(conversation: Conversation) -> Space:
         slug=f"locomo-{conversation.sample_id}-{uuid.uuid4().hex[:6]}",
         name=f"LoCoMo {conversation.sample_id} (evaluation)",
     )
-    episodes = services.record_episodes(space, ACTOR, [
-        {"content": turn.text, "session": f"session_{turn.session}", "speaker": turn.speaker,
-         "role": "user", "occurred_at": turn.occurred_at, "metadata": {"dia_id": turn.dia_id}}
-        for turn in conversation.turns
-    ])
-    memories = services.create_memories(space, ACTOR, [
-        {"content": turn.text, "kind": Kind.EPISODIC, "subject": turn.speaker,
-         "agent": turn.speaker, "session": f"session_{turn.session}",
-         "occurred_at": turn.occurred_at, "valid_from": turn.occurred_at,
-         "metadata": {"dia_id": turn.dia_id}, "source_episodes": [episode.pk]}
-        for turn, episode in zip(conversation.turns, episodes, strict=True)
-    ])
-    services.create_links(space, ACTOR, [
-        (earlier.pk, later.pk, LinkType.NEXT_IN_TIME)
-        for earlier, later in zip(memories, memories[1:], strict=False)
-        if earlier.session == later.session
-    ])
+    episodes = services.record_episodes(
+        space,
+        ACTOR,
+        [
+            {
+                "content": turn.text,
+                "session": f"session_{turn.session}",
+                "speaker": turn.speaker,
+                "role": "user",
+                "occurred_at": turn.occurred_at,
+                "metadata": {"dia_id": turn.dia_id},
+            }
+            for turn in conversation.turns
+        ],
+    )
+    memories = services.create_memories(
+        space,
+        ACTOR,
+        [
+            {
+                "content": turn.text,
+                "kind": Kind.EPISODIC,
+                "subject": turn.speaker,
+                "agent": turn.speaker,
+                "session": f"session_{turn.session}",
+                "occurred_at": turn.occurred_at,
+                "valid_from": turn.occurred_at,
+                "metadata": {"dia_id": turn.dia_id},
+                "source_episodes": [episode.pk],
+            }
+            for turn, episode in zip(conversation.turns, episodes, strict=True)
+        ],
+    )
+    services.create_links(
+        space,
+        ACTOR,
+        [
+            (earlier.pk, later.pk, LinkType.NEXT_IN_TIME)
+            for earlier, later in itertools.pairwise(memories)
+            if earlier.session == later.session
+        ],
+    )
     return space
 
 
 def ndcg(retrieved: list[str], relevant: set[str], k: int = 10) -> float:
     if not relevant:
         return 1.0
-    dcg = sum(1 / math.log2(rank + 1) for rank, dia in enumerate(retrieved[:k], 1)
-              if dia in relevant)
+    dcg = sum(
+        1 / math.log2(rank + 1) for rank, dia in enumerate(retrieved[:k], 1) if dia in relevant
+    )
     ideal = sum(1 / math.log2(rank + 1) for rank in range(1, min(len(relevant), k) + 1))
     return dcg / ideal
 
@@ -174,8 +206,10 @@ class ModeScores:
 
         groups = [*CATEGORIES.values(), "overall"]
         return {
-            "recall": {f"@{k}": {g: mean(by[g]) for g in groups if by[g]}
-                       for k, by in sorted(self.recall.items())},
+            "recall": {
+                f"@{k}": {g: mean(by[g]) for g in groups if by[g]}
+                for k, by in sorted(self.recall.items())
+            },
             "ndcg@10": {g: mean(self.ndcg10[g]) for g in groups if self.ndcg10[g]},
             "questions": len(self.ndcg10["overall"]),
             "search_seconds": round(self.search_seconds, 1),
@@ -207,8 +241,14 @@ def evaluate(
             for mode in modes:
                 began = time.perf_counter()
                 for question in conversation.questions:
-                    result = search(space, question.question, mode=mode, k=depth,
-                                    weights=weights, record_access=False)
+                    result = search(
+                        space,
+                        question.question,
+                        mode=mode,
+                        k=depth,
+                        weights=weights,
+                        record_access=False,
+                    )
                     retrieved = [hit.memory.metadata.get("dia_id", "") for hit in result.hits]
                     scores[mode].add(question, retrieved, ks)
                 scores[mode].search_seconds += time.perf_counter() - began

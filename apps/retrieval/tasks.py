@@ -7,10 +7,12 @@ from __future__ import annotations
 import functools
 import logging
 from datetime import datetime
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import QuerySet
 
 from apps.audit.actors import Actor
 from apps.audit.context import request_id_var
@@ -28,7 +30,7 @@ _SCHEDULE_KEY = "memoryweb:embed-scheduled:{space_id}"
 
 
 @functools.cache
-def _redis():  # type: ignore[no-untyped-def]
+def _redis() -> Any:
     if not settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         return None
     import redis
@@ -47,7 +49,7 @@ def schedule_embedding(space_id: int) -> None:
         _SCHEDULE_KEY.format(space_id=space_id), 1, nx=True, ex=60
     ):
         return
-    embed_space.apply_async(args=[space_id], countdown=EMBED_DEBOUNCE_SECONDS)
+    embed_space.apply_async(args=(space_id,), countdown=EMBED_DEBOUNCE_SECONDS)
 
 
 def embed_pending_batch(space: Space, backend: EmbeddingBackend, batch_size: int) -> int:
@@ -116,14 +118,12 @@ def sweep_pending_embeddings() -> list[int]:
 
 def start_reembed(space: Space | None) -> Job:
     """Create a re-embedding job (one space, or all when None) and queue it."""
-    job = Job.objects.create(
-        kind="reembed", space=space, params={"model": get_backend().name}
-    )
+    job = Job.objects.create(kind="reembed", space=space, params={"model": get_backend().name})
     transaction.on_commit(lambda: reembed.delay(job.pk))
     return job
 
 
-def _stale(space: Space, model: str):  # type: ignore[no-untyped-def]
+def _stale(space: Space, model: str) -> QuerySet[Memory]:
     return Memory.objects.for_space(space).exclude(embedding_model=model)
 
 
@@ -180,6 +180,10 @@ def record_recall(
     if space is None:
         return 0
     return services.record_recall(
-        space, Actor.from_payload(actor), memory_ids, at=datetime.fromisoformat(at),
-        query=query, mode=mode,
+        space,
+        Actor.from_payload(actor),
+        memory_ids,
+        at=datetime.fromisoformat(at),
+        query=query,
+        mode=mode,
     )

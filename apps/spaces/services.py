@@ -21,8 +21,6 @@ def purge_space(space: Space, actor: Actor, *, reason: str) -> None:
     if not reason.strip():
         raise ValueError("purging a space needs a reason")
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('memoryweb.purging_space', %s, true)", [str(space.pk)]
-        )
+        cursor.execute("SELECT set_config('memoryweb.purging_space', %s, true)", [str(space.pk)])
     logger.warning("space %s (%s) purged by %s: %s", space.slug, space.pk, actor.label, reason)
     space.delete()

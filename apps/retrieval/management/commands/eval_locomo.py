@@ -19,10 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--data", required=True, type=Path, help="locomo JSON file")
         parser.add_argument("--mode", nargs="+", choices=MODES, default=["hybrid"])
         parser.add_argument("--k", nargs="+", type=int, default=[1, 5, 10, 25])
-        parser.add_argument("--limit", type=int, default=None,
-                            help="only the first N conversations")
-        parser.add_argument("--keep", action="store_true",
-                            help="keep the evaluation spaces instead of purging them")
+        parser.add_argument(
+            "--limit", type=int, default=None, help="only the first N conversations"
+        )
+        parser.add_argument(
+            "--keep", action="store_true", help="keep the evaluation spaces instead of purging them"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,8 +33,13 @@ class Command(BaseCommand):
             raise CommandError(f"no LoCoMo file at {path}")
         if any(k < 1 for k in options["k"]):
             raise CommandError("--k values must be positive")
-        report = evaluate(path, options["mode"], sorted(set(options["k"])),
-                          limit=options["limit"], keep=options["keep"])
+        report = evaluate(
+            path,
+            options["mode"],
+            sorted(set(options["k"])),
+            limit=options["limit"],
+            keep=options["keep"],
+        )
         if options["json"]:
             self.stdout.write(json.dumps(report))
             return

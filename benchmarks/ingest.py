@@ -1,0 +1,130 @@
+"""Ingest throughput, end to end: memories created through the service layer one by
+one (as agents write them) until a real Celery worker has embedded all of them,
+compared with the raw speed of the model measured in the same run.
+
+    .venv/bin/python benchmarks/ingest.py [--count 1000]
+
+Uses the running embedded services of the profile (make services-up) and a scratch
+space that is purged afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import uuid
+
+from common import ROOT, machine
+
+from apps.audit.actors import Actor
+from apps.memories import services
+from apps.memories.models import Memory
+from apps.retrieval.embedding import MiniLMBackend
+from apps.spaces.models import Space
+from apps.spaces.services import purge_space
+from memoryweb.celery import app as celery_app
+
+SUBJECTS = ["garden", "marathon", "restaurant", "cello", "sourdough", "bicycle", "novel", "trip"]
+
+
+def sentences(count: int) -> list[str]:
+    return [
+        f"Note {i}: the {SUBJECTS[i % len(SUBJECTS)]} plan changed on day {i % 31} "
+        f"because of item {i * 7 % 101}."
+        for i in range(count)
+    ]
+
+
+def start_worker() -> tuple[subprocess.Popen, str]:
+    hostname = f"bench-{uuid.uuid4().hex[:6]}@localhost"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "memoryweb",
+            "worker",
+            "--pool=solo",
+            "--loglevel=warning",
+            f"--hostname={hostname}",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise SystemExit("the Celery worker did not start")
+    return process, hostname
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="memories per service call (1: one create_memory call each)",
+    )
+    args = parser.parse_args()
+    texts = sentences(args.count)
+
+    model = MiniLMBackend()
+    model.embed(texts[:64])  # load and warm up
+    started = time.perf_counter()
+    for i in range(0, len(texts), 64):
+        model.embed(texts[i : i + 64])
+    raw_rate = len(texts) / (time.perf_counter() - started)
+
+    worker, _hostname = start_worker()
+    space = Space.objects.create(slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench")
+    actor = Actor.system("benchmark")
+    try:
+        # Warm the worker's model so the figure measures steady-state ingest.
+        services.create_memory(space, actor, content="warm-up")
+        while Memory.objects.for_space(space).filter(embedding=None).exists():
+            time.sleep(0.1)
+        started = time.perf_counter()
+        write_times = []
+        for i in range(0, len(texts), args.batch):
+            chunk = texts[i : i + args.batch]
+            began = time.perf_counter()
+            if args.batch == 1:
+                services.create_memory(space, actor, content=chunk[0])
+            else:
+                services.create_memories(space, actor, [{"content": t} for t in chunk])
+            write_times.append((time.perf_counter() - began) * 1000)
+        writes_done = time.perf_counter() - started
+        while Memory.objects.for_space(space).filter(embedding=None).exists():
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(30)
+        purge_space(space, actor, reason="benchmark finished")
+
+    ingest_rate = args.count / elapsed
+    write_times.sort()
+    print(f"machine: {machine()}")
+    print(f"raw model (batches of 64):      {raw_rate:8.1f} sentences/s")
+    print(
+        f"ingest end to end ({args.count} memories, {args.batch} per call): "
+        f"{ingest_rate:8.1f} memories/s "
+        f"({100 * ingest_rate / raw_rate:.0f}% of raw model speed)"
+    )
+    print(
+        f"service-layer call: median {write_times[len(write_times) // 2]:.2f} ms, "
+        f"p95 {write_times[int(0.95 * (len(write_times) - 1))]:.2f} ms; "
+        f"all writes committed after {writes_done:.1f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()
