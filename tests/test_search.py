@@ -315,3 +315,17 @@ def test_context_expansion_respects_filters(space, actor, hashing_backend, embed
         weights=Weights(context_next=0.5),
     )
     assert [hit.memory.pk for hit in result.hits] == [question.pk]
+
+
+def test_text_search_widens_to_common_words_when_filters_exclude_the_rare_ones(
+    space, actor, hashing_backend
+):
+    services.create_memories(space, actor, [
+        {"content": "zeppelin sighting", "subject": "other"},
+        *({"content": f"weather report number {i}", "subject": "mine"} for i in range(20)),
+    ])
+    result = search(space, "zeppelin weather", mode="text", k=1, record_access=False,
+                    filters=Filters(subject="mine"),
+                    weights=Weights(context_next=0, context_previous=0))
+    assert len(result.hits) == 1
+    assert result.hits[0].memory.subject == "mine"

@@ -29,7 +29,7 @@ B = 0.75
 # Rows are selected by the rarest query words, up to about this many rows (all the
 # words still score): common words are nearly worthless for ranking, and matching on
 # them would make BM25 score most of a large space on every query.
-MATCH_ROW_BUDGET = 2000
+MATCH_ROW_BUDGET = 500
 STATS_TTL_SECONDS = 300
 _LEXEME = re.compile(r"(!?)'((?:[^']|'')*)'")
 
@@ -118,16 +118,28 @@ def bm25_candidates(
         t: math.log(1 + (size - dfs.get(t, 0) + 0.5) / (dfs.get(t, 0) + 0.5)) for t in parsed.terms
     }
     if parsed.strict:
-        match = parsed.tsquery
-    else:
-        selective: list[str] = []
-        rows = 0
-        for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
-            if selective and rows + dfs.get(term, 0) > max(MATCH_ROW_BUDGET, 20 * limit):
-                break
-            selective.append(term)
-            rows += dfs.get(term, 0)
-        match = " | ".join("'" + t.replace("'", "''") + "'" for t in selective)
+        return _score(scoped, parsed.tsquery, idf, limit)
+    selective: list[str] = []
+    rows = 0
+    for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
+        if selective and rows + dfs.get(term, 0) > max(MATCH_ROW_BUDGET, 10 * limit):
+            break
+        selective.append(term)
+        rows += dfs.get(term, 0)
+    ranked = _score(scoped, _any_of(selective), idf, limit)
+    if len(ranked) < limit and len(selective) < len(parsed.terms):
+        # Filters can leave too few rows with the rare words: widen to every word.
+        ranked = _score(scoped, _any_of(parsed.terms), idf, limit)
+    return ranked
+
+
+def _any_of(terms: list[str]) -> str:
+    return " | ".join("'" + term.replace("'", "''") + "'" for term in terms)
+
+
+def _score(
+    scoped: QuerySet[Memory], match: str, idf: dict[str, float], limit: int
+) -> list[tuple[str, float]]:
     # The lexemes are already stemmed: 'simple' parses them without stemming again.
     matching = scoped.filter(
         search_vector=SearchQuery(match, search_type="raw", config="simple")
