@@ -318,8 +318,11 @@ def test_context_expansion_respects_filters(space, actor, hashing_backend, embed
 
 
 def test_text_search_widens_to_common_words_when_filters_exclude_the_rare_ones(
-    space, actor, hashing_backend
+    space, actor, hashing_backend, monkeypatch
 ):
+    from apps.retrieval import lexical
+
+    monkeypatch.setattr(lexical, "MATCH_ROW_BUDGET", 0)  # rows are selected by rare words only
     services.create_memories(space, actor, [
         {"content": "zeppelin sighting", "subject": "other"},
         *({"content": f"weather report number {i}", "subject": "mine"} for i in range(20)),
