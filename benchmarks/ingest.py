@@ -11,20 +11,18 @@ space that is purged afterwards.
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import time
 import uuid
 
-from common import ROOT, machine
+from common import machine
 
 from apps.audit.actors import Actor
+from apps.core.worker_process import start_worker_process, stop_worker_process
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval.embedding import MiniLMBackend
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
-from memoryweb.celery import app as celery_app
 
 SUBJECTS = ["garden", "marathon", "restaurant", "cello", "sourdough", "bicycle", "novel", "trip"]
 
@@ -35,33 +33,6 @@ def sentences(count: int) -> list[str]:
         f"because of item {i * 7 % 101}."
         for i in range(count)
     ]
-
-
-def start_worker() -> tuple[subprocess.Popen, str]:
-    hostname = f"bench-{uuid.uuid4().hex[:6]}@localhost"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "memoryweb",
-            "worker",
-            "--pool=solo",
-            "--loglevel=warning",
-            f"--hostname={hostname}",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
-        if time.monotonic() > deadline or process.poll() is not None:
-            raise SystemExit("the Celery worker did not start")
-    return process, hostname
 
 
 def main() -> None:
@@ -83,7 +54,7 @@ def main() -> None:
         model.embed(texts[i : i + 64])
     raw_rate = len(texts) / (time.perf_counter() - started)
 
-    worker, _hostname = start_worker()
+    worker, _hostname = start_worker_process(quiet=True)
     space = Space.objects.create(slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench")
     actor = Actor.system("benchmark")
     try:
@@ -106,8 +77,7 @@ def main() -> None:
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
     finally:
-        worker.terminate()
-        worker.wait(30)
+        stop_worker_process(worker)
         purge_space(space, actor, reason="benchmark finished")
 
     ingest_rate = args.count / elapsed

@@ -74,14 +74,10 @@ def celery_worker_process(transactional_db: Any) -> Any:
     Tests that use it must commit their rows (transactional_db) for the worker to see them.
     """
     import os
-    import subprocess
-    import sys
-    import time
-    import uuid
 
     from django.conf import settings
 
-    from memoryweb.celery import app as celery_app
+    from apps.core.worker_process import start_worker_process, stop_worker_process
 
     db = settings.DATABASES["default"]
     env = {
@@ -92,41 +88,11 @@ def celery_worker_process(transactional_db: Any) -> Any:
         ),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     }
-    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "memoryweb",
-            "worker",
-            "--pool=solo",
-            "--loglevel=warning",
-            f"--hostname={hostname}",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env=env,
-        cwd=str(settings.BASE_DIR),
-    )
+    process, hostname = start_worker_process(env)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if celery_app.control.ping(destination=[hostname], timeout=0.5):
-                break
-            if process.poll() is not None:
-                raise RuntimeError(f"the Celery worker exited with {process.returncode}")
-        else:
-            raise RuntimeError("the Celery worker did not answer within 60 s")
         yield hostname
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_worker_process(process)
 
 
 @pytest.fixture

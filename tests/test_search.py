@@ -323,12 +323,22 @@ def test_text_search_widens_to_common_words_when_filters_exclude_the_rare_ones(
     from apps.retrieval import lexical
 
     monkeypatch.setattr(lexical, "MATCH_ROW_BUDGET", 0)  # rows are selected by rare words only
-    services.create_memories(space, actor, [
-        {"content": "zeppelin sighting", "subject": "other"},
-        *({"content": f"weather report number {i}", "subject": "mine"} for i in range(20)),
-    ])
-    result = search(space, "zeppelin weather", mode="text", k=1, record_access=False,
-                    filters=Filters(subject="mine"),
-                    weights=Weights(context_next=0, context_previous=0))
+    services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "zeppelin sighting", "subject": "other"},
+            *({"content": f"weather report number {i}", "subject": "mine"} for i in range(20)),
+        ],
+    )
+    result = search(
+        space,
+        "zeppelin weather",
+        mode="text",
+        k=1,
+        record_access=False,
+        filters=Filters(subject="mine"),
+        weights=Weights(context_next=0, context_previous=0),
+    )
     assert len(result.hits) == 1
     assert result.hits[0].memory.subject == "mine"

@@ -36,22 +36,7 @@ class MemoryAdminForm(forms.ModelForm):
 
     class Meta:
         model = Memory
-        fields = [
-            "space",
-            "content",
-            "kind",
-            "subject",
-            "agent",
-            "session",
-            "tags",
-            "metadata",
-            "importance",
-            "confidence",
-            "pinned",
-            "occurred_at",
-            "valid_from",
-            "valid_to",
-        ]
+        fields = ["space", *services.EDITABLE_FIELDS]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,8 +110,8 @@ class MemoryAdmin(admin.ModelAdmin):
         actor = Actor.for_user(request.user)
         fields = {
             name: form.cleaned_data[name]
-            for name in MemoryAdminForm.Meta.fields
-            if name != "space" and name in form.cleaned_data
+            for name in services.EDITABLE_FIELDS
+            if name in form.cleaned_data
         }
         if change:
             saved = services.update_memory(

@@ -75,23 +75,8 @@ class ContentTooLarge(InvalidMemory):
     code = "content_too_large"
 
 
-EDITABLE_FIELDS = frozenset(
-    {
-        "content",
-        "kind",
-        "subject",
-        "agent",
-        "session",
-        "tags",
-        "metadata",
-        "importance",
-        "confidence",
-        "pinned",
-        "occurred_at",
-        "valid_from",
-        "valid_to",
-    }
-)
+# What a caller may change directly; status changes have their own actions.
+EDITABLE_FIELDS = tuple(name for name in Memory.VERSIONED_FIELDS if name != "status")
 
 
 # ----------------------------------------------------------------- validation
@@ -115,7 +100,7 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
 def _validate(fields: dict[str, Any]) -> dict[str, Any]:
     """Check and normalise editable fields; raises InvalidMemory naming each bad field."""
     errors: dict[str, str] = {}
-    unknown = set(fields) - EDITABLE_FIELDS
+    unknown = set(fields) - set(EDITABLE_FIELDS)
     if unknown:
         errors.update({name: "not an editable field" for name in sorted(unknown)})
     if "content" in fields:
@@ -593,17 +578,25 @@ def update_memory(
     return _save_new_version(memory, actor, Action.UPDATE, reason, before)
 
 
+# action -> (status after, statuses it may start from)
+_STATUS_TRANSITIONS: dict[str, tuple[str, set[str]]] = {
+    Action.ARCHIVE: (Status.ARCHIVED, {Status.ACTIVE}),
+    Action.RESTORE: (Status.ACTIVE, {Status.ARCHIVED, Status.DELETED}),
+    # Soft delete: the memory leaves search results but keeps its history; restorable.
+    Action.DELETE: (Status.DELETED, {Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED}),
+}
+
+
 def _change_status(
     space: Space,
     actor: Actor,
     memory_id: MemoryId,
-    *,
     action: str,
-    to: str,
-    allowed_from: set[str],
-    reason: str,
-    expected_version: int | None,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
 ) -> Memory:
+    to, allowed_from = _STATUS_TRANSITIONS[action]
     memory = _locked(space, memory_id)
     _check_version(memory, expected_version)
     if memory.status not in allowed_from:
@@ -617,67 +610,18 @@ def _change_status(
 
 
 @transaction.atomic
-def archive_memory(
-    space: Space,
-    actor: Actor,
-    memory_id: MemoryId,
-    *,
-    reason: str = "",
-    expected_version: int | None = None,
-) -> Memory:
-    return _change_status(
-        space,
-        actor,
-        memory_id,
-        action=Action.ARCHIVE,
-        to=Status.ARCHIVED,
-        allowed_from={Status.ACTIVE},
-        reason=reason,
-        expected_version=expected_version,
-    )
+def archive_memory(space: Space, actor: Actor, memory_id: MemoryId, **options: Any) -> Memory:
+    return _change_status(space, actor, memory_id, Action.ARCHIVE, **options)
 
 
 @transaction.atomic
-def restore_memory(
-    space: Space,
-    actor: Actor,
-    memory_id: MemoryId,
-    *,
-    reason: str = "",
-    expected_version: int | None = None,
-) -> Memory:
-    return _change_status(
-        space,
-        actor,
-        memory_id,
-        action=Action.RESTORE,
-        to=Status.ACTIVE,
-        allowed_from={Status.ARCHIVED, Status.DELETED},
-        reason=reason,
-        expected_version=expected_version,
-    )
+def restore_memory(space: Space, actor: Actor, memory_id: MemoryId, **options: Any) -> Memory:
+    return _change_status(space, actor, memory_id, Action.RESTORE, **options)
 
 
 @transaction.atomic
-def delete_memory(
-    space: Space,
-    actor: Actor,
-    memory_id: MemoryId,
-    *,
-    reason: str = "",
-    expected_version: int | None = None,
-) -> Memory:
-    """Soft delete: the memory leaves search results but keeps its history; restorable."""
-    return _change_status(
-        space,
-        actor,
-        memory_id,
-        action=Action.DELETE,
-        to=Status.DELETED,
-        allowed_from={Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED},
-        reason=reason,
-        expected_version=expected_version,
-    )
+def delete_memory(space: Space, actor: Actor, memory_id: MemoryId, **options: Any) -> Memory:
+    return _change_status(space, actor, memory_id, Action.DELETE, **options)
 
 
 @transaction.atomic

@@ -1,0 +1,56 @@
+"""A real Celery worker in a child process, for the test suite and the benchmarks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+
+from django.conf import settings
+
+from memoryweb.celery import app as celery_app
+
+
+def start_worker_process(
+    env: Mapping[str, str] | None = None, quiet: bool = False, timeout: float = 60
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `celery worker` (solo pool) and return once it answers a ping."""
+    hostname = f"child-{uuid.uuid4().hex[:8]}@localhost"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "memoryweb",
+            "worker",
+            "--pool=solo",
+            "--loglevel=warning",
+            f"--hostname={hostname}",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=dict(env) if env is not None else None,
+        cwd=str(settings.BASE_DIR),
+        stdout=subprocess.DEVNULL if quiet else None,
+        stderr=subprocess.DEVNULL if quiet else None,
+    )
+    deadline = time.monotonic() + timeout
+    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+        if process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            stop_worker_process(process)
+            raise RuntimeError(f"the Celery worker did not answer within {timeout:.0f} s")
+    return process, hostname
+
+
+def stop_worker_process(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
