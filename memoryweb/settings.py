@@ -132,6 +132,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
     "DATABASE_CONNECT_TIMEOUT", 5
 )
+# pgvector search settings for every connection, so a vector query needs no extra
+# round trips: iterative index scans (filtered queries still return k rows) and the
+# candidate list size the search service assumes (it raises it per query when needed).
+HNSW_EF_SEARCH = 100
+DATABASES["default"]["OPTIONS"]["options"] = (
+    f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search={HNSW_EF_SEARCH}"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -109,3 +109,23 @@ def test_a_port_taken_by_another_program_is_a_clear_error(profile):
         blocker.listen()
         with pytest.raises(embedded.EmbeddedServiceError, match="taken by another program"):
             embedded.valkey_up(profile)
+
+
+def test_external_servers_are_used_instead_of_starting_embedded_ones(profile, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://someone@db.example:5432/memoryweb")
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://broker.example:6379/0")
+
+    embedded.up(profile)
+
+    assert not profile.pgdata.exists()
+    assert not profile.valkey_dir.exists()
+
+
+def test_only_the_broker_is_started_when_only_the_database_is_external(profile, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://someone@db.example:5432/memoryweb")
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+
+    embedded.up(profile)
+
+    assert not profile.pgdata.exists()
+    assert embedded._valkey_ping(profile.valkey_port)

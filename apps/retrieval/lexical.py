@@ -31,6 +31,7 @@ B = 0.75
 # them would make BM25 score most of a large space on every query.
 MATCH_ROW_BUDGET = 500
 STATS_TTL_SECONDS = 300
+DF_COUNT_CAP = 5000
 _LEXEME = re.compile(r"(!?)'((?:[^']|'')*)'")
 
 
@@ -88,17 +89,26 @@ class _SpaceStats:
             (size,) = cursor.fetchone()
             if not terms:
                 return size, {}
+            # Counting stops at DF_COUNT_CAP rows: a word that common weighs little, and
+            # counting every row of a large space for it would be the slowest step.
             cursor.execute(
                 """
                 SELECT t.term, (
-                    SELECT count(*) FROM memories_memory m
-                    WHERE m.space_id = %s AND m.search_vector @@ quote_literal(t.term)::tsquery
+                    SELECT count(*) FROM (
+                        SELECT 1 FROM memories_memory m
+                        WHERE m.space_id = %s
+                          AND m.search_vector @@ quote_literal(t.term)::tsquery
+                        LIMIT %s
+                    ) AS capped
                 )
                 FROM unnest(%s::text[]) AS t(term)
                 """,
-                [space_id, terms],
+                [space_id, DF_COUNT_CAP, terms],
             )
-            return size, dict(cursor.fetchall())
+            return size, {
+                term: df if df < DF_COUNT_CAP else max(DF_COUNT_CAP, size // 4)
+                for term, df in cursor.fetchall()
+            }
 
 
 STATS = _SpaceStats()
@@ -134,34 +144,40 @@ def bm25_candidates(
 
 
 def _any_of(terms: list[str]) -> str:
-    return " | ".join("'" + term.replace("'", "''") + "'" for term in terms)
+    return " | ".join(_quoted(term) for term in terms)
 
 
 def _score(
     scoped: QuerySet[Memory], match: str, idf: dict[str, float], limit: int
 ) -> list[tuple[str, float]]:
+    """BM25 with binary term frequency: memories are short, a word rarely repeats, and
+    testing each query word with @@ avoids unnesting every matched tsvector."""
     # The lexemes are already stemmed: 'simple' parses them without stemming again.
     matching = scoped.filter(
         search_vector=SearchQuery(match, search_type="raw", config="simple")
     ).values("pk")
     subquery, params = matching.query.sql_with_params()
+    terms = list(idf)
+    present = " + ".join(
+        "(CASE WHEN m.search_vector @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms
+    )
     sql = f"""
         WITH matched AS (
-            SELECT m.id, m.search_vector, length(m.search_vector)::float8 AS dl
+            SELECT m.id, ({present}) AS weight, length(m.search_vector)::float8 AS dl
             FROM memories_memory m WHERE m.id IN ({subquery})
         ), norm AS (SELECT GREATEST(avg(dl), 1) AS avgdl FROM matched)
-        SELECT matched.id, SUM(
-            q.idf * cardinality(u.positions) * {K1 + 1}
-            / (cardinality(u.positions) + {K1} * (1 - {B} + {B} * matched.dl / norm.avgdl))
-        ) AS score
+        SELECT matched.id,
+               matched.weight * {K1 + 1} / (1 + {K1} * (1 - {B} + {B} * matched.dl / norm.avgdl))
+               AS score
         FROM matched CROSS JOIN norm
-        CROSS JOIN LATERAL unnest(matched.search_vector) AS u(lexeme, positions, weights)
-        JOIN unnest(%s::text[], %s::float8[]) AS q(lexeme, idf) ON q.lexeme = u.lexeme
-        GROUP BY matched.id
         ORDER BY score DESC, matched.id
         LIMIT %s
     """
-    terms = list(idf)
+    weights = [value for term in terms for value in (_quoted(term), idf[term])]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, terms, [idf[t] for t in terms], limit])
+        cursor.execute(sql, [*weights, *params, limit])
         return [(str(memory_id), float(score)) for memory_id, score in cursor.fetchall()]
+
+
+def _quoted(term: str) -> str:
+    return "'" + term.replace("'", "''") + "'"

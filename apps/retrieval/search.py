@@ -148,18 +148,22 @@ def _hit_columns(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
 def _vector_candidates(
     scoped: QuerySet[Memory], vector: list[float], limit: int
 ) -> list[tuple[UUID, float]]:
-    ef_search = max(40, min(1000, limit * 2))
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Iterative scans keep walking the HNSW graph until `limit` rows pass the
-        # filters, instead of filtering ef_search candidates and returning fewer.
-        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        cursor.execute("SELECT set_config('hnsw.ef_search', %s, true)", [str(ef_search)])
-        rows = list(
-            scoped.filter(embedding__isnull=False)
-            .annotate(distance=CosineDistance("embedding", vector))
-            .order_by("distance")
-            .values_list("pk", "distance")[:limit]
-        )
+    nearest = (
+        scoped.filter(embedding__isnull=False)
+        .annotate(distance=CosineDistance("embedding", vector))
+        .order_by("distance")
+        .values_list("pk", "distance")[:limit]
+    )
+    # Every connection has iterative scans on and ef_search = HNSW_EF_SEARCH
+    # (settings.py); a deep candidate list needs a larger ef_search for good recall.
+    if limit * 2 <= settings.HNSW_EF_SEARCH:
+        rows = list(nearest)
+    else:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, limit * 2))]
+            )
+            rows = list(nearest)
     # relaxed_order may return rows slightly out of order.
     rows.sort(key=lambda row: row[1])
     return [(pk, 1.0 - float(distance)) for pk, distance in rows]

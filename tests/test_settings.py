@@ -1,0 +1,40 @@
+"""Configuration from the environment: bad values stop the process with a clear message."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+
+def settings_error(**env: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "memoryweb.settings", **env},
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "perhaps"}, "DEBUG must be true or false"),
+        ({"MEMORYWEB_EMBEDDING_BATCH_SIZE": "many"}, "MEMORYWEB_EMBEDDING_BATCH_SIZE must be an integer"),
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "must point at PostgreSQL"),
+        ({"MEMORYWEB_EMBEDDING_BACKEND": "word2vec"}, "must be minilm, openai or hashing"),
+        ({"MEMORYWEB_EMBEDDING_BACKEND": "openai", "MEMORYWEB_OPENAI_BASE_URL": "http://x/v1",
+          "MEMORYWEB_OPENAI_EMBEDDING_MODEL": "m", "MEMORYWEB_OPENAI_EMBEDDING_DIMENSIONS": "1536"},
+         "makes 1536-dimensional vectors"),
+        ({"MEMORYWEB_PROFILE": "staging"}, "MEMORYWEB_PROFILE must be one of"),
+    ],
+)
+def test_a_bad_setting_stops_startup_with_a_message_naming_it(env, message):
+    assert message in settings_error(**env)
