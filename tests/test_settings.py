@@ -27,12 +27,18 @@ def settings_error(**env: str) -> str:
     ("env", "message"),
     [
         ({"DEBUG": "perhaps"}, "DEBUG must be true or false"),
-        ({"MEMORYWEB_EMBEDDING_BATCH_SIZE": "many"}, "MEMORYWEB_EMBEDDING_BATCH_SIZE must be an integer"),
+        ({"MEMORYWEB_EMBEDDING_BATCH_SIZE": "many"}, "EMBEDDING_BATCH_SIZE must be an integer"),
         ({"DATABASE_URL": "mysql://u:p@h/db"}, "must point at PostgreSQL"),
         ({"MEMORYWEB_EMBEDDING_BACKEND": "word2vec"}, "must be minilm, openai or hashing"),
-        ({"MEMORYWEB_EMBEDDING_BACKEND": "openai", "MEMORYWEB_OPENAI_BASE_URL": "http://x/v1",
-          "MEMORYWEB_OPENAI_EMBEDDING_MODEL": "m", "MEMORYWEB_OPENAI_EMBEDDING_DIMENSIONS": "1536"},
-         "makes 1536-dimensional vectors"),
+        (
+            {
+                "MEMORYWEB_EMBEDDING_BACKEND": "openai",
+                "MEMORYWEB_OPENAI_BASE_URL": "http://x/v1",
+                "MEMORYWEB_OPENAI_EMBEDDING_MODEL": "m",
+                "MEMORYWEB_OPENAI_EMBEDDING_DIMENSIONS": "1536",
+            },
+            "makes 1536-dimensional vectors",
+        ),
         ({"MEMORYWEB_PROFILE": "staging"}, "MEMORYWEB_PROFILE must be one of"),
     ],
 )
