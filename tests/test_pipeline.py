@@ -152,3 +152,23 @@ def test_the_reembed_command_queues_a_job_for_a_space(space):
     assert f"job {job.pk}" in out.getvalue()
     with pytest.raises(CommandError, match="no space"):
         call_command("reembed", "--space", "nowhere")
+
+
+def test_pipelined_lanes_embed_each_memory_exactly_once(space, hashing_backend, settings):
+    from apps.audit.context import request_id_var
+
+    settings.EMBEDDING_BATCH_SIZE = 16
+    memories = services.create_memories(
+        space, ACTOR, [{"content": f"Row {i} of many."} for i in range(200)]
+    )
+    request_id_var.set("pipelined-test")
+
+    embedded = tasks.embed_all_pending_pipelined(space, lanes=3)
+
+    assert embedded == 200
+    assert not Memory.objects.for_space(space).filter(embedding=None).exists()
+    events = AuditEvent.objects.for_space(space).filter(action="memory.embed")
+    stored = [memory_id for event in events for memory_id in event.summary["memories"]]
+    assert sorted(stored) == sorted(str(m.pk) for m in memories)
+    assert events.count() >= 200 // 16
+    assert set(events.values_list("request_id", flat=True)) == {"pipelined-test"}

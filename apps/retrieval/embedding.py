@@ -43,6 +43,7 @@ class MiniLMBackend:
     def __init__(self) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
+        self._encode_lock = threading.Lock()
 
     def _load(self) -> Any:
         with self._lock:
@@ -59,9 +60,13 @@ class MiniLMBackend:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._load().encode(
-            list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
-        )
+        model = self._load()
+        # One batch at a time: the model already uses every core, and the tokenizer
+        # is not safe to call from two threads at once.
+        with self._encode_lock:
+            vectors = model.encode(
+                list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
+            )
         return [vector.tolist() for vector in vectors]
 
 

@@ -181,6 +181,22 @@ class _Candidate:
     components: dict[str, Any] = field(default_factory=dict)
 
 
+_LINKED_SPACES: dict[int, tuple[bool, float]] = {}
+LINKED_SPACES_TTL_SECONDS = 60
+
+
+def _has_conversation_links(space_id: int) -> bool:
+    """Whether the space has any next_in_time link, remembered for a minute per process:
+    spaces of standalone facts then skip the context lookup on every query."""
+    now = time.monotonic()
+    cached = _LINKED_SPACES.get(space_id)
+    if cached is None or cached[1] < now:
+        linked = Link.objects.for_space(space_id).filter(type=LinkType.NEXT_IN_TIME).exists()
+        cached = (linked, now + (LINKED_SPACES_TTL_SECONDS if not linked else 3600))
+        _LINKED_SPACES[space_id] = cached
+    return cached[0]
+
+
 def _fuse(
     vector_hits: list[tuple[UUID, float]],
     text_hits: list[tuple[UUID, float]],
@@ -205,6 +221,8 @@ def _expand_context(
     hit's score, following next_in_time links: the answer to a question often sits in
     the turn after the one that repeats the question's words."""
     if not (weights.context_next or weights.context_previous) or not fused:
+        return
+    if not _has_conversation_links(space.pk):
         return
     hit_ids = list(fused)
     links = (

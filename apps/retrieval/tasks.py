@@ -4,14 +4,16 @@ idempotent: running it twice, or after a worker died half-way, embeds each memor
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import QuerySet
 
 from apps.audit.actors import Actor
@@ -76,11 +78,33 @@ def embed_pending_batch(space: Space, backend: EmbeddingBackend, batch_size: int
 
 
 def embed_all_pending(space: Space) -> int:
+    """Embed every pending memory of the space, batch after batch, in this thread."""
     backend = get_backend()
     total = 0
     while count := embed_pending_batch(space, backend, settings.EMBEDDING_BATCH_SIZE):
         total += count
     return total
+
+
+def embed_all_pending_pipelined(space: Space, lanes: int = 2) -> int:
+    """The same work in `lanes` threads, each with its own database connection.
+
+    The model runs one batch at a time (the backend serialises it), so while one lane
+    embeds, another stores its vectors: storing costs about 2 ms a row (the HNSW and
+    other index inserts) and runs in PostgreSQL, off this process. SKIP LOCKED keeps
+    the lanes' batches apart. Only for committed rows: each lane has its own connection.
+    """
+
+    def lane() -> int:
+        try:
+            return embed_all_pending(space)
+        finally:
+            connection.close()
+
+    # Each lane runs in a copy of this context, so its audit events keep the request id.
+    contexts = [contextvars.copy_context() for _ in range(lanes)]
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        return sum(pool.map(lambda context: context.run(lane), contexts))
 
 
 @shared_task(
@@ -97,7 +121,7 @@ def embed_space(space_id: int) -> int:
     if space is None:
         return 0
     request_id_var.set(f"embed-space-{space_id}")
-    return embed_all_pending(space)
+    return embed_all_pending_pipelined(space)
 
 
 @shared_task
