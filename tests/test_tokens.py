@@ -67,7 +67,7 @@ def test_create_token_rejects_bad_input(space, args, message):
     assert not ApiToken.objects.exists()
 
 
-def test_create_token_refuses_a_duplicate_name(space):
+def create_token_named_a() -> None:
     call_command(
         "create_token",
         "--space",
@@ -79,18 +79,12 @@ def test_create_token_refuses_a_duplicate_name(space):
         stdout=StringIO(),
         stderr=StringIO(),
     )
+
+
+def test_create_token_refuses_a_duplicate_name(space):
+    create_token_named_a()
     with pytest.raises(CommandError, match="already has a token"):
-        call_command(
-            "create_token",
-            "--space",
-            "home",
-            "--name",
-            "a",
-            "--scopes",
-            "admin",
-            stdout=StringIO(),
-            stderr=StringIO(),
-        )
+        create_token_named_a()
     assert ApiToken.objects.count() == 1
 
 

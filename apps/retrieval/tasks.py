@@ -29,6 +29,13 @@ logger = logging.getLogger(__name__)
 # Writes within this window become one batch.
 EMBED_DEBOUNCE_SECONDS = 0.5
 _SCHEDULE_KEY = "memoryweb:embed-scheduled:{space_id}"
+# A task that waits out the database or the embedding endpoint being away.
+retrying_task = shared_task(
+    autoretry_for=(EmbeddingError, OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=10,
+)
 
 
 @functools.cache
@@ -54,27 +61,36 @@ def schedule_embedding(space_id: int) -> None:
     embed_space.apply_async(args=(space_id,), countdown=EMBED_DEBOUNCE_SECONDS)
 
 
-def embed_pending_batch(space: Space, backend: EmbeddingBackend, batch_size: int) -> int:
-    """Embed up to `batch_size` memories of the space that have no vector yet.
+def _embed_locked_batch(
+    space: Space, candidates: QuerySet[Memory], backend: EmbeddingBackend, batch_size: int
+) -> tuple[int, int]:
+    """Embed up to `batch_size` of `candidates`; returns (taken, stored).
 
     Rows are locked with SKIP LOCKED while the model runs, so two workers never embed
-    the same memory; a worker killed here releases its locks and the rows stay pending.
+    the same memory; a worker killed here releases its locks and the rows stay as they were.
     """
     with transaction.atomic():
         batch = list(
-            Memory.objects.for_space(space)
-            .filter(embedding__isnull=True)
-            .select_for_update(skip_locked=True, of=("self",))
-            .order_by("created_at", "pk")
-            .only("pk", "content", "content_hash")[:batch_size]
+            candidates.select_for_update(skip_locked=True, of=("self",)).only(
+                "pk", "content", "content_hash"
+            )[:batch_size]
         )
         if not batch:
-            return 0
+            return 0, 0
         vectors = backend.embed([memory.content for memory in batch])
-        services.store_embeddings(
+        stored = services.store_embeddings(
             space, [(m.pk, m.content_hash) for m in batch], vectors, backend.name
         )
-    return len(batch)
+    return len(batch), stored
+
+
+def embed_pending_batch(space: Space, backend: EmbeddingBackend, batch_size: int) -> int:
+    """Embed up to `batch_size` memories of the space that have no vector yet."""
+    pending = (
+        Memory.objects.for_space(space).filter(embedding__isnull=True).order_by("created_at", "pk")
+    )
+    taken, _stored = _embed_locked_batch(space, pending, backend, batch_size)
+    return taken
 
 
 def embed_all_pending(space: Space) -> int:
@@ -107,12 +123,7 @@ def embed_all_pending_pipelined(space: Space, lanes: int = 2) -> int:
         return sum(pool.map(lambda context: context.run(lane), contexts))
 
 
-@shared_task(
-    autoretry_for=(EmbeddingError, OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    max_retries=10,
-)
+@retrying_task
 def embed_space(space_id: int) -> int:
     client = _redis()
     if client is not None:
@@ -151,12 +162,7 @@ def _stale(space: Space, model: str) -> QuerySet[Memory]:
     return Memory.objects.for_space(space).exclude(embedding_model=model)
 
 
-@shared_task(
-    autoretry_for=(EmbeddingError, OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    max_retries=10,
-)
+@retrying_task
 def reembed(job_id: int) -> None:
     """Re-embed memories made by another model (or none). Safe to re-run: it selects
     what is still stale, so a redelivered job continues where the last one stopped."""
@@ -170,21 +176,14 @@ def reembed(job_id: int) -> None:
     request_id_var.set(f"reembed-{job_id}")
     try:
         for space in spaces:
+            stale = _stale(space, backend.name).order_by("pk")
             while True:
-                with transaction.atomic():
-                    batch = list(
-                        _stale(space, backend.name)
-                        .select_for_update(skip_locked=True, of=("self",))
-                        .order_by("pk")
-                        .only("pk", "content", "content_hash")[: settings.EMBEDDING_BATCH_SIZE]
-                    )
-                    if not batch:
-                        break
-                    vectors = backend.embed([m.content for m in batch])
-                    stored = services.store_embeddings(
-                        space, [(m.pk, m.content_hash) for m in batch], vectors, backend.name
-                    )
-                job.advance(len(batch), embedded=stored)
+                taken, stored = _embed_locked_batch(
+                    space, stale, backend, settings.EMBEDDING_BATCH_SIZE
+                )
+                if not taken:
+                    break
+                job.advance(taken, embedded=stored)
     except (EmbeddingError, OperationalError, InterfaceError):
         raise  # retried with backoff; progress so far is kept
     except Exception as exc:
