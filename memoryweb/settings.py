@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -61,6 +62,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """A rate such as "600/minute" as (count, seconds)."""
+    raw = os.environ.get(name) or default
+    count, _, period = raw.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or period.strip() not in _PERIODS:
+        raise ImproperlyConfigured(
+            f"{name} must look like 600/minute (periods: {', '.join(_PERIODS)}), got {raw!r}"
+        )
+    return int(count), _PERIODS[period.strip()]
+
+
 PROFILE = embedded.get_profile()
 
 SECRET_KEY = env_str("SECRET_KEY", "memoryweb-insecure-development-key-do-not-use-in-production")
@@ -79,11 +94,13 @@ INSTALLED_APPS = [
     "template_partials",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.spaces",
     "apps.memories",
     "apps.audit",
     "apps.jobs",
     "apps.retrieval",
+    "apps.api",
     "apps.core",
 ]
 
@@ -176,6 +193,70 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("MEMORYWEB_EMBEDDING_SWEEP_SECONDS", 60),
     },
 }
+
+
+# ---------------------------------------------------------------- Cache
+# Rate-limit counters must be shared by every web process: with a Redis/Valkey broker
+# they live there (its own key prefix); with RabbitMQ, set MEMORYWEB_CACHE_URL.
+def _cache_url_beside(broker_url: str) -> str:
+    """The broker's server, database 1: clearing the cache never touches the queues."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return ""
+    return urlsplit(broker_url)._replace(path="/1").geturl()
+
+
+CACHE_URL = env_str("MEMORYWEB_CACHE_URL", "") or _cache_url_beside(CELERY_BROKER_URL)
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": f"memoryweb-{PROFILE.name}",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# ---------------------------------------------------------------- REST API
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.api.access.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.PerClientRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.api.errors.handle_exception",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MemoryWeb API",
+    "DESCRIPTION": "Memories for LLM agents: store, search, correct and audit.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MemoryKindEnum": "apps.memories.models.Kind",
+        "EntityKindEnum": "apps.memories.models.Entity.EntityKind",
+    },
+    "SECURITY": [{"bearerAuth": []}],
+    "APPEND_COMPONENTS": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+}
+# Requests per client (token, or signed-in user) per period: "<count>/<second|minute|hour>".
+API_RATE_LIMIT = env_rate("MEMORYWEB_API_RATE_LIMIT", "1200/minute")
+API_MAX_BATCH = env_int("MEMORYWEB_API_MAX_BATCH", 1000)
+API_PAGE_SIZE = 50
+API_MAX_PAGE_SIZE = 200
+# Request bodies: a full batch of long memories fits; imports have their own limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MEMORYWEB_MAX_REQUEST_BYTES", 25 * 1024 * 1024)
+API_MAX_IMPORT_BYTES = env_int("MEMORYWEB_MAX_IMPORT_BYTES", 100 * 1024 * 1024)
+API_IDEMPOTENCY_HOURS = env_int("MEMORYWEB_IDEMPOTENCY_HOURS", 24)
 
 # ---------------------------------------------------------------- Memory model
 EMBEDDING_DIMENSIONS = 384

@@ -4,7 +4,12 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("apps.core.urls")),
+    path("", include("apps.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]
+
+# API clients get JSON errors; people get the HTML pages.
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"

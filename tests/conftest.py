@@ -112,3 +112,12 @@ def embed_now() -> Callable[[Space], int]:
     from apps.retrieval.tasks import embed_all_pending
 
     return embed_all_pending
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Any:
+    """Rate-limit windows live in Valkey and would outlive a test (and a test run)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

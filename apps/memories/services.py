@@ -9,6 +9,7 @@ Memories are addressed by id within a space: an id from another space is
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -321,6 +322,61 @@ def record_episodes(space: Space, actor: Actor, items: Sequence[dict[str, Any]])
         [("episode", e.pk, {"session": e.session, "chars": len(e.content)}) for e in episodes],
     )
     return episodes
+
+
+@transaction.atomic
+def remember_conversation(
+    space: Space, actor: Actor, messages: Sequence[dict[str, Any]], *, remember: bool
+) -> tuple[list[Episode], list[Memory]]:
+    """Store conversation messages as episodes and, with `remember`, each also as an
+    episodic memory derived from its episode, chained by next_in_time links.
+
+    The chain continues from the latest episodic memory already stored for the same
+    session, so a conversation sent in several requests stays one conversation.
+    """
+    episodes = record_episodes(space, actor, messages)
+    if not remember:
+        return episodes, []
+    memories = create_memories(
+        space,
+        actor,
+        [
+            {
+                "content": episode.content,
+                "kind": Kind.EPISODIC,
+                "subject": episode.speaker,
+                "agent": episode.agent,
+                "session": episode.session,
+                "occurred_at": episode.occurred_at,
+                "metadata": dict(episode.metadata),
+                "source_episodes": [episode.pk],
+            }
+            for episode in episodes
+        ],
+    )
+    sessions: dict[str, list[Memory]] = {}
+    for memory in memories:
+        sessions.setdefault(memory.session, []).append(memory)
+    edges: list[tuple[MemoryId, MemoryId, str]] = []
+    new_ids = [m.pk for m in memories]
+    for session, turns in sessions.items():
+        turns.sort(key=lambda m: m.occurred_at or m.created_at)  # stable: ties keep order
+        chain = list(turns)
+        if session:
+            previous = (
+                Memory.objects.for_space(space)
+                .filter(kind=Kind.EPISODIC, session=session, occurred_at__lte=turns[0].occurred_at)
+                .exclude(pk__in=new_ids)
+                .order_by("-occurred_at", "-created_at")
+                .only("pk")
+                .first()
+            )
+            if previous is not None:
+                chain.insert(0, previous)
+        edges += [(a.pk, b.pk, LinkType.NEXT_IN_TIME) for a, b in itertools.pairwise(chain)]
+    if edges:
+        create_links(space, actor, edges)
+    return episodes, memories
 
 
 # ----------------------------------------------------------------- memories
@@ -724,6 +780,36 @@ def supersede_memory(
     _save_new_version(old, actor, Action.SUPERSEDE, reason, before)
     _link(space, actor, new, old, LinkType.SUPERSEDES)
     return old
+
+
+@transaction.atomic
+def replace_memory(
+    space: Space,
+    actor: Actor,
+    old_id: MemoryId,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+    **fields: Any,
+) -> tuple[Memory, Memory]:
+    """Store a corrected memory and supersede the old one with it, in one step.
+
+    Kind, subject, agent, session and tags carry over unless given. Returns (old, new).
+    """
+    old = _locked(space, old_id)
+    _check_version(old, expected_version)
+    inherited = {name: getattr(old, name) for name in ("kind", "subject", "agent", "session")}
+    new = _new_memory(
+        space,
+        actor,
+        {**inherited, "tags": list(old.tags), **fields},
+        [],
+        Action.CREATE,
+        reason,
+        {"replaces": str(old.pk)},
+    )
+    old = supersede_memory(space, actor, old.pk, new.pk, reason=reason)
+    return old, new
 
 
 @transaction.atomic

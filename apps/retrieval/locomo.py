@@ -11,7 +11,6 @@ computed: per question, the share of its evidence turns found in the top k
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
@@ -26,7 +25,6 @@ from typing import Any
 
 from apps.audit.actors import Actor
 from apps.memories import services
-from apps.memories.models import Kind, LinkType
 from apps.retrieval.search import Weights, search
 from apps.retrieval.tasks import embed_all_pending
 from apps.spaces.models import Space
@@ -126,7 +124,7 @@ def load_into_space(conversation: Conversation) -> Space:
         slug=f"locomo-{conversation.sample_id}-{uuid.uuid4().hex[:6]}",
         name=f"LoCoMo {conversation.sample_id} (evaluation)",
     )
-    episodes = services.record_episodes(
+    services.remember_conversation(
         space,
         ACTOR,
         [
@@ -134,39 +132,14 @@ def load_into_space(conversation: Conversation) -> Space:
                 "content": turn.text,
                 "session": f"session_{turn.session}",
                 "speaker": turn.speaker,
+                "agent": turn.speaker,
                 "role": "user",
                 "occurred_at": turn.occurred_at,
                 "metadata": {"dia_id": turn.dia_id},
             }
             for turn in conversation.turns
         ],
-    )
-    memories = services.create_memories(
-        space,
-        ACTOR,
-        [
-            {
-                "content": turn.text,
-                "kind": Kind.EPISODIC,
-                "subject": turn.speaker,
-                "agent": turn.speaker,
-                "session": f"session_{turn.session}",
-                "occurred_at": turn.occurred_at,
-                "valid_from": turn.occurred_at,
-                "metadata": {"dia_id": turn.dia_id},
-                "source_episodes": [episode.pk],
-            }
-            for turn, episode in zip(conversation.turns, episodes, strict=True)
-        ],
-    )
-    services.create_links(
-        space,
-        ACTOR,
-        [
-            (earlier.pk, later.pk, LinkType.NEXT_IN_TIME)
-            for earlier, later in itertools.pairwise(memories)
-            if earlier.session == later.session
-        ],
+        remember=True,
     )
     return space
 

@@ -299,8 +299,13 @@ def search(
     weights: Weights | None = None,
     actor: Actor | None = None,
     record_access: bool = True,
+    vector: list[float] | None = None,
 ) -> SearchResult:
-    """Search one space. An empty query lists the matching memories, newest first."""
+    """Search one space. An empty query lists the matching memories, newest first.
+
+    `vector` replaces the query's embedding (a caller with its own embedding of the
+    query); the text side still uses `query`.
+    """
     if mode not in MODES:
         raise InvalidSearch(f"mode must be one of {', '.join(MODES)}", {"mode": mode})
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -312,7 +317,7 @@ def search(
     now = timezone.now()
     result = SearchResult(query=query, mode=mode, hits=[])
 
-    if not query:
+    if not query and vector is None:
         started = time.perf_counter()
         rows = _hit_columns(scoped).order_by(F("occurred_at").desc(nulls_last=True), "-created_at")[
             :k
@@ -336,13 +341,14 @@ def search(
     vector_hits: list[tuple[UUID, float]] = []
     text_hits: list[tuple[UUID, float]] = []
     if mode in ("vector", "hybrid"):
-        started = time.perf_counter()
-        vector = get_backend().embed([query])[0]
-        result.embed_ms = (time.perf_counter() - started) * 1000
+        if vector is None:
+            started = time.perf_counter()
+            vector = get_backend().embed([query])[0]
+            result.embed_ms = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
         vector_hits = _vector_candidates(scoped, vector, candidates)
         result.db_ms += (time.perf_counter() - started) * 1000
-    if mode in ("text", "hybrid"):
+    if mode in ("text", "hybrid") and query:
         started = time.perf_counter()
         text_hits = _text_candidates(scoped, space, query, candidates)
         result.db_ms += (time.perf_counter() - started) * 1000

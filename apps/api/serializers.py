@@ -1,0 +1,448 @@
+"""Request and response shapes of the API (also the OpenAPI schema's components)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.api.fields import (
+    JsonObjectField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictSerializer,
+)
+from apps.audit.models import AuditEvent
+from apps.memories.models import Entity, Episode, Kind, Link, LinkType, Memory, MemoryVersion
+from apps.memories.models import Status as MemoryStatus
+from apps.retrieval.search import MAX_K, MODES
+from apps.spaces.models import ApiToken, Scope, Space
+
+SECONDS_PER_DAY = 86_400
+
+# ------------------------------------------------------------------ memories
+
+
+class MemoryWriteSerializer(StrictSerializer):
+    content = StrictCharField(trim_whitespace=False)
+    kind = StrictChoiceField(choices=Kind.choices, required=False)
+    subject = StrictCharField(max_length=200, allow_blank=True, required=False)
+    agent = StrictCharField(max_length=200, allow_blank=True, required=False)
+    session = StrictCharField(max_length=200, allow_blank=True, required=False)
+    tags = serializers.ListField(
+        child=StrictCharField(max_length=64), max_length=100, required=False
+    )
+    metadata = JsonObjectField(required=False)
+    importance = StrictFloatField(min_value=0, max_value=1, required=False)
+    confidence = StrictFloatField(min_value=0, max_value=1, required=False)
+    pinned = StrictBooleanField(required=False)
+    occurred_at = serializers.DateTimeField(allow_null=True, required=False)
+    valid_from = serializers.DateTimeField(allow_null=True, required=False)
+    valid_to = serializers.DateTimeField(allow_null=True, required=False)
+    source_episodes = serializers.ListField(
+        child=serializers.UUIDField(), max_length=100, required=False
+    )
+    reason = StrictCharField(allow_blank=True, required=False, max_length=2000)
+
+
+class MemoryPatchSerializer(MemoryWriteSerializer):
+    source_episodes = None  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["partial"] = True
+        super().__init__(*args, **kwargs)
+
+
+class MemoryBatchSerializer(StrictSerializer):
+    items = serializers.ListField(child=JsonObjectField(), min_length=1)
+    atomic = StrictBooleanField(required=False, default=False)
+
+
+MEMORY_FIELDS = (
+    "id",
+    "kind",
+    "content",
+    "subject",
+    "agent",
+    "session",
+    "tags",
+    "metadata",
+    "importance",
+    "confidence",
+    "pinned",
+    "status",
+    "occurred_at",
+    "valid_from",
+    "valid_to",
+    "created_at",
+    "updated_at",
+    "version",
+    "access_count",
+    "last_accessed_at",
+    "strength",
+    "retention",
+    "embedding_model",
+    "source_episodes",
+    "embedding",
+)
+# The embedding is 384 numbers: sent only when asked for by name.
+DEFAULT_MEMORY_FIELDS = tuple(f for f in MEMORY_FIELDS if f != "embedding")
+
+
+class MemorySerializer(serializers.ModelSerializer):
+    source_episodes: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    retention = serializers.SerializerMethodField(
+        help_text="MemoryBank retention exp(-t/S): t days since the last recall, S strength"
+    )
+    embedding = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Memory
+        fields = MEMORY_FIELDS
+        read_only_fields = MEMORY_FIELDS
+
+    def __init__(self, *args: Any, fields: tuple[str, ...] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        keep = set(fields or DEFAULT_MEMORY_FIELDS) | {"id"}
+        for name in list(self.fields):
+            if name not in keep:
+                self.fields.pop(name)
+
+    def get_retention(self, memory: Memory) -> float:
+        last = memory.last_accessed_at or memory.created_at
+        days = max(0.0, (timezone.now() - last).total_seconds() / SECONDS_PER_DAY)
+        return round(math.exp(-days / max(memory.strength, 1e-6)), 6)
+
+    @extend_schema_field({"type": "array", "items": {"type": "number"}, "nullable": True})
+    def get_embedding(self, memory: Memory) -> list[float] | None:
+        return None if memory.embedding is None else [float(x) for x in memory.embedding]
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.IntegerField()
+    memory = MemorySerializer(required=False)
+    error = serializers.JSONField(required=False)
+
+
+class BatchResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = BatchItemResultSerializer(many=True)
+
+
+class ReasonSerializer(StrictSerializer):
+    reason = StrictCharField(allow_blank=True, required=False, max_length=2000)
+
+
+class PurgeSerializer(StrictSerializer):
+    reason = StrictCharField(max_length=2000)
+
+
+class MergeSerializer(StrictSerializer):
+    ids = serializers.ListField(child=serializers.UUIDField(), min_length=2, max_length=100)
+    content = StrictCharField(required=False, trim_whitespace=False)
+    kind = StrictChoiceField(choices=Kind.choices, required=False)
+    subject = StrictCharField(max_length=200, allow_blank=True, required=False)
+    tags = serializers.ListField(
+        child=StrictCharField(max_length=64), max_length=100, required=False
+    )
+    reason = StrictCharField(allow_blank=True, required=False, max_length=2000)
+
+
+class SupersedeSerializer(StrictSerializer):
+    by = serializers.UUIDField(required=False, help_text="an existing memory that replaces it")
+    memory = MemoryWriteSerializer(required=False, help_text="or: a new memory that replaces it")
+    reason = StrictCharField(allow_blank=True, required=False, max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("by" in attrs) == ("memory" in attrs):
+            raise serializers.ValidationError({"by": "give exactly one of 'by' and 'memory'"})
+        return attrs
+
+
+class SupersedeResultSerializer(serializers.Serializer):
+    superseded = MemorySerializer()
+    by = MemorySerializer()
+
+
+class RevertSerializer(StrictSerializer):
+    version = StrictIntegerField(min_value=1)
+    reason = StrictCharField(allow_blank=True, required=False, max_length=2000)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MemoryVersion
+        fields = (
+            "version",
+            "action",
+            "reason",
+            "actor_type",
+            "actor_label",
+            "created_at",
+            *Memory.VERSIONED_FIELDS,
+        )
+        read_only_fields = fields
+
+
+# ------------------------------------------------------------------ episodes
+
+
+class EpisodeInputSerializer(StrictSerializer):
+    content = StrictCharField(trim_whitespace=False)
+    role = StrictCharField(max_length=32, allow_blank=True, required=False)
+    speaker = StrictCharField(max_length=200, allow_blank=True, required=False)
+    session = StrictCharField(max_length=200, allow_blank=True, required=False)
+    occurred_at = serializers.DateTimeField(required=False)
+    metadata = JsonObjectField(required=False)
+    source = StrictChoiceField(  # type: ignore[assignment]
+        choices=Episode.Source.choices, required=False
+    )
+
+
+class EpisodesRequestSerializer(StrictSerializer):
+    messages = serializers.ListField(child=JsonObjectField(), min_length=1)
+    session = StrictCharField(
+        max_length=200, allow_blank=True, required=False, help_text="default for every message"
+    )
+    remember = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="also store each message as an episodic memory linked to its episode",
+    )
+
+
+class EpisodeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Episode
+        fields = (
+            "id",
+            "source",
+            "session",
+            "role",
+            "speaker",
+            "agent",
+            "content",
+            "occurred_at",
+            "metadata",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class EpisodesResultSerializer(serializers.Serializer):
+    episodes = EpisodeSerializer(many=True)
+    memories = MemorySerializer(many=True)
+
+
+# ------------------------------------------------------------------ search
+
+
+class SearchFiltersSerializer(StrictSerializer):
+    subject = StrictCharField(max_length=200, required=False)
+    agent = StrictCharField(max_length=200, required=False)
+    session = StrictCharField(max_length=200, required=False)
+    kind = serializers.ListField(child=StrictChoiceField(choices=Kind.choices), required=False)
+    tags = serializers.ListField(child=StrictCharField(max_length=64), required=False)
+    status = serializers.ListField(
+        child=StrictChoiceField(choices=MemoryStatus.choices), required=False
+    )
+    occurred_after = serializers.DateTimeField(required=False)
+    occurred_before = serializers.DateTimeField(required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+class SearchWeightsSerializer(StrictSerializer):
+    vector = StrictFloatField(min_value=0, max_value=100, required=False)
+    text = StrictFloatField(min_value=0, max_value=100, required=False)
+    recency = StrictFloatField(min_value=0, max_value=100, required=False)
+    importance = StrictFloatField(min_value=0, max_value=100, required=False)
+    strength = StrictFloatField(min_value=0, max_value=100, required=False)
+
+
+class SearchRequestSerializer(StrictSerializer):
+    query = StrictCharField(allow_blank=True, max_length=2000, trim_whitespace=False)
+    mode = StrictChoiceField(choices=[(m, m) for m in MODES], required=False, default="hybrid")
+    k = StrictIntegerField(min_value=1, max_value=MAX_K, required=False, default=10)
+    filters = SearchFiltersSerializer(required=False)
+    as_of = serializers.DateTimeField(required=False)
+    explain = StrictBooleanField(required=False, default=False)
+    weights = SearchWeightsSerializer(required=False)
+    vector = serializers.ListField(
+        child=StrictFloatField(),
+        required=False,
+        help_text=f"search with your own {settings.EMBEDDING_DIMENSIONS}-d query vector",
+    )
+
+    def validate_vector(self, value: list[float]) -> list[float]:
+        if len(value) != settings.EMBEDDING_DIMENSIONS:
+            raise serializers.ValidationError(
+                f"must have {settings.EMBEDDING_DIMENSIONS} numbers, not {len(value)}"
+            )
+        if not all(math.isfinite(x) for x in value) or not any(value):
+            raise serializers.ValidationError("must be finite numbers, not all zero")
+        return value
+
+
+class SearchHitSerializer(serializers.Serializer):
+    memory = MemorySerializer()
+    score = serializers.FloatField()
+    explain = serializers.JSONField(required=False)
+
+
+class SearchResponseSerializer(serializers.Serializer):
+    query = serializers.CharField()
+    mode = serializers.CharField()
+    embed_ms = serializers.FloatField()
+    db_ms = serializers.FloatField()
+    notice = serializers.CharField()
+    hits = SearchHitSerializer(many=True)
+
+
+# ------------------------------------------------------------------ links, entities, audit
+
+
+class LinkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Link
+        fields = (
+            "id",
+            "source",
+            "target",
+            "type",
+            "weight",
+            "metadata",
+            "created_by",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+class LinkInputSerializer(StrictSerializer):
+    source = serializers.UUIDField()  # type: ignore[assignment]
+    target = serializers.UUIDField()
+    type = StrictChoiceField(choices=LinkType.choices)
+    weight = StrictFloatField(min_value=0, max_value=1000, required=False, default=1.0)
+    metadata = JsonObjectField(required=False)
+
+
+class EntitySerializer(serializers.ModelSerializer):
+    memory_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Entity
+        fields: tuple[str, ...] = (
+            "id",
+            "name",
+            "kind",
+            "aliases",
+            "metadata",
+            "created_at",
+            "memory_count",
+        )
+        read_only_fields = fields
+
+
+class EntityDetailSerializer(EntitySerializer):
+    memories = serializers.SerializerMethodField()
+
+    class Meta(EntitySerializer.Meta):
+        fields = (*EntitySerializer.Meta.fields, "memories")
+        read_only_fields = fields
+
+    @extend_schema_field(MemorySerializer(many=True))
+    def get_memories(self, entity: Entity) -> list[dict[str, Any]]:
+        memories = self.context["memories"]
+        return list(MemorySerializer(memories, many=True).data)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = (
+            "id",
+            "action",
+            "target_type",
+            "target_id",
+            "actor_type",
+            "actor_label",
+            "request_id",
+            "reason",
+            "summary",
+            "created_at",
+        )
+        read_only_fields = fields
+
+
+# ------------------------------------------------------------------ spaces and tokens
+
+
+class SpaceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Space
+        fields = ("slug", "name", "description", "settings", "created_at")
+        read_only_fields = fields
+
+
+class SpacePatchSerializer(StrictSerializer):
+    name = StrictCharField(max_length=200, required=False)
+    description = StrictCharField(allow_blank=True, required=False, max_length=5000)
+    settings = JsonObjectField(required=False)
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields: tuple[str, ...] = (
+            "id",
+            "name",
+            "key_id",
+            "scopes",
+            "created_at",
+            "expires_at",
+            "revoked_at",
+            "last_used_at",
+            "active",
+        )
+        read_only_fields = fields
+
+
+class TokenCreateSerializer(StrictSerializer):
+    name = StrictCharField(max_length=100)
+    scopes = serializers.ListField(
+        child=StrictChoiceField(choices=Scope.choices), min_length=1, max_length=3
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_expires_at(self, value: Any) -> Any:
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("must be in the future")
+        return value
+
+
+class IssuedTokenSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="shown once; store it now")
+
+    class Meta(TokenSerializer.Meta):
+        fields = (*TokenSerializer.Meta.fields, "token")
+        read_only_fields = fields
+
+
+class ImportReportSerializer(serializers.Serializer):
+    imported = serializers.DictField(child=serializers.IntegerField())
+    errors = serializers.ListField(child=serializers.JSONField())  # type: ignore[assignment]
+
+
+OpenApiJsonl = OpenApiTypes.STR

@@ -1,0 +1,161 @@
+"""/api/v1/links, /api/v1/entities and /api/v1/audit."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db.models import Count, Q, QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.api import serializers as s
+from apps.api.views.base import SpaceScopedViewSet, log_reads
+from apps.audit.models import AuditEvent
+from apps.memories import services
+from apps.memories.models import Entity, Link, LinkType
+
+LINK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
+class LinkViewSet(SpaceScopedViewSet):
+    serializer_class = s.LinkSerializer
+    query_params = {"list": frozenset({"memory", "source", "target", "type"})}
+
+    def get_queryset(self) -> QuerySet[Link]:
+        return Link.objects.for_space(self.space)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("memory", str, description="links from or to this memory"),
+            OpenApiParameter("source", str),
+            OpenApiParameter("target", str),
+            OpenApiParameter("type", str, enum=LinkType.values),
+        ],
+        responses=s.LinkSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        links = self.get_queryset()
+        params = request.query_params
+        if "type" in params:
+            links = links.filter(type=params["type"])
+        memory_filters = {
+            name: params[name] for name in ("memory", "source", "target") if name in params
+        }
+        for name, value in memory_filters.items():
+            if not _is_uuid(value):
+                return Response({"results": [], "next_cursor": None, "next": None})
+            links = (
+                links.filter(Q(source_id=value) | Q(target_id=value))
+                if name == "memory"
+                else links.filter(**{f"{name}_id": value})
+            )
+        page = self.page(links)
+        return self.get_paginated_response(s.LinkSerializer(page, many=True).data)
+
+    @extend_schema(request=s.LinkInputSerializer, responses={201: s.LinkSerializer})
+    def create(self, request: Request) -> Response:
+        body = s.LinkInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        link = services.link_memories(
+            self.space,
+            self.actor,
+            data["source"],
+            data["target"],
+            data["type"],
+            weight=data["weight"],
+            metadata=data.get("metadata"),
+        )
+        return Response(s.LinkSerializer(link).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.LinkSerializer, parameters=[LINK_ID])
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(s.LinkSerializer(self.get_object()).data)
+
+    @extend_schema(responses={204: None}, parameters=[LINK_ID])
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.unlink(self.space, self.actor, pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+class EntityViewSet(SpaceScopedViewSet):
+    serializer_class = s.EntitySerializer
+    lookup_value_regex = "[^/]+"
+    query_params = {"list": frozenset({"kind", "name"})}
+
+    def get_queryset(self) -> QuerySet[Entity]:
+        return Entity.objects.for_space(self.space).annotate(memory_count=Count("mentions"))
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("kind", str, enum=Entity.EntityKind.values),
+            OpenApiParameter("name", str, description="part of the name, any case"),
+        ],
+        responses=s.EntitySerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        entities = self.get_queryset()
+        if "kind" in request.query_params:
+            entities = entities.filter(kind=request.query_params["kind"])
+        if "name" in request.query_params:
+            entities = entities.filter(
+                normalized_name__contains=Entity.normalize(request.query_params["name"])
+            )
+        page = self.page(entities)
+        return self.get_paginated_response(s.EntitySerializer(page, many=True).data)
+
+    @extend_schema(responses=s.EntityDetailSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        entity: Entity = self.get_object()
+        memories = list(
+            entity.memories.defer("embedding", "search_vector").order_by("-created_at")[:200]
+        )
+        log_reads(self.caller, (m.pk for m in memories), "entity")
+        return Response(s.EntityDetailSerializer(entity, context={"memories": memories}).data)
+
+
+class AuditViewSet(SpaceScopedViewSet):
+    serializer_class = s.AuditEventSerializer
+    query_params = {
+        "list": frozenset({"actor", "action", "target_type", "target_id", "since", "until"})
+    }
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("actor", str, description='e.g. "token:planner" or "user:maya"'),
+            OpenApiParameter("action", str, description='e.g. "memory.update"'),
+            OpenApiParameter("target_type", str),
+            OpenApiParameter("target_id", str),
+            OpenApiParameter("since", str, description="ISO 8601 date-time"),
+            OpenApiParameter("until", str, description="ISO 8601 date-time"),
+        ],
+        responses=s.AuditEventSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        events = AuditEvent.objects.for_space(self.space)
+        params = request.query_params
+        for param, column in (
+            ("actor", "actor_label"),
+            ("action", "action"),
+            ("target_type", "target_type"),
+            ("target_id", "target_id"),
+        ):
+            if param in params:
+                events = events.filter(**{column: params[param]})
+        since, until = self.date_param("since"), self.date_param("until")
+        if since:
+            events = events.filter(created_at__gte=since)
+        if until:
+            events = events.filter(created_at__lt=until)
+        page = self.page(events)
+        return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
