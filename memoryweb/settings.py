@@ -192,6 +192,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.retrieval.tasks.sweep_pending_embeddings",
         "schedule": env_int("MEMORYWEB_EMBEDDING_SWEEP_SECONDS", 60),
     },
+    "idempotency-cleanup": {
+        "task": "apps.api.tasks.forget_old_idempotency_records",
+        "schedule": 3600,
+    },
 }
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from apps.api.models import IdempotentRequest
+from apps.api.tasks import forget_old_idempotency_records
+from apps.audit.models import AuditEvent
 from apps.memories.models import Episode, Link, Memory
 from tests.api.conftest import error_of
 
@@ -234,3 +240,26 @@ def test_it_answers_a_search_of_an_empty_space_with_a_notice(writer):
     assert response.status_code == 200
     assert response.json()["hits"] == []
     assert response.json()["notice"] == "This space has no memories yet."
+
+
+def test_reading_episodes_is_audited(writer, reader, space):
+    body = writer.post("/api/v1/episodes", CONVERSATION, format="json").json()
+    episode_id = body["episodes"][0]["id"]
+    reader.get(f"/api/v1/episodes/{episode_id}")
+    reader.get("/api/v1/episodes?limit=1")
+    reads = AuditEvent.objects.for_space(space).filter(action="episode.read")
+    assert sorted(reads.values_list("target_id", flat=True)) == sorted(
+        [episode_id, body["episodes"][1]["id"]]
+    )
+    assert {e.actor_label for e in reads} == {f"token:{reader.token.name}"}
+
+
+def test_old_idempotency_records_are_forgotten(writer, space, settings):
+    writer.post("/api/v1/episodes", CONVERSATION, format="json", HTTP_IDEMPOTENCY_KEY="old")
+    writer.post("/api/v1/episodes", CONVERSATION, format="json", HTTP_IDEMPOTENCY_KEY="new")
+    IdempotentRequest.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=settings.API_IDEMPOTENCY_HOURS + 1)
+    )
+    assert forget_old_idempotency_records() == 1
+    assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
+    assert "idempotency-cleanup" in settings.CELERY_BEAT_SCHEDULE

@@ -120,3 +120,12 @@ def log_reads(caller: Caller, memory_ids: Iterable[object], via: str) -> None:
     ]
     if targets:
         record_events(caller.space, caller.actor, "memory.read", targets)
+
+
+def log_episode_reads(caller: Caller, episode_ids: Iterable[object]) -> None:
+    """Episodes are what was said, verbatim: reading them is logged like memories."""
+    targets: list[tuple[str, object, dict[str, Any]]] = [
+        ("episode", episode_id, {}) for episode_id in episode_ids
+    ]
+    if targets:
+        record_events(caller.space, caller.actor, "episode.read", targets)

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,14 +15,14 @@ from rest_framework.response import Response
 from apps.api import serializers as s
 from apps.api.errors import ApiError
 from apps.api.idempotency import run_once
-from apps.api.views.base import SpaceScopedViewSet
+from apps.api.views.base import SpaceScopedViewSet, log_episode_reads, log_reads
 from apps.api.views.memories import IDEMPOTENCY_KEY
 from apps.memories import services
 from apps.memories.models import Episode
 from apps.retrieval.search import Filters, Weights, search
 
 
-class EpisodeViewSet(mixins.RetrieveModelMixin, SpaceScopedViewSet):
+class EpisodeViewSet(SpaceScopedViewSet):
     serializer_class = s.EpisodeSerializer
     lookup_value_regex = "[^/]+"
     query_params = {
@@ -53,7 +53,14 @@ class EpisodeViewSet(mixins.RetrieveModelMixin, SpaceScopedViewSet):
         if before:
             episodes = episodes.filter(occurred_at__lt=before)
         page = self.page(episodes)
+        log_episode_reads(self.caller, (e.pk for e in page))
         return self.get_paginated_response(s.EpisodeSerializer(page, many=True).data)
+
+    @extend_schema(responses=s.EpisodeSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        episode: Episode = self.get_object()
+        log_episode_reads(self.caller, [episode.pk])
+        return Response(s.EpisodeSerializer(episode).data)
 
     @extend_schema(
         request=s.EpisodesRequestSerializer,
@@ -109,7 +116,8 @@ class EpisodeViewSet(mixins.RetrieveModelMixin, SpaceScopedViewSet):
     def memories(self, request: Request, pk: str) -> Response:
         """The memories derived from this episode."""
         episode: Episode = self.get_object()
-        memories = episode.memories.defer("embedding", "search_vector").order_by("created_at")
+        memories = list(episode.memories.defer("embedding", "search_vector").order_by("created_at"))
+        log_reads(self.caller, (m.pk for m in memories), "episode")
         return Response({"results": s.MemorySerializer(memories, many=True).data})
 
 
