@@ -68,26 +68,8 @@ class MemoryBatchSerializer(StrictSerializer):
 
 MEMORY_FIELDS = (
     "id",
-    "kind",
-    "content",
-    "subject",
-    "agent",
-    "session",
-    "tags",
-    "metadata",
-    "importance",
-    "confidence",
-    "pinned",
-    "status",
-    "occurred_at",
-    "valid_from",
-    "valid_to",
-    "created_at",
-    "updated_at",
-    "version",
-    "access_count",
-    "last_accessed_at",
-    "strength",
+    *Memory.VERSIONED_FIELDS,
+    *Memory.STATE_FIELDS,
     "retention",
     "embedding_model",
     "source_episodes",
@@ -224,18 +206,7 @@ class EpisodesRequestSerializer(StrictSerializer):
 class EpisodeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Episode
-        fields = (
-            "id",
-            "source",
-            "session",
-            "role",
-            "speaker",
-            "agent",
-            "content",
-            "occurred_at",
-            "metadata",
-            "created_at",
-        )
+        fields = Episode.PUBLIC_FIELDS
         read_only_fields = fields
 
 

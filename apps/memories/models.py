@@ -83,6 +83,20 @@ class Episode(models.Model):
     def __str__(self) -> str:
         return f"{self.speaker or self.role or 'episode'}: {self.content[:60]}"
 
+    # What an episode is to the outside world (the API, exports).
+    PUBLIC_FIELDS = (
+        "id",
+        "source",
+        "session",
+        "role",
+        "speaker",
+        "agent",
+        "content",
+        "occurred_at",
+        "metadata",
+        "created_at",
+    )
+
 
 class Memory(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -184,6 +198,16 @@ class Memory(models.Model):
         "occurred_at",
         "valid_from",
         "valid_to",
+    )
+
+    # Bookkeeping that changes without a new version's content (reads change usage).
+    STATE_FIELDS = (
+        "created_at",
+        "updated_at",
+        "version",
+        "access_count",
+        "last_accessed_at",
+        "strength",
     )
 
     def snapshot(self) -> dict[str, object]:

@@ -65,26 +65,8 @@ CHUNK_SIZE = 500
 
 RECORD_TYPES = ("episode", "memory", "link", "entity")
 
-_EPISODE_KEYS = (
-    "id",
-    "source",
-    "session",
-    "role",
-    "speaker",
-    "agent",
-    "content",
-    "occurred_at",
-    "metadata",
-    "created_at",
-)
-_MEMORY_STATE_KEYS = (
-    "created_at",
-    "updated_at",
-    "version",
-    "access_count",
-    "last_accessed_at",
-    "strength",
-)
+_EPISODE_KEYS = Episode.PUBLIC_FIELDS
+_MEMORY_STATE_KEYS = Memory.STATE_FIELDS
 _MEMORY_KEYS = ("id", *Memory.VERSIONED_FIELDS, *_MEMORY_STATE_KEYS)
 _VERSION_KEYS = (
     "version",

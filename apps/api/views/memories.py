@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -331,24 +332,20 @@ class MemoryViewSet(SpaceScopedViewSet):
     @extend_schema(request=s.ReasonSerializer, responses=s.MemorySerializer, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str) -> Response:
-        memory = services.restore_memory(
-            self.space,
-            self.actor,
-            pk,
-            reason=self.reason(),
-            expected_version=if_match_version(request),
-        )
-        return self.respond(memory)
+        return self.change_status(services.restore_memory, pk)
 
     @extend_schema(request=s.ReasonSerializer, responses=s.MemorySerializer, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str) -> Response:
-        memory = services.archive_memory(
+        return self.change_status(services.archive_memory, pk)
+
+    def change_status(self, change: Callable[..., Memory], pk: str) -> Response:
+        memory = change(
             self.space,
             self.actor,
             pk,
             reason=self.reason(),
-            expected_version=if_match_version(request),
+            expected_version=if_match_version(self.request),
         )
         return self.respond(memory)
 
