@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.retrieval",
     "apps.api",
+    "apps.dashboard",
     "apps.core",
 ]
 
@@ -128,6 +129,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.dashboard.context.navigation",
             ],
         },
     },

@@ -24,12 +24,12 @@ from rest_framework.response import Response
 from apps.api.errors import ApiError
 
 
-def _encode(value: Any, pk: Any) -> str:
+def encode_cursor(value: Any, pk: Any) -> str:
     raw = json.dumps([value.isoformat() if isinstance(value, datetime) else value, str(pk)])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str) -> tuple[Any, str]:
+def decode_cursor(cursor: str) -> tuple[Any, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, pk = json.loads(raw)
@@ -65,7 +65,7 @@ class KeysetPagination(BasePagination):
         ordered = queryset.order_by(f"-{field}", "-pk")
         cursor = request.query_params.get("cursor")
         if cursor:
-            value, pk = _decode(cursor)
+            value, pk = decode_cursor(cursor)
             if isinstance(value, str):
                 parsed = parse_datetime(value)
                 if parsed is None:
@@ -87,7 +87,7 @@ class KeysetPagination(BasePagination):
         if len(rows) > limit:
             rows = rows[:limit]
             last: Model = rows[-1]
-            self.next_cursor = _encode(getattr(last, field), last.pk)
+            self.next_cursor = encode_cursor(getattr(last, field), last.pk)
         return rows
 
     def next_link(self) -> str | None:

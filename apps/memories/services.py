@@ -563,6 +563,23 @@ def store_embeddings(
 
 
 @transaction.atomic
+def request_reembedding(space: Space, actor: Actor, memory_ids: Sequence[MemoryId]) -> int:
+    """Drop these memories' vectors so the embedding job computes them again.
+
+    The vector is derived data, so no version is written; the audit trail says who
+    asked. Returns how many memories will be re-embedded.
+    """
+    ids = [str(i) for i in memory_ids]
+    memories = Memory.objects.for_space(space).filter(pk__in=ids)
+    found = [str(pk) for pk in memories.values_list("pk", flat=True)]
+    memories.update(embedding=None, embedding_model="")
+    record_events(space, actor, "memory.reembed", [("memory", pk, {}) for pk in found])
+    if found:
+        _embed_after_commit(space.pk)
+    return len(found)
+
+
+@transaction.atomic
 def record_recall(
     space: Space,
     actor: Actor,

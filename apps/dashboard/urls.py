@@ -1,0 +1,30 @@
+from django.urls import path
+
+from apps.dashboard.views import activity, browser, conversation, memory, tokens
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("switch/", browser.switch, name="switch"),
+    path("s/<slug:slug>/", browser.browse, name="browse"),
+    path("s/<slug:slug>/bulk/", browser.bulk, name="bulk"),
+    path("s/<slug:slug>/bulk/undo/", browser.undo, name="undo"),
+    path("s/<slug:slug>/memories/<uuid:memory_id>/", memory.detail, name="memory"),
+    path("s/<slug:slug>/memories/<uuid:memory_id>/edit/", memory.edit, name="memory_edit"),
+    path("s/<slug:slug>/memories/<uuid:memory_id>/status/", memory.status, name="memory_status"),
+    path(
+        "s/<slug:slug>/memories/<uuid:memory_id>/versions/",
+        memory.versions,
+        name="memory_versions",
+    ),
+    path("s/<slug:slug>/memories/<uuid:memory_id>/revert/", memory.revert, name="memory_revert"),
+    path("s/<slug:slug>/memories/<uuid:memory_id>/purge/", memory.purge, name="memory_purge"),
+    path("s/<slug:slug>/sessions/", conversation.sessions, name="sessions"),
+    path("s/<slug:slug>/sessions/<path:session>/", conversation.session, name="session"),
+    path("s/<slug:slug>/episodes/<uuid:episode_id>/", conversation.episode, name="episode"),
+    path("s/<slug:slug>/audit/", activity.audit, name="audit"),
+    path("s/<slug:slug>/jobs/", activity.jobs, name="jobs"),
+    path("s/<slug:slug>/jobs/<int:job_id>/", activity.job, name="job"),
+    path("s/<slug:slug>/tokens/", tokens.tokens, name="tokens"),
+    path("s/<slug:slug>/tokens/<int:token_id>/revoke/", tokens.revoke, name="token_revoke"),
+]

@@ -1,0 +1,251 @@
+"""The memory browser: search and filters in the URL, infinite scroll, bulk actions."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
+from django.db.models.functions import Left
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from apps.api.errors import ApiError
+from apps.api.pagination import decode_cursor, encode_cursor
+from apps.dashboard.access import Curator, space_page
+from apps.dashboard.forms import BULK_ACTIONS, BrowseForm, BulkForm
+from apps.dashboard.services import BULK_LIMIT, apply_bulk, undo_bulk
+from apps.memories.models import Memory
+from apps.retrieval.search import MAX_K, search
+from apps.spaces.models import Membership, Role
+
+PAGE = 50
+# Enough of the text for a snippet; the rest of a long memory stays in the database.
+SNIPPET_SOURCE_CHARS = 600
+UNDO_SESSION_KEY = "bulk_undo"
+UNDOABLE = {"archive", "restore", "delete", "tag", "untag"}
+
+
+def _listing(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
+    return (
+        queryset.defer("embedding", "search_vector", "content", "metadata")
+        .annotate(snippet_source=Left("content", SNIPPET_SOURCE_CHARS))
+        .order_by("-created_at", "-pk")
+    )
+
+
+def _state(request: HttpRequest, **changes: Any) -> str:
+    """The current query string with `changes` applied (None removes a key)."""
+    params = request.GET.copy()
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return params.urlencode()
+
+
+@require_GET
+@space_page()
+def browse(request: HttpRequest, curator: Curator) -> HttpResponse:
+    form = BrowseForm(request.GET)
+    rows: list[Memory] = []
+    next_query: str | None = None
+    notice = ""
+    query = ""
+    if form.is_valid():
+        query = form.query()
+        filters = form.filters()
+        if query:
+            rows, next_query, notice = _search_page(request, curator, form, query)
+        else:
+            rows, next_query = _list_page(
+                request, curator, filters.apply(Memory.objects.for_space(curator.space))
+            )
+            if not rows and not request.GET.get("cursor"):
+                notice = (
+                    "No memories match these filters."
+                    if any(v for k, v in request.GET.items() if k != "mode")
+                    else "This space has no memories yet. Agents add them through the API."
+                )
+    context = {
+        "form": form,
+        "rows": rows,
+        "query": query,
+        "next_query": next_query,
+        "notice": notice,
+        "state": _state(request, cursor=None, offset=None),
+        "bulk_actions": BULK_ACTIONS,
+    }
+    if request.htmx and (request.GET.get("cursor") or request.GET.get("offset")):
+        return render(request, "dashboard/browser.html#rows", context)
+    return render(request, "dashboard/browser.html", context)
+
+
+def _list_page(
+    request: HttpRequest, curator: Curator, queryset: QuerySet[Memory]
+) -> tuple[list[Memory], str | None]:
+    listing = _listing(queryset)
+    cursor = request.GET.get("cursor")
+    if cursor:
+        try:
+            created_at, pk = decode_cursor(cursor)
+            listing = listing.filter(created_at__lte=created_at).exclude(
+                created_at=created_at, pk__gte=pk
+            )
+        except (ApiError, ValueError, TypeError):
+            cursor = None  # a mangled link starts over at the top
+    rows = list(listing[: PAGE + 1])
+    next_query = None
+    if len(rows) > PAGE:
+        rows = rows[:PAGE]
+        next_query = _state(request, cursor=encode_cursor(rows[-1].created_at, rows[-1].pk))
+    return rows, next_query
+
+
+def _search_page(
+    request: HttpRequest, curator: Curator, form: BrowseForm, query: str
+) -> tuple[list[Memory], str | None, str]:
+    raw_offset = request.GET.get("offset", "0")
+    offset = int(raw_offset) if raw_offset.isdigit() else 0
+    offset = min(offset, MAX_K - PAGE)
+    result = search(
+        curator.space,
+        query,
+        mode=form.cleaned_data.get("mode") or "hybrid",
+        k=offset + PAGE,
+        filters=form.filters(),
+        actor=curator.actor,
+    )
+    rows = [hit.memory for hit in result.hits[offset:]]
+    for memory in rows:
+        memory.snippet_source = memory.content[:SNIPPET_SOURCE_CHARS]
+    more = len(result.hits) == offset + PAGE and offset + PAGE < MAX_K
+    next_query = _state(request, offset=str(offset + PAGE)) if more else None
+    return rows, next_query, result.notice
+
+
+def _targets(request: HttpRequest, curator: Curator) -> tuple[list[str], bool]:
+    """The memory ids a bulk request names, and whether there were more than the limit."""
+    if request.POST.get("all_matching"):
+        browse_form = BrowseForm(request.POST)
+        if not browse_form.is_valid():
+            return [], False
+        query = browse_form.query()
+        if query:
+            result = search(
+                curator.space,
+                query,
+                mode=browse_form.cleaned_data.get("mode") or "hybrid",
+                k=MAX_K,
+                filters=browse_form.filters(),
+                record_access=False,
+            )
+            return [str(hit.memory.pk) for hit in result.hits], False
+        matching = browse_form.filters().apply(Memory.objects.for_space(curator.space))
+        ids = [str(pk) for pk in matching.values_list("pk", flat=True)[: BULK_LIMIT + 1]]
+        return ids[:BULK_LIMIT], len(ids) > BULK_LIMIT
+    wanted = request.POST.getlist("ids")[: BULK_LIMIT + 1]
+    valid = []
+    for raw in wanted:
+        try:
+            valid.append(str(Memory._meta.pk.to_python(raw)))  # type: ignore[union-attr]
+        except Exception:
+            continue  # not an id: nothing to act on
+    found = (
+        Memory.objects.for_space(curator.space).filter(pk__in=valid).values_list("pk", flat=True)
+    )
+    return [str(pk) for pk in found][:BULK_LIMIT], len(wanted) > BULK_LIMIT
+
+
+@require_POST
+@space_page(Role.EDITOR)
+def bulk(request: HttpRequest, curator: Curator) -> HttpResponse:
+    form = BulkForm(request.POST)
+    back = reverse("dashboard:browse", args=[curator.space.slug])
+    state = request.POST.get("state", "")
+    if state:
+        back = f"{back}?{state}"
+    if not form.is_valid():
+        return render(
+            request,
+            "dashboard/bulk_confirm.html",
+            {"form": form, "count": 0, "back": back, "post": request.POST},
+            status=400,
+        )
+    ids, too_many = _targets(request, curator)
+    action = form.cleaned_data["action"]
+    if not form.cleaned_data["confirmed"] or too_many or not ids:
+        return render(
+            request,
+            "dashboard/bulk_confirm.html",
+            {
+                "form": form,
+                "count": len(ids),
+                "too_many": too_many,
+                "limit": BULK_LIMIT,
+                "verb": BULK_ACTIONS[action].lower(),
+                "tag": form.cleaned_data.get("tag", ""),
+                "back": back,
+                "post": _without(request.POST, "confirmed"),
+            },
+        )
+    outcome = apply_bulk(
+        curator.space, curator.actor, action, ids, form.cleaned_data["tag"].strip()
+    )
+    text = f"{BULK_ACTIONS[action]}: {outcome.changed} of {len(ids)} memories."
+    if outcome.skipped:
+        text += f" {len(outcome.skipped)} skipped ({outcome.skipped[0]['reason']})."
+    if outcome.undo and action in UNDOABLE:
+        token = secrets.token_urlsafe(8)
+        request.session[UNDO_SESSION_KEY] = {
+            "token": token,
+            "slug": curator.space.slug,
+            **outcome.undo,
+        }
+        messages.success(request, text, extra_tags=f"undo:{token}")
+    else:
+        messages.success(request, text)
+    if request.htmx:
+        return HttpResponseClientRedirect(back)
+    return redirect(back)
+
+
+@require_POST
+@space_page(Role.EDITOR)
+def undo(request: HttpRequest, curator: Curator) -> HttpResponse:
+    record = request.session.get(UNDO_SESSION_KEY)
+    back = reverse("dashboard:browse", args=[curator.space.slug])
+    if (
+        not record
+        or record.get("token") != request.POST.get("token")
+        or record.get("slug") != curator.space.slug
+    ):
+        messages.error(request, "There is nothing to undo any more.")
+        return redirect(back)
+    del request.session[UNDO_SESSION_KEY]
+    outcome = undo_bulk(curator.space, curator.actor, record)
+    text = f"Undone for {outcome.changed} memories."
+    if outcome.skipped:
+        text += f" {len(outcome.skipped)} changed since and were left as they are."
+    messages.success(request, text)
+    return redirect(back)
+
+
+def _without(post: QueryDict, *keys: str) -> list[tuple[str, str]]:
+    return [(k, v) for k, values in post.lists() if k not in keys for v in values]
+
+
+@require_GET
+@login_required
+def switch(request: HttpRequest) -> HttpResponse:
+    """The space switcher's target: a GET form, so it works without JavaScript too."""
+    slug = request.GET.get("space", "")
+    if not Membership.objects.filter(user=request.user, space__slug=slug).exists():
+        return redirect("home")
+    return redirect("dashboard:browse", slug)
