@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint services-up services-down clean
+.PHONY: install browser run test lint services-up services-down clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,9 +28,18 @@ run: install
 	trap '$(PY) -m memoryweb.embedded down --profile dev' EXIT; \
 	  MEMORYWEB_PROFILE=dev $(VENV)/bin/honcho --no-colour -f Procfile start
 
+# The dashboard's browser tests drive Debian's Chromium (Playwright cannot download
+# its own browser here). Installed once; a failed install fails `make test`.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	test -x $(CHROMIUM) || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+	test -x $(CHROMIUM)
+
 # The test services use their own ports and data directory (var/test), so this
 # can run while `make run` is up.
-test: install lint
+test: install lint browser
 	$(PY) -m memoryweb.embedded up --profile test
 	trap '$(PY) -m memoryweb.embedded down --profile test' EXIT; \
 	  MEMORYWEB_PROFILE=test $(PY) -m pytest

@@ -22,15 +22,23 @@ BULK_ACTIONS = {
 class BrowseForm(forms.Form):
     """The memory browser's state; it lives in the URL so a view can be shared."""
 
-    q = forms.CharField(required=False, max_length=500, label="Search")
+    q = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search memories"}),
+    )
     mode = forms.ChoiceField(
-        choices=[(m, m.capitalize()) for m in MODES], required=False, label="Mode"
+        # Hybrid first: it is what an empty choice means.
+        choices=[(m, m.capitalize()) for m in sorted(MODES, key=lambda m: m != "hybrid")],
+        required=False,
+        label="Mode",
     )
     kind = forms.ChoiceField(choices=[("", "Any kind"), *Kind.choices], required=False)
     status = forms.ChoiceField(
         choices=[
             ("", "Active"),
-            *[(s, l) for s, l in Status.choices if s != "active"],
+            *[(value, label) for value, label in Status.choices if value != "active"],
             ("any", "Any status"),
         ],
         required=False,
@@ -76,13 +84,13 @@ def _midnight(day: Any) -> Any:
 
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=list(BULK_ACTIONS.items()))
-    tag = forms.CharField(required=False, max_length=64)
-    ids = forms.CharField(required=False, widget=forms.HiddenInput)
+    # Not "tag": that name is the browser's tag filter, posted alongside.
+    bulk_tag = forms.CharField(required=False, max_length=64)
     all_matching = forms.BooleanField(required=False)
     confirmed = forms.BooleanField(required=False)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if data.get("action") in ("tag", "untag") and not (data.get("tag") or "").strip():
-            self.add_error("tag", "Name the tag to add or remove.")
+        if data.get("action") in ("tag", "untag") and not (data.get("bulk_tag") or "").strip():
+            self.add_error("bulk_tag", "Name the tag to add or remove.")
         return data

@@ -1,15 +1,272 @@
-"""PLACEHOLDER: being written; every view here answers 404 until then."""
+"""What happened in a space and what is running there: the audit log and the jobs."""
 
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_GET, require_http_methods
+from kombu.exceptions import OperationalError as BrokerError
+
+from apps.api.errors import ApiError
+from apps.api.pagination import decode_cursor, encode_cursor
+from apps.audit.models import AuditEvent
+from apps.dashboard.access import Curator, space_page
+from apps.jobs.models import Job
+from apps.retrieval.tasks import start_reembed
+from apps.spaces.models import Role
+
+logger = logging.getLogger(__name__)
+
+AUDIT_PAGE = 50
+RECENT_JOBS = 30
+TARGET_TYPES = ["memory", "episode", "link", "token", "space"]
+ACTOR_KINDS = ("user", "token", "system")
 
 
-def _todo(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+# ------------------------------------------------------------------ audit log
 
 
-detail = edit = status = versions = revert = purge = _todo
-sessions = session = episode = _todo
-audit = jobs = job = _todo
-tokens = revoke = _todo
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Actor",
+        help_text="user:alice, token:agent-1, or just the name",
+    )
+    # Free text with the actions present as suggestions: "memory" matches every memory.* action.
+    action = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Action",
+        help_text="memory.update, or memory for all",
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
+    )
+    target_type = forms.CharField(
+        required=False,
+        max_length=32,
+        label="Target type",
+        widget=forms.TextInput(attrs={"list": "audit-target-types"}),
+    )
+    target_id = forms.CharField(required=False, max_length=64, label="Target id")
+    since = forms.DateField(
+        required=False, label="Since", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "“Until” is before “Since”.")
+        return data
+
+    def apply(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        data = self.cleaned_data
+        actor = data.get("actor", "").strip()
+        if actor:
+            # A bare name matches whoever bears it; each label stays an indexed equality.
+            labels = [actor] if ":" in actor else [actor, *(f"{k}:{actor}" for k in ACTOR_KINDS)]
+            events = events.filter(actor_label__in=labels)
+        action = data.get("action", "").strip()
+        if action:
+            # "memory" or "memory." means every memory.* action.
+            if "." in action and not action.endswith("."):
+                events = events.filter(action=action)
+            else:
+                events = events.filter(action__startswith=action.rstrip(".") + ".")
+        if data.get("target_type", "").strip():
+            events = events.filter(target_type=data["target_type"].strip())
+        if data.get("target_id", "").strip():
+            events = events.filter(target_id=data["target_id"].strip())
+        if data.get("since"):
+            events = events.filter(created_at__gte=_midnight(data["since"]))
+        if data.get("until"):
+            # "Until" is inclusive: the whole of that day.
+            events = events.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
+        return events
+
+    def is_filtering(self) -> bool:
+        return any(self.data.get(name) for name in self.fields)
+
+
+def _midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _target_link(curator: Curator, event: AuditEvent) -> tuple[str, str]:
+    """(url, note) for an event's target; the url is "" where there is nothing to open."""
+    slug = curator.space.slug
+    kind, target = event.target_type, event.target_id
+    if kind == "memory" and event.action == "memory.purge":
+        return "", "purged"
+    try:
+        if kind == "memory":
+            return reverse("dashboard:memory", args=[slug, target]), ""
+        if kind == "episode":
+            return reverse("dashboard:episode", args=[slug, target]), ""
+        if kind == "link" and event.summary.get("source"):
+            return reverse("dashboard:memory", args=[slug, event.summary["source"]]), ""
+    except NoReverseMatch:
+        return "", ""  # not an id this dashboard can open
+    if kind == "token" and curator.is_admin:
+        return reverse("dashboard:tokens", args=[slug]) + f"#token-{target}", ""
+    if kind == "space":
+        return reverse("dashboard:browse", args=[slug]), ""
+    return "", ""
+
+
+def _brief(event: AuditEvent) -> str:
+    """The summary in a line: which fields changed, what was searched, and a few facts."""
+    summary = event.summary if isinstance(event.summary, dict) else {}
+    parts: list[str] = []
+    changed = summary.get("changed")
+    if isinstance(changed, dict) and changed:
+        parts.append("changed " + ", ".join(sorted(changed)))
+    elif isinstance(changed, list) and changed:
+        parts.append("changed " + ", ".join(str(name) for name in changed))
+    if summary.get("query"):
+        query = str(summary["query"])
+        query = query if len(query) <= 80 else query[:79] + "…"
+        mode = f" ({summary['mode']})" if summary.get("mode") else ""
+        parts.append(f"“{query}”{mode}")
+    if summary.get("rank"):
+        parts.append(f"rank {summary['rank']}")
+    for key in ("name", "kind", "status", "session", "type", "model", "count", "version"):
+        value = summary.get(key)
+        if value not in (None, "", [], {}) and not isinstance(value, dict | list):
+            parts.append(f"{key} {value}")
+    if isinstance(summary.get("scopes"), list):
+        parts.append("scopes " + ", ".join(map(str, summary["scopes"])))
+    return " · ".join(parts)
+
+
+def _audit_page(
+    request: HttpRequest, events: QuerySet[AuditEvent]
+) -> tuple[list[AuditEvent], str | None, bool]:
+    listing = events.order_by("-created_at", "-pk")
+    paged = False
+    cursor = request.GET.get("cursor", "")
+    if cursor:
+        try:
+            raw_time, raw_pk = decode_cursor(cursor)
+            moment, pk = parse_datetime(str(raw_time)), int(raw_pk)
+            if moment is None:
+                raise ValueError("not a time")
+            listing = listing.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
+            paged = True
+        except (ApiError, ValidationError, ValueError, TypeError):
+            pass  # a mangled link starts over at the newest event
+    rows = list(listing[: AUDIT_PAGE + 1])
+    next_query = None
+    if len(rows) > AUDIT_PAGE:
+        rows = rows[:AUDIT_PAGE]
+        params = request.GET.copy()
+        params["cursor"] = encode_cursor(rows[-1].created_at, rows[-1].pk)
+        next_query = params.urlencode()
+    return rows, next_query, paged
+
+
+@require_GET
+@space_page()
+def audit(request: HttpRequest, curator: Curator) -> HttpResponse:
+    form = AuditFilterForm(request.GET)
+    events = AuditEvent.objects.for_space(curator.space)
+    rows: list[AuditEvent] = []
+    next_query = None
+    paged = False
+    if form.is_valid():
+        rows, next_query, paged = _audit_page(request, form.apply(events))
+    for event in rows:
+        event.target_url, event.target_note = _target_link(curator, event)  # type: ignore[attr-defined]
+        event.brief = _brief(event)  # type: ignore[attr-defined]
+    context = {
+        "nav": "audit",
+        "form": form,
+        "rows": rows,
+        "next_query": next_query,
+        "filtering": form.is_filtering(),
+        # The index on (space, action) serves this; the list feeds the action suggestions.
+        "known_actions": events.order_by("action").values_list("action", flat=True).distinct(),
+        "target_types": TARGET_TYPES,
+    }
+    if request.htmx and paged:
+        return render(request, "dashboard/audit.html#rows", context)
+    return render(request, "dashboard/audit.html", context)
+
+
+# ------------------------------------------------------------------ jobs
+
+
+def _space_jobs(curator: Curator) -> QuerySet[Job]:
+    return Job.objects.for_space(curator.space)
+
+
+@require_http_methods(["GET", "POST"])
+@space_page()
+def jobs(request: HttpRequest, curator: Curator) -> HttpResponse:
+    if request.method == "POST":
+        return _start_reembed(request, curator)
+    running = list(_space_jobs(curator).running().order_by("-created_at", "-pk"))
+    recent = list(
+        _space_jobs(curator)
+        .exclude(pk__in=[job.pk for job in running])
+        .order_by("-created_at", "-pk")[:RECENT_JOBS]
+    )
+    return render(
+        request,
+        "dashboard/jobs.html",
+        {"nav": "jobs", "running": running, "recent": recent, "recent_limit": RECENT_JOBS},
+    )
+
+
+def _start_reembed(request: HttpRequest, curator: Curator) -> HttpResponse:
+    if not curator.can_edit:
+        raise PermissionDenied(f"Starting a re-embed needs the {Role.EDITOR} role.")
+    back = reverse("dashboard:jobs", args=[curator.space.slug])
+    job: Job | None = None
+    try:
+        # The task is queued when this block commits, so a broker that is down
+        # raises here, after the job row is saved.
+        with transaction.atomic():
+            job = start_reembed(curator.space)
+    except (BrokerError, OSError) as exc:
+        logger.warning("could not queue re-embed for %s: %s", curator.space.slug, exc)
+        if job is not None:
+            job.fail(f"Could not reach the task queue: {exc}")
+        messages.error(
+            request,
+            "The re-embed could not start: the task queue (broker) is unreachable. "
+            "Check that the broker and the worker are running, then try again.",
+        )
+        return redirect(back)
+    messages.success(
+        request,
+        f"Re-embedding of {curator.space.name} is queued (job {job.pk}); progress shows below.",
+    )
+    return redirect(back)
+
+
+@require_GET
+@space_page()
+def job(request: HttpRequest, curator: Curator, job_id: int) -> HttpResponse:
+    found = _space_jobs(curator).filter(pk=job_id).first()
+    if found is None:
+        raise Http404("No such job in this space")
+    context = {"nav": "jobs", "job": found, "jobs": [found]}
+    if request.htmx:
+        return render(request, "dashboard/jobs.html#job_row", context)
+    return render(request, "dashboard/job.html", context)

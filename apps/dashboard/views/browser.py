@@ -190,13 +190,13 @@ def bulk(request: HttpRequest, curator: Curator) -> HttpResponse:
                 "too_many": too_many,
                 "limit": BULK_LIMIT,
                 "verb": BULK_ACTIONS[action].lower(),
-                "tag": form.cleaned_data.get("tag", ""),
+                "tag": form.cleaned_data.get("bulk_tag", ""),
                 "back": back,
                 "post": _without(request.POST, "confirmed"),
             },
         )
     outcome = apply_bulk(
-        curator.space, curator.actor, action, ids, form.cleaned_data["tag"].strip()
+        curator.space, curator.actor, action, ids, form.cleaned_data["bulk_tag"].strip()
     )
     text = f"{BULK_ACTIONS[action]}: {outcome.changed} of {len(ids)} memories."
     if outcome.skipped:

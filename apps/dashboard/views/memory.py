@@ -1,15 +1,696 @@
-"""PLACEHOLDER: being written; every view here answers 404 until then."""
+"""One memory's page: what it says, where it came from, its history, and the
+curator's changes to it.
 
+Edits are optimistic: the form carries the version the editor saw, and a stale
+edit is shown as a conflict to resolve, never saved over someone else's change.
+Every change goes through `apps.memories.services`, so each one is a version
+and an audit event. Reading the page is itself recorded in the access log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from pgvector.django import CosineDistance
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import record_events
+from apps.dashboard.access import Curator, space_page
+from apps.dashboard.diffing import (
+    display_value,
+    field_changes,
+    metadata_diff,
+    render_word_diff,
+)
+from apps.memories import services
+from apps.memories.models import Episode, Kind, Link, LinkType, Memory, MemoryVersion, Status
+from apps.spaces.models import Role
+
+# Bounds that keep a busy memory's page fast; each list says when it is cut.
+VERSION_ROWS = 100
+SOURCE_EPISODES = 20
+CONTEXT_TURNS = 2  # episodes shown before and after a source episode
+LINK_ROWS = 200
+SIMILAR_COUNT = 5
+ACCESS_LOG_ROWS = 20
+SECONDS_PER_DAY = 86_400
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+ACCESS_ACTIONS = ("memory.read", "memory.recall")
+# Lineage reads as a story in this order; every other link type is listed plainly.
+LINEAGE = (
+    ("derived_from", "Derived or merged from", LinkType.DERIVED_FROM, "outgoing"),
+    ("supersedes", "Supersedes", LinkType.SUPERSEDES, "outgoing"),
+    ("superseded_by", "Superseded by", LinkType.SUPERSEDES, "incoming"),
+    ("derived_into", "Memories derived from this one", LinkType.DERIVED_FROM, "incoming"),
+)
+STATUS_ACTIONS: dict[str, Callable[..., Memory]] = {
+    "archive": services.archive_memory,
+    "restore": services.restore_memory,
+    "delete": services.delete_memory,
+}
+STATUS_DONE = {"archive": "Archived", "restore": "Restored", "delete": "Deleted"}
 
 
-def _todo(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-    raise Http404("not built yet")
+# ----------------------------------------------------------------- forms
 
 
-detail = edit = status = versions = revert = purge = _todo
-sessions = session = episode = _todo
-audit = jobs = job = _todo
-tokens = revoke = _todo
+def _datetime_local() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
+
+
+def _unit_interval() -> forms.FloatField:
+    return forms.FloatField(
+        min_value=0, max_value=1, widget=forms.NumberInput(attrs={"step": "any"})
+    )
+
+
+class MemoryEditForm(forms.Form):
+    """The fields a curator edits, as they appear on the page."""
+
+    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), strip=False)
+    tags = forms.CharField(
+        required=False, help_text="Separate tags with commas.", label="Tags", max_length=4000
+    )
+    kind = forms.ChoiceField(choices=Kind.choices)
+    importance = _unit_interval()
+    confidence = _unit_interval()
+    valid_from = forms.DateTimeField(required=False, widget=_datetime_local())
+    valid_to = forms.DateTimeField(required=False, widget=_datetime_local())
+    pinned = forms.BooleanField(required=False)
+    reason = forms.CharField(
+        required=False, max_length=500, help_text="Optional; kept with the version."
+    )
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    EDITED = ("content", "tags", "kind", "importance", "confidence", "valid_from", "valid_to")
+    EDITED += ("pinned",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "edit_%s")
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def for_memory(cls, memory: Memory) -> MemoryEditForm:
+        initial: dict[str, Any] = {name: getattr(memory, name) for name in cls.EDITED}
+        initial["tags"] = ", ".join(memory.tags)
+        initial["version"] = memory.version
+        return cls(initial=initial)
+
+    def clean_content(self) -> str:
+        # Browsers send a textarea's line breaks as CRLF; stored text uses LF.
+        content = self.cleaned_data["content"].replace("\r\n", "\n")
+        if not content.strip():
+            raise forms.ValidationError("A memory cannot be empty.")
+        limit = settings.MEMORY_MAX_CONTENT_CHARS
+        if len(content) > limit:
+            raise forms.ValidationError(
+                f"This is {len(content)} characters; a memory holds at most {limit}."
+            )
+        return content
+
+    def clean_tags(self) -> list[str]:
+        tags: list[str] = []
+        for raw in self.cleaned_data["tags"].split(","):
+            tag = raw.strip()
+            if len(tag) > 64:
+                raise forms.ValidationError(f"“{tag[:20]}…” is longer than 64 characters.")
+            if tag and tag not in tags:
+                tags.append(tag)
+        return tags
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, ends = data.get("valid_from"), data.get("valid_to")
+        if starts and ends and starts >= ends:
+            self.add_error("valid_to", "“Valid to” must be after “valid from”.")
+        return data
+
+    def changes(self, memory: Memory) -> dict[str, Any]:
+        """The edited fields whose submitted value differs from the memory's.
+
+        Datetimes are compared to the minute, the precision of the input, so
+        saving an untouched form does not shave the seconds off a date.
+        """
+        changed: dict[str, Any] = {}
+        for name in self.EDITED:
+            value, current = self.cleaned_data[name], getattr(memory, name)
+            if isinstance(current, datetime) or isinstance(value, datetime):
+                unchanged = _to_minute(current) == _to_minute(value)
+            else:
+                unchanged = current == value
+            if not unchanged:
+                changed[name] = value
+        return changed
+
+
+def _to_minute(moment: datetime | None) -> datetime | None:
+    return moment.replace(second=0, microsecond=0) if moment else None
+
+
+class StatusForm(forms.Form):
+    action = forms.ChoiceField(choices=[(name, name) for name in STATUS_ACTIONS])
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class RevertForm(forms.Form):
+    to_version = forms.IntegerField(min_value=1)
+    version = forms.IntegerField(min_value=1)
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class PurgeForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit log, which outlives the memory.",
+        error_messages={"required": "Say why this memory is purged."},
+    )
+    confirm = forms.BooleanField(
+        label="I understand the memory, its versions and links are deleted for good.",
+        error_messages={"required": "Tick the box to confirm the purge."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "purge_%s")
+        super().__init__(*args, **kwargs)
+
+
+class VersionPairForm(forms.Form):
+    a = forms.IntegerField(min_value=1, label="From version")
+    b = forms.IntegerField(min_value=1, label="To version")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "pair_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("a") is not None and data.get("a") == data.get("b"):
+            self.add_error("b", "Pick two different versions.")
+        return data
+
+
+# ----------------------------------------------------------------- loading
+
+
+def _memory_or_404(curator: Curator, memory_id: UUID, *, with_vector: bool = False) -> Memory:
+    memories = Memory.objects.for_space(curator.space)
+    memories = (
+        memories.defer("search_vector")
+        if with_vector
+        else memories.defer("embedding", "search_vector")
+    )
+    return get_object_or_404(memories, pk=memory_id)
+
+
+def _detail_url(curator: Curator, memory_id: object) -> str:
+    return reverse("dashboard:memory", args=[curator.space.slug, memory_id])
+
+
+def _back_to_detail(request: HttpRequest, curator: Curator, memory_id: object) -> HttpResponse:
+    url = _detail_url(curator, memory_id)
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def retention(memory: Memory, now: datetime) -> float:
+    """MemoryBank retention R = exp(-t / S): t days since last use (or creation)."""
+    last = memory.last_accessed_at or memory.created_at
+    days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
+    return math.exp(-days / max(memory.strength, 1e-6))
+
+
+def allowed_status_actions(memory: Memory) -> list[str]:
+    """The lifecycle actions the domain layer accepts from this memory's status."""
+    actions = []
+    if memory.status == Status.ACTIVE:
+        actions.append("archive")
+    if memory.status in (Status.ARCHIVED, Status.DELETED):
+        actions.append("restore")
+    if memory.status != Status.DELETED:
+        actions.append("delete")
+    return actions
+
+
+def _versions(memory: Memory) -> list[MemoryVersion]:
+    return list(
+        MemoryVersion.objects.for_space(memory.space_id)
+        .filter(memory_id=memory.pk)
+        .defer("content", "metadata")
+        .order_by("-version")[:VERSION_ROWS]
+    )
+
+
+@dataclass
+class SourceContext:
+    """A source episode among the turns around it in its session."""
+
+    source: Episode
+    turns: list[Episode]
+
+
+def _provenance(memory: Memory) -> tuple[list[SourceContext], bool]:
+    """Each source episode with up to CONTEXT_TURNS episodes either side of it in
+    its session; two queries however many sources there are."""
+    episodes = Episode.objects.for_space(memory.space_id)
+    sources = list(
+        episodes.filter(memories=memory).order_by("occurred_at", "pk")[: SOURCE_EPISODES + 1]
+    )
+    cut = len(sources) > SOURCE_EPISODES
+    sources = sources[:SOURCE_EPISODES]
+    around: list[QuerySet[Episode]] = []
+    for source in sources:
+        if not source.session:
+            continue  # not part of a conversation: no neighbours to show
+        same = episodes.filter(session=source.session)
+        when = source.occurred_at
+        around.append(
+            same.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=source.pk)).order_by(
+                "-occurred_at", "-pk"
+            )[:CONTEXT_TURNS]
+        )
+        around.append(
+            same.filter(Q(occurred_at__gt=when) | Q(occurred_at=when, pk__gt=source.pk)).order_by(
+                "occurred_at", "pk"
+            )[:CONTEXT_TURNS]
+        )
+    nearby = list(around[0].union(*around[1:], all=True)) if around else []
+    by_session: dict[str, dict[UUID, Episode]] = {}
+    for episode in [*nearby, *sources]:
+        by_session.setdefault(episode.session, {})[episode.pk] = episode
+    contexts = []
+    for source in sources:
+        if not source.session:
+            contexts.append(SourceContext(source, [source]))
+            continue
+        # The union holds every source's nearest turns, so the nearest ones of
+        # this source are the ones next to it in the merged, sorted session.
+        turns = sorted(by_session[source.session].values(), key=lambda e: (e.occurred_at, e.pk))
+        at = next(i for i, turn in enumerate(turns) if turn.pk == source.pk)
+        contexts.append(
+            SourceContext(source, turns[max(0, at - CONTEXT_TURNS) : at + CONTEXT_TURNS + 1])
+        )
+    return contexts, cut
+
+
+@dataclass
+class LinkedMemory:
+    link: Link
+    other: Memory
+    direction: str  # "outgoing": this memory is the link's source
+
+
+def _links(memory: Memory) -> tuple[list[tuple[str, str, list[LinkedMemory]]], list[LinkedMemory]]:
+    """(lineage sections, other links) from one query over both directions."""
+    rows = (
+        Link.objects.for_space(memory.space_id)
+        .filter(Q(source_id=memory.pk) | Q(target_id=memory.pk))
+        .select_related("source", "target")
+        .defer(
+            "source__embedding",
+            "source__search_vector",
+            "target__embedding",
+            "target__search_vector",
+        )
+        .order_by("type", "-created_at")[:LINK_ROWS]
+    )
+    linked = [
+        LinkedMemory(link, link.target, "outgoing")
+        if link.source_id == memory.pk
+        else LinkedMemory(link, link.source, "incoming")
+        for link in rows
+    ]
+    lineage = []
+    lineage_types = {link_type for _, _, link_type, _ in LINEAGE}
+    for key, title, link_type, direction in LINEAGE:
+        lineage.append(
+            (
+                key,
+                title,
+                [x for x in linked if x.link.type == link_type and x.direction == direction],
+            )
+        )
+    others = [x for x in linked if x.link.type not in lineage_types]
+    return lineage, others
+
+
+def _similar(memory: Memory) -> list[Memory]:
+    if memory.embedding is None:
+        return []
+    return list(
+        Memory.objects.for_space(memory.space_id)
+        .filter(status=Status.ACTIVE, embedding__isnull=False)
+        .exclude(pk=memory.pk)
+        .annotate(distance=CosineDistance("embedding", memory.embedding))
+        .defer("embedding", "search_vector")
+        .order_by("distance")[:SIMILAR_COUNT]
+    )
+
+
+def _access_log(memory: Memory) -> list[AuditEvent]:
+    return list(
+        AuditEvent.objects.for_space(memory.space_id)
+        .filter(target_type="memory", target_id=str(memory.pk), action__in=ACCESS_ACTIONS)
+        .only("actor_label", "action", "created_at", "summary")
+        .order_by("-created_at", "-pk")[:ACCESS_LOG_ROWS]
+    )
+
+
+def _page_context(
+    curator: Curator,
+    memory: Memory,
+    *,
+    form: MemoryEditForm | None = None,
+    conflict: Conflict | None = None,
+) -> dict[str, Any]:
+    versions = _versions(memory)
+    sources, sources_cut = _provenance(memory)
+    lineage, other_links = _links(memory)
+    now = timezone.now()
+    return {
+        **_edit_context(curator, memory, form=form, conflict=conflict),
+        "nav": "memories",
+        "versions": versions,
+        "versions_cut": memory.version > len(versions),
+        "previous_version": max(1, memory.version - 1),
+        "sources": sources,
+        "sources_cut": sources_cut,
+        "lineage": lineage,
+        "has_lineage": any(items for _, _, items in lineage),
+        "other_links": other_links,
+        "has_embedding": memory.embedding is not None,
+        "similar": [(m, 1.0 - float(m.distance)) for m in _similar(memory)],
+        "access_log": _access_log(memory),
+        "retention": retention(memory, now),
+        "status_actions": allowed_status_actions(memory),
+        "purge_form": PurgeForm(),
+        "limits": {"versions": VERSION_ROWS, "sources": SOURCE_EPISODES},
+    }
+
+
+def _edit_context(
+    curator: Curator,
+    memory: Memory,
+    *,
+    form: MemoryEditForm | None = None,
+    conflict: Conflict | None = None,
+) -> dict[str, Any]:
+    return {
+        "curator": curator,
+        "memory": memory,
+        "form": form or MemoryEditForm.for_memory(memory),
+        "conflict": conflict,
+        "editable": memory.status != Status.DELETED,
+    }
+
+
+# ----------------------------------------------------------------- detail
+
+
+@require_GET
+@space_page()
+def detail(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    memory = _memory_or_404(curator, memory_id, with_vector=True)
+    # Recorded before the log is read, so the page shows this visit too.
+    record_events(
+        curator.space, curator.actor, "memory.read", [("memory", memory.pk, {"via": "dashboard"})]
+    )
+    return render(request, "dashboard/memory_detail.html", _page_context(curator, memory))
+
+
+# ----------------------------------------------------------------- edit
+
+
+@dataclass
+class ConflictRow:
+    label: str
+    theirs: str
+    yours: str
+
+    @property
+    def differs(self) -> bool:
+        return self.theirs != self.yours
+
+
+@dataclass
+class Conflict:
+    """A stale edit: what is stored now next to what the editor sent."""
+
+    theirs: Memory
+    changed_by: str
+    rows: list[ConflictRow]
+    content_diff: SafeString
+    yours_content: str
+    resubmit: list[tuple[str, str]]
+
+
+def _conflict(request: HttpRequest, form: MemoryEditForm, current: Memory) -> Conflict:
+    latest = (
+        MemoryVersion.objects.for_space(current.space_id)
+        .filter(memory_id=current.pk, version=current.version)
+        .only("actor_label")
+        .first()
+    )
+    yours = form.cleaned_data
+    rows = [
+        ConflictRow(
+            str(form.fields[name].label or name.replace("_", " ").capitalize()),
+            display_value(getattr(current, name)),
+            display_value(yours[name]),
+        )
+        for name in MemoryEditForm.EDITED
+        if name != "content"
+    ]
+    # The same submission again, now claiming the current version: "mine over theirs".
+    resubmit = [
+        (key, value)
+        for key, values in request.POST.lists()
+        if key not in ("csrfmiddlewaretoken", "version")
+        for value in values
+    ]
+    resubmit.append(("version", str(current.version)))
+    return Conflict(
+        theirs=current,
+        changed_by=latest.actor_label if latest else "Someone",
+        rows=rows,
+        content_diff=render_word_diff(current.content, yours["content"]),
+        yours_content=yours["content"],
+        resubmit=resubmit,
+    )
+
+
+def _edit_refused(
+    request: HttpRequest,
+    curator: Curator,
+    memory: Memory,
+    form: MemoryEditForm,
+    *,
+    status: int,
+    conflict: Conflict | None = None,
+) -> HttpResponse:
+    if request.htmx:
+        return render(
+            request,
+            "dashboard/memory_detail.html#edit",
+            _edit_context(curator, memory, form=form, conflict=conflict),
+            status=status,
+        )
+    # Without JavaScript the whole page comes back, with the form as it was sent.
+    memory = _memory_or_404(curator, memory.pk, with_vector=True)
+    return render(
+        request,
+        "dashboard/memory_detail.html",
+        _page_context(curator, memory, form=form, conflict=conflict),
+        status=status,
+    )
+
+
+def _add_service_errors(form: MemoryEditForm, error: services.MemoryServiceError) -> None:
+    named = {name: text for name, text in error.details.items() if name in form.fields}
+    for name, text in named.items():
+        form.add_error(name, str(text))
+    if not named:
+        form.add_error(None, error.message)
+
+
+@require_POST
+@space_page(Role.EDITOR)
+def edit(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    memory = _memory_or_404(curator, memory_id)
+    form = MemoryEditForm(request.POST)
+    if not form.is_valid():
+        return _edit_refused(request, curator, memory, form, status=400)
+    expected = form.cleaned_data["version"]
+    try:
+        saved = services.update_memory(
+            curator.space,
+            curator.actor,
+            memory.pk,
+            expected_version=expected,
+            reason=form.cleaned_data["reason"].strip(),
+            **form.changes(memory),
+        )
+    except services.VersionConflict as stale:
+        current = _memory_or_404(curator, memory.pk)
+        conflict = _conflict(request, form, current)
+        return _edit_refused(request, curator, current, form, status=409, conflict=conflict)
+    except (services.InvalidTransition, services.InvalidMemory) as refused:
+        _add_service_errors(form, refused)
+        return _edit_refused(request, curator, memory, form, status=400)
+    if saved.version == expected:
+        messages.info(request, "Nothing to save: no field was changed.")
+    else:
+        messages.success(request, f"Saved version {saved.version}.")
+    return _back_to_detail(request, curator, memory.pk)
+
+
+# ----------------------------------------------------------------- lifecycle
+
+
+@require_POST
+@space_page(Role.EDITOR)
+def status(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    memory = _memory_or_404(curator, memory_id)
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose archive, restore or delete.")
+        return _back_to_detail(request, curator, memory.pk)
+    action = form.cleaned_data["action"]
+    try:
+        changed = STATUS_ACTIONS[action](
+            curator.space, curator.actor, memory.pk, reason=form.cleaned_data["reason"].strip()
+        )
+    except services.InvalidTransition as refused:
+        messages.error(request, f"Not changed: {refused.message}.")
+    else:
+        messages.success(request, f"{STATUS_DONE[action]}: now version {changed.version}.")
+    return _back_to_detail(request, curator, memory.pk)
+
+
+@require_POST
+@space_page(Role.EDITOR)
+def revert(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    memory = _memory_or_404(curator, memory_id)
+    form = RevertForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say which version to revert to.")
+        return _back_to_detail(request, curator, memory.pk)
+    to_version, expected = form.cleaned_data["to_version"], form.cleaned_data["version"]
+    try:
+        reverted = services.revert_memory(
+            curator.space,
+            curator.actor,
+            memory.pk,
+            to_version=to_version,
+            expected_version=expected,
+            reason=form.cleaned_data["reason"].strip(),
+        )
+    except services.VersionConflict as stale:
+        messages.error(
+            request,
+            f"Not reverted: the memory changed since you opened it "
+            f"(now version {stale.details['current_version']}). Check the versions and try again.",
+        )
+    except services.MemoryServiceError as refused:
+        messages.error(request, f"Not reverted: {refused.message}.")
+    else:
+        if reverted.version == expected:
+            messages.info(request, f"Nothing to revert: version {to_version} is the same.")
+        else:
+            messages.success(
+                request, f"Reverted to version {to_version}: saved as version {reverted.version}."
+            )
+    return _back_to_detail(request, curator, memory.pk)
+
+
+@require_POST
+@space_page(Role.ADMIN)
+def purge(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    memory = _memory_or_404(curator, memory_id)
+    form = PurgeForm(request.POST)
+    if not form.is_valid():
+        return render(
+            request,
+            "dashboard/memory_purge.html",
+            {"curator": curator, "memory": memory, "purge_form": form, "nav": "memories"},
+            status=400,
+        )
+    services.purge_memory(
+        curator.space, curator.actor, memory.pk, reason=form.cleaned_data["reason"].strip()
+    )
+    messages.success(request, "Purged: the memory and its history are gone.")
+    url = reverse("dashboard:browse", args=[curator.space.slug])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+# ----------------------------------------------------------------- versions
+
+
+@require_GET
+@space_page()
+def versions(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    memory = _memory_or_404(curator, memory_id)
+    form = VersionPairForm(request.GET)
+    context: dict[str, Any] = {
+        "curator": curator,
+        "memory": memory,
+        "pair_form": form,
+        "nav": "memories",
+    }
+    comparison = _comparison(memory, form) if form.is_valid() else None
+    context["comparison"] = comparison
+    status_code = 200 if comparison else 400
+    template = "dashboard/memory_versions.html"
+    if request.htmx:
+        template += "#diff"
+    return render(request, template, context, status=status_code)
+
+
+@dataclass
+class Comparison:
+    old: MemoryVersion
+    new: MemoryVersion
+    content: SafeString
+    content_changed: bool
+    metadata: list[Any]
+    fields: list[Any]
+
+
+def _comparison(memory: Memory, form: VersionPairForm) -> Comparison | None:
+    """The diff between the two requested versions, or None with the form's errors."""
+    numbers = (form.cleaned_data["a"], form.cleaned_data["b"])
+    found = {
+        v.version: v
+        for v in MemoryVersion.objects.for_space(memory.space_id).filter(
+            memory_id=memory.pk, version__in=numbers
+        )
+    }
+    for name, number in zip(("a", "b"), numbers, strict=True):
+        if number not in found:
+            form.add_error(name, f"This memory has no version {number}.")
+    if len(found) < 2:
+        return None
+    old, new = found[numbers[0]], found[numbers[1]]
+    return Comparison(
+        old=old,
+        new=new,
+        content=render_word_diff(old.content, new.content),
+        content_changed=old.content != new.content,
+        metadata=metadata_diff(old.metadata, new.metadata),
+        fields=field_changes(old.snapshot(), new.snapshot()),
+    )
