@@ -24,6 +24,7 @@ from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval import search as search_module
 from apps.retrieval.embedding import MiniLMBackend
+from apps.retrieval.lexical import refresh_lexicon
 from apps.retrieval.search import Filters, search
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
@@ -122,6 +123,8 @@ def main() -> None:
             if old:
                 purge_space(old, ACTOR, reason="rebuild")
         space = build(size)
+        # What the worker does once a space has grown: count its words for BM25.
+        refresh_lexicon(space.pk)
         for mode in ("vector", "text", "hybrid"):
             for label, filters in (
                 ("no filter", Filters()),

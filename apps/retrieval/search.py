@@ -147,12 +147,14 @@ def _hit_columns(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
 
 def _vector_candidates(
     scoped: QuerySet[Memory], vector: list[float], limit: int
-) -> list[tuple[UUID, float]]:
+) -> tuple[list[tuple[UUID, float]], dict[UUID, Memory]]:
+    """The nearest memories as (id, similarity), and the rows themselves: fetching the
+    hit columns in the same query saves loading them again for the answer."""
     nearest = (
-        scoped.filter(embedding__isnull=False)
+        _hit_columns(scoped)
+        .filter(embedding__isnull=False)
         .annotate(distance=CosineDistance("embedding", vector))
-        .order_by("distance")
-        .values_list("pk", "distance")[:limit]
+        .order_by("distance")[:limit]
     )
     # Every connection has iterative scans on and ef_search = HNSW_EF_SEARCH
     # (settings.py); a deep candidate list needs a larger ef_search for good recall.
@@ -165,8 +167,8 @@ def _vector_candidates(
             )
             rows = list(nearest)
     # relaxed_order may return rows slightly out of order.
-    rows.sort(key=lambda row: row[1])
-    return [(pk, 1.0 - float(distance)) for pk, distance in rows]
+    rows.sort(key=lambda memory: memory.distance)
+    return [(m.pk, 1.0 - float(m.distance)) for m in rows], {m.pk: m for m in rows}
 
 
 def _text_candidates(
@@ -339,6 +341,7 @@ def search(
     # Fusion and re-scoring look a little deeper than k; 30 deep was as good as 100 on LoCoMo.
     candidates = max(k * 3, 30) if reranked else k
     vector_hits: list[tuple[UUID, float]] = []
+    vector_rows: dict[UUID, Memory] = {}
     text_hits: list[tuple[UUID, float]] = []
     if mode in ("vector", "hybrid"):
         if vector is None:
@@ -346,7 +349,7 @@ def search(
             vector = get_backend().embed([query])[0]
             result.embed_ms = (time.perf_counter() - started) * 1000
         started = time.perf_counter()
-        vector_hits = _vector_candidates(scoped, vector, candidates)
+        vector_hits, vector_rows = _vector_candidates(scoped, vector, candidates)
         result.db_ms += (time.perf_counter() - started) * 1000
     if mode in ("text", "hybrid") and query:
         started = time.perf_counter()
@@ -359,7 +362,11 @@ def search(
     ranked = sorted(fused, key=lambda pk: fused[pk].score, reverse=True)
     rescoring = bool(weights.recency or weights.importance or weights.strength)
     # Only the memories that can still make the top k are loaded, vectors left out.
-    loaded = _hit_columns(scoped).in_bulk(ranked if rescoring else ranked[:k])
+    wanted = ranked if rescoring else ranked[:k]
+    loaded = {pk: vector_rows[pk] for pk in wanted if pk in vector_rows}
+    missing = [pk for pk in wanted if pk not in loaded]
+    if missing:
+        loaded.update(_hit_columns(scoped).in_bulk(missing))
     hits = [
         Hit(memory=loaded[pk], score=fused[pk].score, components=fused[pk].components)
         for pk in ranked

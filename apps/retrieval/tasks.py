@@ -210,3 +210,13 @@ def record_recall(
         query=query,
         mode=mode,
     )
+
+
+@retrying_task
+def refresh_lexicon_task(space_id: int) -> int:
+    """Recount a space's word frequencies (BM25's idf). Idempotent: a rerun recounts."""
+    from apps.retrieval.lexical import refresh_lexicon
+
+    if not Space.objects.filter(pk=space_id).exists():
+        return 0
+    return refresh_lexicon(space_id)

@@ -120,7 +120,8 @@ def _search_page(
         mode=form.cleaned_data.get("mode") or "hybrid",
         k=offset + PAGE,
         filters=form.filters(),
-        actor=curator.actor,
+        # A curator looking is not the agent recalling: strength and retention stay.
+        record_access=False,
     )
     rows = [hit.memory for hit in result.hits[offset:]]
     for memory in rows:

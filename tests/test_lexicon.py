@@ -1,0 +1,99 @@
+"""Word counts for BM25: kept in tables for large spaces, recounted in the background."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from apps.memories import services
+from apps.retrieval import lexical
+from apps.retrieval.lexical import STATS, refresh_lexicon
+from apps.retrieval.models import LexemeFrequency, LexiconState
+from apps.retrieval.tasks import refresh_lexicon_task
+
+pytestmark = pytest.mark.django_db
+
+TEXTS = [
+    "Maya runs along the river every Sunday.",
+    "Maya drinks green tea after running.",
+    "Tomás cooks octopus at Brasa.",
+    "The river is cold in winter.",
+]
+
+
+@pytest.fixture
+def worded_space(space, outsider_space, actor):
+    for text in TEXTS:
+        services.create_memory(space, actor, content=text)
+    # The same words elsewhere must not count here.
+    services.create_memory(outsider_space, actor, content="Maya Maya river river tea.")
+    STATS.forget(space.pk)
+    yield space
+    STATS.forget(space.pk)
+
+
+def live_count(space, lexeme):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM memories_memory WHERE space_id = %s"
+            " AND search_vector @@ quote_literal(%s)::tsquery",
+            [space.pk, lexeme],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_it_counts_each_word_of_the_space_once_per_memory(worded_space):
+    words = refresh_lexicon(worded_space.pk)
+    counts = dict(
+        LexemeFrequency.objects.for_space(worded_space).values_list("lexeme", "documents")
+    )
+    assert words == len(counts)
+    assert counts["maya"] == 2 and counts["river"] == 2 and counts["octopus"] == 1
+    assert all(live_count(worded_space, lexeme) == n for lexeme, n in counts.items())
+    state = LexiconState.objects.for_space(worded_space).get()
+    assert state.memories == len(TEXTS)
+
+
+def test_a_recount_replaces_the_old_counts(worded_space, actor):
+    refresh_lexicon(worded_space.pk)
+    services.create_memory(worded_space, actor, content="Octopus again, grilled.")
+    refresh_lexicon_task(worded_space.pk)  # the task's body, as the worker runs it
+    counts = dict(
+        LexemeFrequency.objects.for_space(worded_space).values_list("lexeme", "documents")
+    )
+    assert counts["octopus"] == 2
+    assert LexiconState.objects.for_space(worded_space).get().memories == len(TEXTS) + 1
+
+
+def test_large_spaces_read_frequencies_from_the_lexicon(worded_space, monkeypatch):
+    monkeypatch.setattr(lexical, "LEXICON_MIN_MEMORIES", 1)
+    refresh_lexicon(worded_space.pk)
+    LexemeFrequency.objects.for_space(worded_space).filter(lexeme="octopus").update(documents=3)
+    STATS.forget(worded_space.pk)
+    size, dfs = STATS.get(worded_space.pk, ["octopus", "maya", "neverseen"])
+    assert size == len(TEXTS)
+    assert dfs == {"octopus": 3, "maya": 2, "neverseen": 0}  # from the table, not live
+
+
+def test_small_spaces_count_at_query_time(worded_space):
+    refresh_lexicon(worded_space.pk)
+    LexemeFrequency.objects.for_space(worded_space).filter(lexeme="octopus").update(documents=3)
+    STATS.forget(worded_space.pk)
+    _size, dfs = STATS.get(worded_space.pk, ["octopus"])
+    assert dfs == {"octopus": 1}
+
+
+def test_an_outdated_lexicon_is_recounted_once_in_the_background(worded_space, monkeypatch):
+    monkeypatch.setattr(lexical, "LEXICON_MIN_MEMORIES", 1)
+    queued: list[int] = []
+    monkeypatch.setattr(refresh_lexicon_task, "delay", lambda space_id: queued.append(space_id))
+    cache.delete(f"lexicon-refresh:{worded_space.pk}")
+    STATS.get(worded_space.pk, ["maya"])  # no lexicon yet: counted live, recount queued
+    STATS.forget(worded_space.pk)
+    STATS.get(worded_space.pk, ["maya"])  # the second search does not queue another
+    assert queued == [worded_space.pk]
+
+
+def test_the_recount_task_ignores_a_space_that_is_gone(db):
+    assert refresh_lexicon_task(987654) == 0
