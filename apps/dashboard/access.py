@@ -14,9 +14,16 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
 
 from apps.audit.actors import Actor
 from apps.spaces.models import ROLE_RANK, Membership, Role, Space
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it, so type checkers know `.htmx`."""
+
+    htmx: HtmxDetails
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class Curator:
 
 def curator_for(request: HttpRequest, slug: str) -> Curator:
     membership = (
-        Membership.objects.filter(user=request.user, space__slug=slug)
+        Membership.objects.filter(user_id=request.user.pk or 0, space__slug=slug)
         .select_related("space")
         .first()
     )

@@ -50,7 +50,7 @@ def word_diff(old: str, new: str) -> list[Segment]:
     Only the words are compared, so re-flowing a paragraph is not a change; the
     unchanged runs are shown with the new text's spacing.
     """
-    old_leading, old_pairs = _words(old or "")
+    _, old_pairs = _words(old or "")
     new_leading, new_pairs = _words(new or "")
     matcher = SequenceMatcher(
         a=[word for word, _ in old_pairs], b=[word for word, _ in new_pairs], autojunk=False
@@ -63,7 +63,11 @@ def word_diff(old: str, new: str) -> list[Segment]:
             segments.append(("equal", _joined(new_pairs[b_start:b_end])))
             continue
         if tag in ("delete", "replace"):
-            segments.append(("delete", _joined(old_pairs[a_start:a_end])))
+            # The old text's line break after a removed run would reshape the new
+            # text's layout; one space keeps the words apart.
+            removed = _joined(old_pairs[a_start:a_end])
+            body = removed.rstrip()
+            segments.append(("delete", body + (" " if body != removed else "")))
         if tag in ("insert", "replace"):
             segments.append(("insert", _joined(new_pairs[b_start:b_end])))
     return _merged(segments)
@@ -163,6 +167,10 @@ class FieldChange:
     name: str
     old: str
     new: str
+
+    @property
+    def label(self) -> str:
+        return self.name.replace("_", " ").capitalize()
 
 
 def field_changes(

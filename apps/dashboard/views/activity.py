@@ -22,8 +22,8 @@ from kombu.exceptions import OperationalError as BrokerError
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
 from apps.audit.models import AuditEvent
-from apps.dashboard.access import Curator, space_page
-from apps.jobs.models import Job
+from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.jobs.models import Job, JobQuerySet
 from apps.retrieval.tasks import start_reembed
 from apps.spaces.models import Role
 
@@ -107,11 +107,22 @@ def _midnight(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _target_link(curator: Curator, event: AuditEvent) -> tuple[str, str]:
+def _purged_memories(curator: Curator, rows: list[AuditEvent]) -> set[str]:
+    """Which of the memories these events name have since been purged: their pages are gone."""
+    named = {event.target_id for event in rows if event.target_type == "memory"}
+    if not named:
+        return set()
+    purges = AuditEvent.objects.for_space(curator.space).filter(
+        action="memory.purge", target_type="memory", target_id__in=named
+    )
+    return set(purges.values_list("target_id", flat=True))
+
+
+def _target_link(curator: Curator, event: AuditEvent, purged: set[str]) -> tuple[str, str]:
     """(url, note) for an event's target; the url is "" where there is nothing to open."""
     slug = curator.space.slug
     kind, target = event.target_type, event.target_id
-    if kind == "memory" and event.action == "memory.purge":
+    if kind == "memory" and target in purged:
         return "", "purged"
     try:
         if kind == "memory":
@@ -182,7 +193,7 @@ def _audit_page(
 
 @require_GET
 @space_page()
-def audit(request: HttpRequest, curator: Curator) -> HttpResponse:
+def audit(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     events = AuditEvent.objects.for_space(curator.space)
     rows: list[AuditEvent] = []
@@ -190,8 +201,9 @@ def audit(request: HttpRequest, curator: Curator) -> HttpResponse:
     paged = False
     if form.is_valid():
         rows, next_query, paged = _audit_page(request, form.apply(events))
+    purged = _purged_memories(curator, rows)
     for event in rows:
-        event.target_url, event.target_note = _target_link(curator, event)  # type: ignore[attr-defined]
+        event.target_url, event.target_note = _target_link(curator, event, purged)  # type: ignore[attr-defined]
         event.brief = _brief(event)  # type: ignore[attr-defined]
     context = {
         "nav": "audit",
@@ -211,7 +223,7 @@ def audit(request: HttpRequest, curator: Curator) -> HttpResponse:
 # ------------------------------------------------------------------ jobs
 
 
-def _space_jobs(curator: Curator) -> QuerySet[Job]:
+def _space_jobs(curator: Curator) -> JobQuerySet:
     return Job.objects.for_space(curator.space)
 
 
@@ -262,7 +274,7 @@ def _start_reembed(request: HttpRequest, curator: Curator) -> HttpResponse:
 
 @require_GET
 @space_page()
-def job(request: HttpRequest, curator: Curator, job_id: int) -> HttpResponse:
+def job(request: HtmxHttpRequest, curator: Curator, job_id: int) -> HttpResponse:
     found = _space_jobs(curator).filter(pk=job_id).first()
     if found is None:
         raise Http404("No such job in this space")

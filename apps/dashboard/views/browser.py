@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
-from apps.dashboard.access import Curator, space_page
+from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
 from apps.dashboard.forms import BULK_ACTIONS, BrowseForm, BulkForm
 from apps.dashboard.services import BULK_LIMIT, apply_bulk, undo_bulk
 from apps.memories.models import Memory
@@ -52,7 +52,7 @@ def _state(request: HttpRequest, **changes: Any) -> str:
 
 @require_GET
 @space_page()
-def browse(request: HttpRequest, curator: Curator) -> HttpResponse:
+def browse(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     form = BrowseForm(request.GET)
     rows: list[Memory] = []
     next_query: str | None = None
@@ -125,7 +125,7 @@ def _search_page(
     )
     rows = [hit.memory for hit in result.hits[offset:]]
     for memory in rows:
-        memory.snippet_source = memory.content[:SNIPPET_SOURCE_CHARS]
+        memory.snippet_source = memory.content[:SNIPPET_SOURCE_CHARS]  # type: ignore[attr-defined]
     more = len(result.hits) == offset + PAGE and offset + PAGE < MAX_K
     next_query = _state(request, offset=str(offset + PAGE)) if more else None
     return rows, next_query, result.notice
@@ -155,7 +155,7 @@ def _targets(request: HttpRequest, curator: Curator) -> tuple[list[str], bool]:
     valid = []
     for raw in wanted:
         try:
-            valid.append(str(Memory._meta.pk.to_python(raw)))  # type: ignore[union-attr]
+            valid.append(str(Memory._meta.pk.to_python(raw)))
         except Exception:
             continue  # not an id: nothing to act on
     found = (
@@ -166,7 +166,7 @@ def _targets(request: HttpRequest, curator: Curator) -> tuple[list[str], bool]:
 
 @require_POST
 @space_page(Role.EDITOR)
-def bulk(request: HttpRequest, curator: Curator) -> HttpResponse:
+def bulk(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     form = BulkForm(request.POST)
     back = reverse("dashboard:browse", args=[curator.space.slug])
     state = request.POST.get("state", "")
@@ -177,7 +177,7 @@ def bulk(request: HttpRequest, curator: Curator) -> HttpResponse:
             request,
             "dashboard/bulk_confirm.html",
             {"form": form, "count": 0, "back": back, "post": request.POST},
-            status=400,
+            status=422,
         )
     ids, too_many = _targets(request, curator)
     action = form.cleaned_data["action"]
@@ -247,6 +247,6 @@ def _without(post: QueryDict, *keys: str) -> list[tuple[str, str]]:
 def switch(request: HttpRequest) -> HttpResponse:
     """The space switcher's target: a GET form, so it works without JavaScript too."""
     slug = request.GET.get("space", "")
-    if not Membership.objects.filter(user=request.user, space__slug=slug).exists():
+    if not Membership.objects.filter(user_id=request.user.pk or 0, space__slug=slug).exists():
         return redirect("home")
     return redirect("dashboard:browse", slug)

@@ -16,11 +16,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
+from django_htmx.middleware import HtmxDetails
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
 from apps.dashboard.access import Curator, space_page
 from apps.memories.models import Episode, Memory
+
+
+class HtmxHttpRequest(HttpRequest):
+    """A request as django-htmx's middleware leaves it, so type checkers know `.htmx`."""
+
+    htmx: HtmxDetails
+
 
 SESSIONS_PAGE = 100
 # A long session is read in pages so one request never loads thousands of messages.
@@ -62,7 +70,7 @@ def _session_summaries(curator: Curator) -> QuerySet[Episode, dict[str, Any]]:
 
 @require_GET
 @space_page()
-def sessions(request: HttpRequest, curator: Curator) -> HttpResponse:
+def sessions(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     summaries = _session_summaries(curator)
     after = _cursor(request.GET.get("cursor", ""))
     if after is not None:
@@ -77,7 +85,12 @@ def sessions(request: HttpRequest, curator: Curator) -> HttpResponse:
         next_cursor = encode_cursor(rows[-1]["last_at"], rows[-1]["session"])
     for row in rows:
         row["url"] = reverse("dashboard:session", args=[curator.space.slug, row["session"]])
-    context = {"nav": "sessions", "rows": rows, "next_cursor": next_cursor, "paged": after}
+    context = {
+        "nav": "sessions",
+        "rows": rows,
+        "next_cursor": next_cursor,
+        "paged": after is not None,
+    }
     if request.htmx and after is not None:
         return render(request, "dashboard/sessions.html#rows", context)
     return render(request, "dashboard/sessions.html", context)
@@ -156,8 +169,11 @@ def session(request: HttpRequest, curator: Curator, session: str) -> HttpRespons
 
 
 def _page_start_for(curator: Curator, episode: Episode) -> str:
-    """The cursor whose transcript page starts with `episode`, or "" when it is on
-    the first page: a deep link must land on the page that holds its message."""
+    """The cursor of the transcript page that holds `episode`, or "" for the first page.
+
+    Pages are cut where "Later messages" cuts them, so a deep link shows the same page,
+    with the same neighbouring messages, as reading the transcript from the start does.
+    """
     earlier = (
         Episode.objects.for_space(curator.space)
         .filter(session=episode.session)
@@ -165,12 +181,14 @@ def _page_start_for(curator: Curator, episode: Episode) -> str:
             Q(occurred_at__lt=episode.occurred_at)
             | Q(occurred_at=episode.occurred_at, pk__lt=episode.pk)
         )
+        .order_by("occurred_at", "pk")
     )
-    if earlier[TRANSCRIPT_PAGE - 1 : TRANSCRIPT_PAGE].count() == 0:
+    position = earlier.count()
+    page_start = position - position % TRANSCRIPT_PAGE
+    if page_start == 0:
         return ""
-    previous = earlier.order_by("-occurred_at", "-pk").only("pk", "occurred_at").first()
-    assert previous is not None  # there are at least TRANSCRIPT_PAGE earlier messages
-    return encode_cursor(previous.occurred_at, previous.pk)
+    last_of_previous_page = earlier.only("pk", "occurred_at")[page_start - 1]
+    return encode_cursor(last_of_previous_page.occurred_at, last_of_previous_page.pk)
 
 
 @require_GET

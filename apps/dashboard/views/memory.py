@@ -20,7 +20,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,7 +31,7 @@ from pgvector.django import CosineDistance
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import record_events
-from apps.dashboard.access import Curator, space_page
+from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
 from apps.dashboard.diffing import (
     display_value,
     field_changes,
@@ -52,6 +52,9 @@ ACCESS_LOG_ROWS = 20
 SECONDS_PER_DAY = 86_400
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 ACCESS_ACTIONS = ("memory.read", "memory.recall")
+# Edit form errors answer 422, not 400: in DEBUG, django-htmx's error page helper
+# replaces the whole document with any 400 answer to an htmx request.
+INVALID_EDIT = 422
 # Lineage reads as a story in this order; every other link type is listed plainly.
 LINEAGE = (
     ("derived_from", "Derived or merged from", LinkType.DERIVED_FROM, "outgoing"),
@@ -98,8 +101,16 @@ class MemoryEditForm(forms.Form):
     )
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
-    EDITED = ("content", "tags", "kind", "importance", "confidence", "valid_from", "valid_to")
-    EDITED += ("pinned",)
+    EDITED = (
+        "content",
+        "tags",
+        "kind",
+        "importance",
+        "confidence",
+        "valid_from",
+        "valid_to",
+        "pinned",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", "edit_%s")
@@ -223,7 +234,7 @@ def _detail_url(curator: Curator, memory_id: object) -> str:
     return reverse("dashboard:memory", args=[curator.space.slug, memory_id])
 
 
-def _back_to_detail(request: HttpRequest, curator: Curator, memory_id: object) -> HttpResponse:
+def _back_to_detail(request: HtmxHttpRequest, curator: Curator, memory_id: object) -> HttpResponse:
     url = _detail_url(curator, memory_id)
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
@@ -258,54 +269,78 @@ def _versions(memory: Memory) -> list[MemoryVersion]:
 
 @dataclass
 class SourceContext:
-    """A source episode among the turns around it in its session."""
+    """A stretch of one session holding one or more source episodes (the turns
+    around sources close enough to share a turn are shown once, together)."""
 
-    source: Episode
+    session: str
     turns: list[Episode]
+    source_ids: set[UUID]
 
 
 def _provenance(memory: Memory) -> tuple[list[SourceContext], bool]:
-    """Each source episode with up to CONTEXT_TURNS episodes either side of it in
-    its session; two queries however many sources there are."""
+    """The source episodes, each with up to CONTEXT_TURNS episodes either side of
+    it in its session; two queries however many sources there are."""
     episodes = Episode.objects.for_space(memory.space_id)
     sources = list(
         episodes.filter(memories=memory).order_by("occurred_at", "pk")[: SOURCE_EPISODES + 1]
     )
     cut = len(sources) > SOURCE_EPISODES
     sources = sources[:SOURCE_EPISODES]
-    around: list[QuerySet[Episode]] = []
-    for source in sources:
-        if not source.session:
-            continue  # not part of a conversation: no neighbours to show
-        same = episodes.filter(session=source.session)
-        when = source.occurred_at
-        around.append(
-            same.filter(Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=source.pk)).order_by(
-                "-occurred_at", "-pk"
-            )[:CONTEXT_TURNS]
-        )
-        around.append(
-            same.filter(Q(occurred_at__gt=when) | Q(occurred_at=when, pk__gt=source.pk)).order_by(
-                "occurred_at", "pk"
-            )[:CONTEXT_TURNS]
-        )
+    in_sessions = [source for source in sources if source.session]
+    around = [
+        queryset
+        for source in in_sessions
+        for queryset in _neighbours(episodes.filter(session=source.session), source)
+    ]
     nearby = list(around[0].union(*around[1:], all=True)) if around else []
     by_session: dict[str, dict[UUID, Episode]] = {}
-    for episode in [*nearby, *sources]:
+    for episode in [*nearby, *in_sessions]:
         by_session.setdefault(episode.session, {})[episode.pk] = episode
-    contexts = []
-    for source in sources:
-        if not source.session:
-            contexts.append(SourceContext(source, [source]))
-            continue
-        # The union holds every source's nearest turns, so the nearest ones of
-        # this source are the ones next to it in the merged, sorted session.
-        turns = sorted(by_session[source.session].values(), key=lambda e: (e.occurred_at, e.pk))
-        at = next(i for i, turn in enumerate(turns) if turn.pk == source.pk)
-        contexts.append(
-            SourceContext(source, turns[max(0, at - CONTEXT_TURNS) : at + CONTEXT_TURNS + 1])
-        )
+    contexts = [
+        SourceContext("", [source], {source.pk}) for source in sources if not source.session
+    ]
+    for session, found in by_session.items():
+        contexts += _stretches(session, found, {s.pk for s in in_sessions if s.session == session})
+    contexts.sort(key=lambda context: (context.turns[0].occurred_at, context.turns[0].pk))
     return contexts, cut
+
+
+def _neighbours(session: QuerySet[Episode], source: Episode) -> list[QuerySet[Episode]]:
+    when = source.occurred_at
+    before = Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=source.pk)
+    after = Q(occurred_at__gt=when) | Q(occurred_at=when, pk__gt=source.pk)
+    return [
+        session.filter(before).order_by("-occurred_at", "-pk")[:CONTEXT_TURNS],
+        session.filter(after).order_by("occurred_at", "pk")[:CONTEXT_TURNS],
+    ]
+
+
+def _stretches(
+    session: str, found: dict[UUID, Episode], source_ids: set[UUID]
+) -> list[SourceContext]:
+    """Cut one session's fetched turns into the windows around its sources.
+
+    `found` holds every source's nearest turns, so a source's nearest ones are
+    the turns next to it in this sorted list. Windows that share a turn merge.
+    """
+    turns = sorted(found.values(), key=lambda e: (e.occurred_at, e.pk))
+    windows: list[list[int]] = []
+    for at, turn in enumerate(turns):
+        if turn.pk not in source_ids:
+            continue
+        low, high = max(0, at - CONTEXT_TURNS), min(len(turns) - 1, at + CONTEXT_TURNS)
+        if windows and low <= windows[-1][1]:
+            windows[-1][1] = high
+        else:
+            windows.append([low, high])
+    return [
+        SourceContext(
+            session,
+            turns[low : high + 1],
+            {t.pk for t in turns[low : high + 1] if t.pk in source_ids},
+        )
+        for low, high in windows
+    ]
 
 
 @dataclass
@@ -349,10 +384,11 @@ def _links(memory: Memory) -> tuple[list[tuple[str, str, list[LinkedMemory]]], l
     return lineage, others
 
 
-def _similar(memory: Memory) -> list[Memory]:
+def _similar(memory: Memory) -> list[tuple[Memory, float]]:
+    """The nearest active memories by cosine distance, with their similarity."""
     if memory.embedding is None:
         return []
-    return list(
+    nearest = (
         Memory.objects.for_space(memory.space_id)
         .filter(status=Status.ACTIVE, embedding__isnull=False)
         .exclude(pk=memory.pk)
@@ -360,6 +396,7 @@ def _similar(memory: Memory) -> list[Memory]:
         .defer("embedding", "search_vector")
         .order_by("distance")[:SIMILAR_COUNT]
     )
+    return [(other, 1.0 - float(other.distance)) for other in nearest]
 
 
 def _access_log(memory: Memory) -> list[AuditEvent]:
@@ -393,13 +430,14 @@ def _page_context(
         "lineage": lineage,
         "has_lineage": any(items for _, _, items in lineage),
         "other_links": other_links,
+        "links_cut": len(other_links) + sum(len(items) for _, _, items in lineage) >= LINK_ROWS,
         "has_embedding": memory.embedding is not None,
-        "similar": [(m, 1.0 - float(m.distance)) for m in _similar(memory)],
+        "similar": _similar(memory),
         "access_log": _access_log(memory),
         "retention": retention(memory, now),
         "status_actions": allowed_status_actions(memory),
         "purge_form": PurgeForm(),
-        "limits": {"versions": VERSION_ROWS, "sources": SOURCE_EPISODES},
+        "limits": {"versions": VERSION_ROWS, "sources": SOURCE_EPISODES, "links": LINK_ROWS},
     }
 
 
@@ -424,7 +462,7 @@ def _edit_context(
 
 @require_GET
 @space_page()
-def detail(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+def detail(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
     memory = _memory_or_404(curator, memory_id, with_vector=True)
     # Recorded before the log is read, so the page shows this visit too.
     record_events(
@@ -459,7 +497,7 @@ class Conflict:
     resubmit: list[tuple[str, str]]
 
 
-def _conflict(request: HttpRequest, form: MemoryEditForm, current: Memory) -> Conflict:
+def _conflict(request: HtmxHttpRequest, form: MemoryEditForm, current: Memory) -> Conflict:
     latest = (
         MemoryVersion.objects.for_space(current.space_id)
         .filter(memory_id=current.pk, version=current.version)
@@ -469,7 +507,7 @@ def _conflict(request: HttpRequest, form: MemoryEditForm, current: Memory) -> Co
     yours = form.cleaned_data
     rows = [
         ConflictRow(
-            str(form.fields[name].label or name.replace("_", " ").capitalize()),
+            str(form[name].label),
             display_value(getattr(current, name)),
             display_value(yours[name]),
         )
@@ -495,7 +533,7 @@ def _conflict(request: HttpRequest, form: MemoryEditForm, current: Memory) -> Co
 
 
 def _edit_refused(
-    request: HttpRequest,
+    request: HtmxHttpRequest,
     curator: Curator,
     memory: Memory,
     form: MemoryEditForm,
@@ -530,11 +568,11 @@ def _add_service_errors(form: MemoryEditForm, error: services.MemoryServiceError
 
 @require_POST
 @space_page(Role.EDITOR)
-def edit(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+def edit(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
     memory = _memory_or_404(curator, memory_id)
     form = MemoryEditForm(request.POST)
     if not form.is_valid():
-        return _edit_refused(request, curator, memory, form, status=400)
+        return _edit_refused(request, curator, memory, form, status=INVALID_EDIT)
     expected = form.cleaned_data["version"]
     try:
         saved = services.update_memory(
@@ -546,12 +584,11 @@ def edit(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpRespons
             **form.changes(memory),
         )
     except services.VersionConflict as stale:
-        current = _memory_or_404(curator, memory.pk)
-        conflict = _conflict(request, form, current)
-        return _edit_refused(request, curator, current, form, status=409, conflict=conflict)
+        conflict = _conflict(request, form, stale.current)
+        return _edit_refused(request, curator, stale.current, form, status=409, conflict=conflict)
     except (services.InvalidTransition, services.InvalidMemory) as refused:
         _add_service_errors(form, refused)
-        return _edit_refused(request, curator, memory, form, status=400)
+        return _edit_refused(request, curator, memory, form, status=INVALID_EDIT)
     if saved.version == expected:
         messages.info(request, "Nothing to save: no field was changed.")
     else:
@@ -564,7 +601,7 @@ def edit(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpRespons
 
 @require_POST
 @space_page(Role.EDITOR)
-def status(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+def status(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
     memory = _memory_or_404(curator, memory_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
@@ -584,7 +621,7 @@ def status(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpRespo
 
 @require_POST
 @space_page(Role.EDITOR)
-def revert(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+def revert(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
     memory = _memory_or_404(curator, memory_id)
     form = RevertForm(request.POST)
     if not form.is_valid():
@@ -620,7 +657,7 @@ def revert(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpRespo
 
 @require_POST
 @space_page(Role.ADMIN)
-def purge(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+def purge(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
     memory = _memory_or_404(curator, memory_id)
     form = PurgeForm(request.POST)
     if not form.is_valid():
@@ -643,7 +680,7 @@ def purge(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpRespon
 
 @require_GET
 @space_page()
-def versions(request: HttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+def versions(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
     memory = _memory_or_404(curator, memory_id)
     form = VersionPairForm(request.GET)
     context: dict[str, Any] = {
