@@ -522,14 +522,14 @@ def store_embeddings(
     vectors: Sequence[Sequence[float]],
     model: str,
 ) -> int:
-    if len(rows) != len(vectors):
-        raise ValueError(f"{len(rows)} memories but {len(vectors)} vectors")
     """Store vectors computed for (memory id, content hash) pairs; returns how many were kept.
 
     A vector is dropped when the memory's content changed since it was read (its hash
     no longer matches), so a slow batch can never attach an old text's vector. The
     embedding is derived data: no version is written, one audit event per batch.
     """
+    if len(rows) != len(vectors):
+        raise ValueError(f"{len(rows)} memories but {len(vectors)} vectors")
     if not rows:
         return 0
     with connection.cursor() as cursor:

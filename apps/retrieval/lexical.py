@@ -238,7 +238,7 @@ def bm25_candidates(
         t: math.log(1 + (size - dfs.get(t, 0) + 0.5) / (dfs.get(t, 0) + 0.5)) for t in parsed.terms
     }
     if parsed.strict:
-        return _score(scoped, parsed.tsquery, idf, limit)
+        return _score(scoped, [parsed.tsquery], idf, limit)
     selective: list[str] = []
     rows = 0
     for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
@@ -246,11 +246,11 @@ def bm25_candidates(
             break
         selective.append(term)
         rows += dfs.get(term, 0)
-    ranked = _score(scoped, _any_of(selective), idf, limit)
-    if len(ranked) < limit and len(selective) < len(parsed.terms):
-        # Filters can leave too few rows with the rare words: widen to every word.
-        ranked = _score(scoped, _any_of(parsed.terms), idf, limit)
-    return ranked
+    matches = [_any_of(selective)]
+    if len(selective) < len(parsed.terms):
+        # Filters can leave too few rows with the rare words: then every word matches.
+        matches.append(_any_of(parsed.terms))
+    return _score(scoped, matches, idf, limit)
 
 
 def _any_of(terms: list[str]) -> str:
@@ -258,35 +258,54 @@ def _any_of(terms: list[str]) -> str:
 
 
 def _score(
-    scoped: QuerySet[Memory], match: str, idf: dict[str, float], limit: int
+    scoped: QuerySet[Memory], matches: list[str], idf: dict[str, float], limit: int
 ) -> list[tuple[str, float]]:
     """BM25 with binary term frequency: memories are short, a word rarely repeats, and
-    testing each query word with @@ avoids unnesting every matched tsvector."""
-    # The lexemes are already stemmed: 'simple' parses them without stemming again.
-    matching = scoped.filter(
-        search_vector=SearchQuery(match, search_type="raw", config="simple")
-    ).values("pk")
-    subquery, params = matching.query.sql_with_params()
+    testing each query word with @@ avoids unnesting every matched tsvector.
+
+    `matches` are tsqueries from narrowest to widest; one statement scores the rows of
+    the first and, only when it finds fewer than `limit`, of the next (a one-time filter
+    that PostgreSQL skips entirely otherwise), saving a round trip per widening.
+    """
     terms = list(idf)
     present = " + ".join(
         "(CASE WHEN m.search_vector @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms
     )
-    sql = f"""
-        WITH matched AS (
-            SELECT m.id, ({present}) AS weight, length(m.search_vector)::float8 AS dl
-            FROM memories_memory m WHERE m.id IN ({subquery})
-        ), norm AS (SELECT GREATEST(avg(dl), 1) AS avgdl FROM matched)
-        SELECT matched.id,
-               matched.weight * {K1 + 1} / (1 + {K1} * (1 - {B} + {B} * matched.dl / norm.avgdl))
-               AS score
-        FROM matched CROSS JOIN norm
-        ORDER BY score DESC, matched.id
-        LIMIT %s
-    """
     weights = [value for term in terms for value in (_quoted(term), idf[term])]
+    steps, params = [], []
+    for step, match in enumerate(matches):
+        # The lexemes are already stemmed: 'simple' parses them without stemming again.
+        matching = scoped.filter(
+            search_vector=SearchQuery(match, search_type="raw", config="simple")
+        ).values("pk")
+        subquery, subquery_params = matching.query.sql_with_params()
+        narrower = f" WHERE (SELECT count(*) FROM step{step - 1}) < %s" if step else ""
+        steps.append(
+            f"""step{step} AS MATERIALIZED (
+                SELECT {step} AS step, scored.* FROM (
+                    WITH matched AS (
+                        SELECT m.id, ({present}) AS weight,
+                               length(m.search_vector)::float8 AS dl
+                        FROM memories_memory m WHERE m.id IN ({subquery})
+                    ), norm AS (SELECT GREATEST(avg(dl), 1) AS avgdl FROM matched)
+                    SELECT matched.id, matched.weight * {K1 + 1}
+                           / (1 + {K1} * (1 - {B} + {B} * matched.dl / norm.avgdl)) AS score
+                    FROM matched CROSS JOIN norm
+                    ORDER BY score DESC, matched.id
+                    LIMIT %s
+                ) AS scored{narrower}
+            )"""
+        )
+        params += [*weights, *subquery_params, limit] + ([limit] if step else [])
+    union = " UNION ALL ".join(f"SELECT * FROM step{i}" for i in range(len(matches)))
+    sql = f"WITH {', '.join(steps)} SELECT step, id, score FROM ({union}) AS steps"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*weights, *params, limit])
-        return [(str(memory_id), float(score)) for memory_id, score in cursor.fetchall()]
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    widest = max((step for step, _, _ in rows), default=0)
+    ranked = [(str(memory_id), float(score)) for step, memory_id, score in rows if step == widest]
+    ranked.sort(key=lambda hit: (-hit[1], hit[0]))
+    return ranked
 
 
 def _quoted(term: str) -> str:

@@ -26,6 +26,7 @@ from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
 from apps.memories.models import Kind, Link, LinkType, Memory, Status
+from apps.retrieval.concurrent import alongside
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_candidates
 from apps.spaces.models import Space
@@ -340,21 +341,27 @@ def search(
     )
     # Fusion and re-scoring look a little deeper than k; 30 deep was as good as 100 on LoCoMo.
     candidates = max(k * 3, 30) if reranked else k
-    vector_hits: list[tuple[UUID, float]] = []
-    vector_rows: dict[UUID, Memory] = {}
-    text_hits: list[tuple[UUID, float]] = []
-    if mode in ("vector", "hybrid"):
-        if vector is None:
-            started = time.perf_counter()
-            vector = get_backend().embed([query])[0]
-            result.embed_ms = (time.perf_counter() - started) * 1000
+    if mode in ("vector", "hybrid") and vector is None:
         started = time.perf_counter()
-        vector_hits, vector_rows = _vector_candidates(scoped, vector, candidates)
-        result.db_ms += (time.perf_counter() - started) * 1000
-    if mode in ("text", "hybrid") and query:
-        started = time.perf_counter()
-        text_hits = _text_candidates(scoped, space, query, candidates)
-        result.db_ms += (time.perf_counter() - started) * 1000
+        vector = get_backend().embed([query])[0]
+        result.embed_ms = (time.perf_counter() - started) * 1000
+
+    def vector_side() -> tuple[list[tuple[UUID, float]], dict[UUID, Memory]]:
+        if mode == "text" or vector is None:
+            return [], {}
+        return _vector_candidates(scoped, vector, candidates)
+
+    def text_side() -> list[tuple[UUID, float]]:
+        if mode == "vector" or not query:
+            return []
+        return _text_candidates(scoped, space, query, candidates)
+
+    started = time.perf_counter()
+    if mode == "hybrid" and query:
+        (vector_hits, vector_rows), text_hits = alongside(vector_side, text_side)
+    else:
+        (vector_hits, vector_rows), text_hits = vector_side(), text_side()
+    result.db_ms += (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
     fused = _fuse(vector_hits, text_hits, weights)
