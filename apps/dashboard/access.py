@@ -14,6 +14,8 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django_htmx.http import HttpResponseLocation
 from django_htmx.middleware import HtmxDetails
 
 from apps.audit.actors import Actor
@@ -24,6 +26,14 @@ class HtmxHttpRequest(HttpRequest):
     """A request as django-htmx's middleware leaves it, so type checkers know `.htmx`."""
 
     htmx: HtmxDetails
+
+
+def go_to(request: HtmxHttpRequest, url: str) -> HttpResponse:
+    """Where a finished action sends the curator: for htmx, a swap of the page body
+    with `url` (no reload; the flash message shows there); otherwise a redirect."""
+    if request.htmx:
+        return HttpResponseLocation(url, target="body")
+    return redirect(url)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ def test_it_lists_newest_first_with_kind_status_subject_and_version(editor, spac
     assert html.index("Newer memory.") < html.index("Older memory.")
     assert "Preference" in html and "Maya" in html
     assert 'hx-headers=\'{"X-CSRFToken"' in html
+    assert "{#" not in html and "{%" not in html, "template syntax leaked into the page"
 
 
 def test_it_filters_in_the_url(editor, space, actor):

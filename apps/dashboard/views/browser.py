@@ -13,11 +13,10 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
-from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS, BrowseForm, BulkForm
 from apps.dashboard.services import BULK_LIMIT, apply_bulk, undo_bulk
 from apps.memories.models import Memory
@@ -212,14 +211,12 @@ def bulk(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         messages.success(request, text, extra_tags=f"undo:{token}")
     else:
         messages.success(request, text)
-    if request.htmx:
-        return HttpResponseClientRedirect(back)
-    return redirect(back)
+    return go_to(request, back)
 
 
 @require_POST
 @space_page(Role.EDITOR)
-def undo(request: HttpRequest, curator: Curator) -> HttpResponse:
+def undo(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     record = request.session.get(UNDO_SESSION_KEY)
     back = reverse("dashboard:browse", args=[curator.space.slug])
     if (
@@ -228,14 +225,14 @@ def undo(request: HttpRequest, curator: Curator) -> HttpResponse:
         or record.get("slug") != curator.space.slug
     ):
         messages.error(request, "There is nothing to undo any more.")
-        return redirect(back)
+        return go_to(request, back)
     del request.session[UNDO_SESSION_KEY]
     outcome = undo_bulk(curator.space, curator.actor, record)
     text = f"Undone for {outcome.changed} memories."
     if outcome.skipped:
         text += f" {len(outcome.skipped)} changed since and were left as they are."
     messages.success(request, text)
-    return redirect(back)
+    return go_to(request, back)
 
 
 def _without(post: QueryDict, *keys: str) -> list[tuple[str, str]]:

@@ -21,17 +21,16 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 from pgvector.django import CosineDistance
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import record_events
-from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.diffing import (
     display_value,
     field_changes,
@@ -236,7 +235,7 @@ def _detail_url(curator: Curator, memory_id: object) -> str:
 
 def _back_to_detail(request: HtmxHttpRequest, curator: Curator, memory_id: object) -> HttpResponse:
     url = _detail_url(curator, memory_id)
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return go_to(request, url)
 
 
 def retention(memory: Memory, now: datetime) -> float:
@@ -672,7 +671,7 @@ def purge(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpRe
     )
     messages.success(request, "Purged: the memory and its history are gone.")
     url = reverse("dashboard:browse", args=[curator.space.slug])
-    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    return go_to(request, url)
 
 
 # ----------------------------------------------------------------- versions
