@@ -97,3 +97,34 @@ def test_open_edit_diff_revert_and_follow_provenance(logged_in, live_server, cur
     expect(page.get_by_role("heading", name=re.compile("run-club"))).to_be_visible()
     expect(page.get_by_text("I signed up for the Lisbon marathon!")).to_be_visible()
     shot(page, "session-transcript")
+
+
+def test_every_page_is_one_click_away_and_pictured(logged_in, live_server, curator_space, shot):
+    page = logged_in
+    memory = seed_with_provenance(curator_space)
+    services.update_memory(
+        curator_space, ACTOR, memory.pk, expected_version=1, content=PORTO, reason="moved"
+    )
+    page.goto(f"{live_server.url}/s/lab/")
+    for nav, heading, name in (
+        ("Sessions", "Conversation sessions", "sessions"),
+        ("Audit log", "Audit log", "audit"),
+        ("Jobs", "Jobs", "jobs"),
+        ("Tokens", "Agent tokens", "tokens"),
+    ):
+        page.get_by_role("navigation").get_by_role("link", name=nav, exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        shot(page, name)
+    page.get_by_role("navigation").get_by_role("link", name="Audit log").click()
+    edited = page.locator("tr", has_text="memory.update").first
+    edited.get_by_role("link", name=re.compile(r"^memory ")).click()
+    expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{memory.pk}/")
+
+    missing = page.goto(f"{live_server.url}/s/lab/memories/00000000-0000-0000-0000-000000000000/")
+    assert missing is not None and missing.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nothing here")
+    shot(page, "not-found")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    shot(page, "login")
