@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from apps.memories.models import Memory
+from apps.memories.models import Episode, Link, Memory
 from apps.spaces.models import ApiToken, Membership, Role, Space
 from tests.api.conftest import ADMIN, READ, WRITE, error_of
 
@@ -191,3 +191,31 @@ def test_it_answers_json_404_for_unknown_api_paths(writer):
     response = writer.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
+
+
+def test_it_answers_404_for_another_spaces_episodes_and_links(writer, outsider, space):
+    stored = writer.post(
+        "/api/v1/episodes",
+        {"session": "s1", "remember": True, "messages": [{"speaker": "Bob", "content": "Hi."}]},
+        format="json",
+    )
+    assert stored.status_code == 201, stored.content
+    episode_id = Episode.objects.for_space(space).get().pk
+    first, second = _memory_in(writer), _memory_in(writer)
+    link = writer.post(
+        "/api/v1/links", {"source": first, "target": second, "type": "related_to"}, format="json"
+    )
+    assert link.status_code == 201, link.content
+    link_id = link.json()["id"]
+    for method, path in (
+        ("get", f"/api/v1/episodes/{episode_id}"),
+        ("get", f"/api/v1/episodes/{episode_id}/memories"),
+        ("get", f"/api/v1/links/{link_id}"),
+        ("delete", f"/api/v1/links/{link_id}"),
+    ):
+        response = getattr(outsider, method)(path)
+        assert response.status_code == 404, (method, path)
+        assert error_of(response)["code"] == "not_found"
+    assert outsider.get("/api/v1/episodes").json()["results"] == []
+    assert outsider.get("/api/v1/links").json()["results"] == []
+    assert Link.objects.for_space(space).filter(pk=link_id).exists()

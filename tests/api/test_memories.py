@@ -448,3 +448,44 @@ def test_a_retried_create_with_an_idempotency_key_stores_once(writer, space):
     assert again.json() == first.json()
     assert again["Idempotent-Replayed"] == "true"
     assert Memory.objects.for_space(space).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("delete", "/api/v1/memories/{id}", None),
+        ("post", "/api/v1/memories/{id}/archive", {}),
+        ("post", "/api/v1/memories/{id}/revert", {"version": 1}),
+    ],
+)
+def test_it_refuses_a_lifecycle_step_on_a_stale_version(writer, space, method, path, body):
+    memory = create(writer)
+    edited = writer.patch(
+        f"/api/v1/memories/{memory['id']}",
+        {"content": "Maya swims on Sundays."},
+        format="json",
+        HTTP_IF_MATCH='"1"',
+    )
+    assert edited.status_code == 200
+    stale = getattr(writer, method)(
+        path.format(id=memory["id"]), body, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert stale.status_code == 412
+    assert error_of(stale)["details"]["current_version"] == 2
+    stored = Memory.objects.for_space(space).get(pk=memory["id"])
+    assert (stored.status, stored.version, stored.content) == (
+        "active",
+        2,
+        "Maya swims on Sundays.",
+    )
+
+
+def test_it_refuses_a_restore_on_a_stale_version(writer, space):
+    memory = create(writer)
+    deleted = writer.delete(f"/api/v1/memories/{memory['id']}", HTTP_IF_MATCH='"1"')
+    assert deleted.status_code == 200 and deleted.json()["version"] == 2
+    stale = writer.post(
+        f"/api/v1/memories/{memory['id']}/restore", {}, format="json", HTTP_IF_MATCH='"1"'
+    )
+    assert stale.status_code == 412
+    assert Memory.objects.for_space(space).get(pk=memory["id"]).status == "deleted"
