@@ -114,16 +114,6 @@ def embed_now() -> Callable[[Space], int]:
     return embed_all_pending
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _close_search_helpers(django_db_setup: Any) -> Any:
-    """Hybrid search's helper threads keep connections; the test database can only be
-    dropped once they are closed (this tears down before django_db_setup does)."""
-    from apps.retrieval.concurrent import close_helper_connections
-
-    yield
-    close_helper_connections()
-
-
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Any:
     """Rate-limit windows live in Valkey and would outlive a test (and a test run)."""

@@ -344,40 +344,17 @@ def test_text_search_widens_to_common_words_when_filters_exclude_the_rare_ones(
     assert result.hits[0].memory.subject == "mine"
 
 
-def _ranking(result):
-    return [(hit.memory.pk, round(hit.score, 9)) for hit in result.hits]
-
-
-def test_it_asks_for_both_candidate_lists_at_once_on_committed_rows(
-    transactional_db, space, actor, hashing_backend, embed_now, settings
+def test_a_hybrid_search_takes_three_queries_whatever_the_filters(
+    tea_space, django_assert_num_queries
 ):
-    from apps.retrieval import concurrent
+    from apps.retrieval import search as search_module
 
-    services.create_memories(
-        space,
-        actor,
-        [{"content": f"note {i} about green tea and cello practice"} for i in range(12)],
-    )
-    embed_now(space)
-    concurrent.close_helper_connections()
-    settings.SEARCH_CONCURRENT = False
-    alone = search(space, "green tea", mode="hybrid", record_access=False)
-    assert not concurrent._helper_connections
-    settings.SEARCH_CONCURRENT = True
-    together = search(space, "green tea", mode="hybrid", record_access=False)
-    assert concurrent._helper_connections, "the text side ran on a helper connection"
-    assert _ranking(together) == _ranking(alone)
-    assert len(together.hits) == 10
-    concurrent.close_helper_connections()
-
-
-def test_inside_a_transaction_both_lists_come_from_its_own_connection(tea_space, settings):
-    from apps.retrieval import concurrent
-
-    concurrent.close_helper_connections()
-    settings.SEARCH_CONCURRENT = True
-    result = search(tea_space, "cello", mode="hybrid", k=1, record_access=False)
-    # A helper would not see these uncommitted rows.
-    assert contents(result) == ["Alice is learning to play the cello."]
-    assert result.hits[0].components["text"]["rank"] == 1
-    assert not concurrent._helper_connections
+    search(tea_space, "green tea", mode="hybrid", record_access=False)  # caches word counts
+    search_module._has_conversation_links(tea_space.pk)
+    # The query's words, both candidate lists in one statement, the rows of the hits.
+    for filters in (Filters(), Filters(subject="alice", tags=["drinks"])):
+        with django_assert_num_queries(3):
+            result = search(
+                tea_space, "green tea", mode="hybrid", filters=filters, record_access=False
+            )
+        assert contents(result)[0] == "Alice drinks green tea every morning."

@@ -17,8 +17,10 @@ import math
 import re
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
@@ -44,6 +46,8 @@ LEXICON_REFRESH_SHARE = 0.1
 LEXICON_MAX_AGE = timedelta(days=1)
 LEXICON_REFRESH_DEBOUNCE_SECONDS = 300
 logger = logging.getLogger(__name__)
+# Stands for each step's tsquery in the once-compiled filter SQL.
+_MATCH_SLOT = "memoryweb:match-slot"
 _LEXEME = re.compile(r"(!?)'((?:[^']|'')*)'")
 
 
@@ -224,21 +228,39 @@ def refresh_lexicon(space_id: int) -> int:
 STATS = _SpaceStats()
 
 
-def bm25_candidates(
-    scoped: QuerySet[Memory], space_id: int, query: str, limit: int
-) -> list[tuple[str, float]]:
-    """(memory id, BM25 score) of the best `limit` memories of `scoped` for `query`."""
+@dataclass
+class Bm25Steps:
+    """BM25 as common table expressions `step0`, `step1`, ... each yielding (step, id,
+    score), narrowest match first: a caller can run them alone or in a larger statement."""
+
+    ctes: list[str]
+    params: list[Any]
+
+    @property
+    def names(self) -> list[str]:
+        return [f"step{i}" for i in range(len(self.ctes))]
+
+
+def bm25_steps(
+    scoped: QuerySet[Memory], space_id: int, query: str, limit: int, *, narrowed: bool = True
+) -> Bm25Steps | None:
+    """The steps that find the best `limit` memories of `scoped` for `query`, or None
+    when nothing can match (only stop words, or an empty space).
+
+    `narrowed`: the filters may leave few rows (more than the default of active
+    memories), so the rows with rare words may not be enough and matching may widen.
+    """
     parsed = parse_query(query)
     if parsed is None:
-        return []
+        return None
     size, dfs = STATS.get(space_id, parsed.terms)
     if size == 0:
-        return []
+        return None
     idf = {
         t: math.log(1 + (size - dfs.get(t, 0) + 0.5) / (dfs.get(t, 0) + 0.5)) for t in parsed.terms
     }
     if parsed.strict:
-        return _score(scoped, [parsed.tsquery], idf, limit)
+        return _scoring_steps(scoped, [parsed.tsquery], idf, limit)
     selective: list[str] = []
     rows = 0
     for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
@@ -247,40 +269,68 @@ def bm25_candidates(
         selective.append(term)
         rows += dfs.get(term, 0)
     matches = [_any_of(selective)]
-    if len(selective) < len(parsed.terms):
+    # Unfiltered, the selected words match about MATCH_ROW_BUDGET rows, far more than
+    # `limit`: widening would never happen, and planning it costs a fraction of a ms.
+    enough = rows >= max(MATCH_ROW_BUDGET, 10 * limit) / 2 and not narrowed
+    if len(selective) < len(parsed.terms) and not enough:
         # Filters can leave too few rows with the rare words: then every word matches.
         matches.append(_any_of(parsed.terms))
-    return _score(scoped, matches, idf, limit)
+    return _scoring_steps(scoped, matches, idf, limit)
+
+
+def widest_step(rows: Iterable[tuple[int, Any, float]]) -> list[tuple[str, float]]:
+    """(memory id, score), best first, of the widest step that ran."""
+    rows = list(rows)
+    widest = max((step for step, _, _ in rows), default=0)
+    ranked = [(str(memory_id), float(score)) for step, memory_id, score in rows if step == widest]
+    ranked.sort(key=lambda hit: (-hit[1], hit[0]))
+    return ranked
+
+
+def bm25_candidates(
+    scoped: QuerySet[Memory], space_id: int, query: str, limit: int, *, narrowed: bool = True
+) -> list[tuple[str, float]]:
+    """(memory id, BM25 score) of the best `limit` memories of `scoped` for `query`."""
+    steps = bm25_steps(scoped, space_id, query, limit, narrowed=narrowed)
+    if steps is None:
+        return []
+    union = " UNION ALL ".join(f"SELECT * FROM {name}" for name in steps.names)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(steps.ctes)} {union}", steps.params)
+        return widest_step(cursor.fetchall())
 
 
 def _any_of(terms: list[str]) -> str:
     return " | ".join(_quoted(term) for term in terms)
 
 
-def _score(
+def _scoring_steps(
     scoped: QuerySet[Memory], matches: list[str], idf: dict[str, float], limit: int
-) -> list[tuple[str, float]]:
+) -> Bm25Steps:
     """BM25 with binary term frequency: memories are short, a word rarely repeats, and
     testing each query word with @@ avoids unnesting every matched tsvector.
 
-    `matches` are tsqueries from narrowest to widest; one statement scores the rows of
-    the first and, only when it finds fewer than `limit`, of the next (a one-time filter
-    that PostgreSQL skips entirely otherwise), saving a round trip per widening.
+    `matches` are tsqueries from narrowest to widest; each step after the first runs
+    only when the one before found fewer than `limit` (a one-time filter, which
+    PostgreSQL skips entirely otherwise), so widening costs no extra round trip.
     """
     terms = list(idf)
     present = " + ".join(
         "(CASE WHEN m.search_vector @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms
     )
     weights = [value for term in terms for value in (_quoted(term), idf[term])]
-    steps, params = [], []
-    for step, match in enumerate(matches):
+    # The filtered query is compiled once; each step swaps in its own tsquery.
+    matching = scoped.filter(
         # The lexemes are already stemmed: 'simple' parses them without stemming again.
-        matching = scoped.filter(
-            search_vector=SearchQuery(match, search_type="raw", config="simple")
-        ).values("pk")
-        subquery, subquery_params = matching.query.sql_with_params()
+        search_vector=SearchQuery(_MATCH_SLOT, search_type="raw", config="simple")
+    ).values("pk")
+    subquery, subquery_params = matching.query.sql_with_params()
+    slot = subquery_params.index(_MATCH_SLOT)
+    steps = Bm25Steps(ctes=[], params=[])
+    for step, match in enumerate(matches):
+        step_params = [*subquery_params[:slot], match, *subquery_params[slot + 1 :]]
         narrower = f" WHERE (SELECT count(*) FROM step{step - 1}) < %s" if step else ""
-        steps.append(
+        steps.ctes.append(
             f"""step{step} AS MATERIALIZED (
                 SELECT {step} AS step, scored.* FROM (
                     WITH matched AS (
@@ -296,16 +346,8 @@ def _score(
                 ) AS scored{narrower}
             )"""
         )
-        params += [*weights, *subquery_params, limit] + ([limit] if step else [])
-    union = " UNION ALL ".join(f"SELECT * FROM step{i}" for i in range(len(matches)))
-    sql = f"WITH {', '.join(steps)} SELECT step, id, score FROM ({union}) AS steps"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    widest = max((step for step, _, _ in rows), default=0)
-    ranked = [(str(memory_id), float(score)) for step, memory_id, score in rows if step == widest]
-    ranked.sort(key=lambda hit: (-hit[1], hit[0]))
-    return ranked
+        steps.params += [*weights, *step_params, limit] + ([limit] if step else [])
+    return steps
 
 
 def _quoted(term: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,9 +27,8 @@ from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
 from apps.memories.models import Kind, Link, LinkType, Memory, Status
-from apps.retrieval.concurrent import alongside
 from apps.retrieval.embedding import get_backend
-from apps.retrieval.lexical import bm25_candidates
+from apps.retrieval.lexical import bm25_steps, widest_step
 from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,16 @@ class Filters:
         bad_statuses = [s for s in self.statuses if s not in Status.values]
         if bad_statuses:
             raise InvalidSearch(f"unknown statuses {bad_statuses}", {"status": bad_statuses})
+
+    def narrows(self) -> bool:
+        """Whether these filters may leave only a small part of a space's memories
+        (anything beyond the default of active memories at any time)."""
+        defaults = Filters()
+        return any(
+            getattr(self, name) != getattr(defaults, name)
+            for name in self.__dataclass_fields__
+            if name != "statuses"
+        ) or self.statuses not in ([], [Status.ACTIVE])
 
     def apply(self, queryset: QuerySet[Memory]) -> QuerySet[Memory]:
         self.validate()
@@ -146,36 +156,57 @@ def _hit_columns(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
     return queryset.defer("embedding", "search_vector")
 
 
-def _vector_candidates(
-    scoped: QuerySet[Memory], vector: list[float], limit: int
-) -> tuple[list[tuple[UUID, float]], dict[UUID, Memory]]:
-    """The nearest memories as (id, similarity), and the rows themselves: fetching the
-    hit columns in the same query saves loading them again for the answer."""
-    nearest = (
-        _hit_columns(scoped)
-        .filter(embedding__isnull=False)
-        .annotate(distance=CosineDistance("embedding", vector))
-        .order_by("distance")[:limit]
-    )
+def _candidate_lists(
+    scoped: QuerySet[Memory],
+    space: Space,
+    query: str,
+    vector: list[float] | None,
+    limit: int,
+    *,
+    narrowed: bool,
+) -> tuple[list[tuple[UUID, float]], list[tuple[UUID, float]]]:
+    """The nearest memories and the best BM25 matches, each as (id, score), from one
+    statement: one round trip and one plan for both lists, ids only (the rows of the
+    final hits are loaded once they are known)."""
+    ctes: list[str] = []
+    params: list[Any] = []
+    parts: list[str] = []
+    if vector is not None:
+        nearest = (
+            scoped.filter(embedding__isnull=False)
+            .annotate(distance=CosineDistance("embedding", vector))
+            .order_by("distance")
+            .values_list("pk", "distance")[:limit]
+        )
+        sql, vector_params = nearest.query.sql_with_params()
+        ctes.append(f"nearest AS MATERIALIZED ({sql})")
+        params += vector_params
+        parts.append("SELECT 'vector', 0, * FROM nearest")
+    steps = bm25_steps(scoped, space.pk, query, limit, narrowed=narrowed) if query else None
+    if steps is not None:
+        ctes += steps.ctes
+        params += steps.params
+        parts += [f"SELECT 'text', * FROM {name}" for name in steps.names]
+    if not parts:
+        return [], []
+    statement = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
     # Every connection has iterative scans on and ef_search = HNSW_EF_SEARCH
-    # (settings.py); a deep candidate list needs a larger ef_search for good recall.
-    if limit * 2 <= settings.HNSW_EF_SEARCH:
-        rows = list(nearest)
-    else:
-        with transaction.atomic(), connection.cursor() as cursor:
+    # (settings.py); a deep candidate list needs a larger ef_search for good recall,
+    # set for this statement's transaction only.
+    deep = vector is not None and limit * 2 > settings.HNSW_EF_SEARCH
+    with transaction.atomic() if deep else nullcontext(), connection.cursor() as cursor:
+        if deep:
             cursor.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, limit * 2))]
             )
-            rows = list(nearest)
-    # relaxed_order may return rows slightly out of order.
-    rows.sort(key=lambda memory: memory.distance)
-    return [(m.pk, 1.0 - float(m.distance)) for m in rows], {m.pk: m for m in rows}
-
-
-def _text_candidates(
-    scoped: QuerySet[Memory], space: Space, query: str, limit: int
-) -> list[tuple[UUID, float]]:
-    return [(UUID(pk), score) for pk, score in bm25_candidates(scoped, space.pk, query, limit)]
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    # relaxed_order may return the nearest rows slightly out of order.
+    nearest_rows = sorted((float(d), pk) for side, _, pk, d in rows if side == "vector")
+    vector_hits = [(pk, 1.0 - distance) for distance, pk in nearest_rows]
+    text_rows = [(step, pk, score) for side, step, pk, score in rows if side == "text"]
+    text_hits = [(UUID(pk), score) for pk, score in widest_step(text_rows)]
+    return vector_hits, text_hits
 
 
 @dataclass
@@ -346,21 +377,15 @@ def search(
         vector = get_backend().embed([query])[0]
         result.embed_ms = (time.perf_counter() - started) * 1000
 
-    def vector_side() -> tuple[list[tuple[UUID, float]], dict[UUID, Memory]]:
-        if mode == "text" or vector is None:
-            return [], {}
-        return _vector_candidates(scoped, vector, candidates)
-
-    def text_side() -> list[tuple[UUID, float]]:
-        if mode == "vector" or not query:
-            return []
-        return _text_candidates(scoped, space, query, candidates)
-
     started = time.perf_counter()
-    if mode == "hybrid" and query:
-        (vector_hits, vector_rows), text_hits = alongside(vector_side, text_side)
-    else:
-        (vector_hits, vector_rows), text_hits = vector_side(), text_side()
+    vector_hits, text_hits = _candidate_lists(
+        scoped,
+        space,
+        query if mode in ("text", "hybrid") else "",
+        vector if mode in ("vector", "hybrid") else None,
+        candidates,
+        narrowed=filters.narrows(),
+    )
     result.db_ms += (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
@@ -370,10 +395,7 @@ def search(
     rescoring = bool(weights.recency or weights.importance or weights.strength)
     # Only the memories that can still make the top k are loaded, vectors left out.
     wanted = ranked if rescoring else ranked[:k]
-    loaded = {pk: vector_rows[pk] for pk in wanted if pk in vector_rows}
-    missing = [pk for pk in wanted if pk not in loaded]
-    if missing:
-        loaded.update(_hit_columns(scoped).in_bulk(missing))
+    loaded = _hit_columns(scoped).in_bulk(wanted) if wanted else {}
     hits = [
         Hit(memory=loaded[pk], score=fused[pk].score, components=fused[pk].components)
         for pk in ranked
