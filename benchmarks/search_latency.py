@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 from common import machine, summary
+from django.db import connection
 
 from apps.audit.actors import Actor
 from apps.memories import services
@@ -123,8 +124,11 @@ def main() -> None:
             if old:
                 purge_space(old, ACTOR, reason="rebuild")
         space = build(size)
-        # What the worker does once a space has grown: count its words for BM25.
+        # What the worker does once a space has grown: count its words for BM25; and
+        # what autovacuum does soon after a bulk load: settle the table's statistics.
         refresh_lexicon(space.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM (ANALYZE) memories_memory")
         for mode in ("vector", "text", "hybrid"):
             for label, filters in (
                 ("no filter", Filters()),

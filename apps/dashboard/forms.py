@@ -46,7 +46,12 @@ class BrowseForm(forms.Form):
     subject = forms.CharField(required=False, max_length=200)
     agent = forms.CharField(required=False, max_length=200)
     session = forms.CharField(required=False, max_length=200)
-    tag = forms.CharField(required=False, max_length=64)
+    tag = forms.CharField(
+        required=False,
+        max_length=500,
+        label="Tags",
+        widget=forms.TextInput(attrs={"placeholder": "any of: tag, tag"}),
+    )
     after = forms.DateField(
         required=False, label="Occurred after", widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -62,7 +67,7 @@ class BrowseForm(forms.Form):
             agent=data.get("agent") or None,
             session=data.get("session") or None,
             kinds=[data["kind"]] if data.get("kind") else [],
-            tags=[data["tag"]] if data.get("tag") else [],
+            tags=[t.strip() for t in (data.get("tag") or "").split(",") if t.strip()],
             statuses=list(Status.values) if status == "any" else ([status] if status else []),
             occurred_after=_midnight(data.get("after")),
             occurred_before=_midnight(data.get("before")),

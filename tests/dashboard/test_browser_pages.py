@@ -266,3 +266,66 @@ def test_bulk_reembed_drops_vectors_and_skips_what_does_not_apply(
 def test_the_space_switcher_goes_only_to_the_users_spaces(editor, space, outsider_space):
     assert editor.get("/switch/?space=home")["Location"] == "/s/home/"
     assert editor.get("/switch/?space=outsider")["Location"] == "/"
+
+
+def test_it_filters_by_any_of_several_tags(editor, space, actor):
+    memories(space, actor, "Runs.", tags=["running"])
+    memories(space, actor, "Eats.", tags=["diet"])
+    memories(space, actor, "Sleeps.", tags=["rest"])
+    html = editor.get("/s/home/?tag=running,+diet").content.decode()
+    assert sorted(re.findall(r"Runs\.|Eats\.|Sleeps\.", html)) == ["Eats.", "Runs."]
+
+
+def test_list_pages_never_load_embeddings(editor, space, actor, hashing_backend, embed_now):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    services.create_memories(space, actor, [{"content": f"tea note {i}"} for i in range(12)])
+    embed_now(space)
+    for url in ("/s/home/", "/s/home/?q=tea&mode=hybrid", "/s/home/?q=tea&mode=vector"):
+        with CaptureQueriesContext(connection) as queries:
+            assert editor.get(url).status_code == 200
+        selected = [q["sql"].split(" FROM ")[0] for q in queries if q["sql"].startswith("SELECT")]
+        assert not [s for s in selected if re.search(r'"embedding"(?!_)', s)], url
+
+
+def test_the_search_page_answers_in_a_bounded_number_of_queries(
+    editor, space, actor, hashing_backend, embed_now, django_assert_max_num_queries
+):
+    services.create_memories(space, actor, [{"content": f"tea note {i}"} for i in range(60)])
+    embed_now(space)
+    editor.get("/s/home/?q=tea")  # word counts and the links check are cached per process
+    # session, user, membership, switcher; the query's words, both candidate lists (in
+    # a savepoint that raises ef_search for a page of 50), the hits' rows
+    with django_assert_max_num_queries(10):
+        response = editor.get("/s/home/?q=tea")
+    assert response.status_code == 200 and response.content.decode().count("data-row-check") == 50
+
+
+def test_search_results_scroll_in_with_an_htmx_partial(editor, space, actor, hashing_backend):
+    services.create_memories(space, actor, [{"content": f"tea note {i}"} for i in range(60)])
+    first = editor.get("/s/home/?q=tea&mode=text").content.decode()
+    found = re.search(r'hx-get="\?([^"]+offset=50[^"]*)"', first)
+    assert found, "no next page of results"
+    more = found.group(1).replace("&amp;", "&")
+    partial = editor.get(f"/s/home/?{more}", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and partial.count("data-row-check") == 10
+
+
+def test_all_matching_a_search_says_it_acts_on_the_best_matches(editor, space, actor):
+    services.create_memories(space, actor, [{"content": f"weather report {i}"} for i in range(205)])
+    html = editor.post(
+        "/s/home/bulk/",
+        {"action": "archive", "all_matching": "1", "q": "weather", "mode": "text"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Archive 200 memories?" in html
+    assert "the 200 best matches for “weather”" in html
+    assert set(Memory.objects.for_space(space).values_list("status", flat=True)) == {"active"}
+
+
+def test_logging_out_ends_the_session(editor, space):
+    assert editor.get("/s/home/").status_code == 200
+    response = editor.post("/logout/")
+    assert response.status_code == 302
+    assert editor.get("/s/home/").status_code == 302  # back to the login page

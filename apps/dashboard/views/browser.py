@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -130,12 +131,20 @@ def _search_page(
     return rows, next_query, result.notice
 
 
-def _targets(request: HttpRequest, curator: Curator) -> tuple[list[str], bool]:
-    """The memory ids a bulk request names, and whether there were more than the limit."""
+@dataclass
+class Targets:
+    """The memories a bulk request names."""
+
+    ids: list[str]
+    too_many: bool = False  # more than BULK_LIMIT: nothing is done
+    best_of_search: str = ""  # "all matching" a search: its best MAX_K hits, not all
+
+
+def _targets(request: HttpRequest, curator: Curator) -> Targets:
     if request.POST.get("all_matching"):
         browse_form = BrowseForm(request.POST)
         if not browse_form.is_valid():
-            return [], False
+            return Targets([])
         query = browse_form.query()
         if query:
             result = search(
@@ -146,10 +155,12 @@ def _targets(request: HttpRequest, curator: Curator) -> tuple[list[str], bool]:
                 filters=browse_form.filters(),
                 record_access=False,
             )
-            return [str(hit.memory.pk) for hit in result.hits], False
+            # A search ranks; it has no "all". Say so when the ranking was cut.
+            cut = query if len(result.hits) == MAX_K else ""
+            return Targets([str(hit.memory.pk) for hit in result.hits], best_of_search=cut)
         matching = browse_form.filters().apply(Memory.objects.for_space(curator.space))
         ids = [str(pk) for pk in matching.values_list("pk", flat=True)[: BULK_LIMIT + 1]]
-        return ids[:BULK_LIMIT], len(ids) > BULK_LIMIT
+        return Targets(ids[:BULK_LIMIT], too_many=len(ids) > BULK_LIMIT)
     wanted = request.POST.getlist("ids")[: BULK_LIMIT + 1]
     valid = []
     for raw in wanted:
@@ -160,7 +171,7 @@ def _targets(request: HttpRequest, curator: Curator) -> tuple[list[str], bool]:
     found = (
         Memory.objects.for_space(curator.space).filter(pk__in=valid).values_list("pk", flat=True)
     )
-    return [str(pk) for pk in found][:BULK_LIMIT], len(wanted) > BULK_LIMIT
+    return Targets([str(pk) for pk in found][:BULK_LIMIT], too_many=len(wanted) > BULK_LIMIT)
 
 
 @require_POST
@@ -178,7 +189,8 @@ def bulk(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
             {"form": form, "count": 0, "back": back, "post": request.POST},
             status=422,
         )
-    ids, too_many = _targets(request, curator)
+    targets = _targets(request, curator)
+    ids, too_many = targets.ids, targets.too_many
     action = form.cleaned_data["action"]
     if not form.cleaned_data["confirmed"] or too_many or not ids:
         return render(
@@ -188,6 +200,8 @@ def bulk(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
                 "form": form,
                 "count": len(ids),
                 "too_many": too_many,
+                "best_of_search": targets.best_of_search,
+                "ranked_limit": MAX_K,
                 "limit": BULK_LIMIT,
                 "verb": BULK_ACTIONS[action].lower(),
                 "tag": form.cleaned_data.get("bulk_tag", ""),
