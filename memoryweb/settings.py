@@ -8,6 +8,7 @@ in README.md; a malformed value stops the process with a message naming it.
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -175,7 +176,12 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# plotly.js comes from the plotly package itself: never from a CDN, always the version
+# the Python side builds figures for.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("plotly", Path(str(find_spec("plotly").origin)).resolve().parent / "package_data"),  # type: ignore[union-attr]
+]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
 
 # ---------------------------------------------------------------- Celery

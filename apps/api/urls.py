@@ -5,7 +5,7 @@ from rest_framework.routers import SimpleRouter
 from apps.api.views.administration import SpacesViewSet, TokenViewSet
 from apps.api.views.conversation import EpisodeViewSet, SearchViewSet
 from apps.api.views.memories import MemoryViewSet
-from apps.api.views.relations import AuditViewSet, EntityViewSet, LinkViewSet
+from apps.api.views.relations import AuditViewSet, EntityViewSet, GraphViewSet, LinkViewSet
 from apps.api.views.transfer import ExportViewSet, ImportViewSet
 
 router = SimpleRouter(trailing_slash=False)
@@ -14,6 +14,7 @@ router.register("episodes", EpisodeViewSet, basename="episode")
 router.register("search", SearchViewSet, basename="search")
 router.register("links", LinkViewSet, basename="link")
 router.register("entities", EntityViewSet, basename="entity")
+router.register("graph", GraphViewSet, basename="graph")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("spaces", SpacesViewSet, basename="space")
 router.register("tokens", TokenViewSet, basename="token")

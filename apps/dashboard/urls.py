@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.dashboard.views import activity, browser, conversation, memory, tokens
+from apps.dashboard.views import activity, browser, conversation, graph, memory, tokens
 
 app_name = "dashboard"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("s/<slug:slug>/sessions/", conversation.sessions, name="sessions"),
     path("s/<slug:slug>/sessions/<path:session>/", conversation.session, name="session"),
     path("s/<slug:slug>/episodes/<uuid:episode_id>/", conversation.episode, name="episode"),
+    path("s/<slug:slug>/graph/", graph.graph, name="graph"),
     path("s/<slug:slug>/audit/", activity.audit, name="audit"),
     path("s/<slug:slug>/jobs/", activity.jobs, name="jobs"),
     path("s/<slug:slug>/jobs/<int:job_id>/", activity.job, name="job"),

@@ -33,3 +33,34 @@
   document.addEventListener("change", updateCount);
   document.addEventListener("htmx:afterSwap", updateCount);
 })();
+
+// Plotly charts drawn from a figure the server built (a json_script element), on load
+// and after every htmx swap. A click on a point with a URL in its customdata follows
+// it: through htmx into the chart's panel when the chart asks for it, else as a link.
+(function () {
+  function draw(root) {
+    if (!window.Plotly) return;
+    root.querySelectorAll("[data-plotly]").forEach((element) => {
+      if (element.dataset.drawn) return;
+      const source = document.getElementById(element.dataset.plotly);
+      if (!source) return;
+      const figure = JSON.parse(source.textContent);
+      element.dataset.drawn = "1";
+      Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false });
+      element.on("plotly_click", (event) => {
+        const url = event.points && event.points[0] && event.points[0].customdata;
+        if (typeof url !== "string") return;
+        const panel = element.closest("[id]");
+        if (element.dataset.plotlyClick === "recentre" && window.htmx && panel) {
+          htmx.ajax("GET", url, { target: "#" + panel.id, swap: "outerHTML" }).then(() =>
+            history.pushState({}, "", url),
+          );
+        } else {
+          window.location.assign(url);
+        }
+      });
+    });
+  }
+  window.addEventListener("load", () => draw(document));
+  document.addEventListener("htmx:afterSettle", (event) => draw(event.target.parentNode || document));
+})();

@@ -189,3 +189,37 @@ def test_another_spaces_token_cannot_be_revoked(admin_agent, outsider, outsider_
     assert admin_agent.delete(f"/api/v1/tokens/{token_id}").status_code == 404
     assert ApiToken.objects.get(pk=token_id).revoked_at is None
     assert Space.objects.filter(slug="outsider").exists()
+
+
+def test_the_graph_endpoint_serves_a_memorys_neighbourhood(writer, outsider, space):
+    ids = [
+        writer.post("/api/v1/memories", {"content": f"fact {i}"}, format="json").json()["id"]
+        for i in range(3)
+    ]
+    for source, target in ((ids[0], ids[1]), (ids[1], ids[2])):
+        created = writer.post(
+            "/api/v1/links",
+            {"source": source, "target": target, "type": "related_to"},
+            format="json",
+        )
+        assert created.status_code == 201
+    response = writer.get(f"/api/v1/graph?center=memory:{ids[0]}&hops=2")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["center"] == f"memory:{ids[0]}"
+    assert {node["id"]: node["depth"] for node in body["nodes"]} == {
+        f"memory:{ids[0]}": 0,
+        f"memory:{ids[1]}": 1,
+        f"memory:{ids[2]}": 2,
+    }
+    assert [edge["type"] for edge in body["edges"]] == ["related_to", "related_to"]
+    assert body["not_shown"] == 0
+    capped = writer.get(f"/api/v1/graph?center={ids[0]}&hops=2&limit=2").json()
+    assert len(capped["nodes"]) == 2 and capped["not_shown"] == 1
+
+    assert outsider.get(f"/api/v1/graph?center=memory:{ids[0]}").status_code == 404
+    for bad in ("hops=9", "center=", "types=likes", "limit=many"):
+        refused = writer.get(f"/api/v1/graph?center=memory:{ids[0]}&{bad}")
+        assert refused.status_code == 400, bad
+        assert error_of(refused)["code"] in ("invalid_request", "unknown_parameter")
+    assert writer.get("/api/v1/graph").status_code == 400

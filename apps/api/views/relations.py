@@ -1,20 +1,32 @@
-"""/api/v1/links, /api/v1/entities and /api/v1/audit."""
+"""/api/v1/links, /api/v1/entities, /api/v1/graph and /api/v1/audit."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.api import serializers as s
+from apps.api.errors import ApiError
 from apps.api.views.base import SpaceScopedViewSet, log_reads
 from apps.audit.models import AuditEvent
 from apps.memories import services
-from apps.memories.models import Entity, Link, LinkType
+from apps.memories.graph import (
+    DEFAULT_NODE_CAP,
+    EDGE_TYPES,
+    MAX_HOPS,
+    MAX_NODE_CAP,
+    GraphError,
+    NodeRef,
+    neighbourhood,
+)
+from apps.memories.models import Entity, Link, LinkType, Memory
 
 LINK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
@@ -159,3 +171,53 @@ class AuditViewSet(SpaceScopedViewSet):
             events = events.filter(created_at__lt=until)
         page = self.page(events)
         return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
+
+
+class GraphViewSet(SpaceScopedViewSet):
+    query_params = {"list": frozenset({"center", "hops", "types"})}
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "center", str, required=True, description="memory:<id> or entity:<id>"
+            ),
+            OpenApiParameter("hops", int, description=f"1 to {MAX_HOPS} (default 1)"),
+            OpenApiParameter(
+                "types", str, many=True, enum=list(EDGE_TYPES), description="edge types to follow"
+            ),
+            OpenApiParameter("limit", int, description=f"node cap, up to {MAX_NODE_CAP}"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+        description="The neighbourhood of a memory or an entity: nodes (memories and "
+        "entities, with their hop distance) and typed edges, breadth-first; "
+        "`not_shown` counts the neighbours the node cap left out.",
+    )
+    def list(self, request: Request) -> Response:
+        params = request.query_params
+        if "center" not in params:
+            raise ApiError(400, "invalid_request", "center is required", {"center": None})
+        try:
+            center = NodeRef.parse(params["center"])
+            subgraph = neighbourhood(
+                self.space,
+                center,
+                hops=_integer(params, "hops", 1),
+                types=params.getlist("types") or EDGE_TYPES,
+                node_cap=_integer(params, "limit", DEFAULT_NODE_CAP),
+            )
+        except GraphError as error:
+            raise ApiError(400, "invalid_request", error.message, error.details) from None
+        except (Memory.DoesNotExist, Entity.DoesNotExist):
+            raise ApiError(404, "not_found", f"no {center.kind} {center.id}", {}) from None
+        memory_ids = [node.ref.id for node in subgraph.nodes.values() if node.ref.kind == "memory"]
+        log_reads(self.caller, memory_ids, "graph")
+        return Response(subgraph.as_json())
+
+
+def _integer(params: Any, name: str, default: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    if not str(raw).isdigit():
+        raise ApiError(400, "invalid_request", f"{name} must be a whole number", {name: raw})
+    return int(raw)

@@ -1,0 +1,218 @@
+"""The graph explorer: a memory's or an entity's neighbourhood, laid out server-side
+with networkx and drawn with plotly; clicking a node recentres the graph on it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import networkx as nx
+import plotly.graph_objects as go
+from django import forms
+from django.http import Http404, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.memories.graph import (
+    EDGE_TYPES,
+    MAX_HOPS,
+    MENTIONS,
+    GraphError,
+    NodeRef,
+    Subgraph,
+    neighbourhood,
+)
+from apps.memories.models import Entity, Memory
+
+EDGE_LABELS = {
+    "derived_from": "derived from",
+    "related_to": "related to",
+    "supersedes": "supersedes",
+    "contradicts": "contradicts",
+    "same_entity": "same entity",
+    "next_in_time": "next in time",
+    MENTIONS: "mentions",
+}
+# One colour per edge type and per node status, readable in light and dark mode.
+EDGE_COLOURS = {
+    "derived_from": "#7c3aed",
+    "related_to": "#2563eb",
+    "supersedes": "#d97706",
+    "contradicts": "#dc2626",
+    "same_entity": "#0891b2",
+    "next_in_time": "#6b7280",
+    MENTIONS: "#16a34a",
+}
+STATUS_COLOURS = {
+    "active": "#2563eb",
+    "archived": "#9ca3af",
+    "superseded": "#d97706",
+    "deleted": "#dc2626",
+}
+STARTING_POINTS = 12
+# Small graphs carry a short label beside each node; larger ones only on hover.
+LABELLED_NODES = 40
+LABEL_CHARS = 28
+
+
+class GraphForm(forms.Form):
+    center = forms.CharField(required=False, max_length=80)
+    hops = forms.TypedChoiceField(
+        choices=[(n, str(n)) for n in range(1, MAX_HOPS + 1)], coerce=int, initial=1, required=False
+    )
+    types = forms.MultipleChoiceField(
+        choices=[(t, EDGE_LABELS[t]) for t in EDGE_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Edge types",
+    )
+
+    def clean_center(self) -> NodeRef | None:
+        raw = self.cleaned_data["center"].strip()
+        if not raw:
+            return None
+        try:
+            return NodeRef.parse(raw)
+        except GraphError as error:
+            raise forms.ValidationError(error.message) from None
+
+
+def _url(curator: Curator, center: str, hops: int, types: list[str]) -> str:
+    query = f"?center={center}&hops={hops}"
+    if types and set(types) != set(EDGE_TYPES):
+        query += "".join(f"&types={t}" for t in types)
+    return reverse("dashboard:graph", args=[curator.space.slug]) + query
+
+
+def _node_url(curator: Curator, ref: NodeRef) -> str:
+    if ref.kind == "memory":
+        return reverse("dashboard:memory", args=[curator.space.slug, ref.id])
+    return _url(curator, ref.key, 1, [])
+
+
+def figure(subgraph: Subgraph, recentre: dict[str, str]) -> dict[str, Any]:
+    """The plotly figure: one line trace per edge type (so the legend toggles them),
+    one marker trace for memories and one for entities."""
+    graph: nx.Graph = nx.Graph()
+    graph.add_nodes_from(subgraph.nodes)
+    graph.add_edges_from((e.source, e.target) for e in subgraph.edges)
+    center = subgraph.center.key
+    if len(graph) > 1:
+        # A fixed seed keeps the same neighbourhood drawn the same way on every visit.
+        positions = nx.spring_layout(graph, seed=7, pos={center: (0.0, 0.0)}, fixed=[center])
+    else:
+        positions = {center: (0.0, 0.0)}
+    traces: list[Any] = []
+    for edge_type in EDGE_TYPES:
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for edge in subgraph.edges:
+            if edge.type == edge_type:
+                (x0, y0), (x1, y1) = positions[edge.source], positions[edge.target]
+                xs += [float(x0), float(x1), None]
+                ys += [float(y0), float(y1), None]
+        if xs:
+            traces.append(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    name=EDGE_LABELS[edge_type],
+                    line={"color": EDGE_COLOURS[edge_type], "width": 1.5},
+                    hoverinfo="skip",
+                )
+            )
+    for kind, symbol, name in (("memory", "circle", "memories"), ("entity", "diamond", "entities")):
+        members = [n for n in subgraph.nodes.values() if n.ref.kind == kind]
+        if not members:
+            continue
+        labelled = len(subgraph.nodes) <= LABELLED_NODES
+        traces.append(
+            go.Scatter(
+                x=[float(positions[n.ref.key][0]) for n in members],
+                y=[float(positions[n.ref.key][1]) for n in members],
+                mode="markers+text" if labelled else "markers",
+                textposition="top center",
+                texttemplate="%{meta}" if labelled else None,
+                meta=[_short(n.label) for n in members],
+                name=name,
+                marker={
+                    "symbol": symbol,
+                    "size": [20 if n.ref.key == center else 13 for n in members],
+                    "color": [
+                        STATUS_COLOURS.get(str(n.detail.get("status")), "#16a34a") for n in members
+                    ],
+                    "line": {"width": [3 if n.ref.key == center else 1 for n in members]},
+                },
+                text=[n.label for n in members],
+                customdata=[recentre[n.ref.key] for n in members],
+                hovertemplate="%{text}<extra></extra>",
+            )
+        )
+    xs = [float(x) for x, _ in positions.values()]
+    ys = [float(y) for _, y in positions.values()]
+    # Room around the outermost nodes for their labels.
+    pad_x = max(0.3, 0.15 * (max(xs) - min(xs)))
+    pad_y = max(0.15, 0.08 * (max(ys) - min(ys)))
+    layout = go.Layout(
+        showlegend=True,
+        legend={"orientation": "h"},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"visible": False, "range": [min(xs) - pad_x, max(xs) + pad_x]},
+        yaxis={"visible": False, "range": [min(ys) - pad_y, max(ys) + pad_y]},
+        height=520,
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return json.loads(go.Figure(data=traces, layout=layout).to_json())
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+def _starting_points(curator: Curator) -> dict[str, Any]:
+    """Where to begin when no centre is given: the most linked memories, the entities."""
+    memories = (
+        Memory.objects.for_space(curator.space)
+        .filter(status="active")
+        .only("pk", "content")
+        .order_by("-updated_at")[:STARTING_POINTS]
+    )
+    entities = Entity.objects.for_space(curator.space).only("pk", "name", "kind").order_by("name")
+    return {"start_memories": list(memories), "start_entities": list(entities[:STARTING_POINTS])}
+
+
+@require_GET
+@space_page()
+def graph(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
+    form = GraphForm(request.GET)
+    context: dict[str, Any] = {"nav": "graph", "form": form, "edge_labels": EDGE_LABELS}
+    status = 200
+    if form.is_valid() and form.cleaned_data["center"] is not None:
+        center: NodeRef = form.cleaned_data["center"]
+        hops = form.cleaned_data["hops"] or 1
+        types = form.cleaned_data["types"] or list(EDGE_TYPES)
+        try:
+            subgraph = neighbourhood(curator.space, center, hops=hops, types=types)
+        except (Memory.DoesNotExist, Entity.DoesNotExist):
+            raise Http404("No such memory or entity in this space") from None
+        recentre = {key: _url(curator, key, hops, types) for key in subgraph.nodes}
+        context.update(
+            subgraph=subgraph,
+            figure=figure(subgraph, recentre),
+            rows=[
+                (node, recentre[key], _node_url(curator, node.ref))
+                for key, node in sorted(
+                    subgraph.nodes.items(), key=lambda item: (item[1].depth, item[1].label)
+                )
+            ],
+        )
+    elif form.is_valid():
+        context.update(_starting_points(curator))
+    else:
+        status = 400
+    template = "dashboard/graph.html#panel" if request.htmx else "dashboard/graph.html"
+    return render(request, template, context, status=status)

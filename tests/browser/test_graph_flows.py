@@ -1,0 +1,53 @@
+"""The graph explorer in a real browser: draw a neighbourhood, recentre, open a memory."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.audit.actors import Actor
+from apps.memories import services
+
+pytestmark = pytest.mark.slow
+
+ACTOR = Actor.system("seed")
+
+
+def test_explore_recentre_and_open_a_memory(logged_in, live_server, curator_space, shot):
+    page = logged_in
+    a, b, c = services.create_memories(
+        curator_space,
+        ACTOR,
+        [
+            {"content": "Maya signed up for the Lisbon marathon."},
+            {"content": "Maya trains four times a week."},
+            {"content": "Maya used to train twice a week."},
+        ],
+    )
+    services.link_memories(curator_space, ACTOR, a.pk, b.pk, "related_to")
+    services.link_memories(curator_space, ACTOR, b.pk, c.pk, "supersedes")
+    page.goto(f"{live_server.url}/s/lab/memories/{a.pk}/")
+    page.get_by_role("link", name="Explore its neighbourhood in the graph").click()
+    plot = page.locator("[data-plotly]")
+    expect(plot.locator(".main-svg").first).to_be_visible()  # plotly drew it
+    expect(page.locator("#graph-panel")).to_contain_text("3 nodes and 2 edges")
+    expect(plot).to_contain_text("supersedes")  # the legend names the edge types
+    shot(page, "graph")
+
+    # A click on a node (as plotly reports it) recentres through htmx, URL and all.
+    node_url = f"/s/lab/graph/?center=memory:{c.pk}&hops=2"
+    page.evaluate(
+        "url => document.querySelector('[data-plotly]').emit('plotly_click',"
+        " {points: [{customdata: url}]})",
+        node_url,
+    )
+    expect(page).to_have_url(f"{live_server.url}{node_url}")
+    expect(page.locator("tr.current")).to_contain_text("used to train twice")
+    expect(page.locator("[data-plotly] .main-svg").first).to_be_visible()
+
+    page.get_by_role("table", name="Nodes in the graph").get_by_role(
+        "link", name=re.compile("signed up")
+    ).click()
+    expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{a.pk}/")

@@ -1,0 +1,99 @@
+"""The graph explorer page: starting points, the figure, recentring, roles, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from apps.memories import services
+from apps.spaces.models import Role
+from tests.dashboard.test_browser_pages import member
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def viewer(space):
+    return member(space, "victor", Role.VIEWER)
+
+
+@pytest.fixture
+def linked(space, actor):
+    a, b, c = services.create_memories(
+        space,
+        actor,
+        [{"content": "Maya signed up."}, {"content": "Maya trains."}, {"content": "Old plan."}],
+    )
+    services.link_memories(space, actor, a.pk, b.pk, "related_to")
+    services.link_memories(space, actor, b.pk, c.pk, "supersedes")
+    return a, b, c
+
+
+def figure_of(html):
+    found = re.search(
+        r'<script id="graph-figure" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert found, "no figure on the page"
+    return json.loads(found.group(1))
+
+
+def test_it_offers_starting_points_without_a_centre(viewer, linked):
+    html = viewer.get("/s/home/graph/").content.decode()
+    assert "Pick where to start" in html
+    assert f"?center=memory:{linked[0].pk}" in html
+
+
+def test_it_draws_the_neighbourhood_with_a_trace_per_edge_type(viewer, linked):
+    a, _, c = linked
+    response = viewer.get(f"/s/home/graph/?center=memory:{a.pk}&hops=2")
+    html = response.content.decode()
+    assert response.status_code == 200
+    figure = figure_of(html)
+    names = [trace["name"] for trace in figure["data"]]
+    assert names == ["related to", "supersedes", "memories"]
+    markers = figure["data"][-1]
+    assert len(markers["x"]) == 3
+    # Clicking a node recentres on it: its customdata is that graph's URL.
+    assert f"/s/home/graph/?center=memory:{c.pk}&hops=2" in markers["customdata"]
+    assert "plotly/plotly.min.js" in html
+    assert f'href="/s/home/memories/{c.pk}/"' in html  # every node is also a plain link
+
+
+def test_recentring_through_htmx_answers_the_panel_only(viewer, linked):
+    b = linked[1]
+    response = viewer.get(f"/s/home/graph/?center=memory:{b.pk}", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.lstrip().startswith('<div id="graph-panel"') and "<html" not in body
+    assert len(figure_of(body)["data"][-1]["x"]) == 3  # b and both neighbours
+
+
+def test_edge_type_filters_narrow_the_graph(viewer, linked):
+    a = linked[0]
+    html = viewer.get(f"/s/home/graph/?center=memory:{a.pk}&hops=3&types=supersedes").content
+    assert len(figure_of(html.decode())["data"][-1]["x"]) == 1
+
+
+def test_it_says_what_the_node_cap_left_out(viewer, space, actor, settings, monkeypatch):
+    from apps.memories import graph
+
+    monkeypatch.setattr(graph, "DEFAULT_NODE_CAP", 3)
+    hub, *spokes = services.create_memories(space, actor, [{"content": f"n{i}"} for i in range(6)])
+    for spoke in spokes:
+        services.link_memories(space, actor, hub.pk, spoke.pk, "related_to")
+    html = viewer.get(f"/s/home/graph/?center=memory:{hub.pk}").content.decode()
+    assert "3 more not shown" in html
+
+
+def test_it_answers_404_for_outsiders_and_unknown_centres(viewer, linked, outsider_space):
+    outsider = member(outsider_space, "olga", Role.ADMIN)
+    assert outsider.get(f"/s/home/graph/?center=memory:{linked[0].pk}").status_code == 404
+    assert viewer.get(f"/s/home/graph/?center=memory:{'0' * 32}").status_code == 404
+
+
+def test_a_malformed_centre_is_a_form_error(viewer, linked):
+    response = viewer.get("/s/home/graph/?center=memory:not-an-id")
+    assert response.status_code == 400
+    assert "center must be memory:" in response.content.decode()
