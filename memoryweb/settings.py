@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.retrieval",
     "apps.api",
+    "apps.maps",
     "apps.dashboard",
     "apps.core",
 ]

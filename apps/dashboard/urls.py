@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.dashboard.views import activity, browser, conversation, graph, memory, tokens
+from apps.dashboard.views import activity, browser, conversation, graph, maps, memory, tokens
 
 app_name = "dashboard"
 
@@ -23,6 +23,18 @@ urlpatterns = [
     path("s/<slug:slug>/sessions/<path:session>/", conversation.session, name="session"),
     path("s/<slug:slug>/episodes/<uuid:episode_id>/", conversation.episode, name="episode"),
     path("s/<slug:slug>/graph/", graph.graph, name="graph"),
+    path("s/<slug:slug>/map/", maps.embedding_map, name="map"),
+    path("s/<slug:slug>/map/project/", maps.project, name="map_project"),
+    path(
+        "s/<slug:slug>/map/<int:projection_id>/points/<int:ordinal>/",
+        maps.point,
+        name="map_point",
+    ),
+    path(
+        "s/<slug:slug>/map/<int:projection_id>/selection/",
+        maps.selection,
+        name="map_selection",
+    ),
     path("s/<slug:slug>/audit/", activity.audit, name="audit"),
     path("s/<slug:slug>/jobs/", activity.jobs, name="jobs"),
     path("s/<slug:slug>/jobs/<int:job_id>/", activity.job, name="job"),

@@ -47,8 +47,14 @@
       const figure = JSON.parse(source.textContent);
       element.dataset.drawn = "1";
       Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false });
+      const pointBase = element.dataset.plotlyHover;
+      if (pointBase) followPoints(element, pointBase);
       element.on("plotly_click", (event) => {
         const url = event.points && event.points[0] && event.points[0].customdata;
+        if (pointBase && typeof url === "number") {
+          window.location.assign(pointBase + url + "/");
+          return;
+        }
         if (typeof url !== "string") return;
         const panel = element.closest("[id]");
         if (element.dataset.plotlyClick === "recentre" && window.htmx && panel) {
@@ -58,6 +64,30 @@
         } else {
           window.location.assign(url);
         }
+      });
+    });
+  }
+  // The embedding map names points by ordinal: hovering loads the memory's card,
+  // a box or lasso selection loads the list of selected memories.
+  function followPoints(element, pointBase) {
+    let pending = null;
+    element.on("plotly_hover", (event) => {
+      const ordinal = event.points && event.points[0] && event.points[0].customdata;
+      if (typeof ordinal !== "number" || !window.htmx) return;
+      clearTimeout(pending);
+      pending = setTimeout(() => {
+        htmx.ajax("GET", pointBase + ordinal + "/", { target: "#hover-card", swap: "innerHTML", source: element });
+      }, 120);
+    });
+    const selectUrl = element.dataset.plotlySelect;
+    element.on("plotly_selected", (event) => {
+      if (!selectUrl || !event || !window.htmx) return;
+      const ordinals = event.points.map((p) => p.customdata).filter((o) => typeof o === "number");
+      htmx.ajax("POST", selectUrl, {
+        target: "#map-selection",
+        swap: "innerHTML",
+        source: element,
+        values: { ordinals: ordinals.join(",") },
       });
     });
   }

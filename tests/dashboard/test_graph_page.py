@@ -63,7 +63,9 @@ def test_it_draws_the_neighbourhood_with_a_trace_per_edge_type(viewer, linked):
 
 def test_recentring_through_htmx_answers_the_panel_only(viewer, linked):
     b = linked[1]
-    response = viewer.get(f"/s/home/graph/?center=memory:{b.pk}", HTTP_HX_REQUEST="true")
+    response = viewer.get(
+        f"/s/home/graph/?center=memory:{b.pk}", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="graph-panel"
+    )
     body = response.content.decode()
     assert response.status_code == 200
     assert body.lstrip().startswith('<div id="graph-panel"') and "<html" not in body

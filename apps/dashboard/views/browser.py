@@ -13,6 +13,7 @@ from django.db.models.functions import Left
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.api.errors import ApiError
@@ -174,11 +175,22 @@ def _targets(request: HttpRequest, curator: Curator) -> Targets:
     return Targets([str(pk) for pk in found][:BULK_LIMIT], too_many=len(wanted) > BULK_LIMIT)
 
 
+def _return_to(request: HttpRequest, curator: Curator) -> str:
+    """Where a bulk action sends the curator back to: the page it came from (the
+    browser, or the map) when that is a page of this space, else the browser."""
+    wanted = request.POST.get("return_to", "")
+    if wanted.startswith(f"/s/{curator.space.slug}/") and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts=None
+    ):
+        return wanted
+    return reverse("dashboard:browse", args=[curator.space.slug])
+
+
 @require_POST
 @space_page(Role.EDITOR)
 def bulk(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     form = BulkForm(request.POST)
-    back = reverse("dashboard:browse", args=[curator.space.slug])
+    back = _return_to(request, curator)
     state = request.POST.get("state", "")
     if state:
         back = f"{back}?{state}"

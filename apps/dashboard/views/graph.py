@@ -151,17 +151,17 @@ def figure(subgraph: Subgraph, recentre: dict[str, str]) -> dict[str, Any]:
                 hovertemplate="%{text}<extra></extra>",
             )
         )
-    xs = [float(x) for x, _ in positions.values()]
-    ys = [float(y) for _, y in positions.values()]
+    node_xs = [float(x) for x, _ in positions.values()]
+    node_ys = [float(y) for _, y in positions.values()]
     # Room around the outermost nodes for their labels.
-    pad_x = max(0.3, 0.15 * (max(xs) - min(xs)))
-    pad_y = max(0.15, 0.08 * (max(ys) - min(ys)))
+    pad_x = max(0.3, 0.15 * (max(node_xs) - min(node_xs)))
+    pad_y = max(0.15, 0.08 * (max(node_ys) - min(node_ys)))
     layout = go.Layout(
         showlegend=True,
         legend={"orientation": "h"},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        xaxis={"visible": False, "range": [min(xs) - pad_x, max(xs) + pad_x]},
-        yaxis={"visible": False, "range": [min(ys) - pad_y, max(ys) + pad_y]},
+        xaxis={"visible": False, "range": [min(node_xs) - pad_x, max(node_xs) + pad_x]},
+        yaxis={"visible": False, "range": [min(node_ys) - pad_y, max(node_ys) + pad_y]},
         height=520,
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
@@ -214,5 +214,7 @@ def graph(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         context.update(_starting_points(curator))
     else:
         status = 400
-    template = "dashboard/graph.html#panel" if request.htmx else "dashboard/graph.html"
+    # Only a swap of the panel gets the panel; an htmx navigation gets the page.
+    partial = request.htmx and request.htmx.target == "graph-panel"
+    template = "dashboard/graph.html#panel" if partial else "dashboard/graph.html"
     return render(request, template, context, status=status)

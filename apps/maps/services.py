@@ -1,0 +1,216 @@
+"""Projecting a space's embeddings to 2-D: UMAP (after PCA for large spaces), HDBSCAN
+clusters, and each memory's similarity to its nearest neighbour (near-duplicates).
+
+The numbers are fixed by a random state, so projecting the same vectors again draws
+the same map. Memories without a vector, or deleted, are left out; the map page says
+how many memories the newest projection does not show.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.audit.services import record_event
+from apps.jobs.models import Job
+from apps.maps.models import MapPoint, Projection
+from apps.memories.models import Memory, Status
+from apps.spaces.models import Space
+
+logger = logging.getLogger(__name__)
+
+RANDOM_STATE = 42
+PCA_ABOVE = 5000  # memories; larger spaces go through PCA first, to PCA_DIMENSIONS
+PCA_DIMENSIONS = 50
+NEIGHBOURS = 15
+MIN_DIST = 0.1
+# Below this many points UMAP has too few neighbours to work with: PCA alone.
+UMAP_MIN_POINTS = 10
+STORE_CHUNK = 20_000
+
+
+@dataclass
+class Layout:
+    ids: list[str]
+    xy: np.ndarray  # (n, 2)
+    clusters: np.ndarray  # (n,) ints, -1 for noise
+    nearest_similarity: np.ndarray  # (n,)
+    params: dict[str, Any]
+
+
+def mappable(space: Space) -> QuerySet[Memory]:
+    """The memories a map can show: embedded and not deleted."""
+    return (
+        Memory.objects.for_space(space)
+        .filter(embedding__isnull=False)
+        .exclude(status=Status.DELETED)
+    )
+
+
+def start_projection(space: Space) -> Job:
+    """Create a projection job for the space and queue it once the transaction commits."""
+    from apps.maps.tasks import project_space
+
+    job = Job.objects.create(kind="project", space=space, params={"stage": "queued"})
+    transaction.on_commit(lambda: project_space.delay(job.pk))
+    return job
+
+
+def load_vectors(space: Space) -> tuple[list[str], np.ndarray]:
+    """(ids, float32 matrix) of the mappable memories, read in pgvector's binary form:
+    parsing 100k vectors from text would take longer than projecting them."""
+    sql, params = mappable(space).order_by("pk").values_list("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT m.id::text, vector_send(m.embedding) FROM memories_memory m"
+            f" WHERE m.id IN ({sql}) ORDER BY m.id",
+            params,
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    (dimensions,) = struct.unpack(">H", bytes(rows[0][1][:2]))
+    # vector_send: int16 dimensions, int16 unused, then big-endian float32 values.
+    matrix = np.frombuffer(b"".join(bytes(raw)[4:] for _, raw in rows), dtype=">f4")
+    return [pk for pk, _ in rows], matrix.reshape(len(rows), dimensions).astype(np.float32)
+
+
+def compute_layout(ids: list[str], vectors: np.ndarray) -> Layout:
+    from sklearn.cluster import HDBSCAN
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
+
+    count = len(ids)
+    params: dict[str, Any] = {"random_state": RANDOM_STATE, "metric": "cosine"}
+    normalized = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    # On unit vectors, Euclidean neighbours are cosine neighbours.
+    finder = NearestNeighbors(n_neighbors=min(2, count)).fit(normalized)
+    distances, _ = finder.kneighbors(normalized)
+    nearest = 1.0 - distances[:, 1] ** 2 / 2.0 if count > 1 else np.zeros(count, dtype=np.float32)
+    reduced = normalized
+    if count > PCA_ABOVE:
+        reduced = PCA(n_components=PCA_DIMENSIONS, random_state=RANDOM_STATE).fit_transform(
+            normalized
+        )
+        params["pca_dimensions"] = PCA_DIMENSIONS
+    if count >= UMAP_MIN_POINTS:
+        import umap
+
+        neighbours = min(NEIGHBOURS, count - 1)
+        reducer = umap.UMAP(
+            n_components=2,
+            n_neighbors=neighbours,
+            min_dist=MIN_DIST,
+            metric="cosine",
+            random_state=RANDOM_STATE,
+        )
+        xy = reducer.fit_transform(reduced)
+        params.update(method="umap", n_neighbors=neighbours, min_dist=MIN_DIST)
+    elif count >= 2:
+        xy = PCA(n_components=2).fit_transform(normalized)
+        params["method"] = "pca"
+    else:
+        xy = np.zeros((count, 2))
+        params["method"] = "single point"
+    min_cluster = max(5, count // 100)
+    if count >= min_cluster * 2:
+        # Leaf clusters: the finest stable ones, which is what a curator looking for
+        # topics and duplicates wants; the default merges neighbouring topics.
+        clusters = HDBSCAN(
+            min_cluster_size=min_cluster, cluster_selection_method="leaf", copy=True
+        ).fit_predict(xy)
+    else:
+        clusters = np.full(count, -1)
+    params["min_cluster_size"] = min_cluster
+    return Layout(ids, np.asarray(xy, dtype=np.float64), clusters, nearest, params)
+
+
+def _store(projection: Projection, layout: Layout, job: Job) -> None:
+    """Write the points with COPY, in chunks, advancing the job as they go."""
+    for start in range(0, len(layout.ids), STORE_CHUNK):
+        end = min(start + STORE_CHUNK, len(layout.ids))
+        buffer = io.StringIO()
+        for i in range(start, end):
+            x, y = layout.xy[i]
+            buffer.write(
+                f"{projection.pk}\t{projection.space_id}\t{layout.ids[i]}\t{i}\t{x:.6f}\t{y:.6f}"
+                f"\t{int(layout.clusters[i])}\t{float(layout.nearest_similarity[i]):.6f}\n"
+            )
+        with connection.cursor() as cursor:
+            raw = cursor.cursor  # psycopg's own cursor, for COPY
+            with raw.copy(
+                "COPY maps_mappoint (projection_id, space_id, memory_id, ordinal, x, y,"
+                " cluster, nearest_similarity) FROM STDIN"
+            ) as copy:
+                copy.write(buffer.getvalue())
+        job.advance(end - start)
+
+
+def project(job: Job) -> Projection | None:
+    """Run one projection job to the end. Safe to re-run: a redelivered job starts its
+    projection over, and a finished one is left alone."""
+    if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED) or job.space is None:
+        return None
+    space = job.space
+    ids, vectors = load_vectors(space)
+    job.params["stage"] = "projecting"
+    job.save(update_fields=["params"])
+    job.start(total=len(ids))
+    layout = compute_layout(ids, vectors)
+    with transaction.atomic():
+        # A redelivered job replaces what its first attempt stored.
+        Projection.objects.for_space(space).filter(job=job).delete()
+        projection = Projection.objects.for_space(space).create(
+            space=space,
+            job=job,
+            embedding_model=_model_of(space),
+            params=layout.params,
+            points=len(ids),
+            clusters=len(set(layout.clusters.tolist()) - {-1}),
+        )
+        job.done = 0
+        _store(projection, layout, job)
+        projection.finished_at = timezone.now()
+        projection.save(update_fields=["finished_at"])
+        # Only the newest map is shown: older points would only take room.
+        Projection.objects.for_space(space).exclude(pk=projection.pk).delete()
+        record_event(
+            space,
+            Actor.system("projection"),
+            "space.project",
+            target_type="space",
+            target_id=space.pk,
+            summary={"points": projection.points, "clusters": projection.clusters},
+        )
+        job.params["stage"] = "done"
+        job.counts = {"points": projection.points, "clusters": projection.clusters}
+        job.save(update_fields=["params", "counts"])
+        job.finish()
+    return projection
+
+
+def _model_of(space: Space) -> str:
+    models = list(mappable(space).values_list("embedding_model", flat=True).distinct()[:2])
+    return models[0] if len(models) == 1 else ", ".join(sorted(models))
+
+
+def latest(space: Space) -> Projection | None:
+    return (
+        Projection.objects.for_space(space)
+        .filter(finished_at__isnull=False)
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def points_of(projection: Projection) -> QuerySet[MapPoint]:
+    return MapPoint.objects.for_space(projection.space_id).filter(projection=projection)

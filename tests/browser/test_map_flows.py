@@ -1,0 +1,71 @@
+"""The embedding map in a real browser: hover a point, select two and archive them."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.audit.actors import Actor
+from apps.memories import services
+from apps.memories.models import Memory
+from tests.dashboard.test_map_page import draw_map
+
+pytestmark = pytest.mark.slow
+
+ACTOR = Actor.system("seed")
+
+
+def test_hover_select_and_archive_two_memories_from_the_map(
+    logged_in, live_server, curator_space, shot
+):
+    page = logged_in
+    memories = services.create_memories(
+        curator_space,
+        ACTOR,
+        [
+            {"content": text}
+            for text in ("Runs on Sundays.", "Runs on Mondays.", "Cooks.", "Saves.")
+        ],
+    )
+    draw_map(curator_space, memories, clusters=[0, 0, 1, -1])
+    page.goto(f"{live_server.url}/s/lab/")
+    page.get_by_role("navigation", name="Space").get_by_role("link", name="Map").click()
+    plot = page.locator("[data-plotly]")
+    expect(plot.locator(".main-svg").first).to_be_visible()
+    expect(page.locator("#map-panel")).to_contain_text("4 memories in 2 clusters")
+
+    emit = "([name, data]) => document.querySelector('[data-plotly]').emit(name, data)"
+    page.evaluate(emit, ["plotly_hover", {"points": [{"customdata": 2}]}])
+    expect(page.locator("#hover-card")).to_contain_text("Cooks.")
+    shot(page, "map")
+
+    # What plotly reports after a lasso around the first two points.
+    page.evaluate(emit, ["plotly_selected", {"points": [{"customdata": 0}, {"customdata": 1}]}])
+    selection = page.locator("#map-selection")
+    expect(selection).to_contain_text("2 selected")
+    expect(selection.get_by_role("list", name="Selected memories")).to_contain_text(
+        "Runs on Mondays."
+    )
+    selection.get_by_label("Action").select_option("archive")
+    selection.get_by_role("button", name="Apply…").click()
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("Archive 2 memories?")
+    shot(page, "map-selection")
+    dialog.get_by_role("button", name="Archive 2").click()
+
+    expect(page.get_by_role("status").first).to_contain_text("Archive: 2 of 2 memories.")
+    expect(page).to_have_url(f"{live_server.url}/s/lab/map/")
+    statuses = dict(Memory.objects.for_space(curator_space).values_list("content", "status"))
+    assert statuses == {
+        "Runs on Sundays.": "archived",
+        "Runs on Mondays.": "archived",
+        "Cooks.": "active",
+        "Saves.": "active",
+    }
+
+    expect(plot.locator(".main-svg").first).to_be_visible()  # redrawn after the swap
+    page.evaluate(
+        "() => document.querySelector('[data-plotly]').emit('plotly_click',"
+        " {points: [{customdata: 3}]})"
+    )
+    expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{memories[3].pk}/")

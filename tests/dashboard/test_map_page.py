@@ -1,0 +1,186 @@
+"""The embedding map page: empty state, the compact figure, colourings, hover cards,
+selections with bulk actions, what is not yet projected, roles and isolation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.utils import timezone
+
+from apps.jobs.models import Job
+from apps.maps.models import MapPoint, Projection
+from apps.memories import services
+from apps.spaces.models import Role
+from tests.dashboard.test_browser_pages import member
+
+pytestmark = pytest.mark.django_db
+
+
+def draw_map(space, memories, clusters=None):
+    """A finished projection placing `memories` on a line (what the job would store)."""
+    projection = Projection.objects.for_space(space).create(
+        space=space,
+        embedding_model="test",
+        params={"method": "umap"},
+        points=len(memories),
+        clusters=2,
+        finished_at=timezone.now(),
+    )
+    for i, memory in enumerate(memories):
+        MapPoint.objects.for_space(space).create(
+            projection=projection,
+            space=space,
+            memory=memory,
+            ordinal=i,
+            x=float(i),
+            y=0.0,
+            cluster=(clusters or [0] * len(memories))[i],
+            nearest_similarity=0.5,
+        )
+    return projection
+
+
+@pytest.fixture
+def editor(space, alice):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def mapped(space, actor, hashing_backend, embed_now):
+    memories = services.create_memories(
+        space,
+        actor,
+        [{"content": f"note {i}", "kind": "fact" if i % 2 else "preference"} for i in range(6)],
+    )
+    embed_now(space)
+    return memories, draw_map(space, memories, clusters=[0, 0, 0, 1, 1, -1])
+
+
+def figure_of(html):
+    found = re.search(r'<script id="map-figure" type="application/json">(.*?)</script>', html, re.S)
+    assert found, "no map figure on the page"
+    return json.loads(found.group(1))
+
+
+def test_it_explains_a_space_without_a_map_and_offers_to_project(editor, space):
+    html = editor.get("/s/home/map/").content.decode()
+    assert "no map yet" in html and "Project this space" in html
+
+
+def test_projecting_starts_a_job_and_goes_to_it(editor, space):
+    response = editor.post("/s/home/map/project/")
+    job = Job.objects.for_space(space).get()
+    assert job.kind == "project" and job.status == "queued"
+    assert response.status_code == 302 and response["Location"] == f"/s/home/jobs/{job.pk}/"
+
+
+def test_viewers_see_the_map_but_cannot_project(space, mapped):
+    viewer = member(space, "victor", Role.VIEWER)
+    html = viewer.get("/s/home/map/").content.decode()
+    assert "Project again" not in html
+    assert viewer.post("/s/home/map/project/").status_code == 403
+    assert not Job.objects.for_space(space).exists()
+
+
+def test_the_figure_sends_typed_arrays_with_a_trace_per_cluster(editor, mapped):
+    html = editor.get("/s/home/map/").content.decode()
+    figure = figure_of(html)
+    assert [t["name"] for t in figure["data"]] == ["cluster 0", "cluster 1", "no cluster"]
+    first = figure["data"][0]
+    assert first["type"] == "scattergl"
+    # plotly's compact encoding: base64 typed arrays, not a list of numbers per point
+    assert set(first["x"]) == {"dtype", "bdata"} and first["x"]["dtype"] == "f4"
+    assert first["customdata"]["dtype"] == "u4"
+    assert "6 memories in 2 clusters" in html
+
+
+@pytest.mark.parametrize(
+    ("colour", "names"),
+    [("kind", ["Preference", "Semantic fact"]), ("status", ["active"]), ("age", ["memories"])],
+)
+def test_it_colours_by_other_properties(editor, mapped, colour, names):
+    figure = figure_of(editor.get(f"/s/home/map/?colour={colour}").content.decode())
+    assert [t["name"] for t in figure["data"]] == names
+
+
+def test_the_htmx_answer_is_the_panel(editor, mapped):
+    body = editor.get(
+        "/s/home/map/?colour=duplicates", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="map-panel"
+    ).content.decode()
+    assert body.lstrip().startswith('<div id="map-panel"') and "<html" not in body
+    assert [t["name"] for t in figure_of(body)["data"]] == ["no close copy"]
+
+
+def test_it_counts_memories_not_yet_on_the_map(editor, space, actor, mapped, embed_now):
+    services.create_memory(space, actor, content="arrived later")
+    embed_now(space)
+    assert "1 memory is not on this map yet" in editor.get("/s/home/map/").content.decode()
+
+
+def test_a_point_opens_its_memory_or_its_hover_card(editor, mapped):
+    memories, projection = mapped
+    url = f"/s/home/map/{projection.pk}/points/3/"
+    assert editor.get(url)["Location"] == f"/s/home/memories/{memories[3].pk}/"
+    card = editor.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "note 3" in card and "<html" not in card
+    assert editor.get(f"/s/home/map/{projection.pk}/points/99/").status_code == 404
+
+
+def test_a_selection_lists_its_memories_with_bulk_actions(editor, mapped):
+    memories, projection = mapped
+    response = editor.post(
+        f"/s/home/map/{projection.pk}/selection/", {"ordinals": "1,4,junk"}, HTTP_HX_REQUEST="true"
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and "2 selected" in html
+    assert "note 1" in html and "note 4" in html and "note 2" not in html
+    assert f'name="ids" value="{memories[1].pk}"' in html
+    assert 'name="return_to" value="/s/home/map/"' in html
+
+
+def test_a_bulk_action_from_the_map_returns_to_the_map(editor, space, mapped):
+    memories, _ = mapped
+    response = editor.post(
+        "/s/home/bulk/",
+        {
+            "action": "archive",
+            "ids": [memories[1].pk, memories[4].pk],
+            "confirmed": "1",
+            "return_to": "/s/home/map/",
+        },
+    )
+    assert response["Location"] == "/s/home/map/"
+    elsewhere = editor.post(
+        "/s/home/bulk/",
+        {
+            "action": "restore",
+            "ids": [memories[1].pk],
+            "confirmed": "1",
+            "return_to": "https://example.com/",
+        },
+    )
+    assert elsewhere["Location"] == "/s/home/"
+
+
+def test_another_spaces_map_is_not_found(space, outsider_space, mapped):
+    _, projection = mapped
+    outsider = member(outsider_space, "olga", Role.ADMIN)
+    assert outsider.get("/s/home/map/").status_code == 404
+    own = member(outsider_space, "oscar", Role.ADMIN)
+    assert own.get(f"/s/{outsider_space.slug}/map/{projection.pk}/points/0/").status_code == 404
+    selection = own.post(
+        f"/s/{outsider_space.slug}/map/{projection.pk}/selection/", {"ordinals": "0"}
+    )
+    assert selection.status_code == 404
+
+
+def test_an_htmx_navigation_to_the_map_gets_the_whole_page(editor, mapped):
+    # As after a bulk action: HX-Location swaps the body with the page.
+    body = editor.get("/s/home/map/", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" in body and 'id="map-panel"' in body

@@ -1,0 +1,144 @@
+"""Embedding maps: the projection job on real MiniLM embeddings, in process and in a
+real worker; clusters, near-duplicates, what is left out, idempotence."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.jobs.models import Job
+from apps.maps import services as maps
+from apps.maps.models import MapPoint, Projection
+from apps.memories import services
+from apps.spaces.models import Space
+from tests.test_pipeline import wait_until
+
+pytestmark = pytest.mark.slow
+
+TOPICS = {
+    "running": [
+        "Maya ran ten kilometres along the river this morning.",
+        "The marathon training plan adds a long run every Sunday.",
+        "Her running shoes are worn out after five hundred kilometres.",
+        "Interval sprints on the track left Maya's legs sore.",
+        "She wants to finish the Lisbon marathon in under four hours.",
+        "A slow recovery jog after the race loosened her calves.",
+        "Maya logs every run and her pace in a notebook.",
+        "Hill repeats make the half marathon feel easier.",
+        "She stretches her hamstrings after each training run.",
+        "The running club meets at six on Tuesday evenings.",
+        "Maya bought energy gels for the long training runs.",
+        "Her fastest five kilometre race took twenty-four minutes.",
+    ],
+    "cooking": [
+        "Tomás slow-roasted the lamb shoulder with garlic and rosemary.",
+        "The restaurant's new menu has a saffron seafood rice.",
+        "He makes the tomato sauce from scratch every morning.",
+        "Tomás sharpened his chef's knife before dinner service.",
+        "The sourdough starter needs feeding twice a day.",
+        "He braised the short ribs in red wine for six hours.",
+        "Fresh basil and olive oil finish the pasta dish.",
+        "Tomás tasted the soup and added more salt and lemon.",
+        "The kitchen prepped two hundred dumplings for the weekend.",
+        "He grilled sardines over charcoal for the lunch special.",
+        "The dessert is a burnt Basque cheesecake.",
+        "Tomás pickles red onions for the tacos.",
+    ],
+    "finance": [
+        "The quarterly tax payment is due on the fifteenth.",
+        "Maya moved her savings into a fixed-rate account.",
+        "The mortgage interest rate rises next spring.",
+        "She set a monthly budget for groceries and rent.",
+        "The invoice for the design project was paid late.",
+        "Her pension contributions increased this year.",
+        "The bank charged a fee for the international transfer.",
+        "She compared index funds with low management fees.",
+        "The accountant needs last year's receipts by Friday.",
+        "Maya paid off the credit card balance in full.",
+        "The electricity bill doubled over the winter.",
+        "She is saving for a deposit on a flat.",
+    ],
+}
+
+
+def seed(space, actor):
+    rows = [{"content": text, "tags": [topic]} for topic, texts in TOPICS.items() for text in texts]
+    rows.append({"content": TOPICS["cooking"][0], "tags": ["cooking", "copy"]})
+    return services.create_memories(space, actor, rows)
+
+
+def test_it_maps_every_embedded_memory_with_clusters_and_near_duplicates(space, actor, embed_now):
+    memories = seed(space, actor)
+    deleted = memories[1]
+    services.delete_memory(space, actor, deleted.pk)
+    embed_now(space)  # the real MiniLM model
+    waiting = services.create_memory(space, actor, content="Not embedded yet.")
+
+    job = maps.start_projection(space)
+    projection = maps.project(job)
+    assert projection is not None
+    points = {p.memory_id: p for p in maps.points_of(projection)}
+    expected = {m.pk for m in memories} - {deleted.pk}
+    assert set(points) == expected and waiting.pk not in points
+    assert projection.points == len(expected) and projection.params["method"] == "umap"
+
+    # Sentences of one topic land together: each topic's most common cluster holds
+    # most of its memories, and the three topics do not share that cluster.
+    tags = {m.pk: m.tags[0] for m in memories}
+    majority = {}
+    for topic in TOPICS:
+        clusters = Counter(points[pk].cluster for pk in points if tags[pk] == topic)
+        cluster, size = clusters.most_common(1)[0]
+        assert cluster != -1 and size > len(TOPICS[topic]) // 2, (topic, clusters)
+        majority[topic] = cluster
+    assert len(set(majority.values())) == 3
+
+    copy, original = memories[-1], memories[12]
+    assert points[copy.pk].nearest_similarity > 0.99
+    assert points[original.pk].nearest_similarity > 0.99
+    assert points[memories[20].pk].nearest_similarity < 0.95
+
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("succeeded", len(expected), len(expected))
+    assert job.counts["clusters"] == projection.clusters >= 3
+    assert AuditEvent.objects.for_space(space).filter(action="space.project").count() == 1
+    assert maps.project(job) is None  # a finished job is left alone
+
+
+def test_projecting_again_draws_the_same_map_and_keeps_only_the_newest(space, actor, embed_now):
+    seed(space, actor)
+    embed_now(space)
+    first = maps.project(maps.start_projection(space))
+    assert first is not None
+    first_map = {p.memory_id: (p.x, p.y, p.cluster) for p in maps.points_of(first)}
+    second = maps.project(maps.start_projection(space))
+    assert second is not None
+    second_map = {p.memory_id: (p.x, p.y, p.cluster) for p in maps.points_of(second)}
+    assert second_map == first_map  # a fixed random state: the same vectors, the same map
+    assert maps.latest(space) == second
+    assert list(Projection.objects.for_space(space)) == [second]
+    assert MapPoint.objects.for_space(space).count() == second.points
+
+
+def test_a_tiny_space_still_gets_a_map(space, actor, hashing_backend, embed_now):
+    services.create_memories(space, actor, [{"content": "one"}, {"content": "two"}])
+    embed_now(space)
+    projection = maps.project(maps.start_projection(space))
+    assert projection is not None and projection.points == 2
+    assert projection.params["method"] == "pca"
+
+
+def test_the_worker_runs_the_projection_job(transactional_db, celery_worker_process, actor):
+    space = Space.objects.create(slug="mapped", name="Mapped")
+    from apps.retrieval.tasks import embed_all_pending
+
+    seed(space, actor)
+    embed_all_pending(space)
+    job = maps.start_projection(space)  # queued on commit (autocommit here)
+    wait_until(lambda: Job.objects.get(pk=job.pk).status in ("succeeded", "failed"), timeout=240)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    latest = maps.latest(space)
+    assert latest is not None and latest.points == 37
