@@ -1,6 +1,15 @@
 from django.urls import path
 
-from apps.dashboard.views import activity, browser, conversation, graph, maps, memory, tokens
+from apps.dashboard.views import (
+    activity,
+    browser,
+    conversation,
+    graph,
+    maps,
+    memory,
+    timeline,
+    tokens,
+)
 
 app_name = "dashboard"
 
@@ -22,6 +31,7 @@ urlpatterns = [
     path("s/<slug:slug>/sessions/", conversation.sessions, name="sessions"),
     path("s/<slug:slug>/sessions/<path:session>/", conversation.session, name="session"),
     path("s/<slug:slug>/episodes/<uuid:episode_id>/", conversation.episode, name="episode"),
+    path("s/<slug:slug>/timeline/", timeline.timeline_page, name="timeline"),
     path("s/<slug:slug>/graph/", graph.graph, name="graph"),
     path("s/<slug:slug>/map/", maps.embedding_map, name="map"),
     path("s/<slug:slug>/map/project/", maps.project, name="map_project"),

@@ -47,6 +47,8 @@
       const figure = JSON.parse(source.textContent);
       element.dataset.drawn = "1";
       Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false });
+      const rangeBase = element.dataset.plotlyRange;
+      if (rangeBase) followRange(element, rangeBase);
       const pointBase = element.dataset.plotlyHover;
       if (pointBase) followPoints(element, pointBase);
       element.on("plotly_click", (event) => {
@@ -89,6 +91,28 @@
         source: element,
         values: { ordinals: ordinals.join(",") },
       });
+    });
+  }
+  // The timeline: zooming (a drag across the chart) loads that range, and its list,
+  // into the chart's panel; a double click (autorange) goes back to the whole range.
+  function followRange(element, rangeBase) {
+    element.on("plotly_relayout", (change) => {
+      let url = null;
+      if (change["xaxis.range[0]"] && change["xaxis.range[1]"]) {
+        const joiner = rangeBase.includes("?") ? "&" : "?";
+        // Wall-clock display time, to the second, as the chart shows it.
+        const iso = (value) => String(value).replace(" ", "T").slice(0, 19);
+        url =
+          rangeBase + joiner + "start=" + encodeURIComponent(iso(change["xaxis.range[0]"])) +
+          "&end=" + encodeURIComponent(iso(change["xaxis.range[1]"]));
+      } else if (change["xaxis.autorange"]) {
+        url = rangeBase;
+      }
+      const panel = element.closest("[id]");
+      if (!url || !window.htmx || !panel) return;
+      htmx.ajax("GET", url, { target: "#" + panel.id, swap: "outerHTML" }).then(() =>
+        history.pushState({}, "", url),
+      );
     });
   }
   window.addEventListener("load", () => draw(document));

@@ -1,0 +1,230 @@
+"""The timeline: memories by when they happened, narrowed to a subject, agent or
+session; zooming the chart reloads the range (and its list) through htmx."""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+from django import forms
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.memories import timeline
+from apps.memories.models import Kind, Memory, Status
+
+COLOURS = {
+    "kind": dict(Kind.choices),
+    "status": dict(Status.choices),
+}
+PALETTE = ["#2563eb", "#d97706", "#16a34a", "#7c3aed", "#dc2626", "#0891b2", "#9ca3af"]
+
+
+class TimelineForm(forms.Form):
+    subject = forms.CharField(required=False, max_length=200)
+    agent = forms.CharField(required=False, max_length=200)
+    session = forms.CharField(required=False, max_length=200)
+    colour = forms.ChoiceField(
+        choices=[("kind", "Kind"), ("status", "Status")], required=False, label="Colour by"
+    )
+    start = forms.DateTimeField(required=False, label="From")
+    end = forms.DateTimeField(required=False, label="To")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and start >= end:
+            self.add_error("end", "The end must come after the start.")
+        return data
+
+    def memories(self, curator: Curator) -> Any:
+        # Every status: a timeline shows what was superseded or deleted too.
+        found = Memory.objects.for_space(curator.space)
+        for name in ("subject", "agent", "session"):
+            if self.cleaned_data.get(name):
+                found = found.filter(**{name: self.cleaned_data[name]})
+        return found
+
+
+def _page_url(curator: Curator, form: TimelineForm, **changes: Any) -> str:
+    params = {
+        name: value
+        for name in ("subject", "agent", "session", "colour")
+        if (value := form.cleaned_data.get(name))
+    }
+    for name, value in changes.items():
+        if value is not None:
+            params[name] = value.isoformat() if isinstance(value, datetime) else value
+    base = reverse("dashboard:timeline", args=[curator.space.slug])
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def _plotted(moment: datetime) -> str:
+    """Plotly's date axes know no time zones: times go as wall-clock display time."""
+    return timezone.localtime(moment).replace(tzinfo=None).isoformat()
+
+
+def _colour_of(categories: list[str]) -> dict[str, str]:
+    return {category: PALETTE[i % len(PALETTE)] for i, category in enumerate(categories)}
+
+
+def _counts_figure(
+    curator: Curator, form: TimelineForm, found: list[timeline.Bucket], unit: str, colour: str
+) -> dict[str, Any]:
+    names = COLOURS[colour]
+    categories = sorted({b.category for b in found})
+    colours = _colour_of(categories)
+    traces = []
+    for category in categories:
+        rows = [b for b in found if b.category == category]
+        traces.append(
+            go.Bar(
+                x=[_plotted(b.start) for b in rows],
+                y=[b.count for b in rows],
+                name=str(names.get(category, category)),
+                marker={"color": colours[category]},
+                # A click on a bar zooms into its bucket.
+                customdata=[
+                    _page_url(curator, form, start=b.start, end=timeline.next_bucket(b.start, unit))
+                    for b in rows
+                ],
+                hovertemplate=f"%{{y}} memories per {unit}<extra>%{{fullData.name}}</extra>",
+            )
+        )
+    layout = _layout(barmode="stack", yaxis={"title": {"text": f"memories per {unit}"}})
+    return json.loads(go.Figure(data=traces, layout=layout).to_json())
+
+
+def _detail_figure(
+    curator: Curator, rows: list[dict[str, Any]], edits: list[dict[str, Any]], colour: str
+) -> dict[str, Any]:
+    names = COLOURS[colour]
+    categories = sorted({row[colour] for row in rows})
+    colours = _colour_of(categories)
+    lane = {row["pk"]: str(names.get(row[colour], row[colour])) for row in rows}
+    traces: list[Any] = []
+    # Validity intervals first, under the points: what was true from when to when.
+    for category in categories:
+        xs: list[str | None] = []
+        ys: list[str | None] = []
+        for row in rows:
+            if row[colour] == category and row["valid_to"] is not None:
+                began = row["valid_from"] or row["moment"]
+                xs += [_plotted(began), _plotted(row["valid_to"]), None]
+                ys += [lane[row["pk"]], lane[row["pk"]], None]
+        if xs:
+            traces.append(
+                go.Scatter(
+                    x=xs,
+                    y=ys,
+                    mode="lines",
+                    line={"color": colours[category], "width": 6},
+                    opacity=0.35,
+                    name=f"valid ({names.get(category, category)})",
+                    hoverinfo="skip",
+                )
+            )
+    for category in categories:
+        chosen = [row for row in rows if row[colour] == category]
+        traces.append(
+            go.Scatter(
+                x=[_plotted(row["moment"]) for row in chosen],
+                y=[lane[row["pk"]] for row in chosen],
+                mode="markers",
+                name=str(names.get(category, category)),
+                marker={"color": colours[category], "size": 9},
+                text=[row["snippet"] for row in chosen],
+                customdata=[
+                    reverse("dashboard:memory", args=[curator.space.slug, row["pk"]])
+                    for row in chosen
+                ],
+                hovertemplate="%{text}<extra>%{x}</extra>",
+            )
+        )
+    shown_edits = [edit for edit in edits if edit["memory_id"] in lane]
+    if shown_edits:
+        traces.append(
+            go.Scatter(
+                x=[_plotted(edit["created_at"]) for edit in shown_edits],
+                y=[lane[edit["memory_id"]] for edit in shown_edits],
+                mode="markers",
+                name="edits",
+                marker={"symbol": "x-thin", "size": 10, "line": {"width": 2, "color": "#6b7280"}},
+                text=[f"v{e['version']} {e['action']} by {e['actor_label']}" for e in shown_edits],
+                customdata=[
+                    reverse("dashboard:memory", args=[curator.space.slug, edit["memory_id"]])
+                    for edit in shown_edits
+                ],
+                hovertemplate="%{text}<extra>%{x}</extra>",
+            )
+        )
+    layout = _layout(yaxis={"type": "category"})
+    return json.loads(go.Figure(data=traces, layout=layout).to_json())
+
+
+def _layout(**extra: Any) -> go.Layout:
+    return go.Layout(
+        height=360,
+        margin={"l": 60, "r": 10, "t": 10, "b": 40},
+        legend={"orientation": "h"},
+        xaxis={"type": "date"},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        **extra,
+    )
+
+
+def _grouped(rows: list[dict[str, Any]]) -> list[tuple[Any, list[tuple[str, list[Any]]]]]:
+    """The list under the chart: by local day, then by session within the day."""
+    days: OrderedDict[Any, OrderedDict[str, list[Any]]] = OrderedDict()
+    for row in rows[: timeline.LIST_ROWS]:
+        day = timezone.localtime(row["moment"]).date()
+        days.setdefault(day, OrderedDict()).setdefault(row["session"], []).append(row)
+    return [(day, list(sessions.items())) for day, sessions in days.items()]
+
+
+@require_GET
+@space_page()
+def timeline_page(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
+    form = TimelineForm(request.GET)
+    context: dict[str, Any] = {"nav": "timeline", "form": form}
+    status = 200
+    if form.is_valid():
+        colour = form.cleaned_data["colour"] or "kind"
+        memories = form.memories(curator)
+        first, last = timeline.span(memories)
+        start = form.cleaned_data["start"] or first
+        end = form.cleaned_data["end"] or last
+        chosen = timeline.in_range(memories, form.cleaned_data["start"], form.cleaned_data["end"])
+        count = chosen.count()
+        context.update(count=count, start=start, end=end, zoomed=bool(form.cleaned_data["start"]))
+        if count and start and end:
+            context["whole"] = _page_url(curator, form)
+            context["range_base"] = _page_url(curator, form)
+            if count > timeline.DETAIL_LIMIT:
+                unit = timeline.unit_for(start, end)
+                context.update(
+                    unit=unit,
+                    figure=_counts_figure(
+                        curator, form, timeline.buckets(chosen, unit, colour), unit, colour
+                    ),
+                )
+                listed = timeline.details(chosen, limit=timeline.LIST_ROWS)
+            else:
+                listed = timeline.details(chosen)
+                edits = timeline.edits(chosen, curator.space.pk)
+                context["figure"] = _detail_figure(curator, listed, edits, colour)
+            context.update(days=_grouped(listed), list_cut=count > timeline.LIST_ROWS)
+    else:
+        status = 400
+    partial = request.htmx and request.htmx.target == "timeline-panel"
+    template = "dashboard/timeline.html#panel" if partial else "dashboard/timeline.html"
+    return render(request, template, context, status=status)

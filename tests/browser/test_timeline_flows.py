@@ -1,0 +1,49 @@
+"""The timeline in a real browser: see memories over time, zoom into a range, open one."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.audit.actors import Actor
+from apps.memories import services
+
+pytestmark = pytest.mark.slow
+
+ACTOR = Actor.system("seed")
+DAY = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+
+
+def test_zoom_into_a_range_and_open_a_memory(logged_in, live_server, curator_space, shot):
+    page = logged_in
+    first, _later = services.create_memories(
+        curator_space,
+        ACTOR,
+        [
+            {"content": "Maya signed up for the marathon.", "occurred_at": DAY},
+            {"content": "Maya ran the marathon.", "occurred_at": DAY + timedelta(days=30)},
+        ],
+    )
+    page.goto(f"{live_server.url}/s/lab/")
+    page.get_by_role("navigation", name="Space").get_by_role("link", name="Timeline").click()
+    expect(page.locator("[data-plotly] .main-svg").first).to_be_visible()
+    expect(page.locator("#timeline-panel")).to_contain_text("2 memories from")
+    shot(page, "timeline")
+
+    # What plotly reports after a drag across the first two weeks.
+    page.evaluate(
+        "() => document.querySelector('[data-plotly]').emit('plotly_relayout',"
+        " {'xaxis.range[0]': '2026-05-01 00:00:00.5', 'xaxis.range[1]': '2026-05-15 00:00'})"
+    )
+    panel = page.locator("#timeline-panel")
+    expect(panel).to_contain_text("1 memory from")
+    expect(panel).to_contain_text("Show the whole range")
+    expect(page).to_have_url(re.compile(r"/s/lab/timeline/\?start=2026-05-01T00%3A00%3A00&end="))
+    expect(page.locator("[data-plotly] .main-svg").first).to_be_visible()
+
+    expect(panel).not_to_contain_text("Maya ran the marathon.")  # outside the range
+    panel.get_by_role("link", name="Maya signed up for the marathon.").click()
+    expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{first.pk}/")
