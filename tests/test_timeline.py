@@ -13,8 +13,8 @@ from apps.memories.models import Memory
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def utc(*parts):
-    return datetime(*parts, tzinfo=UTC)
+def utc(year, month, day, hour=0, minute=0):
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, DateTimeField, F, Max, Min, QuerySet
+from django.db.models import Count, DateTimeField, F, Max, Min, Q, QuerySet
 from django.db.models.functions import Coalesce, Left, Trunc
 
 from apps.memories.models import Memory, MemoryVersion
@@ -46,9 +46,9 @@ def in_range(
 ) -> QuerySet[Memory]:
     memories = with_moment(memories)
     if start is not None:
-        memories = memories.filter(moment__gte=start)
+        memories = memories.filter(Q(moment__gte=start))
     if end is not None:
-        memories = memories.filter(moment__lt=end)
+        memories = memories.filter(Q(moment__lt=end))
     return memories
 
 
@@ -122,9 +122,10 @@ def details(memories: QuerySet[Memory], limit: int = DETAIL_LIMIT) -> list[dict[
 
 def edits(memories: QuerySet[Memory], space_id: int) -> list[dict[str, Any]]:
     """Versions after the first of these memories: when each was changed, and how."""
-    return list(
+    versions = (
         MemoryVersion.objects.for_space(space_id)
         .filter(memory__in=memories.values("pk"), version__gt=1)
         .order_by("created_at")
-        .values("memory_id", "version", "action", "created_at", "actor_label")[:EDIT_MARKS]
+        .values("memory_id", "version", "action", "created_at", "actor_label")
     )
+    return [dict(row) for row in versions[:EDIT_MARKS]]
