@@ -121,7 +121,9 @@ def compute_layout(ids: list[str], vectors: np.ndarray) -> Layout:
     else:
         xy = np.zeros((count, 2))
         params["method"] = "single point"
-    min_cluster = max(5, count // 100)
+    # A cluster is at least 1% of a small space; a large one may hold many small
+    # topics, so the floor stops at 50 memories.
+    min_cluster = max(5, min(count // 100, 50))
     if count >= min_cluster * 2:
         # Leaf clusters: the finest stable ones, which is what a curator looking for
         # topics and duplicates wants; the default merges neighbouring topics.
@@ -181,6 +183,10 @@ def project(job: Job) -> Projection | None:
         _store(projection, layout, job)
         projection.finished_at = timezone.now()
         projection.save(update_fields=["finished_at"])
+        with connection.cursor() as cursor:
+            # Fresh statistics: the map page's first visit must not plan over a table
+            # that autovacuum has not looked at since 100k rows arrived.
+            cursor.execute("ANALYZE maps_mappoint")
         # Only the newest map is shown: older points would only take room.
         Projection.objects.for_space(space).exclude(pk=projection.pk).delete()
         record_event(

@@ -223,3 +223,39 @@ def test_the_graph_endpoint_serves_a_memorys_neighbourhood(writer, outsider, spa
         assert refused.status_code == 400, bad
         assert error_of(refused)["code"] in ("invalid_request", "unknown_parameter")
     assert writer.get("/api/v1/graph").status_code == 400
+
+
+def test_reads_of_links_entities_audit_and_tokens_are_audited_once_per_request(
+    writer, admin_agent, space
+):
+    first = writer.post("/api/v1/memories", {"content": "one"}, format="json").json()["id"]
+    second = writer.post("/api/v1/memories", {"content": "two"}, format="json").json()["id"]
+    link = writer.post(
+        "/api/v1/links", {"source": first, "target": second, "type": "related_to"}, format="json"
+    ).json()
+    for client, path in (
+        (writer, "/api/v1/links?type=related_to"),
+        (writer, f"/api/v1/links/{link['id']}"),
+        (writer, "/api/v1/entities"),
+        (writer, f"/api/v1/graph?center={first}"),
+        (admin_agent, "/api/v1/audit"),
+        (admin_agent, "/api/v1/tokens"),
+    ):
+        assert client.get(path).status_code == 200, path
+    reads = list(
+        AuditEvent.objects.for_space(space)
+        .filter(action__endswith=".read")
+        .exclude(action="memory.read")
+        .order_by("pk")
+        .values_list("action", "target_id", "summary__path")
+    )
+    assert reads == [
+        ("link.read", "", "/api/v1/links"),
+        ("link.read", str(link["id"]), f"/api/v1/links/{link['id']}"),
+        ("entity.read", "", "/api/v1/entities"),
+        ("graph.read", "", "/api/v1/graph"),
+        ("audit.read", "", "/api/v1/audit"),
+        ("token.read", "", "/api/v1/tokens"),
+    ]
+    assert writer.get("/api/v1/links/999999").status_code == 404
+    assert not AuditEvent.objects.for_space(space).filter(target_id="999999").exists()

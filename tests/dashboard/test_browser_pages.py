@@ -5,40 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from apps.audit.models import AuditEvent
 from apps.memories import services
 from apps.memories.models import Memory
-from apps.spaces.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
-
-
-def member(space, name, role):
-    user = get_user_model().objects.create_user(name, password="pw-long-enough-1")
-    Membership.objects.create(space=space, user=user, role=role)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def editor(space, alice):
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def viewer(space):
-    return member(space, "victor", Role.VIEWER)
-
-
-@pytest.fixture
-def outsider(outsider_space):
-    return member(outsider_space, "olga", Role.ADMIN)
 
 
 def undo_token(html: str) -> str:

@@ -9,14 +9,9 @@ import pytest
 
 from apps.memories import services
 from apps.spaces.models import Role
-from tests.dashboard.test_browser_pages import member
+from tests.dashboard.conftest import member
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def viewer(space):
-    return member(space, "victor", Role.VIEWER)
 
 
 @pytest.fixture

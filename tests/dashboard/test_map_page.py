@@ -13,7 +13,7 @@ from apps.jobs.models import Job
 from apps.maps.models import MapPoint, Projection
 from apps.memories import services
 from apps.spaces.models import Role
-from tests.dashboard.test_browser_pages import member
+from tests.dashboard.conftest import member
 
 pytestmark = pytest.mark.django_db
 
@@ -40,15 +40,6 @@ def draw_map(space, memories, clusters=None):
             nearest_similarity=0.5,
         )
     return projection
-
-
-@pytest.fixture
-def editor(space, alice):
-    from django.test import Client
-
-    client = Client()
-    client.force_login(alice)
-    return client
 
 
 @pytest.fixture
@@ -184,3 +175,14 @@ def test_an_htmx_navigation_to_the_map_gets_the_whole_page(editor, mapped):
     # As after a bulk action: HX-Location swaps the body with the page.
     body = editor.get("/s/home/map/", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" in body and 'id="map-panel"' in body
+
+
+def test_names_in_the_figure_cannot_close_its_script(editor, space, actor, mapped):
+    memories, _ = mapped
+    services.update_memory(
+        space, actor, memories[0].pk, expected_version=1, agent="</script><b>bot</b>"
+    )
+    html = editor.get("/s/home/map/?colour=agent").content.decode()
+    assert "</script><b>" not in html
+    names = [trace["name"] for trace in figure_of(html)["data"]]
+    assert names == ["</script><b>bot</b>", "no agent"]

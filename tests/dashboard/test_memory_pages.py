@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,41 +17,10 @@ from apps.audit.models import AuditEvent
 from apps.dashboard import diffing
 from apps.memories import services
 from apps.memories.models import LinkType, Memory, MemoryVersion, Status
-from apps.spaces.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def member(space, name, role):
-    user = get_user_model().objects.create_user(name, password="pw-long-enough-1")
-    Membership.objects.create(space=space, user=user, role=role)
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
-def editor(space, alice):
-    client = Client()
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
-def viewer(space):
-    return member(space, "victor", Role.VIEWER)
-
-
-@pytest.fixture
-def admin(space):
-    return member(space, "ada", Role.ADMIN)
-
-
-@pytest.fixture
-def outsider(outsider_space):
-    return member(outsider_space, "olga", Role.ADMIN)
 
 
 def url(memory, name="memory"):

@@ -11,16 +11,11 @@ import pytest
 
 from apps.memories import services
 from apps.spaces.models import Role
-from tests.dashboard.test_browser_pages import member
+from tests.dashboard.conftest import member
 
 pytestmark = pytest.mark.django_db
 
 DAY = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def viewer(space):
-    return member(space, "victor", Role.VIEWER)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ class IsAuthenticated(permissions.BasePermission):
 
 
 class SpacesViewSet(SpaceScopedViewSet):
+    read_audit = "space"
     """Spaces by slug. The slug in the URL is the space acted on, so a person's role
     there (or a token's own space) decides; another space's slug is 404."""
 
@@ -100,6 +101,7 @@ def _caller_for_slug(request: Request, slug: str) -> Caller:
 
 
 class TokenViewSet(SpaceScopedViewSet):
+    read_audit = "token"
     """The space's agent tokens. Only a hash is stored: a new token is shown once."""
 
     serializer_class = s.TokenSerializer

@@ -12,12 +12,13 @@ from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
 from rest_framework import viewsets
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from apps.api.access import Caller, caller_of
 from apps.api.errors import ApiError
 from apps.api.pagination import KeysetPagination
 from apps.audit.actors import Actor
-from apps.audit.services import record_events
+from apps.audit.services import record_event, record_events
 from apps.spaces.models import Space
 
 # Accepted by every endpoint besides its own filters.
@@ -34,6 +35,10 @@ class SpaceScopedViewSet(viewsets.GenericViewSet):
 
     pagination_class = KeysetPagination
     query_params: dict[str, frozenset[str]] = {}
+    # Reads of what holds no memory text (links, entities, the audit log, tokens) are
+    # audited once per request under "<read_audit>.read"; memory and episode reads are
+    # audited per item by their views (the access log).
+    read_audit = ""
 
     @property
     def caller(self) -> Caller:
@@ -58,6 +63,21 @@ class SpaceScopedViewSet(viewsets.GenericViewSet):
                 f"unknown query parameters: {', '.join(unknown)}",
                 {"unknown": unknown, "allowed": sorted(allowed)},
             )
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self.read_audit and request.method == "GET" and 200 <= response.status_code < 300:
+            record_event(
+                self.space,
+                self.actor,
+                f"{self.read_audit}.read",
+                target_type=self.read_audit,
+                target_id=kwargs.get("pk", ""),
+                summary={"path": request.path, "query": request.query_params.urlencode()[:500]},
+            )
+        return response
 
     def page(self, queryset: QuerySet[Any]) -> list[Any]:
         rows = self.paginate_queryset(queryset)

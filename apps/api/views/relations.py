@@ -32,6 +32,7 @@ LINK_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
 
 class LinkViewSet(SpaceScopedViewSet):
+    read_audit = "link"
     serializer_class = s.LinkSerializer
     query_params = {"list": frozenset({"memory", "source", "target", "type"})}
 
@@ -101,6 +102,7 @@ def _is_uuid(value: str) -> bool:
 
 
 class EntityViewSet(SpaceScopedViewSet):
+    read_audit = "entity"
     serializer_class = s.EntitySerializer
     lookup_value_regex = "[^/]+"
     query_params = {"list": frozenset({"kind", "name"})}
@@ -137,6 +139,7 @@ class EntityViewSet(SpaceScopedViewSet):
 
 
 class AuditViewSet(SpaceScopedViewSet):
+    read_audit = "audit"
     serializer_class = s.AuditEventSerializer
     query_params = {
         "list": frozenset({"actor", "action", "target_type", "target_id", "since", "until"})
@@ -174,6 +177,7 @@ class AuditViewSet(SpaceScopedViewSet):
 
 
 class GraphViewSet(SpaceScopedViewSet):
+    read_audit = "graph"
     query_params = {"list": frozenset({"center", "hops", "types"})}
 
     @extend_schema(

@@ -14,6 +14,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
 from apps.memories.graph import (
     EDGE_TYPES,
@@ -156,17 +157,14 @@ def figure(subgraph: Subgraph, recentre: dict[str, str]) -> dict[str, Any]:
     # Room around the outermost nodes for their labels.
     pad_x = max(0.3, 0.15 * (max(node_xs) - min(node_xs)))
     pad_y = max(0.15, 0.08 * (max(node_ys) - min(node_ys)))
-    layout = go.Layout(
+    drawn = charts.layout(
         showlegend=True,
         legend={"orientation": "h"},
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"visible": False, "range": [min(node_xs) - pad_x, max(node_xs) + pad_x]},
         yaxis={"visible": False, "range": [min(node_ys) - pad_y, max(node_ys) + pad_y]},
         height=520,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
     )
-    return json.loads(go.Figure(data=traces, layout=layout).to_json())
+    return json.loads(go.Figure(data=traces, layout=drawn).to_json())
 
 
 def _short(label: str) -> str:

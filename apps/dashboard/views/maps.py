@@ -9,22 +9,23 @@ Points are named by their ordinal in the projection; ids travel only on demand.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 from django import forms
 from django.contrib import messages
+from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.db.models.functions import Left
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS
 from apps.dashboard.services import BULK_LIMIT
@@ -53,34 +54,91 @@ class MapForm(forms.Form):
     colour = forms.ChoiceField(choices=list(COLOURINGS.items()), required=False, label="Colour by")
 
 
-def _columns(points: Sequence[tuple[Any, ...]], index: int) -> list[Any]:
-    return [row[index] for row in points]
+@dataclass
+class Points:
+    """The drawable points of a projection as columns, with one colouring's values."""
+
+    ordinals: np.ndarray
+    xs: np.ndarray
+    ys: np.ndarray
+    values: np.ndarray  # per point: a category (str or int) or, for age, days
+
+    def __len__(self) -> int:
+        return len(self.ordinals)
 
 
-def _categorical(
-    xs: np.ndarray, ys: np.ndarray, ordinals: np.ndarray, labels: list[str]
-) -> list[Any]:
-    values = sorted(set(labels), key=lambda v: (v.startswith("no "), v))
-    if len(values) > LEGEND_MAX:
-        codes = np.array([values.index(v) for v in labels], dtype=np.int16)
-        return [_scatter(xs, ys, ordinals, "memories", {"color": codes, "colorscale": "Turbo"})]
+# What each colouring reads per point, in SQL over the point (p) and its memory (m).
+COLOUR_SQL = {
+    "cluster": "p.cluster",
+    "duplicates": f"p.nearest_similarity >= {NEAR_DUPLICATE}",
+    "kind": "m.kind",
+    "status": "m.status",
+    "agent": "m.agent",
+    "age": f"EXTRACT(EPOCH FROM now() - m.created_at)::float8 / {SECONDS_PER_DAY}",
+}
+
+
+# Numbers stay numbers: sorting 100k Python objects for the legend would be slow.
+VALUE_TYPES = {"age": np.float32, "cluster": np.int32, "duplicates": np.bool_}
+
+
+def shown_points(projection: Projection, colour: str) -> Points:
+    """The points whose memories still exist and are not deleted, in ordinal order;
+    one query, read straight into arrays (100k model rows would take seconds)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT p.ordinal, p.x, p.y, {COLOUR_SQL[colour]}
+            FROM maps_mappoint p JOIN memories_memory m ON m.id = p.memory_id
+            WHERE p.projection_id = %s AND p.space_id = %s AND m.status <> %s
+            ORDER BY p.ordinal
+            """,
+            [projection.pk, projection.space_id, Status.DELETED],
+        )
+        rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+    return Points(
+        ordinals=np.array(columns[0], dtype=np.uint32),
+        xs=np.array(columns[1], dtype=np.float32),
+        ys=np.array(columns[2], dtype=np.float32),
+        values=np.array(columns[3], dtype=VALUE_TYPES.get(colour, object)),
+    )
+
+
+def _names(colour: str, values: np.ndarray) -> list[str]:
+    """A legend name per distinct value (values as np.unique sorts them)."""
+    if colour == "cluster":
+        return [f"cluster {c}" if c >= 0 else "no cluster" for c in values]
+    if colour == "duplicates":
+        return ["near-duplicate" if v else "no close copy" for v in values]
+    if colour == "kind":
+        kinds = dict(Kind.choices)
+        return [str(kinds.get(v, v)) for v in values]
+    if colour == "agent":
+        return [v or "no agent" for v in values]
+    return [str(v) for v in values]
+
+
+def _categorical(points: Points, colour: str) -> list[Any]:
+    distinct, codes = np.unique(points.values, return_inverse=True)
+    names = _names(colour, distinct)
+    if len(names) > LEGEND_MAX:
+        marker = {"color": codes.astype(np.int16), "colorscale": "Turbo"}
+        return [_scatter(points, np.ones(len(points), dtype=bool), "memories", marker)]
+    # Named values first, then the "no ..." catch-alls, each its own trace and legend entry.
+    order = sorted(range(len(names)), key=lambda i: (names[i].startswith("no "), names[i]))
     traces = []
-    codes_of = {value: i for i, value in enumerate(values)}
-    codes = np.array([codes_of[v] for v in labels])
-    for value in values:
-        chosen = codes == codes_of[value]
-        marker = {"color": NOISE} if value.startswith("no ") else {}
-        traces.append(_scatter(xs[chosen], ys[chosen], ordinals[chosen], value, marker))
+    for i in order:
+        marker = {"color": NOISE} if names[i].startswith("no ") else {}
+        traces.append(_scatter(points, codes == i, names[i], marker))
     return traces
 
 
-def _scatter(
-    xs: np.ndarray, ys: np.ndarray, ordinals: np.ndarray, name: str, marker: dict[str, Any]
-) -> go.Scattergl:
+def _scatter(points: Points, chosen: np.ndarray, name: str, marker: dict[str, Any]) -> go.Scattergl:
     return go.Scattergl(
-        x=xs.astype(np.float32),
-        y=ys.astype(np.float32),
-        customdata=ordinals.astype(np.uint32),
+        x=points.xs[chosen],
+        y=points.ys[chosen],
+        customdata=points.ordinals[chosen],
         mode="markers",
         name=name,
         marker={"size": 5, "opacity": 0.8, **marker},
@@ -88,74 +146,30 @@ def _scatter(
     )
 
 
-def _labels(colour: str, rows: Sequence[tuple[Any, ...]]) -> list[str]:
-    if colour == "cluster":
-        return [f"cluster {c}" if c >= 0 else "no cluster" for c in _columns(rows, 3)]
-    if colour == "duplicates":
-        return [
-            "near-duplicate" if s >= NEAR_DUPLICATE else "no close copy" for s in _columns(rows, 4)
-        ]
-    if colour == "kind":
-        names = dict(Kind.choices)
-        return [str(names.get(kind, kind)) for kind in _columns(rows, 5)]
-    if colour == "status":
-        return list(_columns(rows, 6))
-    return [agent or "no agent" for agent in _columns(rows, 7)]
-
-
-def figure(rows: Sequence[tuple[Any, ...]], colour: str) -> dict[str, Any]:
-    ordinals = np.array(_columns(rows, 0), dtype=np.uint32)
-    xs = np.array(_columns(rows, 1), dtype=np.float32)
-    ys = np.array(_columns(rows, 2), dtype=np.float32)
-    now = timezone.now()
+def figure(points: Points, colour: str) -> SafeString:
+    """The figure as JSON for a <script type="application/json">: numpy arrays become
+    plotly's base64 typed arrays, and the text is escaped as json_script would."""
     if colour == "age":
-        days = np.array(
-            [(now - created).total_seconds() / SECONDS_PER_DAY for created in _columns(rows, 8)],
-            dtype=np.float32,
-        )
         marker = {
-            "color": days,
+            "color": points.values,
             "colorscale": "Viridis",
             "reversescale": True,
             "colorbar": {"title": {"text": "age (days)"}},
         }
-        traces = [_scatter(xs, ys, ordinals, "memories", marker)]
+        traces = [_scatter(points, np.ones(len(points), dtype=bool), "memories", marker)]
     else:
-        traces = _categorical(xs, ys, ordinals, _labels(colour, rows))
-    layout = go.Layout(
+        traces = _categorical(points, colour)
+    drawn = charts.layout(
         dragmode="lasso",
         hovermode="closest",
         showlegend=colour != "age",
         legend={"itemsizing": "constant"},
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x"},
         height=620,
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
         uirevision="map",
     )
-    return json.loads(go.Figure(data=traces, layout=layout).to_json())
-
-
-def _shown_points(projection: Projection) -> list[tuple[Any, ...]]:
-    """One row per point still worth drawing (its memory not deleted since)."""
-    return list(
-        maps.points_of(projection)
-        .exclude(memory__status=Status.DELETED)
-        .order_by("ordinal")
-        .values_list(
-            "ordinal",
-            "x",
-            "y",
-            "cluster",
-            "nearest_similarity",
-            "memory__kind",
-            "memory__status",
-            "memory__agent",
-            "memory__created_at",
-        )
-    )
+    return charts.as_script_json(go.Figure(data=traces, layout=drawn))
 
 
 def _not_projected(curator: Curator, projection: Projection) -> int:
@@ -180,10 +194,10 @@ def embedding_map(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         "colour": colour,
     }
     if projection is not None:
-        rows = _shown_points(projection)
+        points = shown_points(projection, colour)
         context.update(
-            figure=figure(rows, colour),
-            shown=len(rows),
+            figure=figure(points, colour),
+            shown=len(points),
             not_projected=_not_projected(curator, projection),
             bulk_actions=BULK_ACTIONS,
         )

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
 from apps.memories import timeline
 from apps.memories.models import Kind, Memory, Status
@@ -171,13 +172,11 @@ def _detail_figure(
 
 
 def _layout(**extra: Any) -> go.Layout:
-    return go.Layout(
+    return charts.layout(
         height=360,
         margin={"l": 60, "r": 10, "t": 10, "b": 40},
         legend={"orientation": "h"},
         xaxis={"type": "date"},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
         **extra,
     )
 
