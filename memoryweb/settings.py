@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "apps.retrieval",
     "apps.api",
     "apps.maps",
+    "apps.consolidation",
     "apps.dashboard",
     "apps.core",
 ]
@@ -204,6 +205,11 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-cleanup": {
         "task": "apps.api.tasks.forget_old_idempotency_records",
         "schedule": 3600,
+    },
+    # Sleep-time consolidation: proposals for every space, once a day.
+    "consolidation": {
+        "task": "apps.consolidation.tasks.consolidate_all_spaces",
+        "schedule": env_int("MEMORYWEB_CONSOLIDATION_SECONDS", 86_400),
     },
 }
 

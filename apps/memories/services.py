@@ -887,6 +887,43 @@ def merge_memories(
 
 
 @transaction.atomic
+def unmerge_memory(
+    space: Space, actor: Actor, merged_id: MemoryId, *, reason: str = "merge undone"
+) -> list[Memory]:
+    """Undo a merge: each memory it was merged from gets back the status it had before
+    (new versions, history kept) and the merged memory is deleted (softly). Returns the
+    originals. Originals changed since the merge (no longer superseded) are left alone."""
+    merged = _locked(space, merged_id)
+    sources = list(
+        Link.objects.for_space(space)
+        .filter(source_id=merged.pk, type=LinkType.DERIVED_FROM)
+        .values_list("target_id", flat=True)
+    )
+    if not merged.metadata.get("merged_from") or not sources:
+        raise InvalidTransition(
+            f"memory {merged.pk} is not the result of a merge", details={"id": str(merged.pk)}
+        )
+    restored = []
+    for original in _locked_many(space, sources):
+        if original.status != Status.SUPERSEDED:
+            continue
+        before_merge = original.versions.filter(action=Action.MERGE).order_by("-version").first()
+        previous = (
+            original.versions.filter(version__lt=before_merge.version).order_by("-version").first()
+            if before_merge
+            else None
+        )
+        before = original.snapshot()
+        original.status = previous.status if previous else Status.ACTIVE
+        restored.append(_save_new_version(original, actor, Action.RESTORE, reason, before))
+    if merged.status != Status.DELETED:
+        before = merged.snapshot()
+        merged.status = Status.DELETED
+        _save_new_version(merged, actor, Action.DELETE, reason, before)
+    return restored
+
+
+@transaction.atomic
 def revert_memory(
     space: Space,
     actor: Actor,

@@ -384,17 +384,27 @@ def _links(memory: Memory) -> tuple[list[tuple[str, str, list[LinkedMemory]]], l
 
 
 def _similar(memory: Memory) -> list[tuple[Memory, float]]:
-    """The nearest active memories by cosine distance, with their similarity."""
+    """The nearest active memories by cosine distance, with their similarity.
+
+    The HNSW index answers first. When it finds fewer than asked (a small space whose
+    neighbours in the shared index mostly belong to other spaces, or are dead rows not
+    yet vacuumed), every candidate row is compared instead: exact, and cheap exactly
+    then, since the space has few memories near this one.
+    """
     if memory.embedding is None:
         return []
-    nearest = (
+    candidates = (
         Memory.objects.for_space(memory.space_id)
         .filter(status=Status.ACTIVE, embedding__isnull=False)
         .exclude(pk=memory.pk)
-        .annotate(distance=CosineDistance("embedding", memory.embedding))
         .defer("embedding", "search_vector")
-        .order_by("distance")[:SIMILAR_COUNT]
     )
+    distance = CosineDistance("embedding", memory.embedding)
+    nearest = list(candidates.annotate(distance=distance).order_by("distance")[:SIMILAR_COUNT])
+    if len(nearest) < SIMILAR_COUNT:
+        # Adding zero hides the ordering from the index: a plain sort of the rows.
+        exact = candidates.annotate(distance=distance + 0).order_by("distance")
+        nearest = list(exact[:SIMILAR_COUNT])
     return [(other, 1.0 - float(other.distance)) for other in nearest]
 
 

@@ -1,0 +1,340 @@
+"""Consolidation ("sleep time"): find what should change, propose it, apply what a
+person approves or the space's policy allows, always through the domain layer.
+
+Operations so far: near-duplicate merges (cosine similarity of the embeddings, or the
+same text once case, spacing and punctuation are ignored) and forgetting (MemoryBank
+retention R = exp(-t/S) below a threshold proposes archiving; pinned memories and
+summaries never fade). Every operation is idempotent: a change already proposed, in
+any state, is not proposed again.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.audit.services import record_event
+from apps.consolidation.models import Operation, Proposal
+from apps.maps.services import load_vectors
+from apps.memories import services as memories
+from apps.memories.models import Kind, Memory, Status
+from apps.spaces.models import Space
+
+DUPLICATE_SIMILARITY = 0.95
+FORGET_BELOW = 0.05  # retention
+SECONDS_PER_DAY = 86_400
+BLOCK = 2048  # rows per block of the similarity matrix
+JOB_ACTOR = Actor.system("consolidation")
+_NOT_WORDS = re.compile(r"[^\w]+")
+
+
+class ProposalError(ValueError):
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class Report:
+    proposed: dict[str, int] = field(default_factory=dict)
+    applied: dict[str, int] = field(default_factory=dict)
+
+
+def auto_applied(space: Space) -> set[str]:
+    """The operations this space applies without review (its settings' "auto_apply")."""
+    wanted = space.settings.get("consolidation", {}).get("auto_apply", [])
+    return {op for op in wanted if op in Operation.values}
+
+
+def _normalized(text: str) -> str:
+    return " ".join(_NOT_WORDS.sub(" ", text.casefold()).split())
+
+
+def duplicate_groups(
+    space: Space, threshold: float = DUPLICATE_SIMILARITY
+) -> list[tuple[list[str], dict[str, Any]]]:
+    """Groups of active memories that say the same thing, with their evidence."""
+    active = {
+        str(pk): (content, version)
+        for pk, content, version in Memory.objects.for_space(space)
+        .filter(status=Status.ACTIVE)
+        .values_list("pk", "content", "version")
+    }
+    parent = {pk: pk for pk in active}
+
+    def root(pk: str) -> str:
+        while parent[pk] != pk:
+            parent[pk] = parent[parent[pk]]
+            pk = parent[pk]
+        return pk
+
+    best: dict[frozenset[str], float] = {}
+    by_text: dict[str, str] = {}
+    for pk, (content, _) in active.items():
+        key = _normalized(content)
+        if key in by_text:
+            parent[root(pk)] = root(by_text[key])
+            best[frozenset((pk, by_text[key]))] = 1.0
+        else:
+            by_text[key] = pk
+    ids, vectors = load_vectors(space)
+    keep = [i for i, pk in enumerate(ids) if pk in active]
+    ids = [ids[i] for i in keep]
+    if len(ids) > 1:
+        unit = vectors[keep] / np.maximum(
+            np.linalg.norm(vectors[keep], axis=1, keepdims=True), 1e-12
+        )
+        for start in range(0, len(ids), BLOCK):
+            similar = unit[start : start + BLOCK] @ unit.T
+            rows, cols = np.nonzero(similar >= threshold)
+            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                a, b = start + row, col
+                if a < b:
+                    parent[root(ids[a])] = root(ids[b])
+                    pair = frozenset((ids[a], ids[b]))
+                    best[pair] = max(best.get(pair, 0.0), float(similar[row, col]))
+    groups: dict[str, list[str]] = {}
+    for pk in active:
+        groups.setdefault(root(pk), []).append(pk)
+    found = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        members.sort()
+        pairs = {pair: s for pair, s in best.items() if pair <= set(members)}
+        evidence = {
+            "similarities": [
+                {"a": a, "b": b, "similarity": round(s, 4)}
+                for (a, b), s in ((tuple(sorted(p)), s) for p, s in pairs.items())
+            ],
+            "same_text": len({_normalized(active[m][0]) for m in members}) == 1,
+            "versions": [active[m][1] for m in members],
+        }
+        found.append((members, evidence))
+    return found
+
+
+def _propose(
+    space: Space,
+    operation: str,
+    members: list[str],
+    versions: list[int],
+    change: dict[str, Any],
+    evidence: dict[str, Any],
+    score: float,
+) -> Proposal | None:
+    """Store a proposal unless the same one exists (in any state): None then."""
+    fingerprint = Proposal.fingerprint_of(operation, members)
+    try:
+        with transaction.atomic():
+            return Proposal.objects.for_space(space).create(
+                space=space,
+                operation=operation,
+                memory_ids=[UUID(m) for m in members],
+                memory_versions=versions,
+                fingerprint=fingerprint,
+                change=change,
+                evidence=evidence,
+                score=score,
+            )
+    except IntegrityError:
+        return None  # proposed before: pending, applied or rejected, it is not repeated
+
+
+def propose_merges(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> list[Proposal]:
+    texts = {
+        str(pk): content
+        for pk, content in Memory.objects.for_space(space)
+        .filter(status=Status.ACTIVE)
+        .values_list("pk", "content")
+    }
+    made = []
+    for members, evidence in duplicate_groups(space, threshold):
+        similarities = [pair["similarity"] for pair in evidence["similarities"]] or [1.0]
+        proposal = _propose(
+            space,
+            Operation.MERGE,
+            members,
+            evidence.pop("versions"),
+            # The most complete text: the longest of the group.
+            {"content": max((texts[m] for m in members), key=len)},
+            evidence,
+            score=round(sum(similarities) / len(similarities), 4),
+        )
+        if proposal:
+            made.append(proposal)
+    return made
+
+
+def retention(memory: Memory, now: datetime) -> float:
+    last = memory.last_accessed_at or memory.created_at
+    days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
+    return math.exp(-days / max(memory.strength, 1e-6))
+
+
+def propose_forgetting(space: Space, below: float = FORGET_BELOW) -> list[Proposal]:
+    now = timezone.now()
+    fading = (
+        Memory.objects.for_space(space)
+        .filter(status=Status.ACTIVE, pinned=False)
+        .exclude(kind=Kind.SUMMARY)
+        .only("pk", "version", "strength", "last_accessed_at", "created_at")
+    )
+    made = []
+    for memory in fading.iterator(chunk_size=2000):
+        kept = retention(memory, now)
+        if kept >= below:
+            continue
+        proposal = _propose(
+            space,
+            Operation.ARCHIVE,
+            [str(memory.pk)],
+            [memory.version],
+            {"status": Status.ARCHIVED},
+            {
+                "retention": round(kept, 5),
+                "strength": memory.strength,
+                "last_accessed_at": (memory.last_accessed_at or memory.created_at).isoformat(),
+            },
+            score=round(1.0 - kept, 5),
+        )
+        if proposal:
+            made.append(proposal)
+    return made
+
+
+OPERATIONS: dict[str, Callable[[Space], list[Proposal]]] = {
+    Operation.MERGE.value: propose_merges,
+    Operation.ARCHIVE.value: propose_forgetting,
+}
+
+
+def consolidate(space: Space, only: Iterable[str] | None = None, dry_run: bool = False) -> Report:
+    """Run the operations (all, or `only`), then apply what the space's policy allows.
+
+    With `dry_run` nothing is stored: the report counts what would be proposed.
+    """
+    report = Report()
+    chosen = list(only or OPERATIONS)
+    for operation in chosen:
+        if dry_run:
+            with transaction.atomic():
+                report.proposed[operation] = len(OPERATIONS[operation](space))
+                transaction.set_rollback(True)
+            continue
+        made = OPERATIONS[operation](space)
+        report.proposed[operation] = len(made)
+        if operation in auto_applied(space):
+            applied = 0
+            for proposal in made:
+                try:
+                    apply(proposal, JOB_ACTOR)
+                    applied += 1
+                except ProposalError:
+                    continue  # stale by now: left for a person to look at
+            report.applied[operation] = applied
+    return report
+
+
+def _still_as_proposed(space: Space, proposal: Proposal) -> bool:
+    current = dict(
+        Memory.objects.for_space(space)
+        .filter(pk__in=proposal.memory_ids)
+        .values_list("pk", "version")
+    )
+    expected = dict(zip(proposal.memory_ids, proposal.memory_versions, strict=True))
+    return len(current) == len(expected) and all(
+        current.get(pk) == version for pk, version in expected.items()
+    )
+
+
+def apply(proposal: Proposal, actor: Actor, content: str | None = None) -> Proposal:
+    """Carry out a pending proposal (with `content` edited by the approver, for a merge).
+
+    A proposal whose memories changed since is marked stale, and nothing is applied.
+    """
+    with transaction.atomic():
+        locked = (
+            Proposal.objects.for_space(proposal.space_id).select_for_update().get(pk=proposal.pk)
+        )
+        if locked.status != Proposal.Status.PENDING:
+            raise ProposalError(f"this proposal is already {locked.status}")
+        if _still_as_proposed(locked.space, locked):
+            return _carry_out(locked, actor, content)
+        locked.status = Proposal.Status.STALE
+        locked.decided_at = timezone.now()
+        locked.save(update_fields=["status", "decided_at"])
+    # Raised once the stale mark is stored.
+    raise ProposalError("the memories changed since this was proposed; nothing was applied")
+
+
+def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
+    space = locked.space
+    reason = f"consolidation proposal {locked.pk}"
+    if locked.operation == Operation.MERGE:
+        merged = memories.merge_memories(
+            space,
+            actor,
+            locked.memory_ids,
+            reason=reason,
+            content=content if content is not None else locked.change["content"],
+        )
+        locked.result = {"merged": str(merged.pk)}
+    else:
+        memories.archive_memory(space, actor, locked.memory_ids[0], reason=reason)
+        locked.result = {"archived": str(locked.memory_ids[0])}
+    locked.status = Proposal.Status.APPLIED
+    locked.decided_at = timezone.now()
+    locked.decided_by = actor.label
+    locked.save(update_fields=["status", "decided_at", "decided_by", "result"])
+    record_event(
+        space,
+        actor,
+        "proposal.apply",
+        target_type="proposal",
+        target_id=locked.pk,
+        summary={"operation": locked.operation, **locked.result},
+    )
+    return locked
+
+
+@transaction.atomic
+def reject(proposal: Proposal, actor: Actor, reason: str = "") -> Proposal:
+    locked = Proposal.objects.for_space(proposal.space_id).select_for_update().get(pk=proposal.pk)
+    if locked.status != Proposal.Status.PENDING:
+        raise ProposalError(f"this proposal is already {locked.status}")
+    locked.status = Proposal.Status.REJECTED
+    locked.decided_at = timezone.now()
+    locked.decided_by = actor.label
+    locked.save(update_fields=["status", "decided_at", "decided_by"])
+    record_event(
+        locked.space,
+        actor,
+        "proposal.reject",
+        target_type="proposal",
+        target_id=locked.pk,
+        reason=reason,
+        summary={"operation": locked.operation},
+    )
+    return locked
+
+
+def start_consolidation(space: Space, only: list[str] | None = None) -> Any:
+    """Create a consolidation job and queue it once the transaction commits."""
+    from apps.consolidation.tasks import consolidate_space
+    from apps.jobs.models import Job
+
+    job = Job.objects.create(kind="consolidate", space=space, params={"only": only or []})
+    transaction.on_commit(lambda: consolidate_space.delay(job.pk))
+    return job

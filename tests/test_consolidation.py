@@ -1,0 +1,168 @@
+"""Consolidation: near-duplicate merges and forgetting, proposed once, applied through
+the domain layer by a person or the space's policy, remembered when rejected."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.consolidation import services as consolidation
+from apps.consolidation.models import Proposal
+from apps.jobs.models import Job
+from apps.memories import services
+from apps.memories.models import Memory
+from apps.spaces.models import Space
+from tests.test_pipeline import wait_until
+
+CURATOR = Actor.system("curator-test")
+
+
+@pytest.fixture
+def duplicates(space, actor, hashing_backend, embed_now):
+    same, copy, other = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "Maya likes green tea in the morning."},
+            {"content": "maya likes GREEN tea in the morning!!"},
+            {"content": "Tomás opens the restaurant in June."},
+        ],
+    )
+    embed_now(space)
+    return same, copy, other
+
+
+def statuses(space):
+    return dict(Memory.objects.for_space(space).values_list("content", "status"))
+
+
+def test_it_proposes_one_merge_for_a_group_of_duplicates(space, duplicates):
+    same, copy, _other = duplicates
+    made = consolidation.propose_merges(space)
+    assert len(made) == 1
+    proposal = made[0]
+    assert sorted(proposal.memory_ids, key=str) == sorted([same.pk, copy.pk], key=str)
+    assert proposal.change["content"] == "maya likes GREEN tea in the morning!!"  # the longest
+    assert proposal.evidence["same_text"] is True and proposal.score == 1.0
+    assert proposal.memory_versions == [1, 1]
+    # Nothing changed yet: a proposal is only a proposal.
+    assert set(statuses(space).values()) == {"active"}
+    assert consolidation.propose_merges(space) == []  # running again proposes nothing new
+
+
+def test_approving_a_merge_then_undoing_it_restores_the_originals(space, duplicates, actor):
+    same, copy, _ = duplicates
+    proposal = consolidation.propose_merges(space)[0]
+    applied = consolidation.apply(proposal, CURATOR)
+    merged = Memory.objects.for_space(space).get(pk=applied.result["merged"])
+    assert merged.status == "active" and merged.content == proposal.change["content"]
+    for original in (same, copy):
+        assert Memory.objects.for_space(space).get(pk=original.pk).status == "superseded"
+    with pytest.raises(consolidation.ProposalError):
+        consolidation.apply(proposal, CURATOR)  # once only
+
+    restored = services.unmerge_memory(space, actor, merged.pk)
+    assert {m.pk for m in restored} == {same.pk, copy.pk}
+    for original in (same, copy):
+        stored = Memory.objects.for_space(space).get(pk=original.pk)
+        assert stored.status == "active" and stored.content == original.content
+        assert stored.version == 3  # created, merged, restored: history kept
+    assert Memory.objects.for_space(space).get(pk=merged.pk).status == "deleted"
+
+
+def test_an_approver_may_edit_the_merged_text(space, duplicates):
+    proposal = consolidation.propose_merges(space)[0]
+    applied = consolidation.apply(proposal, CURATOR, content="Maya drinks green tea at 7.")
+    merged = Memory.objects.for_space(space).get(pk=applied.result["merged"])
+    assert merged.content == "Maya drinks green tea at 7."
+
+
+def test_a_rejection_is_remembered(space, duplicates):
+    proposal = consolidation.propose_merges(space)[0]
+    consolidation.reject(proposal, CURATOR, reason="two different mornings")
+    assert consolidation.propose_merges(space) == []
+    stored = Proposal.objects.for_space(space).get()
+    assert (stored.status, stored.decided_by) == ("rejected", CURATOR.label)
+
+
+def test_a_proposal_whose_memories_changed_goes_stale(space, duplicates, actor):
+    same, _, _ = duplicates
+    proposal = consolidation.propose_merges(space)[0]
+    services.update_memory(space, actor, same.pk, expected_version=1, content="Maya likes mate.")
+    with pytest.raises(consolidation.ProposalError):
+        consolidation.apply(proposal, CURATOR)
+    assert Proposal.objects.for_space(space).get().status == "stale"
+    assert set(statuses(space).values()) == {"active"}
+
+
+def test_fading_memories_are_proposed_for_archiving_but_never_pinned_ones(space, actor):
+    old = timezone.now() - timedelta(days=60)
+    fading, pinned, summary, _fresh = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "an old detail"},
+            {"content": "an old but pinned fact", "pinned": True},
+            {"content": "an old summary", "kind": "summary"},
+            {"content": "a new detail"},
+        ],
+    )
+    Memory.objects.for_space(space).filter(pk__in=[fading.pk, pinned.pk, summary.pk]).update(
+        created_at=old
+    )
+    made = consolidation.propose_forgetting(space)
+    assert [p.memory_ids for p in made] == [[fading.pk]]
+    assert made[0].evidence["retention"] < consolidation.FORGET_BELOW
+    assert consolidation.propose_forgetting(space) == []
+
+
+def test_the_policy_applies_only_the_operations_it_lists(space, actor, duplicates):
+    space.settings = {"consolidation": {"auto_apply": ["archive"]}}
+    space.save()
+    fading = services.create_memory(space, actor, content="an old detail")
+    Memory.objects.for_space(space).filter(pk=fading.pk).update(
+        created_at=timezone.now() - timedelta(days=90)
+    )
+    report = consolidation.consolidate(space)
+    assert report.proposed == {"merge": 1, "archive": 1}
+    assert report.applied == {"archive": 1}
+    assert Memory.objects.for_space(space).get(pk=fading.pk).status == "archived"
+    merge = Proposal.objects.for_space(space).get(operation="merge")
+    assert merge.status == "pending"
+
+
+def test_a_dry_run_stores_nothing(space, duplicates):
+    out = StringIO()
+    call_command("consolidate", "--space", space.slug, "--dry-run", stdout=out)
+    assert "merge: would propose 1" in out.getvalue()
+    assert not Proposal.objects.for_space(space).exists()
+    call_command("consolidate", "--space", space.slug, "--only", "merge", stdout=out)
+    assert "merge: proposed 1" in out.getvalue()
+    assert Proposal.objects.for_space(space).count() == 1
+
+
+@pytest.mark.slow
+def test_the_worker_runs_consolidation_and_a_rerun_adds_no_duplicates(
+    transactional_db, celery_worker_process, actor, settings
+):
+    from apps.retrieval.tasks import embed_all_pending
+
+    space = Space.objects.create(slug="sleepy", name="Sleepy")
+    services.create_memories(
+        space, actor, [{"content": "Maya likes tea."}, {"content": "Maya likes tea"}]
+    )
+    embed_all_pending(space)
+    # A first run that stopped after its first operation...
+    consolidation.consolidate(space, only=["merge"])
+    # ...and the whole job afterwards, in the worker.
+    job = consolidation.start_consolidation(space)
+    wait_until(lambda: Job.objects.get(pk=job.pk).status in ("succeeded", "failed"), timeout=120)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert job.counts["merge_proposed"] == 0  # already proposed by the first run
+    assert Proposal.objects.for_space(space).filter(operation="merge").count() == 1
