@@ -263,6 +263,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MemoryKindEnum": "apps.memories.models.Kind",
         "EntityKindEnum": "apps.memories.models.Entity.EntityKind",
+        "MemoryStatusEnum": "apps.memories.models.Status",
+        "ProposalStatusEnum": "apps.consolidation.models.Proposal.Status",
+        "JobStatusEnum": "apps.jobs.models.Job.Status",
     },
     "SECURITY": [{"bearerAuth": []}],
     "APPEND_COMPONENTS": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},

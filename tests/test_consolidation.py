@@ -11,11 +11,12 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.audit.actors import Actor
+from apps.consolidation import entities
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Proposal
 from apps.jobs.models import Job
 from apps.memories import services
-from apps.memories.models import Memory
+from apps.memories.models import Entity, Link, Memory, Mention
 from apps.spaces.models import Space
 from tests.test_pipeline import wait_until
 
@@ -129,8 +130,9 @@ def test_the_policy_applies_only_the_operations_it_lists(space, actor, duplicate
         created_at=timezone.now() - timedelta(days=90)
     )
     report = consolidation.consolidate(space)
-    assert report.proposed == {"merge": 1, "archive": 1}
-    assert report.applied == {"archive": 1}
+    assert (report.proposed["merge"], report.proposed["archive"]) == (1, 1)
+    assert report.applied["archive"] == 1
+    assert "merge" not in report.applied and "link" not in report.applied
     assert Memory.objects.for_space(space).get(pk=fading.pk).status == "archived"
     merge = Proposal.objects.for_space(space).get(operation="merge")
     assert merge.status == "pending"
@@ -166,3 +168,66 @@ def test_the_worker_runs_consolidation_and_a_rerun_adds_no_duplicates(
     assert job.status == "succeeded", job.error
     assert job.counts["merge_proposed"] == 0  # already proposed by the first run
     assert Proposal.objects.for_space(space).filter(operation="merge").count() == 1
+
+
+def test_related_memories_are_proposed_as_links_incrementally(space, actor, embed_now):
+    run_a, run_b, cook, bills = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "Maya is training for the Lisbon marathon in October."},
+            {"content": "Maya runs a long training run for her marathon every Sunday."},
+            {"content": "Tomás braised the short ribs in red wine."},
+            {"content": "The electricity bill doubled over the winter."},
+        ],
+    )
+    embed_now(space)  # real MiniLM embeddings: relatedness is meaning
+    made = {str(p.memory_ids[0]): p for p in consolidation.propose_links(space, threshold=0.5)}
+    assert set(made) == {str(run_a.pk), str(run_b.pk)}
+    assert made[str(run_a.pk)].change["related_to"] == [str(run_b.pk)]
+    assert consolidation.propose_links(space, threshold=0.5) == []  # considered already
+
+    later = services.create_memory(space, actor, content="Maya ran twenty miles for the marathon.")
+    embed_now(space)
+    again = consolidation.propose_links(space, threshold=0.5)
+    assert [p.memory_ids[0] for p in again] == [later.pk]
+
+    applied = consolidation.apply(made[str(run_a.pk)], CURATOR)
+    link = Link.objects.for_space(space).get(pk=applied.result["links"][0])
+    assert (link.source_id, link.target_id, link.type) == (run_a.pk, run_b.pk, "related_to")
+    assert link.weight == made[str(run_a.pk)].evidence["similarities"][str(run_b.pk)]
+    assert not Link.objects.for_space(space).filter(source_id__in=[cook.pk, bills.pk]).exists()
+
+
+def test_names_are_found_without_a_model():
+    found = {
+        name
+        for name, *_ in entities.names_in(
+            "Maya met Tomás Reyes at the Lisbon marathon. She loved it! #running #fitness"
+        )
+    }
+    # A capital at the start of a sentence says nothing by itself: "Maya", "She" are left.
+    assert {"Tomás Reyes", "Lisbon", "running", "fitness"} <= found
+    assert "She" not in found and "Maya" not in found
+
+
+def test_entities_join_memories_that_mention_the_same_name(space, actor):
+    first, second, _ = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "Dinner with Tomás Reyes in Porto.", "subject": "Maya"},
+            {"content": "Maya said Tomás Reyes opens in June.", "agent": "planner"},
+            {"content": "it rained all day"},
+        ],
+    )
+    report = consolidation.consolidate(space, only=["entities"])
+    names = dict(Entity.objects.for_space(space).values_list("name", "kind"))
+    assert names["Tomás Reyes"] == "other" and names["Maya"] == "person"
+    assert names["Porto"] == "other" and names["planner"] == "person"
+    tomas = Entity.objects.for_space(space).get(name="Tomás Reyes")
+    assert set(tomas.memories.values_list("pk", flat=True)) == {first.pk, second.pk}
+    maya = Entity.objects.for_space(space).get(name="Maya")
+    assert set(maya.memories.values_list("pk", flat=True)) == {first.pk, second.pk}
+    assert report.applied["entities"] == Mention.objects.for_space(space).count()
+    assert consolidation.consolidate(space, only=["entities"]).applied["entities"] == 0

@@ -21,6 +21,8 @@ from apps.api.fields import (
     StrictSerializer,
 )
 from apps.audit.models import AuditEvent
+from apps.consolidation.models import Operation, Proposal
+from apps.jobs.models import Job
 from apps.memories.models import Entity, Episode, Kind, Link, LinkType, Memory, MemoryVersion
 from apps.memories.models import Status as MemoryStatus
 from apps.retrieval.search import MAX_K, MODES
@@ -417,3 +419,45 @@ class ImportReportSerializer(serializers.Serializer):
 
 
 OpenApiJsonl = OpenApiTypes.STR
+
+
+class ProposalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Proposal
+        fields = [
+            "id",
+            "operation",
+            "status",
+            "memory_ids",
+            "memory_versions",
+            "change",
+            "evidence",
+            "score",
+            "created_at",
+            "decided_at",
+            "decided_by",
+            "result",
+        ]
+
+
+class ApproveSerializer(StrictSerializer):
+    content = serializers.CharField(required=False, trim_whitespace=False)
+
+    def validate_content(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("the merged text cannot be empty")
+        return value
+
+
+class ConsolidateSerializer(StrictSerializer):
+    only = serializers.ListField(
+        child=serializers.ChoiceField(choices=[*Operation.values, "entities"]),
+        required=False,
+        allow_empty=False,
+    )
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "total", "done", "counts", "params", "created_at"]

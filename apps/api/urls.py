@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from apps.api.views.administration import SpacesViewSet, TokenViewSet
+from apps.api.views.consolidation import ConsolidateViewSet, ProposalViewSet
 from apps.api.views.conversation import EpisodeViewSet, SearchViewSet
 from apps.api.views.memories import MemoryViewSet
 from apps.api.views.relations import AuditViewSet, EntityViewSet, GraphViewSet, LinkViewSet
@@ -15,6 +16,8 @@ router.register("search", SearchViewSet, basename="search")
 router.register("links", LinkViewSet, basename="link")
 router.register("entities", EntityViewSet, basename="entity")
 router.register("graph", GraphViewSet, basename="graph")
+router.register("proposals", ProposalViewSet, basename="proposal")
+router.register("consolidate", ConsolidateViewSet, basename="consolidate")
 router.register("audit", AuditViewSet, basename="audit")
 router.register("spaces", SpacesViewSet, basename="space")
 router.register("tokens", TokenViewSet, basename="token")

@@ -19,6 +19,7 @@ from apps.spaces.scoping import SpaceScopedManager
 
 class Operation(models.TextChoices):
     MERGE = "merge", "Merge near-duplicates"
+    LINK = "link", "Link related memories"
     ARCHIVE = "archive", "Archive a fading memory"
 
 

@@ -24,13 +24,16 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
+from apps.consolidation import entities
 from apps.consolidation.models import Operation, Proposal
 from apps.maps.services import load_vectors
 from apps.memories import services as memories
-from apps.memories.models import Kind, Memory, Status
+from apps.memories.models import Kind, Link, LinkType, Memory, Status
 from apps.spaces.models import Space
 
 DUPLICATE_SIMILARITY = 0.95
+LINK_SIMILARITY = 0.75
+LINK_NEIGHBOURS = 5
 FORGET_BELOW = 0.05  # retention
 SECONDS_PER_DAY = 86_400
 BLOCK = 2048  # rows per block of the similarity matrix
@@ -61,6 +64,15 @@ def _normalized(text: str) -> str:
     return " ".join(_NOT_WORDS.sub(" ", text.casefold()).split())
 
 
+def _unit_vectors(space: Space, wanted: set[str]) -> tuple[list[str], np.ndarray]:
+    """(ids, unit-length vectors) of the `wanted` memories that have an embedding."""
+    ids, vectors = load_vectors(space)
+    keep = [i for i, pk in enumerate(ids) if pk in wanted]
+    chosen = vectors[keep] if keep else np.zeros((0, 0), dtype=np.float32)
+    norms = np.maximum(np.linalg.norm(chosen, axis=1, keepdims=True), 1e-12) if keep else 1.0
+    return [ids[i] for i in keep], chosen / norms
+
+
 def duplicate_groups(
     space: Space, threshold: float = DUPLICATE_SIMILARITY
 ) -> list[tuple[list[str], dict[str, Any]]]:
@@ -88,13 +100,8 @@ def duplicate_groups(
             best[frozenset((pk, by_text[key]))] = 1.0
         else:
             by_text[key] = pk
-    ids, vectors = load_vectors(space)
-    keep = [i for i, pk in enumerate(ids) if pk in active]
-    ids = [ids[i] for i in keep]
+    ids, unit = _unit_vectors(space, set(active))
     if len(ids) > 1:
-        unit = vectors[keep] / np.maximum(
-            np.linalg.norm(vectors[keep], axis=1, keepdims=True), 1e-12
-        )
         for start in range(0, len(ids), BLOCK):
             similar = unit[start : start + BLOCK] @ unit.T
             rows, cols = np.nonzero(similar >= threshold)
@@ -177,6 +184,61 @@ def propose_merges(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> lis
     return made
 
 
+def propose_links(
+    space: Space, k: int = LINK_NEIGHBOURS, threshold: float = LINK_SIMILARITY
+) -> list[Proposal]:
+    """For each active memory not yet considered, its `k` nearest active memories at or
+    above `threshold` (A-MEM's note links), as one `related_to` proposal per memory.
+    Only memories without a link proposal are looked at: new memories, incrementally."""
+    versions = {
+        str(pk): version
+        for pk, version in Memory.objects.for_space(space)
+        .filter(status=Status.ACTIVE)
+        .values_list("pk", "version")
+    }
+    considered = {
+        str(ids[0])
+        for ids in Proposal.objects.for_space(space)
+        .filter(operation=Operation.LINK)
+        .values_list("memory_ids", flat=True)
+    }
+    ids, unit = _unit_vectors(space, set(versions))
+    fresh = [i for i, pk in enumerate(ids) if pk not in considered]
+    linked = set(
+        Link.objects.for_space(space)
+        .filter(type=LinkType.RELATED_TO)
+        .values_list("source_id", "target_id")
+    )
+    made = []
+    for start in range(0, len(fresh), BLOCK):
+        rows = fresh[start : start + BLOCK]
+        similar = unit[rows] @ unit.T
+        for offset, row in enumerate(rows):
+            similar[offset, row] = -1.0  # not itself
+            nearest = np.argsort(-similar[offset])[:k]
+            neighbours = [
+                (ids[j], round(float(similar[offset, j]), 4))
+                for j in nearest
+                if similar[offset, j] >= threshold
+                and (UUID(ids[row]), UUID(ids[j])) not in linked
+                and (UUID(ids[j]), UUID(ids[row])) not in linked
+            ]
+            if not neighbours:
+                continue
+            proposal = _propose(
+                space,
+                Operation.LINK,
+                [ids[row]],
+                [versions[ids[row]]],
+                {"related_to": [pk for pk, _ in neighbours]},
+                {"similarities": dict(neighbours)},
+                score=max(similarity for _, similarity in neighbours),
+            )
+            if proposal:
+                made.append(proposal)
+    return made
+
+
 def retention(memory: Memory, now: datetime) -> float:
     last = memory.last_accessed_at or memory.created_at
     days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
@@ -216,8 +278,11 @@ def propose_forgetting(space: Space, below: float = FORGET_BELOW) -> list[Propos
 
 OPERATIONS: dict[str, Callable[[Space], list[Proposal]]] = {
     Operation.MERGE.value: propose_merges,
+    Operation.LINK.value: propose_links,
     Operation.ARCHIVE.value: propose_forgetting,
 }
+ENTITIES = "entities"
+ALL_OPERATIONS = [*OPERATIONS, ENTITIES]
 
 
 def consolidate(space: Space, only: Iterable[str] | None = None, dry_run: bool = False) -> Report:
@@ -226,8 +291,17 @@ def consolidate(space: Space, only: Iterable[str] | None = None, dry_run: bool =
     With `dry_run` nothing is stored: the report counts what would be proposed.
     """
     report = Report()
-    chosen = list(only or OPERATIONS)
+    chosen = list(only or ALL_OPERATIONS)
     for operation in chosen:
+        if operation == ENTITIES:
+            # Entities and mentions change no memory: they are written, not proposed.
+            with transaction.atomic():
+                found = entities.extract(space, JOB_ACTOR)
+                transaction.set_rollback(dry_run)
+            report.proposed[ENTITIES] = found
+            if not dry_run:
+                report.applied[ENTITIES] = found
+            continue
         if dry_run:
             with transaction.atomic():
                 report.proposed[operation] = len(OPERATIONS[operation](space))
@@ -291,6 +365,18 @@ def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
             content=content if content is not None else locked.change["content"],
         )
         locked.result = {"merged": str(merged.pk)}
+    elif locked.operation == Operation.LINK:
+        source = locked.memory_ids[0]
+        weights = locked.change.get("weights") or locked.evidence.get("similarities", {})
+        created = []
+        for target in locked.change["related_to"]:
+            if not Memory.objects.for_space(space).filter(pk=target, status=Status.ACTIVE).exists():
+                continue  # gone since: the other links still stand
+            link = memories.link_memories(
+                space, actor, source, target, LinkType.RELATED_TO, weight=weights.get(target, 1.0)
+            )
+            created.append(link.pk)
+        locked.result = {"links": created}
     else:
         memories.archive_memory(space, actor, locked.memory_ids[0], reason=reason)
         locked.result = {"archived": str(locked.memory_ids[0])}

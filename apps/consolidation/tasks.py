@@ -24,7 +24,7 @@ def consolidate_space(job_id: int) -> dict[str, int]:
     if job is None or job.space is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
         return {}
     request_id_var.set(f"consolidate-{job_id}")
-    only = job.params.get("only") or list(services.OPERATIONS)
+    only = job.params.get("only") or services.ALL_OPERATIONS
     job.start(total=len(only))
     try:
         for operation in only:

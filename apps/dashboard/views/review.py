@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from django import forms
 from django.contrib import messages
@@ -45,10 +46,12 @@ class Card:
     proposal: Proposal
     memories: list[Memory]
     previews: list[tuple[Memory, SafeString]]  # each original against the merged text
+    related: list[tuple[Memory, float]]  # for a link proposal: the memories and similarity
 
 
 def _cards(curator: Curator, proposals: list[Proposal]) -> list[Card]:
     wanted = {pk for p in proposals for pk in p.memory_ids}
+    wanted |= {UUID(pk) for p in proposals for pk in p.change.get("related_to", [])}
     found = (
         Memory.objects.for_space(curator.space)
         .filter(pk__in=wanted)
@@ -62,7 +65,13 @@ def _cards(curator: Curator, proposals: list[Proposal]) -> list[Card]:
         if proposal.operation == Operation.MERGE:
             kept = str(proposal.change.get("content", ""))
             previews = [(m, render_word_diff(m.content, kept)) for m in involved]
-        cards.append(Card(proposal, involved, previews))
+        similarities = proposal.evidence.get("similarities", {})
+        related = [
+            (found[UUID(pk)], float(similarities.get(pk, 0.0)))
+            for pk in proposal.change.get("related_to", [])
+            if UUID(pk) in found
+        ]
+        cards.append(Card(proposal, involved, previews, related))
     return cards
 
 

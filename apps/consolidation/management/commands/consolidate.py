@@ -11,11 +11,11 @@ from apps.spaces.models import Space
 
 
 class Command(BaseCommand):
-    help = "Propose merges of near-duplicates and archiving of fading memories for a space."
+    help = "Consolidate a space: propose merges, links and archiving; find entities."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--space", required=True, help="the space's slug")
-        parser.add_argument("--only", nargs="+", choices=sorted(services.OPERATIONS))
+        parser.add_argument("--only", nargs="+", choices=services.ALL_OPERATIONS)
         parser.add_argument(
             "--dry-run", action="store_true", help="count what would be proposed; store nothing"
         )

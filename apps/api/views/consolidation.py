@@ -1,0 +1,102 @@
+"""/api/v1/proposals and /api/v1/consolidate: what consolidation proposes, decided by
+an agent or a person over the API, applied through the domain layer."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.api import serializers as s
+from apps.api.errors import ApiError
+from apps.api.views.base import SpaceScopedViewSet
+from apps.consolidation import services as consolidation
+from apps.consolidation.models import Operation, Proposal
+
+PROPOSAL_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
+
+
+class ProposalViewSet(SpaceScopedViewSet):
+    serializer_class = s.ProposalSerializer
+    read_audit = "proposal"
+    lookup_value_regex = "[0-9]+"
+    query_params = {"list": frozenset({"status", "operation"})}
+
+    def get_queryset(self) -> QuerySet[Proposal]:
+        return Proposal.objects.for_space(self.space)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=Proposal.Status.values),
+            OpenApiParameter("operation", str, enum=Operation.values),
+        ],
+        responses=s.ProposalSerializer(many=True),
+    )
+    def list(self, request: Request) -> Response:
+        proposals = self.get_queryset()
+        for name, allowed in (("status", Proposal.Status.values), ("operation", Operation.values)):
+            value = request.query_params.get(name)
+            if value is None:
+                continue
+            if value not in allowed:
+                raise ApiError(
+                    400, "invalid_request", f"{name} must be one of {allowed}", {name: value}
+                )
+            proposals = proposals.filter(**{name: value})
+        page = self.page(proposals)
+        return self.get_paginated_response(s.ProposalSerializer(page, many=True).data)
+
+    @extend_schema(parameters=[PROPOSAL_ID], responses=s.ProposalSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(s.ProposalSerializer(self.get_object()).data)
+
+    @extend_schema(
+        parameters=[PROPOSAL_ID], request=s.ApproveSerializer, responses=s.ProposalSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        """Apply the proposal; for a merge, `content` replaces the proposed text."""
+        body = s.ApproveSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        proposal = self.get_object()
+        try:
+            applied = consolidation.apply(
+                proposal, self.actor, content=body.validated_data.get("content")
+            )
+        except consolidation.ProposalError as refused:
+            raise ApiError(409, "proposal_not_pending", refused.message, {"id": pk}) from None
+        return Response(s.ProposalSerializer(applied).data)
+
+    @extend_schema(
+        parameters=[PROPOSAL_ID], request=s.ReasonSerializer, responses=s.ProposalSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        """Reject the proposal: the same change is never proposed again."""
+        body = s.ReasonSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        proposal = self.get_object()
+        try:
+            rejected = consolidation.reject(
+                proposal, self.actor, reason=body.validated_data.get("reason", "")
+            )
+        except consolidation.ProposalError as refused:
+            raise ApiError(409, "proposal_not_pending", refused.message, {"id": pk}) from None
+        return Response(s.ProposalSerializer(rejected).data)
+
+
+class ConsolidateViewSet(SpaceScopedViewSet):
+    @extend_schema(
+        request=s.ConsolidateSerializer,
+        responses={202: s.JobSerializer},
+        description="Queue a consolidation job for the caller's space (all operations, or "
+        "`only` these); its proposals then appear under /proposals.",
+    )
+    def create(self, request: Request) -> Response:
+        body = s.ConsolidateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = consolidation.start_consolidation(self.space, only=body.validated_data.get("only"))
+        return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,131 @@
+"""Entities without a model: who and what memories are about, found from the subject
+and agent fields, #hashtags and proper-noun spans (capitalised words that are not just
+the start of a sentence). They join memories in the graph through their mentions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from django.db.models import Exists, OuterRef
+
+from apps.audit.actors import Actor
+from apps.audit.services import record_event
+from apps.memories.models import Entity, Memory, Mention, Status
+from apps.spaces.models import Space
+
+HASHTAG = re.compile(r"#(\w{2,64})")
+# Letters, apostrophes (straight or typographic, U+2019) and hyphens.
+_WORD = "[A-ZÀ-Ý][\\w'\u2019-]*"
+PROPER = re.compile(rf"\b{_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_WORD})*")
+SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)$")
+# Capitalised but naming nothing: pronouns, articles, months and days are too common to
+# be worth a node (a later, LLM-backed pass may keep them when it knows better).
+NOT_NAMES = {
+    "i", "i'm", "i've", "i'll", "i'd", "a", "an", "the", "this", "that", "these", "those",
+    "he", "she", "it", "we", "they", "you", "my", "our", "his", "her", "their", "your",
+    "and", "but", "or", "so", "if", "when", "then", "yes", "no", "ok", "oh", "hi", "hey",
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+    "january", "february", "march", "april", "may", "june", "july", "august",
+    "september", "october", "november", "december", "wow", "thanks", "thank", "great",
+}  # fmt: skip
+
+
+def names_in(text: str) -> list[tuple[str, int, int, str]]:
+    """(name, start, end, kind) for the hashtags and proper-noun spans of `text`."""
+    found: list[tuple[str, int, int, str]] = [
+        (m.group(1), m.start(), m.end(), str(Entity.EntityKind.TOPIC))
+        for m in HASHTAG.finditer(text)
+    ]
+    for match in PROPER.finditer(text):
+        name = match.group(0).strip()
+        words = name.split()
+        if SENTENCE_START.search(text[: match.start()]):
+            # At a sentence start a capital says nothing: drop the first word then.
+            if len(words) == 1:
+                continue
+            name = " ".join(words[1:])
+        if name.casefold() in NOT_NAMES or len(name) < 2:
+            continue
+        start = match.end() - len(name)
+        found.append((name, start, match.end(), str(Entity.EntityKind.OTHER)))
+    return found
+
+
+def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None) -> int:
+    """Mentions for the active memories that have none yet; returns how many were made.
+
+    People (the subject and agent fields) are also found wherever their name appears in
+    a text, even opening a sentence, where a capital alone would say nothing.
+    """
+    if memories is None:
+        mentioned = Mention.objects.for_space(space).filter(memory=OuterRef("pk"))
+        memories = (
+            Memory.objects.for_space(space)
+            .filter(status=Status.ACTIVE)
+            .filter(~Exists(mentioned))
+            .only("pk", "content", "subject", "agent")
+        )
+    targets = list(memories)
+    known = {
+        (entity.kind, entity.normalized_name): entity for entity in Entity.objects.for_space(space)
+    }
+    people = {name for kind, name in known if kind == Entity.EntityKind.PERSON}
+    people |= {Entity.normalize(f) for m in targets for f in (m.subject, m.agent) if f}
+    named = _any_name(people)
+    made = 0
+    for memory in targets:
+        spans: list[tuple[str, int | None, int | None, str]] = list(names_in(memory.content))
+        if named is not None:
+            spans += [
+                (m.group(0), m.start(), m.end(), Entity.EntityKind.PERSON)
+                for m in named.finditer(memory.content)
+            ]
+        for field in (memory.subject, memory.agent):
+            if field:
+                spans.append((field, None, None, Entity.EntityKind.PERSON))
+        made += _mention(space, memory, spans, known)
+    if made:
+        record_event(
+            space,
+            actor,
+            "entities.extract",
+            target_type="space",
+            target_id=space.pk,
+            summary={"mentions": made},
+        )
+    return made
+
+
+def _any_name(names: set[str]) -> re.Pattern[str] | None:
+    if not names:
+        return None
+    longest_first = sorted(names, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b", re.IGNORECASE)
+
+
+def _mention(
+    space: Space,
+    memory: Memory,
+    spans: list[tuple[str, int | None, int | None, str]],
+    known: dict[tuple[str, str], Entity],
+) -> int:
+    made = 0
+    seen: set[object] = set()
+    for name, start, end, kind in spans:
+        normalized = Entity.normalize(name)
+        # A name known as a person is the same entity wherever it appears.
+        entity = known.get((Entity.EntityKind.PERSON, normalized)) or known.get((kind, normalized))
+        if entity is None:
+            entity = Entity.objects.for_space(space).create(
+                space=space, name=name, normalized_name=normalized, kind=kind
+            )
+            known[(kind, normalized)] = entity
+        if entity.pk in seen:
+            continue
+        seen.add(entity.pk)
+        _, created = Mention.objects.for_space(space).get_or_create(
+            space=space, entity=entity, memory=memory, defaults={"start": start, "end": end}
+        )
+        made += int(created)
+    return made
