@@ -231,3 +231,45 @@ def test_entities_join_memories_that_mention_the_same_name(space, actor):
     assert set(maya.memories.values_list("pk", flat=True)) == {first.pk, second.pk}
     assert report.applied["entities"] == Mention.objects.for_space(space).count()
     assert consolidation.consolidate(space, only=["entities"]).applied["entities"] == 0
+
+
+def test_a_changed_value_proposes_that_the_later_fact_supersedes_the_earlier(
+    space, actor, embed_now
+):
+    day = timezone.now() - timedelta(days=30)
+    older, newer, unrelated = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "Maya's marathon is on October 11.", "subject": "Maya", "occurred_at": day},
+            {
+                "content": "Maya's marathon is on October 18.",
+                "subject": "Maya",
+                "occurred_at": day + timedelta(days=5),
+            },
+            {"content": "Maya's marathon is on October 11.", "subject": "Tomás"},
+        ],
+    )
+    embed_now(space)  # real MiniLM embeddings
+    # Nearly the same words, a different date: never proposed as a merge.
+    for merge in consolidation.propose_merges(space):
+        assert not {older.pk, newer.pk} <= set(merge.memory_ids)
+    made = consolidation.propose_supersessions(space)
+    assert [(p.change["superseded"], p.change["by"]) for p in made] == [
+        (str(older.pk), str(newer.pk))
+    ]
+    assert made[0].evidence["differs"] == {"numbers": {"before": ["11"], "after": ["18"]}}
+    assert consolidation.propose_supersessions(space) == []
+    consolidation.apply(made[0], CURATOR)
+    stored = Memory.objects.for_space(space).get(pk=older.pk)
+    assert stored.status == "superseded" and stored.valid_to == newer.occurred_at
+    assert Memory.objects.for_space(space).get(pk=unrelated.pk).status == "active"
+
+
+def test_values_that_differ_are_named():
+    assert consolidation.differing_values("I like tea.", "I like tea.") == {}
+    assert "negation" in consolidation.differing_values(
+        "Maya eats meat.", "Maya does not eat meat."
+    )
+    names = consolidation.differing_values("She lives in Lisbon now.", "She lives in Porto now.")
+    assert names["names"] == {"before": ["Lisbon"], "after": ["Porto"]}

@@ -20,6 +20,7 @@ from apps.spaces.scoping import SpaceScopedManager
 class Operation(models.TextChoices):
     MERGE = "merge", "Merge near-duplicates"
     LINK = "link", "Link related memories"
+    SUPERSEDE = "supersede", "Replace an outdated fact"
     ARCHIVE = "archive", "Archive a fading memory"
 
 

@@ -33,6 +33,7 @@ from apps.spaces.models import Space
 
 DUPLICATE_SIMILARITY = 0.95
 LINK_SIMILARITY = 0.75
+SUPERSEDE_SIMILARITY = 0.7
 LINK_NEIGHBOURS = 5
 FORGET_BELOW = 0.05  # retention
 SECONDS_PER_DAY = 86_400
@@ -107,7 +108,9 @@ def duplicate_groups(
             rows, cols = np.nonzero(similar >= threshold)
             for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
                 a, b = start + row, col
-                if a < b:
+                # Close in meaning but not in value ("on the 11th" / "on the 18th"): a
+                # supersession candidate, never a merge that would lose the difference.
+                if a < b and not differing_values(active[ids[a]][0], active[ids[b]][0]):
                     parent[root(ids[a])] = root(ids[b])
                     pair = frozenset((ids[a], ids[b]))
                     best[pair] = max(best.get(pair, 0.0), float(similar[row, col]))
@@ -239,6 +242,67 @@ def propose_links(
     return made
 
 
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|n't|cannot|stopped|quit)\b|n't\b")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Ý][\w-]+")
+
+
+def differing_values(older: str, newer: str) -> dict[str, Any]:
+    """What two similar statements disagree on: numbers (and dates, times), negation,
+    or the names they mention. Empty when they agree on all three."""
+    found: dict[str, Any] = {}
+    old_numbers, new_numbers = _NUMBER.findall(older), _NUMBER.findall(newer)
+    if old_numbers != new_numbers and (old_numbers or new_numbers):
+        found["numbers"] = {"before": old_numbers, "after": new_numbers}
+    if bool(_NEGATION.search(older.casefold())) != bool(_NEGATION.search(newer.casefold())):
+        found["negation"] = {"before": bool(_NEGATION.search(older.casefold()))}
+    old_names, new_names = set(_NAME.findall(older)), set(_NAME.findall(newer))
+    if old_names != new_names and old_names and new_names:
+        found["names"] = {
+            "before": sorted(old_names - new_names),
+            "after": sorted(new_names - old_names),
+        }
+    return found
+
+
+def propose_supersessions(space: Space, low: float = SUPERSEDE_SIMILARITY) -> list[Proposal]:
+    """Pairs of active memories about the same subject that say nearly the same thing
+    (similarity at least `low`) and differ in a value, the later one (by when it
+    happened, else when it was recorded) replacing the earlier."""
+    rows = {
+        str(pk): (subject, content, version, occurred or created)
+        for pk, subject, content, version, occurred, created in Memory.objects.for_space(space)
+        .filter(status=Status.ACTIVE)
+        .exclude(subject="")
+        .values_list("pk", "subject", "content", "version", "occurred_at", "created_at")
+    }
+    ids, unit = _unit_vectors(space, set(rows))
+    made = []
+    for start in range(0, len(ids), BLOCK):
+        similar = unit[start : start + BLOCK] @ unit.T
+        pairs = np.argwhere(similar >= low)
+        for row, col in pairs.tolist():
+            a, b = ids[start + row], ids[col]
+            if a >= b or rows[a][0] != rows[b][0]:
+                continue  # each pair once; only the same subject
+            older, newer = sorted((a, b), key=lambda pk: (rows[pk][3], pk))
+            values = differing_values(rows[older][1], rows[newer][1])
+            if not values:
+                continue
+            proposal = _propose(
+                space,
+                Operation.SUPERSEDE,
+                [older, newer],
+                [rows[older][2], rows[newer][2]],
+                {"superseded": older, "by": newer},
+                {"similarity": round(float(similar[row, col]), 4), "differs": values},
+                score=round(float(similar[row, col]), 4),
+            )
+            if proposal:
+                made.append(proposal)
+    return made
+
+
 def retention(memory: Memory, now: datetime) -> float:
     last = memory.last_accessed_at or memory.created_at
     days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
@@ -279,6 +343,7 @@ def propose_forgetting(space: Space, below: float = FORGET_BELOW) -> list[Propos
 OPERATIONS: dict[str, Callable[[Space], list[Proposal]]] = {
     Operation.MERGE.value: propose_merges,
     Operation.LINK.value: propose_links,
+    Operation.SUPERSEDE.value: propose_supersessions,
     Operation.ARCHIVE.value: propose_forgetting,
 }
 ENTITIES = "entities"
@@ -365,6 +430,11 @@ def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
             content=content if content is not None else locked.change["content"],
         )
         locked.result = {"merged": str(merged.pk)}
+    elif locked.operation == Operation.SUPERSEDE:
+        memories.supersede_memory(
+            space, actor, locked.change["superseded"], locked.change["by"], reason=reason
+        )
+        locked.result = {"superseded": locked.change["superseded"], "by": locked.change["by"]}
     elif locked.operation == Operation.LINK:
         source = locked.memory_ids[0]
         weights = locked.change.get("weights") or locked.evidence.get("similarities", {})

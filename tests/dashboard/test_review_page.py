@@ -104,3 +104,24 @@ def test_consolidate_now_starts_a_job(editor, space):
     job = Job.objects.for_space(space).get()
     assert job.kind == "consolidate"
     assert response["Location"] == f"/s/home/jobs/{job.pk}/"
+
+
+def test_a_link_proposal_lists_the_related_memories(viewer, space, actor, embed_now):
+    from apps.consolidation.models import Proposal as P
+
+    first, second = services.create_memories(
+        space, actor, [{"content": "Maya runs marathons."}, {"content": "Maya trains on Sundays."}]
+    )
+    P.objects.for_space(space).create(
+        space=space,
+        operation="link",
+        memory_ids=[first.pk],
+        memory_versions=[1],
+        fingerprint=P.fingerprint_of("link", [str(first.pk)]),
+        change={"related_to": [str(second.pk)]},
+        evidence={"similarities": {str(second.pk): 0.81}},
+        score=0.81,
+    )
+    html = viewer.get("/s/home/review/?operation=link").content.decode()
+    assert "Link related memories" in html and "similarity 0.810" in html
+    assert f"/s/home/memories/{second.pk}/" in html

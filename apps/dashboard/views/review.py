@@ -65,6 +65,9 @@ def _cards(curator: Curator, proposals: list[Proposal]) -> list[Card]:
         if proposal.operation == Operation.MERGE:
             kept = str(proposal.change.get("content", ""))
             previews = [(m, render_word_diff(m.content, kept)) for m in involved]
+        elif proposal.operation == Operation.SUPERSEDE and len(involved) == 2:
+            older, newer = involved
+            previews = [(older, render_word_diff(older.content, newer.content))]
         similarities = proposal.evidence.get("similarities", {})
         related = [
             (found[UUID(pk)], float(similarities.get(pk, 0.0)))
