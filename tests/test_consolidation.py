@@ -273,3 +273,41 @@ def test_values_that_differ_are_named():
     )
     names = consolidation.differing_values("She lives in Lisbon now.", "She lives in Porto now.")
     assert names["names"] == {"before": ["Lisbon"], "after": ["Porto"]}
+
+
+def test_a_subjects_topics_get_extractive_summaries(space, actor, embed_now):
+    from tests.test_maps import TOPICS
+
+    rows = [
+        {"content": text, "subject": "Maya", "tags": [topic]}
+        for topic in ("running", "cooking")
+        for text in TOPICS[topic][:6]
+    ]
+    rows += [{"content": "Tomás likes octopus.", "subject": "Tomás"}]
+    created = services.create_memories(space, actor, rows)
+    embed_now(space)
+    made = consolidation.propose_summaries(space)
+    tags = {str(m.pk): m.tags[0] for m in created if m.tags}
+    assert len(made) >= 2
+    for proposal in made:
+        topics = {tags[str(pk)] for pk in proposal.memory_ids}
+        assert len(topics) == 1, topics  # one topic per summary
+        assert proposal.change["subject"] == "Maya" and proposal.change["level"] == 1
+        # Extractive: every sentence of the summary is one of its members.
+        members = {m.content for m in created if m.pk in set(proposal.memory_ids)}
+        remaining = proposal.change["content"]
+        for text in members:
+            remaining = remaining.replace(text, "")
+        assert proposal.change["content"] and not remaining.strip()
+    assert consolidation.propose_summaries(space) == []
+
+    applied = consolidation.apply(made[0], CURATOR)
+    summary = Memory.objects.for_space(space).get(pk=applied.result["summary"])
+    assert summary.kind == "summary" and summary.metadata["level"] == 1
+    derived = set(
+        Link.objects.for_space(space)
+        .filter(source_id=summary.pk, type="derived_from")
+        .values_list("target_id", flat=True)
+    )
+    assert derived == set(made[0].memory_ids)
+    assert set(Memory.objects.for_space(space).values_list("status", flat=True)) == {"active"}

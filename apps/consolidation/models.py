@@ -21,6 +21,7 @@ class Operation(models.TextChoices):
     MERGE = "merge", "Merge near-duplicates"
     LINK = "link", "Link related memories"
     SUPERSEDE = "supersede", "Replace an outdated fact"
+    SUMMARY = "summary", "Summarise a topic"
     ARCHIVE = "archive", "Archive a fading memory"
 
 

@@ -34,6 +34,9 @@ from apps.spaces.models import Space
 DUPLICATE_SIMILARITY = 0.95
 LINK_SIMILARITY = 0.75
 SUPERSEDE_SIMILARITY = 0.7
+SUMMARY_MIN_CLUSTER = 3
+SUMMARY_DISTANCE = 0.75  # average cosine distance within which memories share a topic
+SUMMARY_SENTENCES = 3
 LINK_NEIGHBOURS = 5
 FORGET_BELOW = 0.05  # retention
 SECONDS_PER_DAY = 86_400
@@ -303,6 +306,68 @@ def propose_supersessions(space: Space, low: float = SUPERSEDE_SIMILARITY) -> li
     return made
 
 
+def _central_sentences(texts: list[str], unit: np.ndarray, count: int) -> str:
+    """An extractive summary: the members nearest the cluster's centre, in order."""
+    centre = unit.mean(axis=0)
+    nearest = sorted(np.argsort(-(unit @ centre))[:count].tolist())
+    return " ".join(texts[i].strip() for i in nearest)
+
+
+def propose_summaries(space: Space) -> list[Proposal]:
+    """Per subject, clusters of its memories by topic, each summarised by its most
+    central sentences; clusters of those summaries make the next level."""
+    from sklearn.cluster import AgglomerativeClustering
+
+    made = []
+    for level, kinds in ((1, "memories"), (2, "summaries")):
+        rows = Memory.objects.for_space(space).filter(status=Status.ACTIVE).exclude(subject="")
+        if kinds == "memories":
+            rows = rows.exclude(kind=Kind.SUMMARY)
+        else:
+            rows = rows.filter(kind=Kind.SUMMARY, metadata__level=level - 1)
+        by_subject: dict[str, dict[str, tuple[str, int]]] = {}
+        for pk, subject, content, version in rows.values_list(
+            "pk", "subject", "content", "version"
+        ):
+            by_subject.setdefault(subject, {})[str(pk)] = (content, version)
+        for subject, members in by_subject.items():
+            if len(members) < SUMMARY_MIN_CLUSTER * 2:
+                continue  # too few to be worth a summary
+            ids, unit = _unit_vectors(space, set(members))
+            if len(ids) < SUMMARY_MIN_CLUSTER * 2:
+                continue
+            labels = AgglomerativeClustering(
+                n_clusters=None,
+                distance_threshold=SUMMARY_DISTANCE,
+                metric="cosine",
+                linkage="average",
+            ).fit_predict(unit)
+            for label in sorted(set(labels.tolist())):
+                chosen = [i for i, value in enumerate(labels.tolist()) if value == label]
+                if len(chosen) < SUMMARY_MIN_CLUSTER:
+                    continue
+                cluster_ids = [ids[i] for i in chosen]
+                texts = [members[pk][0] for pk in cluster_ids]
+                vectors = unit[chosen]
+                cohesion = float((vectors @ vectors.mean(axis=0)).mean())
+                proposal = _propose(
+                    space,
+                    Operation.SUMMARY,
+                    cluster_ids,
+                    [members[pk][1] for pk in cluster_ids],
+                    {
+                        "content": _central_sentences(texts, vectors, SUMMARY_SENTENCES),
+                        "subject": subject,
+                        "level": level,
+                    },
+                    {"members": len(cluster_ids), "cohesion": round(cohesion, 4)},
+                    score=round(cohesion, 4),
+                )
+                if proposal:
+                    made.append(proposal)
+    return made
+
+
 def retention(memory: Memory, now: datetime) -> float:
     last = memory.last_accessed_at or memory.created_at
     days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
@@ -344,6 +409,7 @@ OPERATIONS: dict[str, Callable[[Space], list[Proposal]]] = {
     Operation.MERGE.value: propose_merges,
     Operation.LINK.value: propose_links,
     Operation.SUPERSEDE.value: propose_supersessions,
+    Operation.SUMMARY.value: propose_summaries,
     Operation.ARCHIVE.value: propose_forgetting,
 }
 ENTITIES = "entities"
@@ -430,6 +496,16 @@ def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
             content=content if content is not None else locked.change["content"],
         )
         locked.result = {"merged": str(merged.pk)}
+    elif locked.operation == Operation.SUMMARY:
+        summary = memories.summarize_memories(
+            space,
+            actor,
+            locked.memory_ids,
+            content=content if content is not None else locked.change["content"],
+            level=int(locked.change.get("level", 1)),
+            reason=reason,
+        )
+        locked.result = {"summary": str(summary.pk)}
     elif locked.operation == Operation.SUPERSEDE:
         memories.supersede_memory(
             space, actor, locked.change["superseded"], locked.change["by"], reason=reason

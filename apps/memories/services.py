@@ -887,6 +887,39 @@ def merge_memories(
 
 
 @transaction.atomic
+def summarize_memories(
+    space: Space,
+    actor: Actor,
+    member_ids: Sequence[MemoryId],
+    *,
+    content: str,
+    level: int = 1,
+    reason: str = "",
+) -> Memory:
+    """A summary memory `derived_from` each member; the members stay as they are.
+    A summary of summaries has the next `level` (a hierarchy over topics)."""
+    members = _locked_many(space, member_ids)
+    subjects = {m.subject for m in members}
+    summary = _new_memory(
+        space,
+        actor,
+        {
+            "content": content,
+            "kind": Kind.SUMMARY,
+            "subject": subjects.pop() if len(subjects) == 1 else "",
+            "metadata": {"summary_of": [str(m.pk) for m in members], "level": level},
+        },
+        (),
+        Action.CREATE,
+        reason,
+        {"summary_of": [str(m.pk) for m in members]},
+    )
+    for member in members:
+        _link(space, actor, summary, member, LinkType.DERIVED_FROM)
+    return summary
+
+
+@transaction.atomic
 def unmerge_memory(
     space: Space, actor: Actor, merged_id: MemoryId, *, reason: str = "merge undone"
 ) -> list[Memory]:
