@@ -73,7 +73,7 @@ def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None
     people = {name for kind, name in known if kind == Entity.EntityKind.PERSON}
     people |= {Entity.normalize(f) for m in targets for f in (m.subject, m.agent) if f}
     named = _any_name(people)
-    made = 0
+    mentions: list[Mention] = []
     for memory in targets:
         spans: list[tuple[str, int | None, int | None, str]] = list(names_in(memory.content))
         if named is not None:
@@ -84,7 +84,10 @@ def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None
         for field in (memory.subject, memory.agent):
             if field:
                 spans.append((field, None, None, Entity.EntityKind.PERSON))
-        made += _mention(space, memory, spans, known)
+        mentions += _mentions(space, memory, spans, known)
+    # Only memories without mentions were read, so every one of these is new.
+    Mention.objects.for_space(space).bulk_create(mentions, batch_size=5000, ignore_conflicts=True)
+    made = len(mentions)
     if made:
         record_event(
             space,
@@ -104,14 +107,13 @@ def _any_name(names: set[str]) -> re.Pattern[str] | None:
     return re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b", re.IGNORECASE)
 
 
-def _mention(
+def _mentions(
     space: Space,
     memory: Memory,
     spans: list[tuple[str, int | None, int | None, str]],
     known: dict[tuple[str, str], Entity],
-) -> int:
-    made = 0
-    seen: set[object] = set()
+) -> list[Mention]:
+    found: dict[object, Mention] = {}
     for name, start, end, kind in spans:
         normalized = Entity.normalize(name)
         # A name known as a person is the same entity wherever it appears.
@@ -121,11 +123,8 @@ def _mention(
                 space=space, name=name, normalized_name=normalized, kind=kind
             )
             known[(kind, normalized)] = entity
-        if entity.pk in seen:
-            continue
-        seen.add(entity.pk)
-        _, created = Mention.objects.for_space(space).get_or_create(
-            space=space, entity=entity, memory=memory, defaults={"start": start, "end": end}
-        )
-        made += int(created)
-    return made
+        if entity.pk not in found:
+            found[entity.pk] = Mention(
+                space=space, entity=entity, memory=memory, start=start, end=end
+            )
+    return list(found.values())

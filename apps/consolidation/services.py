@@ -37,6 +37,7 @@ SUPERSEDE_SIMILARITY = 0.7
 SUMMARY_MIN_CLUSTER = 3
 SUMMARY_DISTANCE = 0.75  # average cosine distance within which memories share a topic
 SUMMARY_SENTENCES = 3
+SUMMARY_MAX_MEMBERS = 5000
 LINK_NEIGHBOURS = 5
 FORGET_BELOW = 0.05  # retention
 SECONDS_PER_DAY = 86_400
@@ -219,9 +220,11 @@ def propose_links(
     for start in range(0, len(fresh), BLOCK):
         rows = fresh[start : start + BLOCK]
         similar = unit[rows] @ unit.T
+        similar[np.arange(len(rows)), rows] = -1.0  # not itself
+        # The k best of each row without sorting the whole row (100k columns).
+        best = np.argpartition(-similar, min(k, similar.shape[1] - 1), axis=1)[:, :k]
         for offset, row in enumerate(rows):
-            similar[offset, row] = -1.0  # not itself
-            nearest = np.argsort(-similar[offset])[:k]
+            nearest = best[offset][np.argsort(-similar[offset, best[offset]])]
             neighbours = [
                 (ids[j], round(float(similar[offset, j]), 4))
                 for j in nearest
@@ -326,10 +329,13 @@ def propose_summaries(space: Space) -> list[Proposal]:
         else:
             rows = rows.filter(kind=Kind.SUMMARY, metadata__level=level - 1)
         by_subject: dict[str, dict[str, tuple[str, int]]] = {}
-        for pk, subject, content, version in rows.values_list(
+        # The newest SUMMARY_MAX_MEMBERS of a subject: clustering is quadratic in them.
+        for pk, subject, content, version in rows.order_by("-created_at").values_list(
             "pk", "subject", "content", "version"
         ):
-            by_subject.setdefault(subject, {})[str(pk)] = (content, version)
+            members = by_subject.setdefault(subject, {})
+            if len(members) < SUMMARY_MAX_MEMBERS:
+                members[str(pk)] = (content, version)
         for subject, members in by_subject.items():
             if len(members) < SUMMARY_MIN_CLUSTER * 2:
                 continue  # too few to be worth a summary
