@@ -22,3 +22,18 @@ def as_script_json(figure: go.Figure) -> SafeString:
     """A figure's JSON, safe inside <script type="application/json">: escaped as
     Django's json_script escapes, without parsing plotly's output back first."""
     return mark_safe(figure.to_json().translate(SCRIPT_ESCAPES))
+
+
+def segments(
+    xs: list[Any], ys: list[Any], name: str, colour: str, width: float, **style: Any
+) -> go.Scatter:
+    """Line segments (pairs of points separated by None) drawn as one trace."""
+    return go.Scatter(
+        x=xs,
+        y=ys,
+        mode="lines",
+        name=name,
+        line={"color": colour, "width": width},
+        hoverinfo="skip",
+        **style,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -41,3 +43,12 @@ def admin(space: Space) -> Client:
 def outsider(outsider_space: Space) -> Client:
     """An admin of another space, and nothing of `space`."""
     return member(outsider_space, "olga", Role.ADMIN)
+
+
+def figure_in(html: str, element_id: str) -> dict[str, Any]:
+    """The plotly figure a page carries in <script id=element_id type=application/json>."""
+    found = re.search(
+        rf'<script id="{element_id}" type="application/json">(.*?)</script>', html, re.S
+    )
+    assert found, f"no {element_id} on the page"
+    return dict(json.loads(found.group(1)))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 
 from apps.memories import services
 from apps.spaces.models import Role
-from tests.dashboard.conftest import member
+from tests.dashboard.conftest import figure_in, member
 
 pytestmark = pytest.mark.django_db
 
@@ -27,11 +24,7 @@ def linked(space, actor):
 
 
 def figure_of(html):
-    found = re.search(
-        r'<script id="graph-figure" type="application/json">(.*?)</script>', html, re.S
-    )
-    assert found, "no figure on the page"
-    return json.loads(found.group(1))
+    return figure_in(html, "graph-figure")
 
 
 def test_it_offers_starting_points_without_a_centre(viewer, linked):

@@ -3,9 +3,6 @@ selections with bulk actions, what is not yet projected, roles and isolation."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import pytest
 from django.utils import timezone
 
@@ -13,7 +10,7 @@ from apps.jobs.models import Job
 from apps.maps.models import MapPoint, Projection
 from apps.memories import services
 from apps.spaces.models import Role
-from tests.dashboard.conftest import member
+from tests.dashboard.conftest import figure_in, member
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +51,7 @@ def mapped(space, actor, hashing_backend, embed_now):
 
 
 def figure_of(html):
-    found = re.search(r'<script id="map-figure" type="application/json">(.*?)</script>', html, re.S)
-    assert found, "no map figure on the page"
-    return json.loads(found.group(1))
+    return figure_in(html, "map-figure")
 
 
 def test_it_explains_a_space_without_a_map_and_offers_to_project(editor, space):

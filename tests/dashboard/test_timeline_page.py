@@ -3,15 +3,13 @@ intervals and edits, zoomed ranges through htmx, filters, errors, isolation."""
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from apps.memories import services
 from apps.spaces.models import Role
-from tests.dashboard.conftest import member
+from tests.dashboard.conftest import figure_in, member
 
 pytestmark = pytest.mark.django_db
 
@@ -48,11 +46,7 @@ def story(space, actor):
 
 
 def figure_of(html):
-    found = re.search(
-        r'<script id="timeline-figure" type="application/json">(.*?)</script>', html, re.S
-    )
-    assert found, "no timeline figure"
-    return json.loads(found.group(1))
+    return figure_in(html, "timeline-figure")
 
 
 def test_a_few_memories_are_drawn_one_by_one_with_intervals_and_edits(viewer, story):

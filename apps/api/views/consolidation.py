@@ -3,6 +3,8 @@ an agent or a person over the API, applied through the domain layer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -61,14 +63,8 @@ class ProposalViewSet(SpaceScopedViewSet):
         """Apply the proposal; for a merge, `content` replaces the proposed text."""
         body = s.ApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        proposal = self.get_object()
-        try:
-            applied = consolidation.apply(
-                proposal, self.actor, content=body.validated_data.get("content")
-            )
-        except consolidation.ProposalError as refused:
-            raise ApiError(409, "proposal_not_pending", refused.message, {"id": pk}) from None
-        return Response(s.ProposalSerializer(applied).data)
+        content = body.validated_data.get("content")
+        return self._decide(pk, lambda p: consolidation.apply(p, self.actor, content=content))
 
     @extend_schema(
         parameters=[PROPOSAL_ID], request=s.ReasonSerializer, responses=s.ProposalSerializer
@@ -78,14 +74,15 @@ class ProposalViewSet(SpaceScopedViewSet):
         """Reject the proposal: the same change is never proposed again."""
         body = s.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        proposal = self.get_object()
+        reason = body.validated_data.get("reason", "")
+        return self._decide(pk, lambda p: consolidation.reject(p, self.actor, reason=reason))
+
+    def _decide(self, pk: str, decide: Callable[[Proposal], Proposal]) -> Response:
         try:
-            rejected = consolidation.reject(
-                proposal, self.actor, reason=body.validated_data.get("reason", "")
-            )
+            decided = decide(self.get_object())
         except consolidation.ProposalError as refused:
             raise ApiError(409, "proposal_not_pending", refused.message, {"id": pk}) from None
-        return Response(s.ProposalSerializer(rejected).data)
+        return Response(s.ProposalSerializer(decided).data)
 
 
 class ConsolidateViewSet(SpaceScopedViewSet):

@@ -116,14 +116,7 @@ def figure(subgraph: Subgraph, recentre: dict[str, str]) -> dict[str, Any]:
                 ys += [float(y0), float(y1), None]
         if xs:
             traces.append(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    name=EDGE_LABELS[edge_type],
-                    line={"color": EDGE_COLOURS[edge_type], "width": 1.5},
-                    hoverinfo="skip",
-                )
+                charts.segments(xs, ys, EDGE_LABELS[edge_type], EDGE_COLOURS[edge_type], 1.5)
             )
     for kind, symbol, name in (("memory", "circle", "memories"), ("entity", "diamond", "entities")):
         members = [n for n in subgraph.nodes.values() if n.ref.kind == kind]

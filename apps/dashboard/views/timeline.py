@@ -122,17 +122,8 @@ def _detail_figure(
                 xs += [_plotted(began), _plotted(row["valid_to"]), None]
                 ys += [lane[row["pk"]], lane[row["pk"]], None]
         if xs:
-            traces.append(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    line={"color": colours[category], "width": 6},
-                    opacity=0.35,
-                    name=f"valid ({names.get(category, category)})",
-                    hoverinfo="skip",
-                )
-            )
+            name = f"valid ({names.get(category, category)})"
+            traces.append(charts.segments(xs, ys, name, colours[category], 6, opacity=0.35))
     for category in categories:
         chosen = [row for row in rows if row[colour] == category]
         traces.append(
