@@ -34,6 +34,7 @@ from apps.spaces.models import Space
 DUPLICATE_SIMILARITY = 0.95
 LINK_SIMILARITY = 0.75
 SUPERSEDE_SIMILARITY = 0.7
+SUPERSEDE_NEIGHBOURS = 5
 SUMMARY_MIN_CLUSTER = 3
 SUMMARY_DISTANCE = 0.75  # average cosine distance within which memories share a topic
 SUMMARY_SENTENCES = 3
@@ -286,11 +287,22 @@ def propose_supersessions(space: Space, low: float = SUPERSEDE_SIMILARITY) -> li
     made = []
     for start in range(0, len(ids), BLOCK):
         similar = unit[start : start + BLOCK] @ unit.T
-        pairs = np.argwhere(similar >= low)
-        for row, col in pairs.tolist():
+        block = np.arange(similar.shape[0])
+        similar[block, start + block] = -1.0  # not itself
+        # Each memory's few nearest only: a dense topic would otherwise pair everyone.
+        nearest = np.argpartition(
+            -similar, min(SUPERSEDE_NEIGHBOURS, similar.shape[1] - 1), axis=1
+        )[:, :SUPERSEDE_NEIGHBOURS]
+        pairs = [
+            (row, int(col))
+            for row in block.tolist()
+            for col in nearest[row]
+            if similar[row, col] >= low
+        ]
+        for row, col in pairs:
             a, b = ids[start + row], ids[col]
-            if a >= b or rows[a][0] != rows[b][0]:
-                continue  # each pair once; only the same subject
+            if rows[a][0] != rows[b][0]:
+                continue  # only the same subject
             older, newer = sorted((a, b), key=lambda pk: (rows[pk][3], pk))
             values = differing_values(rows[older][1], rows[newer][1])
             if not values:
