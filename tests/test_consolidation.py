@@ -311,3 +311,8 @@ def test_a_subjects_topics_get_extractive_summaries(space, actor, embed_now):
     )
     assert derived == set(made[0].memory_ids)
     assert set(Memory.objects.for_space(space).values_list("status", flat=True)) == {"active"}
+
+
+def test_digits_inside_words_are_not_values():
+    assert consolidation.differing_values("Code w12 is active.", "Code w13 is active.") == {}
+    assert "numbers" in consolidation.differing_values("Room 2 is booked.", "Room 3 is booked.")

@@ -249,7 +249,8 @@ def propose_links(
     return made
 
 
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+# Whole numbers only: the digits inside a name or code ("w123", "B2") are not values.
+_NUMBER = re.compile(r"\b\d+(?:[.,:]\d+)*\b")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|nobody|nothing|n't|cannot|stopped|quit)\b|n't\b")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-ZÀ-Ý][\w-]+")
 
