@@ -79,9 +79,15 @@ def _unit_vectors(space: Space, wanted: set[str]) -> tuple[list[str], np.ndarray
     return [ids[i] for i in keep], chosen / norms
 
 
-def duplicate_groups(
-    space: Space, threshold: float = DUPLICATE_SIMILARITY
-) -> list[tuple[list[str], dict[str, Any]]]:
+@dataclass
+class DuplicateGroup:
+    members: list[str]
+    versions: list[int]
+    longest: str  # the most complete text of the group
+    evidence: dict[str, Any]
+
+
+def duplicate_groups(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> list[DuplicateGroup]:
     """Groups of active memories that say the same thing, with their evidence."""
     active = {
         str(pk): (content, version)
@@ -134,9 +140,15 @@ def duplicate_groups(
                 for (a, b), s in ((tuple(sorted(p)), s) for p, s in pairs.items())
             ],
             "same_text": len({_normalized(active[m][0]) for m in members}) == 1,
-            "versions": [active[m][1] for m in members],
         }
-        found.append((members, evidence))
+        found.append(
+            DuplicateGroup(
+                members,
+                [active[m][1] for m in members],
+                max((active[m][0] for m in members), key=len),
+                evidence,
+            )
+        )
     return found
 
 
@@ -168,23 +180,16 @@ def _propose(
 
 
 def propose_merges(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> list[Proposal]:
-    texts = {
-        str(pk): content
-        for pk, content in Memory.objects.for_space(space)
-        .filter(status=Status.ACTIVE)
-        .values_list("pk", "content")
-    }
     made = []
-    for members, evidence in duplicate_groups(space, threshold):
-        similarities = [pair["similarity"] for pair in evidence["similarities"]] or [1.0]
+    for group in duplicate_groups(space, threshold):
+        similarities = [pair["similarity"] for pair in group.evidence["similarities"]] or [1.0]
         proposal = _propose(
             space,
             Operation.MERGE,
-            members,
-            evidence.pop("versions"),
-            # The most complete text: the longest of the group.
-            {"content": max((texts[m] for m in members), key=len)},
-            evidence,
+            group.members,
+            group.versions,
+            {"content": group.longest},
+            group.evidence,
             score=round(sum(similarities) / len(similarities), 4),
         )
         if proposal:
@@ -533,9 +538,16 @@ def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
     elif locked.operation == Operation.LINK:
         source = locked.memory_ids[0]
         weights = locked.change.get("weights") or locked.evidence.get("similarities", {})
+        targets = locked.change["related_to"]
+        still_active = {
+            str(pk)
+            for pk in Memory.objects.for_space(space)
+            .filter(pk__in=targets, status=Status.ACTIVE)
+            .values_list("pk", flat=True)
+        }
         created = []
-        for target in locked.change["related_to"]:
-            if not Memory.objects.for_space(space).filter(pk=target, status=Status.ACTIVE).exists():
+        for target in targets:
+            if target not in still_active:
                 continue  # gone since: the other links still stand
             link = memories.link_memories(
                 space, actor, source, target, LinkType.RELATED_TO, weight=weights.get(target, 1.0)

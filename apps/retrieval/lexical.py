@@ -287,19 +287,6 @@ def widest_step(rows: Iterable[tuple[int, Any, float]]) -> list[tuple[str, float
     return ranked
 
 
-def bm25_candidates(
-    scoped: QuerySet[Memory], space_id: int, query: str, limit: int, *, narrowed: bool = True
-) -> list[tuple[str, float]]:
-    """(memory id, BM25 score) of the best `limit` memories of `scoped` for `query`."""
-    steps = bm25_steps(scoped, space_id, query, limit, narrowed=narrowed)
-    if steps is None:
-        return []
-    union = " UNION ALL ".join(f"SELECT * FROM {name}" for name in steps.names)
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(steps.ctes)} {union}", steps.params)
-        return widest_step(cursor.fetchall())
-
-
 def _any_of(terms: list[str]) -> str:
     return " | ".join(_quoted(term) for term in terms)
 

@@ -77,3 +77,20 @@ def test_consolidate_queues_a_job(writer, space):
     job = Job.objects.for_space(space).get(pk=response.json()["id"])
     assert (job.kind, job.params["only"]) == ("consolidate", ["archive"])
     assert writer.post("/api/v1/consolidate", {"only": ["dream"]}, format="json").status_code == 400
+
+
+def test_consolidate_answers_503_when_the_queue_is_away(
+    transactional_db, writer, space, monkeypatch
+):
+    from kombu.exceptions import OperationalError
+
+    from apps.consolidation import tasks
+
+    def refuse(job_id):
+        raise OperationalError("Connection refused.")
+
+    monkeypatch.setattr(tasks.consolidate_space, "delay", refuse)
+    response = writer.post("/api/v1/consolidate", {}, format="json")
+    assert response.status_code == 503
+    assert error_of(response)["code"] == "queue_unavailable"
+    assert Job.objects.for_space(space).get().status == "failed"

@@ -125,3 +125,31 @@ def test_a_link_proposal_lists_the_related_memories(viewer, space, actor, embed_
     html = viewer.get("/s/home/review/?operation=link").content.decode()
     assert "Link related memories" in html and "similarity 0.810" in html
     assert f"/s/home/memories/{second.pk}/" in html
+
+
+def _refuse(job_id: int) -> None:
+    from kombu.exceptions import OperationalError
+
+    raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+@pytest.mark.parametrize(
+    ("task", "url", "back"),
+    [
+        ("apps.consolidation.tasks.consolidate_space", "/s/home/review/run/", "/s/home/review/"),
+        ("apps.maps.tasks.project_space", "/s/home/map/project/", "/s/home/map/"),
+    ],
+)
+def test_an_unreachable_broker_is_explained_and_the_job_marked_failed(
+    transactional_db, editor, space, monkeypatch, task, url, back
+):
+    import importlib
+
+    module, name = task.rsplit(".", 1)
+    monkeypatch.setattr(getattr(importlib.import_module(module), name), "delay", _refuse)
+    response = editor.post(url)
+    assert response.status_code == 302 and response["Location"] == back
+    page = editor.get(back).content.decode()
+    assert "task queue (broker) is unreachable" in page
+    job = Job.objects.for_space(space).get()
+    assert job.status == "failed" and "Could not reach the task queue" in job.error

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -17,6 +19,7 @@ from apps.api.errors import ApiError
 from apps.api.views.base import SpaceScopedViewSet
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Operation, Proposal
+from apps.jobs.models import Job
 
 PROPOSAL_ID = OpenApiParameter("id", int, OpenApiParameter.PATH)
 
@@ -95,5 +98,16 @@ class ConsolidateViewSet(SpaceScopedViewSet):
     def create(self, request: Request) -> Response:
         body = s.ConsolidateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        job = consolidation.start_consolidation(self.space, only=body.validated_data.get("only"))
+        job: Job | None = None
+        try:
+            with transaction.atomic():  # the task is queued as this commits
+                job = consolidation.start_consolidation(
+                    self.space, only=body.validated_data.get("only")
+                )
+        except (BrokerError, OSError) as exc:
+            if job is not None:
+                job.fail(f"Could not reach the task queue: {exc}")
+            raise ApiError(
+                503, "queue_unavailable", "the task queue is unreachable; try again later", {}
+            ) from None
         return Response(s.JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -17,17 +15,15 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods
-from kombu.exceptions import OperationalError as BrokerError
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
 from apps.audit.models import AuditEvent
 from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.dashboard.queueing import queue_job
 from apps.jobs.models import Job, JobQuerySet
 from apps.retrieval.tasks import start_reembed
 from apps.spaces.models import Role
-
-logger = logging.getLogger(__name__)
 
 AUDIT_PAGE = 50
 RECENT_JOBS = 30
@@ -249,21 +245,8 @@ def _start_reembed(request: HttpRequest, curator: Curator) -> HttpResponse:
     if not curator.can_edit:
         raise PermissionDenied(f"Starting a re-embed needs the {Role.EDITOR} role.")
     back = reverse("dashboard:jobs", args=[curator.space.slug])
-    job: Job | None = None
-    try:
-        # The task is queued when this block commits, so a broker that is down
-        # raises here, after the job row is saved.
-        with transaction.atomic():
-            job = start_reembed(curator.space)
-    except (BrokerError, OSError) as exc:
-        logger.warning("could not queue re-embed for %s: %s", curator.space.slug, exc)
-        if job is not None:
-            job.fail(f"Could not reach the task queue: {exc}")
-        messages.error(
-            request,
-            "The re-embed could not start: the task queue (broker) is unreachable. "
-            "Check that the broker and the worker are running, then try again.",
-        )
+    job = queue_job(request, lambda: start_reembed(curator.space), "re-embed")
+    if job is None:
         return redirect(back)
     messages.success(
         request,

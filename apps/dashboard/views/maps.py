@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS
+from apps.dashboard.queueing import queue_job
 from apps.dashboard.services import BULK_LIMIT
 from apps.maps import services as maps
 from apps.maps.models import MapPoint, Projection
@@ -210,7 +211,9 @@ def embedding_map(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
 @require_POST
 @space_page(Role.EDITOR)
 def project(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
-    job = maps.start_projection(curator.space)
+    job = queue_job(request, lambda: maps.start_projection(curator.space), "projection")
+    if job is None:
+        return go_to(request, reverse("dashboard:map", args=[curator.space.slug]))
     messages.success(request, "Projecting this space: the map appears when the job finishes.")
     return go_to(request, reverse("dashboard:job", args=[curator.space.slug, job.pk]))
 

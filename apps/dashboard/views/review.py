@@ -21,6 +21,7 @@ from apps.consolidation import services as consolidation
 from apps.consolidation.models import Operation, Proposal
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.diffing import render_word_diff
+from apps.dashboard.queueing import queue_job
 from apps.memories.models import Memory
 from apps.spaces.models import Role
 
@@ -196,6 +197,10 @@ def approve_many(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
 @require_POST
 @space_page(Role.EDITOR)
 def run(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
-    job = consolidation.start_consolidation(curator.space)
+    job = queue_job(
+        request, lambda: consolidation.start_consolidation(curator.space), "consolidation"
+    )
+    if job is None:
+        return go_to(request, reverse("dashboard:review", args=[curator.space.slug]))
     messages.success(request, "Consolidating this space: new proposals appear as it finds them.")
     return go_to(request, reverse("dashboard:job", args=[curator.space.slug, job.pk]))
