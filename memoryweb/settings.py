@@ -8,6 +8,7 @@ in README.md; a malformed value stops the process with a message naming it.
 from __future__ import annotations
 
 import os
+import warnings
 from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -77,11 +78,67 @@ def env_rate(name: str, default: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()]
 
 
+def env_required(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set when MEMORYWEB_PRODUCTION is on")
+    return value
+
+
 PROFILE = embedded.get_profile()
 
-SECRET_KEY = env_str("SECRET_KEY", "memoryweb-insecure-development-key-do-not-use-in-production")
-DEBUG = env_bool("DEBUG", True)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+# Production mode: nothing insecure by default, and what only the operator can know
+# (the secret key, the host names) must come from the environment.
+PRODUCTION = env_bool("MEMORYWEB_PRODUCTION", False)
+DEVELOPMENT_SECRET_KEY = "memoryweb-insecure-development-key-do-not-use-in-production"
+if PRODUCTION:
+    SECRET_KEY = env_required("SECRET_KEY")
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be a random value of at least 50 characters in production "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    if env_bool("DEBUG", False):
+        raise ImproperlyConfigured("DEBUG must be off when MEMORYWEB_PRODUCTION is on")
+    DEBUG = False
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured(
+            "ALLOWED_HOSTS must be set when MEMORYWEB_PRODUCTION is on "
+            "(comma-separated host names, e.g. memory.example.com)"
+        )
+else:
+    SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+    DEBUG = env_bool("DEBUG", True)
+    ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("MEMORYWEB_CSRF_TRUSTED_ORIGINS", [])
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = PRODUCTION
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_SSL_REDIRECT = PRODUCTION and env_bool("MEMORYWEB_SSL_REDIRECT", True)
+# Health checks from the load balancer and the container come over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$"]
+SECURE_HSTS_SECONDS = env_int("MEMORYWEB_HSTS_SECONDS", 31_536_000) if PRODUCTION else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+# Preloading commits the whole domain to HTTPS for browsers' lifetimes: opt in only.
+SECURE_HSTS_PRELOAD = PRODUCTION and env_bool("MEMORYWEB_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+if env_bool("MEMORYWEB_BEHIND_PROXY", False):
+    # Only behind a proxy that sets this header itself (never passes a client's on).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+# Failed sign-ins per client address and per user name: "<count>/<period>".
+LOGIN_RATE_LIMIT = env_rate("MEMORYWEB_LOGIN_RATE_LIMIT", "10/minute")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -110,6 +167,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.unavailable.DatabaseUnavailableMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,6 +177,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "apps.audit.middleware.RequestIdMiddleware",
+    "apps.core.security.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "memoryweb.urls"
@@ -184,7 +244,21 @@ STATICFILES_DIRS = [
     BASE_DIR / "static",
     ("plotly", Path(str(find_spec("plotly").origin)).resolve().parent / "package_data"),  # type: ignore[union-attr]
 ]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = Path(env_str("MEMORYWEB_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
+# The web process serves its own static files (WhiteNoise): in production from
+# STATIC_ROOT, compressed and with hashed names (run `manage.py collectstatic` first).
+# Outside production nothing is collected: files come from the finders instead.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # ---------------------------------------------------------------- Celery
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or PROFILE.broker_url()
@@ -193,7 +267,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# How long a message taken by a worker that died stays invisible before it is
+# delivered again (late acks): longer than the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("MEMORYWEB_BROKER_VISIBILITY_TIMEOUT", 3600)
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(PROFILE.root / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
@@ -294,6 +372,7 @@ SEARCH_TEXT_WEIGHT = env_float("MEMORYWEB_SEARCH_TEXT_WEIGHT", 1.5)
 SEARCH_RRF_K = env_int("MEMORYWEB_SEARCH_RRF_K", 5)
 SEARCH_CONTEXT_NEXT = env_float("MEMORYWEB_SEARCH_CONTEXT_NEXT", 0.5)
 SEARCH_CONTEXT_PREVIOUS = env_float("MEMORYWEB_SEARCH_CONTEXT_PREVIOUS", 0.3)
+SEARCH_GRAPH_WEIGHT = env_float("MEMORYWEB_SEARCH_GRAPH_WEIGHT", 0.0)
 MEMORY_MAX_CONTENT_CHARS = env_int("MEMORYWEB_MAX_CONTENT_CHARS", 20_000)
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("MEMORYWEB_HEALTH_TIMEOUT", 2)
 

@@ -237,7 +237,7 @@ def test_a_changed_value_proposes_that_the_later_fact_supersedes_the_earlier(
     space, actor, embed_now
 ):
     day = timezone.now() - timedelta(days=30)
-    older, newer, unrelated = services.create_memories(
+    older, newer, unrelated, *_ = services.create_memories(
         space,
         actor,
         [
@@ -248,6 +248,14 @@ def test_a_changed_value_proposes_that_the_later_fact_supersedes_the_earlier(
                 "occurred_at": day + timedelta(days=5),
             },
             {"content": "Maya's marathon is on October 11.", "subject": "Tomás"},
+            # Events: a later one does not make an earlier one untrue.
+            {"content": "Maya ran 10 km today.", "subject": "Maya", "kind": "episodic"},
+            {
+                "content": "Maya ran 12 km today.",
+                "subject": "Maya",
+                "kind": "episodic",
+                "occurred_at": day,
+            },
         ],
     )
     embed_now(space)  # real MiniLM embeddings

@@ -81,3 +81,42 @@ def test_the_eval_runs_on_a_two_conversation_slice(db):
     assert 30 < hybrid["recall"]["@10"]["overall"] <= 100
     assert hybrid["recall"]["@10"]["overall"] >= hybrid["recall"]["@5"]["overall"]
     assert not Space.objects.filter(slug__startswith="locomo-").exists()  # purged
+
+
+def test_the_command_refuses_a_negative_graph_weight(db):
+    with pytest.raises(CommandError, match="graph-weight"):
+        call_command("eval_locomo", "--data", str(DATA), "--graph-weight", "-1")
+
+
+@pytest.mark.slow
+def test_the_eval_compares_with_consolidation_and_graph_expansion(db):
+    out = StringIO()
+    call_command(
+        "eval_locomo",
+        "--data",
+        str(DATA),
+        "--limit",
+        "1",
+        "--mode",
+        "hybrid",
+        "--k",
+        "10",
+        "--consolidated",
+        "--json",
+        stdout=out,
+    )
+    report = json.loads(out.getvalue())
+
+    consolidated = report["consolidated"]
+    assert set(consolidated["proposed"]) == {
+        "merge", "link", "supersede", "summary", "archive", "entities"
+    }  # fmt: skip
+    assert consolidated["proposed"]["link"] > 0 and consolidated["proposed"]["entities"] > 0
+    # Links and summaries are applied for the walk; the rest is left for review.
+    assert set(consolidated["applied"]) == {"link", "summary", "entities"}
+    assert consolidated["applied"]["link"] == consolidated["proposed"]["link"]
+    assert consolidated["proposed"]["supersede"] == 0  # turns are events, never superseded
+    walked = consolidated["modes"]["hybrid+graph"]
+    assert walked["questions"] == report["modes"]["hybrid"]["questions"] == 199
+    assert 30 < walked["recall"]["@10"]["overall"] <= 100
+    assert not Space.objects.filter(slug__startswith="locomo-").exists()

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -39,6 +40,11 @@ class ApiError(exceptions.APIException):
         self.code = code
         self.message = message
         self.details = details or {}
+
+
+# While the database is away (see apps.core.unavailable for pages).
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE_MESSAGE = "the database is unavailable; nothing was changed, try again shortly"
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -110,6 +116,11 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
         auth_header = getattr(exc, "auth_header", None)
         if auth_header:
             headers["WWW-Authenticate"] = auth_header
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return Response(
+            error_body("database_unavailable", UNAVAILABLE_MESSAGE), status=503, headers=headers
+        )
     else:
         return None  # a bug: Django's 500 handler (below) answers
     set_rollback()

@@ -241,6 +241,12 @@ class SearchWeightsSerializer(StrictSerializer):
     recency = StrictFloatField(min_value=0, max_value=100, required=False)
     importance = StrictFloatField(min_value=0, max_value=100, required=False)
     strength = StrictFloatField(min_value=0, max_value=100, required=False)
+    graph = StrictFloatField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text="Personalized PageRank over related_to/derived_from links and entities",
+    )
 
 
 class SearchRequestSerializer(StrictSerializer):

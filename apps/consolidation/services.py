@@ -35,6 +35,9 @@ DUPLICATE_SIMILARITY = 0.95
 LINK_SIMILARITY = 0.75
 SUPERSEDE_SIMILARITY = 0.7
 SUPERSEDE_NEIGHBOURS = 5
+# What happened stays true when something else happens later: only statements of how
+# things are can be superseded, never episodes (nor summaries, which follow members).
+SUPERSEDABLE_KINDS = (Kind.FACT, Kind.PREFERENCE, Kind.PROCEDURAL)
 SUMMARY_MIN_CLUSTER = 3
 SUMMARY_DISTANCE = 0.75  # average cosine distance within which memories share a topic
 SUMMARY_SENTENCES = 3
@@ -279,13 +282,13 @@ def differing_values(older: str, newer: str) -> dict[str, Any]:
 
 
 def propose_supersessions(space: Space, low: float = SUPERSEDE_SIMILARITY) -> list[Proposal]:
-    """Pairs of active memories about the same subject that say nearly the same thing
-    (similarity at least `low`) and differ in a value, the later one (by when it
+    """Pairs of active statements (not episodes) about the same subject that say nearly
+    the same thing (similarity at least `low`) and differ in a value, the later one (by when it
     happened, else when it was recorded) replacing the earlier."""
     rows = {
         str(pk): (subject, content, version, occurred or created)
         for pk, subject, content, version, occurred, created in Memory.objects.for_space(space)
-        .filter(status=Status.ACTIVE)
+        .filter(status=Status.ACTIVE, kind__in=SUPERSEDABLE_KINDS)
         .exclude(subject="")
         .values_list("pk", "subject", "content", "version", "occurred_at", "created_at")
     }

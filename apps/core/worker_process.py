@@ -8,6 +8,8 @@ import time
 import uuid
 from collections.abc import Mapping
 
+import kombu.exceptions
+import redis.exceptions
 from django.conf import settings
 
 from memoryweb.celery import app as celery_app
@@ -38,13 +40,21 @@ def start_worker_process(
         stderr=subprocess.DEVNULL if quiet else None,
     )
     deadline = time.monotonic() + timeout
-    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+    while not _answers(hostname):
         if process.poll() is not None:
             raise RuntimeError(f"the Celery worker exited with {process.returncode}")
         if time.monotonic() > deadline:
             stop_worker_process(process)
             raise RuntimeError(f"the Celery worker did not answer within {timeout:.0f} s")
     return process, hostname
+
+
+def _answers(hostname: str) -> bool:
+    try:
+        return bool(celery_app.control.ping(destination=[hostname], timeout=0.5))
+    except (OSError, kombu.exceptions.OperationalError, redis.exceptions.ConnectionError):
+        # A pooled connection to a broker that restarted: the next ping opens a new one.
+        return False
 
 
 def stop_worker_process(process: subprocess.Popen[bytes]) -> None:

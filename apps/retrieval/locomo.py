@@ -16,16 +16,17 @@ import math
 import re
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apps.audit.actors import Actor
 from apps.memories import services
-from apps.retrieval.search import Weights, search
+from apps.memories.models import Kind
+from apps.retrieval.search import Filters, Weights, search
 from apps.retrieval.tasks import embed_all_pending
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
@@ -189,6 +190,49 @@ class ModeScores:
         }
 
 
+# Links and summaries are what graph-expanded retrieval walks; the other operations
+# are counted but left for review, as a person would.
+EVAL_AUTO_APPLY = ["link", "summary"]
+# Only the turns carry evidence ids: summaries made by consolidation are walked
+# through, never ranked in a turn's place.
+TURNS_ONLY = Filters(kinds=[Kind.EPISODIC])
+
+
+def _ask(
+    space: Space,
+    conversation: Conversation,
+    mode: str,
+    weights: Weights,
+    scores: ModeScores,
+    ks: list[int],
+) -> None:
+    began = time.perf_counter()
+    for question in conversation.questions:
+        result = search(
+            space,
+            question.question,
+            mode=mode,
+            k=max(ks),
+            filters=TURNS_ONLY,
+            weights=weights,
+            record_access=False,
+        )
+        retrieved = [hit.memory.metadata.get("dia_id", "") for hit in result.hits]
+        scores.add(question, retrieved, ks)
+    scores.search_seconds += time.perf_counter() - began
+
+
+def _consolidate(space: Space, counts: Counter[str], applied: Counter[str]) -> None:
+    from apps.consolidation.services import consolidate
+
+    space.settings = {**space.settings, "consolidation": {"auto_apply": EVAL_AUTO_APPLY}}
+    space.save(update_fields=["settings"])
+    report = consolidate(space)
+    counts.update(report.proposed)
+    applied.update(report.applied)
+    embed_all_pending(space)  # the summaries
+
+
 def evaluate(
     path: Path,
     modes: list[str],
@@ -197,12 +241,19 @@ def evaluate(
     limit: int | None = None,
     weights: Weights | None = None,
     keep: bool = False,
+    consolidated: bool = False,
+    graph_weight: float = 1.0,
 ) -> dict[str, Any]:
+    """Recall per mode; with `consolidated`, each space is then consolidated (links and
+    summaries applied) and asked again with graph expansion at `graph_weight`."""
     started = time.perf_counter()
+    weights = weights or Weights.from_settings()
     scores = {mode: ModeScores() for mode in modes}
-    timings = {"load_seconds": 0.0, "embed_seconds": 0.0}
+    after = {mode: ModeScores() for mode in modes}
+    proposed: Counter[str] = Counter()
+    applied: Counter[str] = Counter()
+    timings = {"load_seconds": 0.0, "embed_seconds": 0.0, "consolidate_seconds": 0.0}
     conversations = load_conversations(path, limit)
-    depth = max(ks)
     for conversation in conversations:
         began = time.perf_counter()
         space = load_into_space(conversation)
@@ -212,28 +263,31 @@ def evaluate(
             embed_all_pending(space)
             timings["embed_seconds"] += time.perf_counter() - began
             for mode in modes:
-                began = time.perf_counter()
-                for question in conversation.questions:
-                    result = search(
-                        space,
-                        question.question,
-                        mode=mode,
-                        k=depth,
-                        weights=weights,
-                        record_access=False,
-                    )
-                    retrieved = [hit.memory.metadata.get("dia_id", "") for hit in result.hits]
-                    scores[mode].add(question, retrieved, ks)
-                scores[mode].search_seconds += time.perf_counter() - began
+                _ask(space, conversation, mode, weights, scores[mode], ks)
+            if not consolidated:
+                continue
+            began = time.perf_counter()
+            _consolidate(space, proposed, applied)
+            timings["consolidate_seconds"] += time.perf_counter() - began
+            walking = replace(weights, graph=graph_weight)
+            for mode in modes:
+                _ask(space, conversation, mode, walking, after[mode], ks)
         finally:
             if not keep:
                 purge_space(space, ACTOR, reason="evaluation finished")
-    return {
+    report: dict[str, Any] = {
         "dataset": str(path),
         "conversations": [c.sample_id for c in conversations],
         "turns": sum(len(c.turns) for c in conversations),
         "modes": {mode: scores[mode].summary() for mode in modes},
-        "load_seconds": round(timings["load_seconds"], 1),
-        "embed_seconds": round(timings["embed_seconds"], 1),
-        "total_seconds": round(time.perf_counter() - started, 1),
+        **{name: round(seconds, 1) for name, seconds in timings.items()},
     }
+    if consolidated:
+        report["consolidated"] = {
+            "graph_weight": graph_weight,
+            "proposed": dict(proposed),
+            "applied": dict(applied),
+            "modes": {f"{mode}+graph": after[mode].summary() for mode in modes},
+        }
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    return report

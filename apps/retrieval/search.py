@@ -27,6 +27,7 @@ from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
 from apps.memories.models import Kind, Link, LinkType, Memory, Status
+from apps.retrieval import expansion
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
 from apps.spaces.models import Space
@@ -122,6 +123,8 @@ class Weights:
     recency_half_life_days: float = 30.0
     context_next: float = 0.0
     context_previous: float = 0.0
+    # Personalized PageRank over consolidation's links and entities (expansion.py).
+    graph: float = 0.0
 
     @classmethod
     def from_settings(cls) -> Weights:
@@ -131,6 +134,7 @@ class Weights:
             rrf_k=settings.SEARCH_RRF_K,
             context_next=settings.SEARCH_CONTEXT_NEXT,
             context_previous=settings.SEARCH_CONTEXT_PREVIOUS,
+            graph=settings.SEARCH_GRAPH_WEIGHT,
         )
 
 
@@ -287,6 +291,24 @@ def _expand_context(
         )
 
 
+def _expand_graph(
+    space: Space, scoped: QuerySet[Memory], fused: dict[UUID, _Candidate], weights: Weights
+) -> None:
+    if not weights.graph or not fused:
+        return
+    seed_scores = {pk: candidate.score for pk, candidate in fused.items()}
+    walk = expansion.expand(space, scoped, seed_scores)
+    if not walk.shares:
+        return
+    top = sorted(seed_scores.values(), reverse=True)[: expansion.SEEDS]
+    scale = weights.graph * sum(top)
+    for pk, share in walk.shares.items():
+        added = scale * share
+        candidate = fused.setdefault(pk, _Candidate())
+        candidate.score += added
+        candidate.components["graph"] = {"share": round(share, 6), "score": round(added, 6)}
+
+
 def _retention(memory: Memory, now: datetime) -> float:
     last = memory.last_accessed_at or memory.created_at
     days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
@@ -368,6 +390,7 @@ def search(
             weights.strength,
             weights.context_next,
             weights.context_previous,
+            weights.graph,
         )
     )
     # Fusion and re-scoring look a little deeper than k; 30 deep was as good as 100 on LoCoMo.
@@ -391,6 +414,7 @@ def search(
     started = time.perf_counter()
     fused = _fuse(vector_hits, text_hits, weights)
     _expand_context(space, scoped, fused, weights)
+    _expand_graph(space, scoped, fused, weights)
     ranked = sorted(fused, key=lambda pk: fused[pk].score, reverse=True)
     rescoring = bool(weights.recency or weights.importance or weights.strength)
     # Only the memories that can still make the top k are loaded, vectors left out.

@@ -118,3 +118,28 @@
   window.addEventListener("load", () => draw(document));
   document.addEventListener("htmx:afterSettle", (event) => draw(event.target.parentNode || document));
 })();
+
+// Behaviour that would otherwise be inline handlers, which the Content-Security-Policy
+// forbids: submit-on-change selects, confirmations before a form is sent, copy buttons.
+(function () {
+  document.addEventListener("change", (event) => {
+    const field = event.target;
+    if (field instanceof HTMLSelectElement && field.matches("[data-submit-on-change]")) {
+      field.form.submit();
+    }
+  });
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-copy-from]");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copyFrom);
+    navigator.clipboard.writeText(source.value).then(() => {
+      button.textContent = "Copied";
+    });
+  });
+})();

@@ -25,6 +25,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="keep the evaluation spaces instead of purging them"
         )
+        parser.add_argument(
+            "--consolidated",
+            action="store_true",
+            help="then consolidate each space (links and summaries applied) and ask again "
+            "with graph-expanded retrieval",
+        )
+        parser.add_argument(
+            "--graph-weight", type=float, default=1.0, help="weight of the graph expansion"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -33,12 +42,16 @@ class Command(BaseCommand):
             raise CommandError(f"no LoCoMo file at {path}")
         if any(k < 1 for k in options["k"]):
             raise CommandError("--k values must be positive")
+        if options["graph_weight"] < 0:
+            raise CommandError("--graph-weight must not be negative")
         report = evaluate(
             path,
             options["mode"],
             sorted(set(options["k"])),
             limit=options["limit"],
             keep=options["keep"],
+            consolidated=options["consolidated"],
+            graph_weight=options["graph_weight"],
         )
         if options["json"]:
             self.stdout.write(json.dumps(report))
@@ -52,14 +65,23 @@ class Command(BaseCommand):
             f"load {report['load_seconds']}s, embed {report['embed_seconds']}s, "
             f"total {report['total_seconds']}s"
         )
-        header = f"{'mode':8} {'metric':9} " + " ".join(f"{g:>11}" for g in groups)
+        header = f"{'mode':14} {'metric':9} " + " ".join(f"{g:>11}" for g in groups)
         self.stdout.write(header)
-        for mode, scores in report["modes"].items():
+        modes = dict(report["modes"])
+        consolidated = report.get("consolidated")
+        if consolidated:
+            modes.update(consolidated["modes"])
+        for mode, scores in modes.items():
             rows = [(f"R{k}", by) for k, by in scores["recall"].items()]
             rows.append(("NDCG@10", scores["ndcg@10"]))
             for metric, by in rows:
                 cells = " ".join(f"{by.get(g, 0.0):>11.1f}" for g in groups)
-                self.stdout.write(f"{mode:8} {metric:9} {cells}")
+                self.stdout.write(f"{mode:14} {metric:9} {cells}")
             self.stdout.write(
-                f"{mode:8} {scores['questions']} questions searched in {scores['search_seconds']}s"
+                f"{mode:14} {scores['questions']} questions searched in {scores['search_seconds']}s"
+            )
+        if consolidated:
+            self.stdout.write(
+                f"consolidation {report['consolidate_seconds']}s; proposed "
+                f"{consolidated['proposed']}; applied {consolidated['applied']}"
             )
