@@ -8,13 +8,13 @@ in README.md; a malformed value stops the process with a message naming it.
 from __future__ import annotations
 
 import os
-import warnings
 from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from memoryweb import embedded
 
@@ -168,7 +168,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "apps.core.unavailable.DatabaseUnavailableMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -247,10 +246,12 @@ STATICFILES_DIRS = [
 STATIC_ROOT = Path(env_str("MEMORYWEB_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 # The web process serves its own static files (WhiteNoise): in production from
 # STATIC_ROOT, compressed and with hashed names (run `manage.py collectstatic` first).
-# Outside production nothing is collected: files come from the finders instead.
-WHITENOISE_USE_FINDERS = not PRODUCTION
-if not PRODUCTION:
-    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+if PRODUCTION:
+    # Outside production, runserver and the test server serve them from the finders.
+    MIDDLEWARE.insert(
+        MIDDLEWARE.index("apps.core.unavailable.DatabaseUnavailableMiddleware") + 1,
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    )
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -271,6 +272,20 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # delivered again (late acks): longer than the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("MEMORYWEB_BROKER_VISIBILITY_TIMEOUT", 3600)
+}
+# Separate queues so that deployments can give each kind of work its own workers
+# (docker/compose.yaml); a worker started without -Q consumes all of them.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name) for name in ("celery", "embedding", "consolidation", "projection")
+]
+CELERY_TASK_ROUTES = {
+    "apps.retrieval.tasks.embed_space": {"queue": "embedding"},
+    "apps.retrieval.tasks.sweep_pending_embeddings": {"queue": "embedding"},
+    "apps.retrieval.tasks.reembed": {"queue": "embedding"},
+    "apps.consolidation.tasks.consolidate_space": {"queue": "consolidation"},
+    "apps.consolidation.tasks.consolidate_all_spaces": {"queue": "consolidation"},
+    "apps.maps.tasks.project_space": {"queue": "projection"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(PROFILE.root / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE

@@ -132,7 +132,8 @@ def gunicorn(db: Any, tmp_path: Path) -> Any:
         except httpx.TransportError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"gunicorn did not start: {process.communicate()[1]!r}") from None
+                stderr = process.communicate()[1]
+                raise RuntimeError(f"gunicorn did not start: {stderr!r}") from None
             time.sleep(0.3)
     try:
         yield base, process

@@ -5,3 +5,6 @@ class ApiConfig(AppConfig):
     name = "apps.api"
     label = "api"
     verbose_name = "REST API"
+
+    def ready(self) -> None:
+        from apps.api import receivers  # noqa: F401 (connects them)

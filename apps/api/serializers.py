@@ -467,3 +467,15 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = ["id", "kind", "status", "total", "done", "counts", "params", "created_at"]
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.JSONField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every refusal: {"error": {"code", "message", "details"}}."""
+
+    error = ErrorDetailSerializer()

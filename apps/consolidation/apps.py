@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ConsolidationConfig(AppConfig):
     name = "apps.consolidation"
     label = "consolidation"
+
+    def ready(self) -> None:
+        from apps.consolidation import receivers  # noqa: F401 (connects them)

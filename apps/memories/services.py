@@ -32,6 +32,7 @@ from apps.memories.models import (
     Status,
     content_hash,
 )
+from apps.memories.signals import memory_purging
 from apps.spaces.models import Space
 
 Action = MemoryVersion.Action
@@ -98,6 +99,16 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     return cleaned
 
 
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
 def _validate(fields: dict[str, Any]) -> dict[str, Any]:
     """Check and normalise editable fields; raises InvalidMemory naming each bad field."""
     errors: dict[str, str] = {}
@@ -134,6 +145,10 @@ def _validate(fields: dict[str, Any]) -> dict[str, Any]:
             errors[name] = "must be a date-time"
         elif value is not None and timezone.is_naive(value):
             errors[name] = "must include a time zone"
+    for name, value in fields.items():
+        if _holds_nul(value):
+            # PostgreSQL cannot store U+0000 in text or jsonb.
+            errors[name] = "must not contain the NUL character (U+0000)"
     if "tags" in fields:
         if isinstance(fields["tags"], str) or not isinstance(fields["tags"], list | tuple):
             errors["tags"] = "must be a list of strings"
@@ -699,21 +714,34 @@ def delete_memory(space: Space, actor: Actor, memory_id: MemoryId, **options: An
 
 @transaction.atomic
 def purge_memory(space: Space, actor: Actor, memory_id: MemoryId, *, reason: str) -> None:
-    """Hard delete: the memory, its versions, links, mentions and embedding are gone.
+    """Hard delete: afterwards the memory's text is in no table. Gone with it: its
+    versions, links, mentions and embedding; the episodes it was drawn from (raw input
+    holding the same words); summaries made from it (extractive: they quote it); and
+    whatever other apps derived from its text (memory_purging).
 
     Only an audit event remains, saying what was purged, by whom and why.
     """
     if not reason or not reason.strip():
         raise InvalidMemory("purging needs a reason", details={"reason": "required"})
     memory = _locked(space, memory_id)
+    summaries = list(
+        Link.objects.for_space(space)
+        .filter(target=memory, type=LinkType.DERIVED_FROM, source__kind=Kind.SUMMARY)
+        .values_list("source_id", flat=True)
+    )
+    episodes = list(memory.source_episodes.values_list("pk", flat=True))
     summary = {
         "purged_version": memory.version,
         "kind": memory.kind,
         "status": memory.status,
         "versions_deleted": memory.versions.count(),
+        "episodes_deleted": len(episodes),
+        "summaries_purged": [str(pk) for pk in summaries],
     }
+    memory_purging.send(sender=Memory, space=space, memory=memory)
     memory_pk = memory.pk
     memory.delete()
+    Episode.objects.for_space(space).filter(pk__in=episodes).delete()
     record_event(
         space,
         actor,
@@ -723,6 +751,9 @@ def purge_memory(space: Space, actor: Actor, memory_id: MemoryId, *, reason: str
         reason=reason.strip(),
         summary=summary,
     )
+    for summary_id in summaries:
+        if Memory.objects.for_space(space).filter(pk=summary_id).exists():
+            purge_memory(space, actor, summary_id, reason=f"summary of purged memory {memory_pk}")
 
 
 def _link(

@@ -66,11 +66,13 @@ def connection_kept_across_requests() -> Any:
     request_finished.connect(close_old_connections)
 
 
-@pytest.mark.usefixtures("connection_kept_across_requests")
-def test_no_generated_request_gets_a_server_error(space, actor, settings):
+def fuzz_every_operation(
+    space: Any, actor: Any, max_examples: int
+) -> tuple[Counter[int], list[str]]:
     """Schemathesis generates requests for every operation (valid and invalid ones,
-    a bounded number each) against the app in process; none may answer 5xx."""
-    settings.API_RATE_LIMIT = (100_000, 60)
+    `max_examples` each) against the app in process. Returns the status classes seen
+    and every answer that breaks the contract: a 5xx, or a refusal without the error
+    shape {"error": {"code", "message", "details"}}."""
     _token, raw = ApiToken.issue(space=space, name="fuzzer", scopes=[Scope.ADMIN])
     services.create_memory(space, actor, content="Maya runs on Sundays.")
     schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
@@ -78,13 +80,13 @@ def test_no_generated_request_gets_a_server_error(space, actor, settings):
     # An Err here is an operation the schema describes badly: .ok() raises it.
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
     assert len(operations) >= 30
-    server_errors: list[str] = []
+    broken: list[str] = []
     statuses: Counter[int] = Counter()
 
     def fuzz(operation: Any) -> None:
         @given(case=operation.as_strategy())
         @hypothesis_settings(
-            max_examples=8,
+            max_examples=max_examples,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             derandomize=True,
@@ -94,14 +96,43 @@ def test_no_generated_request_gets_a_server_error(space, actor, settings):
             response = case.call(headers=headers)
             statuses[response.status_code // 100] += 1
             if response.status_code >= 500:
-                server_errors.append(f"{operation.label}: {response.status_code} {case.body!r}")
+                broken.append(f"{operation.label}: {response.status_code} {case.body!r}")
+            elif response.status_code >= 400 and not _has_error_shape(response):
+                broken.append(f"{operation.label}: {response.status_code} {response.text[:200]}")
 
         check()
 
     for operation in operations:
         fuzz(operation)
-    assert server_errors == []
+    return statuses, broken
+
+
+def _has_error_shape(response: Any) -> bool:
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return isinstance(error, dict) and {"code", "message", "details"} <= set(error)
+
+
+@pytest.mark.usefixtures("connection_kept_across_requests")
+def test_no_generated_request_gets_a_server_error(space, actor, settings):
+    settings.API_RATE_LIMIT = (100_000, 60)
+    statuses, broken = fuzz_every_operation(space, actor, max_examples=8)
+    assert not broken, "\n".join(broken)
     assert statuses[2] > 20 and statuses[4] > 20  # it reached the views, valid and not
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("connection_kept_across_requests")
+def test_a_longer_fuzzing_run_finds_no_server_error_and_no_shapeless_refusal(
+    space, actor, settings
+):
+    """The same with many more examples per operation (still bounded: a few minutes)."""
+    settings.API_RATE_LIMIT = (100_000, 60)
+    statuses, broken = fuzz_every_operation(space, actor, max_examples=60)
+    assert not broken, "\n".join(broken)
+    assert statuses[2] > 200 and statuses[4] > 200
 
 
 def test_the_schema_generates_without_warnings():

@@ -96,7 +96,9 @@ def test_an_atomic_import_with_a_bad_line_imports_nothing(writer, space):
     lines = [json.dumps({"type": "memory", "id": "m1", "content": "good"}), "{broken"]
     response = writer.post("/api/v1/import?atomic=true", "\n".join(lines), content_type=JSONL)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["line"] == 2
+    error = response.json()["error"]
+    assert error["code"] == "invalid_import"
+    assert error["details"]["errors"][0]["line"] == 2
     assert not Memory.objects.for_space(space).exists()
 
 

@@ -49,6 +49,12 @@ class SpacesViewSet(SpaceScopedViewSet):
             request.caller = _caller_for_slug(request, slug)  # type: ignore[attr-defined]
         super().initial(request, *args, **kwargs)
 
+    def audited_space(self) -> Space | None:
+        # A person's list of their spaces reads no one space (and names none).
+        if self.action == "list" and not isinstance(self.request.auth, ApiToken):
+            return None
+        return super().audited_space()
+
     def visible(self) -> QuerySet[Space]:
         if isinstance(self.request.auth, ApiToken):
             return Space.objects.filter(pk=self.request.auth.space_id)

@@ -69,8 +69,11 @@ class SpaceScopedViewSet(viewsets.GenericViewSet):
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         if self.read_audit and request.method == "GET" and 200 <= response.status_code < 300:
+            space = self.audited_space()
+            if space is None:
+                return response
             record_event(
-                self.space,
+                space,
                 self.actor,
                 f"{self.read_audit}.read",
                 target_type=self.read_audit,
@@ -78,6 +81,10 @@ class SpaceScopedViewSet(viewsets.GenericViewSet):
                 summary={"path": request.path, "query": request.query_params.urlencode()[:500]},
             )
         return response
+
+    def audited_space(self) -> Space | None:
+        """The space whose audit log records this read."""
+        return self.space
 
     def page(self, queryset: QuerySet[Any]) -> list[Any]:
         rows = self.paginate_queryset(queryset)

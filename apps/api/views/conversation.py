@@ -20,6 +20,7 @@ from apps.api.views.memories import IDEMPOTENCY_KEY
 from apps.memories import services
 from apps.memories.models import Episode
 from apps.retrieval.search import Filters, Weights, search
+from apps.spaces.models import Scope
 
 
 class EpisodeViewSet(SpaceScopedViewSet):
@@ -122,6 +123,9 @@ class EpisodeViewSet(SpaceScopedViewSet):
 
 
 class SearchViewSet(SpaceScopedViewSet):
+    # A search is a read sent as a POST: it needs memories:read, not memories:write.
+    action_scopes = {"create": Scope.MEMORIES_READ}
+
     @extend_schema(
         request=s.SearchRequestSerializer,
         responses=s.SearchResponseSerializer,

@@ -12,7 +12,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import parsers, status
+from rest_framework import parsers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -85,7 +85,7 @@ class ImportViewSet(SpaceScopedViewSet):
         parameters=[
             OpenApiParameter("atomic", bool, description="true: import nothing if any line is bad")
         ],
-        responses={200: s.ImportReportSerializer, 422: s.ImportReportSerializer},
+        responses={200: s.ImportReportSerializer, 422: s.ErrorSerializer},
         description="Import an export (ids are renewed). Each bad line is reported with its "
         "number and skipped; with atomic=true one bad line imports nothing (422).",
     )
@@ -105,8 +105,11 @@ class ImportViewSet(SpaceScopedViewSet):
         report = import_lines(
             self.space, self.actor, text.splitlines(), atomic=atomic_raw == "true"
         )
-        failed = atomic_raw == "true" and bool(report.errors)
-        return Response(
-            {"imported": report.imported, "errors": report.errors},
-            status=status.HTTP_422_UNPROCESSABLE_ENTITY if failed else status.HTTP_200_OK,
-        )
+        if atomic_raw == "true" and report.errors:
+            raise ApiError(
+                422,
+                "invalid_import",
+                f"{len(report.errors)} line(s) could not be imported, so nothing was",
+                {"imported": report.imported, "errors": report.errors},
+            )
+        return Response({"imported": report.imported, "errors": report.errors})
