@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -721,3 +722,30 @@ def test_it_finds_no_object_of_another_space_through_this_one(
                 mismatches.append(mismatch(pattern, method, caller, "404", got))
     assert asked > 30
     assert not mismatches, "\n".join(mismatches)
+
+
+def test_every_form_on_every_page_carries_a_csrf_token(
+    world: World, client_for: Callable[[Caller], Client]
+) -> None:
+    """Every page the space's admin can open (the one who sees every form), every
+    form that posts: Django's CSRF token inside it."""
+    admin_caller = BY_NAME["admin"]
+    client = client_for(admin_caller)
+    missing = []
+    posting_forms = 0
+    for pattern in url_patterns():
+        if RULES[pattern.name].kind != PAGE or "GET" not in RULES[pattern.name].calls:
+            continue
+        response = client.get(url_of(pattern, world))
+        if response.status_code != 200 or "text/html" not in response["Content-Type"]:
+            continue
+        html = response.content.decode()
+        for form in re.findall(r"<form\b[^>]*>.*?</form>", html, flags=re.S | re.I):
+            opening = form[: form.index(">") + 1].lower()
+            if 'method="post"' not in opening and "hx-post" not in opening:
+                continue
+            posting_forms += 1
+            if 'name="csrfmiddlewaretoken"' not in form:
+                missing.append(f"{pattern.name}: {opening[:120]}")
+    assert posting_forms > 10
+    assert not missing, "\n".join(missing)
