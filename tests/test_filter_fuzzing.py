@@ -32,7 +32,9 @@ texts = st.one_of(
     st.text(max_size=30),
     st.sampled_from([*Kind.values, *Status.values, "2024-05-01", "2024-05-01T10:00:00Z", ""]),
 )
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), texts)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), texts
+)
 values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3)
 )

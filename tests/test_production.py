@@ -33,7 +33,16 @@ def environment(**overrides: str | None) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "MEMORYWEB_PRODUCTION")
+        # The browser tests allow sync database calls under Playwright's event loop;
+        # a server must never inherit that.
+        if name
+        not in (
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DEBUG",
+            "MEMORYWEB_PRODUCTION",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+        )
     }
     env.update({name: value for name, value in PRODUCTION_ENV.items()})
     for name, value in overrides.items():

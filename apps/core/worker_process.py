@@ -40,12 +40,16 @@ def start_worker_process(
         stderr=subprocess.DEVNULL if quiet else None,
     )
     deadline = time.monotonic() + timeout
-    while not _answers(hostname):
-        if process.poll() is not None:
-            raise RuntimeError(f"the Celery worker exited with {process.returncode}")
-        if time.monotonic() > deadline:
-            stop_worker_process(process)
-            raise RuntimeError(f"the Celery worker did not answer within {timeout:.0f} s")
+    try:
+        while not _answers(hostname):
+            if process.poll() is not None:
+                raise RuntimeError(f"the Celery worker exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the Celery worker did not answer within {timeout:.0f} s")
+    except BaseException:
+        # Never leave a worker behind: it would take the next run's tasks.
+        stop_worker_process(process)
+        raise
     return process, hostname
 
 

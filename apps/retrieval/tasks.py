@@ -69,9 +69,12 @@ def _embed_locked_batch(
     Rows are locked with SKIP LOCKED while the model runs, so two workers never embed
     the same memory; a worker killed here releases its locks and the rows stay as they were.
     """
+    backend.prepare()  # a model loads before any row is held, not while it is
     with transaction.atomic():
+        # FOR NO KEY UPDATE: only the vector changes, so links to these rows (which
+        # hold them FOR KEY SHARE) are not kept waiting while the model runs.
         batch = list(
-            candidates.select_for_update(skip_locked=True, of=("self",)).only(
+            candidates.select_for_update(skip_locked=True, no_key=True, of=("self",)).only(
                 "pk", "content", "content_hash"
             )[:batch_size]
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -163,12 +163,16 @@ class SearchViewSet(SpaceScopedViewSet):
             actor=self.actor,
             vector=data.get("vector"),
         )
+        memories = [hit.memory for hit in result.hits]
+        # One query for every hit's episodes, and one serializer pass for all hits.
+        prefetch_related_objects(
+            memories,
+            Prefetch("source_episodes", queryset=Episode.objects.for_space(self.space).only("pk")),
+        )
+        serialized = s.MemorySerializer(memories, many=True).data
         hits = []
-        for hit in result.hits:
-            entry: dict[str, Any] = {
-                "memory": s.MemorySerializer(hit.memory).data,
-                "score": round(hit.score, 6),
-            }
+        for hit, memory in zip(result.hits, serialized, strict=True):
+            entry: dict[str, Any] = {"memory": memory, "score": round(hit.score, 6)}
             if data["explain"]:
                 entry["explain"] = hit.components
             hits.append(entry)
