@@ -20,9 +20,12 @@ from rest_framework.test import APIClient
 
 from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
+from apps.consolidation.models import Proposal
+from apps.consolidation.services import start_consolidation
 from apps.core.worker_process import start_worker_process, stop_worker_process
+from apps.jobs.models import Job
 from apps.memories import services
-from apps.memories.models import Memory, MemoryVersion
+from apps.memories.models import Memory, MemoryVersion, Mention
 from apps.retrieval import tasks
 from apps.spaces.models import ApiToken, Scope
 from memoryweb import embedded
@@ -237,3 +240,39 @@ def test_two_editors_saving_at_once_one_wins_and_the_other_gets_a_conflict(space
     assert (stored.version, stored.content) == (2, expected)
     history = MemoryVersion.objects.for_space(space).filter(memory=memory).order_by("version")
     assert [v.content for v in history] == ["The meeting is on Monday.", expected]
+
+
+def test_a_consolidation_job_killed_half_way_resumes_without_duplicates(
+    space, transactional_db, hashing_backend, embed_now
+):
+    rows = [
+        {"content": f"Note {n}: the Lisbon office plans item {n} with Tomás."} for n in range(3000)
+    ]
+    rows += [
+        {"content": f"Note {n}: the Lisbon office plans item {n} with Tomás!"} for n in range(40)
+    ]
+    services.create_memories(space, ACTOR, rows)
+    embed_now(space)
+    env = worker_env(MEMORYWEB_EMBEDDING_BACKEND="hashing", MEMORYWEB_BROKER_VISIBILITY_TIMEOUT="4")
+    first, _ = start_worker_process(env, quiet=True)
+    try:
+        job = start_consolidation(space, only=["merge", "link", "entities"])
+        wait_until(lambda: Job.objects.get(pk=job.pk).done >= 1, timeout=120)
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+    job.refresh_from_db()
+    assert job.status == "running" and job.done < job.total, "not killed half-way"
+
+    second, _ = start_worker_process(env, quiet=True)
+    try:
+        wait_until(lambda: Job.objects.get(pk=job.pk).status != "running", timeout=180)
+    finally:
+        stop_worker_process(second)
+    job.refresh_from_db()
+    assert (job.status, job.done, job.total) == ("succeeded", 3, 3)
+    merges = Proposal.objects.for_space(space).filter(operation="merge")
+    assert merges.count() == job.counts["merge_proposed"] == 40  # each pair proposed once
+    mentions = Mention.objects.for_space(space)
+    assert mentions.count() == job.counts["entities_proposed"]
+    assert mentions.values("entity", "memory").distinct().count() == mentions.count()

@@ -25,9 +25,12 @@ def consolidate_space(job_id: int) -> dict[str, int]:
         return {}
     request_id_var.set(f"consolidate-{job_id}")
     only = job.params.get("only") or services.ALL_OPERATIONS
-    job.start(total=len(only))
+    if job.status == Job.Status.QUEUED:
+        job.start(total=len(only))
     try:
         for operation in only:
+            if f"{operation}_proposed" in job.counts:
+                continue  # done before the worker running it died: resume after it
             report = services.consolidate(job.space, only=[operation])
             job.advance(
                 1,

