@@ -1,7 +1,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,6 +71,48 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def child_database_url() -> str:
+    """The test database as a URL, for servers the tests start in other processes."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+def start_gunicorn(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn serving the app on a free port; returns once /api/v1/health answers."""
+    import httpx
+    from django.conf import settings
+
+    port = free_port()
+    process = subprocess.Popen(
+        [GUNICORN, "memoryweb.wsgi", "--bind", f"127.0.0.1:{port}", *options],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{base}/api/v1/health", timeout=2)
+            return process, base
+        except httpx.TransportError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"gunicorn did not start (exit {process.poll()})") from None
+            time.sleep(0.3)
+
+
+def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    process.wait(timeout=30)
+
+
 @pytest.fixture
 def celery_worker_process(transactional_db: Any) -> Any:
     """A real Celery worker in its own process, on the test broker and test database.
@@ -79,13 +125,10 @@ def celery_worker_process(transactional_db: Any) -> Any:
 
     from apps.core.worker_process import start_worker_process, stop_worker_process
 
-    db = settings.DATABASES["default"]
     env = {
         **os.environ,
         "MEMORYWEB_PROFILE": "test",
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        ),
+        "DATABASE_URL": child_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
     }
     process, hostname = start_worker_process(env)

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +26,7 @@ from apps.memories.models import Memory, MemoryVersion, Mention
 from apps.retrieval import tasks
 from apps.spaces.models import ApiToken, Scope
 from memoryweb import embedded
-from tests.conftest import free_port
+from tests.conftest import child_database_url, start_gunicorn, stop_gunicorn
 from tests.test_pipeline import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
@@ -38,14 +35,10 @@ WRITE: list[str] = [Scope.MEMORIES_READ, Scope.MEMORIES_WRITE]
 
 
 def worker_env(**extra: str) -> dict[str, str]:
-    database = settings.DATABASES["default"]
     return {
         **os.environ,
         "MEMORYWEB_PROFILE": "test",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
-            f"{database['PORT']}/{database['NAME']}"
-        ),
+        "DATABASE_URL": child_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         **extra,
     }
@@ -135,37 +128,13 @@ def test_agents_keep_writing_while_the_broker_is_down(space, transactional_db, t
 
 @pytest.fixture
 def web_server(transactional_db: Any) -> Any:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "memoryweb.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "2",
-        ],
-        cwd=settings.BASE_DIR,
-        env=worker_env(DATABASE_CONNECT_TIMEOUT="2"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process, base = start_gunicorn(
+        worker_env(DATABASE_CONNECT_TIMEOUT="2"), "--workers", "1", "--threads", "2"
     )
-    base = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(base), timeout=60)
     try:
         yield base, process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/api/v1/health", timeout=2).status_code in (200, 503)
-    except httpx.TransportError:
-        return False
+        stop_gunicorn(process)
 
 
 def test_requests_fail_cleanly_while_the_database_restarts_and_then_succeed(

@@ -53,25 +53,16 @@ def test_the_command_refuses_a_missing_file(db):
         call_command("eval_locomo", "--data", "/nonexistent.json")
 
 
+def evaluation(*options: str) -> dict:
+    """The command's JSON report for the dev set with `options`."""
+    out = StringIO()
+    call_command("eval_locomo", "--data", str(DATA), *options, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
 @pytest.mark.slow
 def test_the_eval_runs_on_a_two_conversation_slice(db):
-    out = StringIO()
-    call_command(
-        "eval_locomo",
-        "--data",
-        str(DATA),
-        "--limit",
-        "2",
-        "--mode",
-        "text",
-        "hybrid",
-        "--k",
-        "5",
-        "10",
-        "--json",
-        stdout=out,
-    )
-    report = json.loads(out.getvalue())
+    report = evaluation("--limit", "2", "--mode", "text", "hybrid", "--k", "5", "10")
 
     assert report["conversations"] == ["conv-26", "conv-30"]
     assert report["turns"] == 419 + 369
@@ -90,22 +81,7 @@ def test_the_command_refuses_a_negative_graph_weight(db):
 
 @pytest.mark.slow
 def test_the_eval_compares_with_consolidation_and_graph_expansion(db):
-    out = StringIO()
-    call_command(
-        "eval_locomo",
-        "--data",
-        str(DATA),
-        "--limit",
-        "1",
-        "--mode",
-        "hybrid",
-        "--k",
-        "10",
-        "--consolidated",
-        "--json",
-        stdout=out,
-    )
-    report = json.loads(out.getvalue())
+    report = evaluation("--limit", "1", "--mode", "hybrid", "--k", "10", "--consolidated")
 
     consolidated = report["consolidated"]
     assert set(consolidated["proposed"]) == {

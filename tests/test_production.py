@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
-from tests.conftest import free_port
+from tests.conftest import child_database_url, start_gunicorn, stop_gunicorn
 
 BASE_DIR = Path(settings.BASE_DIR)
 GOOD_KEY = "vR7-production-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -103,52 +102,19 @@ def test_it_is_insecure_only_outside_production_mode():
 def gunicorn(db: Any, tmp_path: Path) -> Any:
     """gunicorn serving the app in production mode on the test database, behind a
     proxy that terminates HTTPS (X-Forwarded-Proto), with collected static files."""
-    database = settings.DATABASES["default"]
     overrides = {
         "MEMORYWEB_STATIC_ROOT": str(tmp_path / "static"),
         "MEMORYWEB_BEHIND_PROXY": "1",
         "MEMORYWEB_PROFILE": "test",
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:"
-            f"{database['PORT']}/{database['NAME']}"
-        ),
+        "DATABASE_URL": child_database_url(),
     }
     collected = manage("collectstatic", "--noinput", **overrides)
     assert collected.returncode == 0, collected.stderr
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "memoryweb.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--timeout",
-            "60",
-        ],
-        cwd=BASE_DIR,
-        env=environment(**overrides),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{base}/api/v1/health", timeout=2)
-            break
-        except httpx.TransportError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                stderr = process.communicate()[1]
-                raise RuntimeError(f"gunicorn did not start: {stderr!r}") from None
-            time.sleep(0.3)
+    process, base = start_gunicorn(environment(**overrides), "--workers", "2", "--timeout", "60")
     try:
         yield base, process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_gunicorn(process)
 
 
 HTTPS = {"X-Forwarded-Proto": "https", "Host": "memory.example.com"}
