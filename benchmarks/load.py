@@ -156,9 +156,9 @@ def start_gunicorn(
 
 
 def start_worker(
-    run_dir: Path, hostname: str, env: dict[str, str], niceness: int = 0
+    run_dir: Path, hostname: str, env: dict[str, str], niceness: int = 0, concurrency: int = 2
 ) -> subprocess.Popen[bytes]:
-    """The worker as the Procfile starts it (prefork, concurrency 2), with its own name."""
+    """The worker as the Procfile starts it (prefork), with its own name."""
     log = open(run_dir / "worker.log", "wb")  # noqa: SIM115 (the child writes it)
     process = subprocess.Popen(
         [
@@ -167,7 +167,7 @@ def start_worker(
             "memoryweb",
             "worker",
             "--loglevel=info",
-            "--concurrency=2",
+            f"--concurrency={concurrency}",
             f"--hostname={hostname}",
         ],
         cwd=ROOT,
@@ -319,6 +319,7 @@ def main() -> int:
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--gunicorn-threads", type=int, default=4)
     parser.add_argument("--drain-timeout", type=float, default=180)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument(
         "--worker-nice", type=int, default=0, help="run the Celery worker at this niceness"
     )
@@ -345,7 +346,9 @@ def main() -> int:
     exit_code = 1
     try:
         port = free_port()
-        worker = start_worker(run_dir, f"load-{stamp}@localhost", env, args.worker_nice)
+        worker = start_worker(
+            run_dir, f"load-{stamp}@localhost", env, args.worker_nice, args.worker_concurrency
+        )
         keep_alive = max(30, round(3 * args.wait))
         gunicorn = start_gunicorn(
             run_dir,
@@ -374,7 +377,8 @@ def main() -> int:
         print(
             f"load: {args.agents} agents + 1 curator for {args.seconds} s on 127.0.0.1:{port}, "
             f"gunicorn {args.gunicorn_workers} workers x {args.gunicorn_threads} threads, "
-            f"Celery worker concurrency 2, agents wait {args.wait:.2f} s on average; "
+            f"Celery worker concurrency {args.worker_concurrency} (nice {args.worker_nice}), "
+            f"agents wait {args.wait:.2f} s on average; "
             f"logs in {run_dir}",
             flush=True,
         )
