@@ -340,9 +340,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["apps.api.access.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttling.PerClientRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.api.errors.handle_exception",
+    # Which address is the client's: behind our proxy the last one it forwarded, else
+    # the connection's (a client's own X-Forwarded-For is never believed).
+    "NUM_PROXIES": 1 if env_bool("MEMORYWEB_BEHIND_PROXY", False) else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MemoryWeb API",

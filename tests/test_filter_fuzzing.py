@@ -140,15 +140,28 @@ def test_filters_either_refuse_by_name_or_run(space, make_memory):
         '{"content": "hi", "tags": ["x\\u0000"]}',
         '{"content": "hi \\ud800"}',
         '{"content": "hi\\u0000"}',
+        '{"items": [{"content": "hi", "a\\u0000": 1}]}',
     ],
 )
 def test_text_postgres_cannot_store_is_refused_and_nothing_is_written(space, body):
+    """Anywhere in a body, even in a field name that only an error would echo."""
     _, raw = ApiToken.issue(
         space=space, name="writer", scopes=[Scope.MEMORIES_READ, Scope.MEMORIES_WRITE]
     )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    response = client.post("/api/v1/memories", body, content_type="application/json")
+    path = "/api/v1/memories/batch" if "items" in body else "/api/v1/memories"
+    response = client.post(path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1")
     assert response.status_code in (400, 422)
     assert has_error_shape(response.json())
+    assert not Memory.objects.for_space(space).exists()
+
+
+def test_the_domain_layer_refuses_nul_from_any_caller(space, actor):
+    from apps.memories import services
+
+    for fields in ({"content": "a\x00b"}, {"content": "ok", "metadata": {"k\x00": 1}}):
+        with pytest.raises(services.InvalidMemory) as refused:
+            services.create_memory(space, actor, **fields)
+        assert "NUL" in str(refused.value.details)
     assert not Memory.objects.for_space(space).exists()

@@ -12,6 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from apps.api.parsers import NulInBody
 from apps.memories.services import (
     ContentTooLarge,
     InvalidMemory,
@@ -61,6 +62,7 @@ _DOMAIN_STATUS: list[tuple[type[MemoryServiceError], int]] = [
 ]
 
 _DRF_CODES: dict[type[exceptions.APIException], str] = {
+    NulInBody: "invalid_text",  # before ParseError, which it is a kind of
     exceptions.ParseError: "malformed_json",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",

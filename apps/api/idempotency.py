@@ -6,7 +6,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -76,18 +75,6 @@ def run_once(request: Request, caller: Caller, handler: Callable[[], Response]) 
                 key=key,
                 fingerprint=fingerprint,
                 status_code=response.status_code,
-                response_body=_storable(json.loads(JSONRenderer().render(response.data))),
+                response_body=json.loads(JSONRenderer().render(response.data)),
             )
     return response
-
-
-def _storable(value: Any) -> Any:
-    """The body with U+0000 (which jsonb cannot hold) replaced: an error may echo a
-    field name that a client sent with one in it."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {_storable(k): _storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_storable(item) for item in value]
-    return value

@@ -10,11 +10,13 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
+from rest_framework.throttling import BaseThrottle
 
 
 def _keys(request: HttpRequest) -> list[str]:
     _, period = settings.LOGIN_RATE_LIMIT
-    client = request.META.get("REMOTE_ADDR", "")
+    # The address as the API's rate limit sees it: behind a proxy, the one it forwarded.
+    client = BaseThrottle().get_ident(request)  # type: ignore[arg-type]
     username = str(request.POST.get("username", "")).strip().casefold()[:150]
     return [f"login-failures:{period}:addr:{client}", f"login-failures:{period}:user:{username}"]
 

@@ -99,13 +99,13 @@ def _clean_tags(tags: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def _holds_nul(value: Any) -> bool:
+def holds_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
     if isinstance(value, list | tuple):
-        return any(_holds_nul(item) for item in value)
+        return any(holds_nul(item) for item in value)
     return False
 
 
@@ -146,7 +146,7 @@ def _validate(fields: dict[str, Any]) -> dict[str, Any]:
         elif value is not None and timezone.is_naive(value):
             errors[name] = "must include a time zone"
     for name, value in fields.items():
-        if _holds_nul(value):
+        if holds_nul(value):
             # PostgreSQL cannot store U+0000 in text or jsonb.
             errors[name] = "must not contain the NUL character (U+0000)"
     if "tags" in fields:

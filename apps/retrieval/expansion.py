@@ -13,7 +13,6 @@ hits.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
@@ -31,15 +30,6 @@ RESTART = 0.5
 ITERATIONS = 20
 
 Node = tuple[str, object]  # ("m", memory id) or ("e", entity id)
-
-
-@dataclass
-class Expansion:
-    """What each memory got from the walk, as a share of the seeds' total score."""
-
-    shares: dict[UUID, float]
-    nodes: int
-    edges: int
 
 
 def _neighbourhood(space: Space, seeds: list[UUID]) -> dict[Node, dict[Node, float]]:
@@ -116,18 +106,18 @@ def personalized_pagerank(
     return rank
 
 
-def expand(space: Space, scoped: QuerySet[Memory], seed_scores: dict[UUID, float]) -> Expansion:
-    """The walk from the best `SEEDS` of `seed_scores`; shares only for memories that
-    `scoped` (the search's filters) allows."""
+def expand(
+    space: Space, scoped: QuerySet[Memory], seed_scores: dict[UUID, float]
+) -> dict[UUID, float]:
+    """What each memory gets from the walk from the best `SEEDS` of `seed_scores`, as a
+    share of their total; only memories that `scoped` (the search's filters) allows."""
     seeds = sorted(seed_scores, key=seed_scores.__getitem__, reverse=True)[:SEEDS]
     if not seeds:
-        return Expansion({}, 0, 0)
+        return {}
     edges = _neighbourhood(space, seeds)
     if not edges:
-        return Expansion({}, 0, 0)
+        return {}
     rank = personalized_pagerank(edges, {("m", pk): seed_scores[pk] for pk in seeds})
     reached = {node[1] for node in rank if node[0] == "m"}
     allowed = set(scoped.filter(pk__in=reached).values_list("pk", flat=True))
-    shares = {pk: rank[("m", pk)] for pk in allowed if rank.get(("m", pk))}
-    edge_count = sum(len(neighbours) for neighbours in edges.values()) // 2
-    return Expansion(shares, len(edges), edge_count)
+    return {pk: rank[("m", pk)] for pk in allowed if rank.get(("m", pk))}

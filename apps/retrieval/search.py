@@ -297,12 +297,12 @@ def _expand_graph(
     if not weights.graph or not fused:
         return
     seed_scores = {pk: candidate.score for pk, candidate in fused.items()}
-    walk = expansion.expand(space, scoped, seed_scores)
-    if not walk.shares:
+    shares = expansion.expand(space, scoped, seed_scores)
+    if not shares:
         return
     top = sorted(seed_scores.values(), reverse=True)[: expansion.SEEDS]
     scale = weights.graph * sum(top)
-    for pk, share in walk.shares.items():
+    for pk, share in shares.items():
         added = scale * share
         candidate = fused.setdefault(pk, _Candidate())
         candidate.score += added
