@@ -106,21 +106,23 @@ def test_it_answers_404_for_another_spaces_memory(writer, outsider, space, metho
     assert (memory.content, memory.status, memory.version) == ("Bob's PIN is 4711", "active", 1)
 
 
-def test_it_never_lists_or_finds_another_spaces_rows(writer, outsider):
+def test_it_never_lists_or_finds_another_spaces_rows(writer, outsider, space):
     memory_id = _memory_in(writer)
     assert outsider.get("/api/v1/memories?status=any").json()["results"] == []
     found = outsider.post("/api/v1/search", {"query": "PIN", "mode": "text"}, format="json")
     assert found.json()["hits"] == []
-    merge = outsider.post(
-        "/api/v1/memories/merge", {"ids": [memory_id, memory_id[:-1] + "0"]}, format="json"
-    )
+    # Paired with one of the outsider's own memories: a foreign id must not
+    # become usable by being mixed with ids the caller may touch.
+    own_id = _memory_in(outsider)
+    merge = outsider.post("/api/v1/memories/merge", {"ids": [own_id, memory_id]}, format="json")
     assert merge.status_code == 404
     link = outsider.post(
         "/api/v1/links",
-        {"source": memory_id, "target": memory_id[:-1] + "0", "type": "related_to"},
+        {"source": own_id, "target": memory_id, "type": "related_to"},
         format="json",
     )
     assert link.status_code == 404
+    assert not Link.objects.for_space(space).exists()
 
 
 def test_it_lets_a_person_use_the_api_with_their_session_and_csrf(space, alice):
