@@ -7,9 +7,11 @@ from django.core.cache import cache
 from django.db import connection
 
 from apps.memories import services
+from apps.memories.models import Memory
 from apps.retrieval import lexical
 from apps.retrieval.lexical import STATS, refresh_lexicon
 from apps.retrieval.models import LexemeFrequency, LexiconState
+from apps.retrieval.search import Filters
 from apps.retrieval.tasks import refresh_lexicon_task
 
 pytestmark = pytest.mark.django_db
@@ -97,3 +99,33 @@ def test_an_outdated_lexicon_is_recounted_once_in_the_background(worded_space, m
 
 def test_the_recount_task_ignores_a_space_that_is_gone(db):
     assert refresh_lexicon_task(987654) == 0
+
+
+def _plan_nodes(node):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+def test_it_averages_the_lengths_once_even_when_the_planner_expects_no_matches(space, actor):
+    # Statistics taken before the space had memories, as for any space newer than
+    # the last ANALYZE: the planner expects about one matching row.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memories_memory")
+    services.create_memories(
+        space, actor, [{"content": f"marathon training week {i}"} for i in range(300)]
+    )
+    STATS.forget(space.pk)
+    scoped = Filters().apply(Memory.objects.for_space(space))
+    steps = lexical.bm25_steps(scoped, space.pk, "marathon", 30, narrowed=False)
+    assert steps is not None
+    statement = f"WITH {', '.join(steps.ctes)} SELECT * FROM {steps.names[-1]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", steps.params)
+        plan = cursor.fetchone()[0][0]["Plan"]
+    aggregates = [n for n in _plan_nodes(plan) if n["Node Type"] == "Aggregate"]
+    assert aggregates
+    # Once per query, not once per matched row: the average ran 300 times over 300
+    # rows before the norm CTE was materialized.
+    assert [n["Actual Loops"] for n in aggregates] == [1] * len(aggregates)
+    assert STATS.get(space.pk, ["marathon"])[1] == {"marathon": 300}

@@ -324,7 +324,11 @@ def _scoring_steps(
                         SELECT m.id, ({present}) AS weight,
                                length(m.search_vector)::float8 AS dl
                         FROM memories_memory m WHERE m.id IN ({subquery})
-                    ), norm AS (SELECT GREATEST(avg(dl), 1) AS avgdl FROM matched)
+                    ),
+                    -- MATERIALIZED: inlined, a planner that expects one matched row
+                    -- (a space newer than its statistics) re-ran the average for
+                    -- every matched row, quadratic in the matches.
+                    norm AS MATERIALIZED (SELECT GREATEST(avg(dl), 1) AS avgdl FROM matched)
                     SELECT matched.id, matched.weight * {K1 + 1}
                            / (1 + {K1} * (1 - {B} + {B} * matched.dl / norm.avgdl)) AS score
                     FROM matched CROSS JOIN norm
