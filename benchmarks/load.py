@@ -316,12 +316,13 @@ def main() -> int:
     parser.add_argument(
         "--write-share", type=float, default=0.4, help="share of agent requests that write"
     )
-    parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--gunicorn-threads", type=int, default=4)
+    # The defaults are what docker/compose.yaml (web) and the Procfile (worker) start.
+    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument("--gunicorn-threads", type=int, default=1)
     parser.add_argument("--drain-timeout", type=float, default=180)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument(
-        "--worker-nice", type=int, default=0, help="run the Celery worker at this niceness"
+        "--worker-nice", type=int, default=19, help="run the Celery worker at this niceness"
     )
     parser.add_argument(
         "--verify", type=int, default=1000, help="memories checked by vector search (at least 200)"
@@ -339,6 +340,8 @@ def main() -> int:
         "MEMORYWEB_PROFILE": "dev",
         "DEBUG": "false",
         "PYTHONUNBUFFERED": "1",
+        # As the Procfile and the compose file set it, unless the caller chose otherwise.
+        "MEMORYWEB_EMBEDDING_THREADS": os.environ.get("MEMORYWEB_EMBEDDING_THREADS", "1"),
     }
     started_services = services_up()
     space, tokens, user, password = create_space(stamp, args.agents)
@@ -378,6 +381,7 @@ def main() -> int:
             f"load: {args.agents} agents + 1 curator for {args.seconds} s on 127.0.0.1:{port}, "
             f"gunicorn {args.gunicorn_workers} workers x {args.gunicorn_threads} threads, "
             f"Celery worker concurrency {args.worker_concurrency} (nice {args.worker_nice}), "
+            f"{env['MEMORYWEB_EMBEDDING_THREADS']} model thread(s) per process, "
             f"agents wait {args.wait:.2f} s on average; "
             f"logs in {run_dir}",
             flush=True,
