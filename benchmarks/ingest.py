@@ -23,6 +23,9 @@ from apps.memories.models import Memory
 from apps.retrieval.embedding import MiniLMBackend
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
+from memoryweb.celery import app as celery_app
+
+EMBEDDING_QUEUE = "embedding"
 
 SUBJECTS = ["garden", "marathon", "restaurant", "cello", "sourdough", "bicycle", "novel", "trip"]
 
@@ -54,28 +57,40 @@ def main() -> None:
         model.embed(texts[i : i + 64])
     raw_rate = len(texts) / (time.perf_counter() - started)
 
-    worker, _hostname = start_worker_process(quiet=True)
-    space = Space.objects.create(slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench")
     actor = Actor.system("benchmark")
+    worker, _hostname = start_worker_process(quiet=True)
     try:
-        # Warm the worker's model so the figure measures steady-state ingest.
+        space = new_space()
+        try:
+            # Warm the worker's model so the figure measures steady-state ingest.
+            services.create_memory(space, actor, content="warm-up")
+            wait_embedded(space)
+            started = time.perf_counter()
+            write_times = write_all(space, actor, texts, args.batch)
+            writes_done = time.perf_counter() - started
+            wait_embedded(space)
+            elapsed = time.perf_counter() - started
+        finally:
+            purge_space(space, actor, reason="benchmark finished")
+    finally:
+        stop_worker_process(worker)
+
+    # Where the time goes: the same writes while the (warm) worker does not take
+    # embedding jobs, then the worker embedding and storing what they left, each part
+    # with the cores to itself.
+    worker, hostname = start_worker_process(quiet=True)
+    space = new_space()
+    try:
         services.create_memory(space, actor, content="warm-up")
-        while Memory.objects.for_space(space).filter(embedding=None).exists():
-            time.sleep(0.1)
+        wait_embedded(space)
+        celery_app.control.cancel_consumer(EMBEDDING_QUEUE, destination=[hostname], reply=True)
         started = time.perf_counter()
-        write_times = []
-        for i in range(0, len(texts), args.batch):
-            chunk = texts[i : i + args.batch]
-            began = time.perf_counter()
-            if args.batch == 1:
-                services.create_memory(space, actor, content=chunk[0])
-            else:
-                services.create_memories(space, actor, [{"content": t} for t in chunk])
-            write_times.append((time.perf_counter() - began) * 1000)
-        writes_done = time.perf_counter() - started
-        while Memory.objects.for_space(space).filter(embedding=None).exists():
-            time.sleep(0.05)
-        elapsed = time.perf_counter() - started
+        write_all(space, actor, texts, args.batch)
+        writes_alone = time.perf_counter() - started
+        started = time.perf_counter()
+        celery_app.control.add_consumer(EMBEDDING_QUEUE, destination=[hostname], reply=True)
+        wait_embedded(space)
+        worker_alone = time.perf_counter() - started
     finally:
         stop_worker_process(worker)
         purge_space(space, actor, reason="benchmark finished")
@@ -94,6 +109,35 @@ def main() -> None:
         f"p95 {write_times[int(0.95 * (len(write_times) - 1))]:.2f} ms; "
         f"all writes committed after {writes_done:.1f}s"
     )
+    print(
+        f"parts alone: writes {args.count / writes_alone:8.1f} memories/s "
+        f"({1000 * writes_alone / args.count:.2f} ms each); the worker's embed and store "
+        f"{args.count / worker_alone:8.1f} "
+        f"memories/s ({100 * args.count / worker_alone / raw_rate:.0f}% of raw model speed)"
+    )
+
+
+def new_space() -> Space:
+    return Space.objects.create(slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench")
+
+
+def write_all(space: Space, actor: Actor, texts: list[str], batch: int) -> list[float]:
+    """Create the memories through the service layer; returns each call's ms."""
+    write_times = []
+    for i in range(0, len(texts), batch):
+        chunk = texts[i : i + batch]
+        began = time.perf_counter()
+        if batch == 1:
+            services.create_memory(space, actor, content=chunk[0])
+        else:
+            services.create_memories(space, actor, [{"content": t} for t in chunk])
+        write_times.append((time.perf_counter() - began) * 1000)
+    return write_times
+
+
+def wait_embedded(space: Space) -> None:
+    while Memory.objects.for_space(space).filter(embedding=None).exists():
+        time.sleep(0.05)
 
 
 if __name__ == "__main__":
