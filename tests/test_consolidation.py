@@ -211,6 +211,22 @@ def test_names_are_found_without_a_model():
     assert "She" not in found and "Maya" not in found
 
 
+def test_names_keep_their_particles_and_lose_the_possessive():
+    text = (
+        "We met Inês at Mercado do Bolhão; then Tomás's sister drove to "
+        "Ludwig van Beethoven's house."
+    )
+    spans = entities.names_in(text)
+    assert {name for name, *_ in spans} == {
+        "Inês",
+        "Mercado do Bolhão",
+        "Tomás",
+        "Ludwig van Beethoven",
+    }
+    # Each span is where the name stands in the text, without the "'s".
+    assert all(text[start:end] == name for name, start, end, _ in spans)
+
+
 def test_entities_join_memories_that_mention_the_same_name(space, actor):
     first, second, _ = services.create_memories(
         space,

@@ -3,7 +3,9 @@ from io import StringIO
 from django.core.management import call_command
 
 from apps.audit.models import AuditEvent
-from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, Status
+from apps.consolidation.models import Proposal
+from apps.jobs.models import Job
+from apps.memories.models import Entity, Episode, Link, LinkType, Memory, MemoryVersion, Status
 from apps.spaces.models import Membership, Space
 
 
@@ -20,6 +22,7 @@ def test_load_demo_loads_two_people_with_history_once(db, django_user_model):
     call_command("load_demo", stdout=out)
     space = Space.objects.get(slug="demo")
     first = demo_counts(space)
+    first_proposals = Proposal.objects.for_space(space).count()
 
     memories = Memory.objects.for_space(space)
     assert set(memories.values_list("subject", flat=True)) == {"Maya Okafor", "Tomás Reyes"}
@@ -30,7 +33,18 @@ def test_load_demo_loads_two_people_with_history_once(db, django_user_model):
     assert len(set(Episode.objects.for_space(space).values_list("session", flat=True))) >= 6
     assert Membership.objects.get(space=space, user=admin).role == "admin"
 
+    # Embedded and consolidated, so the review queue and the entity pages have
+    # something to show; the map is the worker's job.
+    assert not memories.filter(embedding__isnull=True).exists()
+    assert Proposal.objects.for_space(space).filter(status="pending").exists()
+    names = set(Entity.objects.for_space(space).values_list("name", flat=True))
+    assert {"Maya Okafor", "Tomás Reyes", "Mercado do Bolhão", "Lisbon"} <= names
+    assert Job.objects.filter(space=space, kind="project").count() == 1
+    assert "consolidation found" in out.getvalue()
+
     call_command("load_demo", stdout=out)
     assert demo_counts(space) == first
+    assert Proposal.objects.for_space(space).count() == first_proposals
+    assert Job.objects.filter(space=space, kind="project").count() == 1
     assert Space.objects.filter(slug="demo").count() == 1
     assert "nothing loaded" in out.getvalue()

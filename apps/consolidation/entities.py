@@ -17,7 +17,11 @@ from apps.spaces.models import Space
 HASHTAG = re.compile(r"#(\w{2,64})")
 # Letters, apostrophes (straight or typographic, U+2019) and hyphens.
 _WORD = "[A-ZÀ-Ý][\\w'\u2019-]*"
-PROPER = re.compile(rf"\b{_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_WORD})*")
+# Lower-case particles inside a name: "Bank of England", "Mercado do Bolhão",
+# "Ludwig van Beethoven".
+_PARTICLE = r"(?:of|the|de|da|do|das|dos|del|della|di|du|van|von|der|den|ter)\s+"
+PROPER = re.compile(rf"\b{_WORD}(?:\s+(?:{_PARTICLE})?{_WORD})*")
+POSSESSIVE = re.compile("['\u2019]s?$")
 SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n)$")
 # Capitalised but naming nothing: pronouns, articles, months and days are too common to
 # be worth a node (a later, LLM-backed pass may keep them when it knows better).
@@ -45,10 +49,14 @@ def names_in(text: str) -> list[tuple[str, int, int, str]]:
             if len(words) == 1:
                 continue
             name = " ".join(words[1:])
+        end = match.end()
+        # "Tomás's sister" names Tomás; "the Joneses' house" names the Joneses.
+        owner = POSSESSIVE.sub("", name)
+        end -= len(name) - len(owner)
+        name = owner
         if name.casefold() in NOT_NAMES or len(name) < 2:
             continue
-        start = match.end() - len(name)
-        found.append((name, start, match.end(), str(Entity.EntityKind.OTHER)))
+        found.append((name, end - len(name), end, str(Entity.EntityKind.OTHER)))
     return found
 
 
