@@ -249,6 +249,35 @@ def test_entities_join_memories_that_mention_the_same_name(space, actor):
     assert consolidation.consolidate(space, only=["entities"]).applied["entities"] == 0
 
 
+def test_a_first_name_alone_is_the_one_person_who_has_it(space, actor):
+    opens, sister, shared, _ = services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "Tomás is opening Brasa in Porto.", "subject": "Tomás Reyes"},
+            {"content": "Inês, Tomás's sister, runs front of house.", "subject": "Inês"},
+            {"content": "Ana met Ana at the market.", "subject": "Ana Lima"},
+            {"content": "Ana Costa sells fish.", "subject": "Ana Costa"},
+        ],
+    )
+    consolidation.consolidate(space, only=["entities"])
+    names = dict(Entity.objects.for_space(space).values_list("name", "kind"))
+    assert "Tomás" not in names and names["Tomás Reyes"] == "person"
+    tomas = Entity.objects.for_space(space).get(name="Tomás Reyes")
+    # At a sentence start and in a possessive alike, where the name stands.
+    assert set(tomas.memories.values_list("pk", flat=True)) == {opens.pk, sister.pk}
+    mention = Mention.objects.for_space(space).get(entity=tomas, memory=sister)
+    assert sister.content[mention.start : mention.end] == "Tomás"
+    # Two people named Ana: "Ana" alone is neither of them.
+    ana_lima = Entity.objects.for_space(space).get(name="Ana Lima")
+    assert set(ana_lima.memories.values_list("pk", flat=True)) == {shared.pk}
+    assert (
+        not Mention.objects.for_space(space)
+        .filter(entity__name="Ana Costa", memory=shared)
+        .exists()
+    )
+
+
 def test_a_changed_value_proposes_that_the_later_fact_supersedes_the_earlier(
     space, actor, embed_now
 ):

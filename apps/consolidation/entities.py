@@ -64,7 +64,8 @@ def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None
     """Mentions for the active memories that have none yet; returns how many were made.
 
     People (the subject and agent fields) are also found wherever their name appears in
-    a text, even opening a sentence, where a capital alone would say nothing.
+    a text, even opening a sentence, where a capital alone would say nothing; so is a
+    person's first name alone ("Maya" for Maya Okafor) when no other person shares it.
     """
     if memories is None:
         mentioned = Mention.objects.for_space(space).filter(memory=OuterRef("pk"))
@@ -78,9 +79,14 @@ def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None
     known = {
         (entity.kind, entity.normalized_name): entity for entity in Entity.objects.for_space(space)
     }
-    people = {name for kind, name in known if kind == Entity.EntityKind.PERSON}
-    people |= {Entity.normalize(f) for m in targets for f in (m.subject, m.agent) if f}
-    named = _any_name(people)
+    people = {
+        normalized: entity.name
+        for (kind, normalized), entity in known.items()
+        if kind == Entity.EntityKind.PERSON
+    }
+    people |= {Entity.normalize(f): f for m in targets for f in (m.subject, m.agent) if f}
+    aliases = _first_names(people)
+    named = _any_name(set(people) | set(aliases))
     mentions: list[Mention] = []
     for memory in targets:
         spans: list[tuple[str, int | None, int | None, str]] = list(names_in(memory.content))
@@ -92,6 +98,12 @@ def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None
         for field in (memory.subject, memory.agent):
             if field:
                 spans.append((field, None, None, Entity.EntityKind.PERSON))
+        spans = [
+            (aliases[normalized], start, end, Entity.EntityKind.PERSON)
+            if (normalized := Entity.normalize(name)) in aliases
+            else (name, start, end, kind)
+            for name, start, end, kind in spans
+        ]
         mentions += _mentions(space, memory, spans, known)
     # Only memories without mentions were read, so every one of these is new.
     Mention.objects.for_space(space).bulk_create(mentions, batch_size=5000, ignore_conflicts=True)
@@ -106,6 +118,21 @@ def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None
             summary={"mentions": made},
         )
     return made
+
+
+def _first_names(people: dict[str, str]) -> dict[str, str]:
+    """normalized first name -> the one person (display name) of several words who has it;
+    a first name two people share, or that is a person's whole name, stays itself."""
+    owners: dict[str, set[str]] = {}
+    for name in people.values():
+        first, *rest = name.split()
+        if rest:
+            owners.setdefault(Entity.normalize(first), set()).add(name)
+    return {
+        first: names.pop()
+        for first, names in owners.items()
+        if len(names) == 1 and first not in people and first not in NOT_NAMES and len(first) > 1
+    }
 
 
 def _any_name(names: set[str]) -> re.Pattern[str] | None:
