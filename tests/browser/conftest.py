@@ -6,6 +6,7 @@ Screenshots of every page visited go to var/screenshots/ for people to look at.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from apps.spaces.models import Membership, Role, Space
 
@@ -93,3 +94,14 @@ def logged_in(page: Page, live_server: Any, curator_space: Space) -> Page:
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{live_server.url}/")
     return page
+
+
+def assert_in_one_row(*controls: Locator) -> None:
+    """The controls are laid out side by side: every one overlaps the first vertically
+    and starts to the right of the one before (a form that falls apart stacks them)."""
+    boxes = [control.bounding_box() for control in controls]
+    assert all(boxes), "a control is not visible"
+    first = boxes[0]
+    for before, box in itertools.pairwise(boxes):
+        assert box["y"] < first["y"] + first["height"] and first["y"] < box["y"] + box["height"]
+        assert box["x"] >= before["x"] + before["width"]

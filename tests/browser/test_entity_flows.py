@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from apps.audit.actors import Actor
 from apps.consolidation import entities
 from apps.memories import services
+from tests.browser.conftest import assert_in_one_row
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +32,11 @@ def test_find_an_entity_and_open_a_memory_that_mentions_it(
     page.get_by_role("navigation", name="Space").get_by_role("link", name="Entities").click()
     table = page.get_by_role("table", name="Entities")
     expect(table).to_contain_text("Lisbon")
+    assert_in_one_row(
+        page.get_by_label("Name"),
+        page.get_by_label("Kind"),
+        page.get_by_role("button", name="Find"),
+    )
     page.get_by_label("Name").fill("lisb")
     page.get_by_role("button", name="Find").click()
     expect(table).not_to_contain_text("offsite")

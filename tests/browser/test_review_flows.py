@@ -10,6 +10,7 @@ from apps.consolidation import services as consolidation
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval.tasks import embed_all_pending
+from tests.browser.conftest import assert_in_one_row
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +31,12 @@ def test_edit_and_approve_a_merge(logged_in, live_server, curator_space, shot, h
     card = page.get_by_role("article", name="Merge near-duplicates")
     expect(card).to_contain_text("2 memories say the same thing")
     shot(page, "review")
+    assert_in_one_row(
+        page.get_by_role("button", name="Consolidate now"),
+        page.get_by_label("Approve every pending"),
+        page.get_by_label("with a score of at least"),
+        page.get_by_role("button", name="Approve…"),
+    )
     card.get_by_role("textbox", name="Merged text").fill("Maya drinks green tea every morning.")
     card.get_by_role("button", name="Approve").click()
     expect(page.locator(f"#proposal-{proposal.pk}")).to_contain_text("Applied by user:curator")
