@@ -11,10 +11,13 @@ space that is purged afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 
 from common import machine
+from django.conf import settings
 
 from apps.audit.actors import Actor
 from apps.core.worker_process import start_worker_process, stop_worker_process
@@ -25,7 +28,7 @@ from apps.spaces.models import Space
 from apps.spaces.services import purge_space
 from memoryweb.celery import app as celery_app
 
-EMBEDDING_QUEUE = "embedding"
+EMBEDDING_QUEUE = settings.CELERY_TASK_ROUTES["apps.retrieval.tasks.embed_space"]["queue"]
 
 SUBJECTS = ["garden", "marathon", "restaurant", "cello", "sourdough", "bicycle", "novel", "trip"]
 
@@ -58,31 +61,17 @@ def main() -> None:
     raw_rate = len(texts) / (time.perf_counter() - started)
 
     actor = Actor.system("benchmark")
-    worker, _hostname = start_worker_process(quiet=True)
-    try:
-        space = new_space()
-        try:
-            # Warm the worker's model so the figure measures steady-state ingest.
-            services.create_memory(space, actor, content="warm-up")
-            wait_embedded(space)
-            started = time.perf_counter()
-            write_times = write_all(space, actor, texts, args.batch)
-            writes_done = time.perf_counter() - started
-            wait_embedded(space)
-            elapsed = time.perf_counter() - started
-        finally:
-            purge_space(space, actor, reason="benchmark finished")
-    finally:
-        stop_worker_process(worker)
-
-    # Where the time goes: the same writes while the (warm) worker does not take
-    # embedding jobs, then the worker embedding and storing what they left, each part
-    # with the cores to itself.
-    worker, hostname = start_worker_process(quiet=True)
-    space = new_space()
-    try:
-        services.create_memory(space, actor, content="warm-up")
+    with warm_worker(actor) as (space, _hostname):
+        started = time.perf_counter()
+        write_times = write_all(space, actor, texts, args.batch)
+        writes_done = time.perf_counter() - started
         wait_embedded(space)
+        elapsed = time.perf_counter() - started
+
+    # Where the time goes: the same writes while the worker takes no embedding jobs,
+    # then the worker embedding and storing what they left, each part with the cores
+    # to itself.
+    with warm_worker(actor) as (space, hostname):
         celery_app.control.cancel_consumer(EMBEDDING_QUEUE, destination=[hostname], reply=True)
         started = time.perf_counter()
         write_all(space, actor, texts, args.batch)
@@ -91,9 +80,6 @@ def main() -> None:
         celery_app.control.add_consumer(EMBEDDING_QUEUE, destination=[hostname], reply=True)
         wait_embedded(space)
         worker_alone = time.perf_counter() - started
-    finally:
-        stop_worker_process(worker)
-        purge_space(space, actor, reason="benchmark finished")
 
     ingest_rate = args.count / elapsed
     write_times.sort()
@@ -117,8 +103,19 @@ def main() -> None:
     )
 
 
-def new_space() -> Space:
-    return Space.objects.create(slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench")
+@contextlib.contextmanager
+def warm_worker(actor: Actor) -> Iterator[tuple[Space, str]]:
+    """A real worker with its model loaded, and a scratch space purged afterwards."""
+    worker, hostname = start_worker_process(quiet=True)
+    space = Space.objects.create(slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench")
+    try:
+        # The first memory loads the worker's model: the figures are steady-state ingest.
+        services.create_memory(space, actor, content="warm-up")
+        wait_embedded(space)
+        yield space, hostname
+    finally:
+        stop_worker_process(worker)
+        purge_space(space, actor, reason="benchmark finished")
 
 
 def write_all(space: Space, actor: Actor, texts: list[str], batch: int) -> list[float]:

@@ -109,6 +109,14 @@ def _problem(response: Any) -> str:
     return f"status {response.status_code}: {(response.text or '')[:200]}"
 
 
+def _answer(response: Any, status: int) -> dict[str, Any] | None:
+    """The JSON body of an answer with the expected status, else None (marked failed)."""
+    if response.status_code != status:
+        response.failure(_problem(response))
+        return None
+    return dict(response.json())
+
+
 def _fill(template: str, rng: random.Random) -> str:
     food, food2 = rng.sample(FOODS, 2)
     return template.format(
@@ -166,10 +174,9 @@ class Agent(FastHttpUser):
             name="write: POST /api/v1/episodes",
             catch_response=True,
         ) as response:
-            if response.status_code != 201:
-                response.failure(_problem(response))
+            data = _answer(response, 201)
+            if data is None:
                 return
-            data = response.json()
             memories = data.get("memories", [])
             sent = [m["content"] for m in messages]
             if [m.get("content") for m in memories] != sent or len(data["episodes"]) != len(sent):
@@ -197,10 +204,9 @@ class Agent(FastHttpUser):
             name="search: POST /api/v1/search (hybrid)",
             catch_response=True,
         ) as response:
-            if response.status_code != 200:
-                response.failure(_problem(response))
+            data = _answer(response, 200)
+            if data is None:
                 return
-            data = response.json()
             if data.get("mode") != "hybrid" or "hits" not in data:
                 response.failure("not a hybrid search answer")
                 return
