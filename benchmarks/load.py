@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import secrets
 import socket
 import subprocess
@@ -53,18 +54,21 @@ from memoryweb.celery import app as celery_app
 BIN = ROOT / ".venv" / "bin"
 ACTOR = Actor.system("benchmark")
 SEARCH_P95_TARGET_MS = 100.0
+# What a process logs once it has loaded the embedding model (embedding.warm_up).
+MODEL_READY = re.compile(r"embedding backend \S+ ready in")
 
-# Loaded by gunicorn with -c: each worker loads the embedding model before it takes
-# requests (as a server that has been up a while has), then says so with a file.
+# Loaded by gunicorn with -c: the shipped settings (memoryweb/gunicorn_conf.py: each
+# worker loads the embedding model before it takes requests), and a file per worker to
+# say it is ready.
 GUNICORN_CONFIG = """\
 import os
 from pathlib import Path
 
+from memoryweb import gunicorn_conf
+
 
 def post_worker_init(worker):
-    from apps.retrieval.embedding import get_backend
-
-    get_backend().embed(["warm-up"])
+    gunicorn_conf.post_worker_init(worker)
     Path({ready_dir!r}, f"ready-{{os.getpid()}}").touch()
 """
 
@@ -177,12 +181,22 @@ def start_worker(
         # Background work yields the cores to requests when asked (--worker-nice).
         preexec_fn=(lambda: os.nice(niceness)) if niceness else None,
     )
-    deadline = time.monotonic() + 60
-    while not celery_app.control.ping(destination=[hostname], timeout=0.5):
+    deadline = time.monotonic() + 120
+
+    def models_loaded() -> int:
+        return len(MODEL_READY.findall((run_dir / "worker.log").read_text(errors="replace")))
+
+    # Up and warm, as a worker that has been running a while: every pool process has
+    # loaded the model (memoryweb/celery.py), so no load happens during the run.
+    while (
+        not celery_app.control.ping(destination=[hostname], timeout=0.5)
+        or models_loaded() < concurrency
+    ):
         if process.poll() is not None:
             raise RuntimeError(f"the Celery worker exited with {process.returncode}")
         if time.monotonic() > deadline:
-            raise RuntimeError("the Celery worker did not answer within 60 s")
+            raise RuntimeError(f"the Celery worker was not ready within 120 s; see {run_dir}")
+        time.sleep(0.2)
     return process
 
 
@@ -201,6 +215,38 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time of a process and its descendants: those alive now, and (through the
+    kernel's totals of waited-for children) those that have exited, such as the
+    PostgreSQL backends of closed connections."""
+    children: dict[int, list[int]] = defaultdict(list)
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # After the command name: state, ppid, ... utime, stime, cutime, cstime.
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        stats[int(entry.name)] = fields
+        children[int(fields[1])].append(int(entry.name))
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        if pid in stats:
+            total += sum(int(ticks) for ticks in stats[pid][11:15])
+            stack += children[pid]
+    return total / CLOCK_TICKS
+
+
+def cpu_by_role(roots: dict[str, int]) -> dict[str, float]:
+    return {role: tree_cpu_seconds(pid) for role, pid in roots.items()}
 
 
 def drain(space: Space, timeout: float) -> tuple[float, int, int]:
@@ -386,6 +432,11 @@ def main() -> int:
             f"logs in {run_dir}",
             flush=True,
         )
+        roots = {"gunicorn": gunicorn.pid, "Celery worker": worker.pid}
+        postmaster = embedded.running_postmaster(embedded.get_profile("dev"))
+        if postmaster is not None:
+            roots["PostgreSQL"] = postmaster
+        cpu_before, load_started = cpu_by_role(roots), time.monotonic()
         with open(run_dir / "locust.log", "wb") as log:
             locust = subprocess.Popen(
                 [
@@ -406,11 +457,18 @@ def main() -> int:
                 stderr=subprocess.STDOUT,
             )
             locust.wait(timeout=args.seconds + 120)
+        cpu_after, load_seconds = cpu_by_role(roots), time.monotonic() - load_started
         stop(gunicorn)
 
         requests = read_lines(run_dir / "requests.jsonl")
         writes = read_lines(run_dir / "writes.jsonl")
         errors, by_type = report(requests, args.seconds)
+        busy = {role: (cpu_after[role] - cpu_before[role]) / load_seconds for role in roots}
+        print(
+            f"CPU during the load ({load_seconds:.0f} s), in cores of {os.cpu_count()}: "
+            + ", ".join(f"{role} {share:.2f}" for role, share in busy.items())
+            + f"; together {sum(busy.values()):.2f}"
+        )
         if locust.returncode not in (0, 1):  # 1: some requests failed, counted above
             print(f"locust exited with {locust.returncode}; see {run_dir / 'locust.log'}")
             errors += 1

@@ -268,7 +268,7 @@ def _init_postgres(profile: Profile) -> None:
         raise EmbeddedServiceError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
 
-def _running_postmaster(profile: Profile) -> int | None:
+def running_postmaster(profile: Profile) -> int | None:
     """The pid of a live postmaster for this data directory, clearing a stale pid file."""
     pidfile = profile.pgdata / "postmaster.pid"
     try:
@@ -361,7 +361,7 @@ def postgres_up(profile: Profile) -> None:
         _postgres_run_as()
         _make_traversable(profile.root)
     _init_postgres(profile)
-    pid = _running_postmaster(profile)
+    pid = running_postmaster(profile)
     if pid is not None and _postgres_ready(profile):
         _log(f"PostgreSQL already running (pid {pid}, port {profile.postgres_port})")
     else:
@@ -379,7 +379,7 @@ def postgres_up(profile: Profile) -> None:
 
 
 def postgres_down(profile: Profile) -> None:
-    pid = _running_postmaster(profile) if profile.pgdata.exists() else None
+    pid = running_postmaster(profile) if profile.pgdata.exists() else None
     if pid is None:
         return
     _run_postgres_tool(
@@ -553,7 +553,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "down":
             down(profile)
         else:
-            pg = _running_postmaster(profile) if profile.pgdata.exists() else None
+            pg = running_postmaster(profile) if profile.pgdata.exists() else None
             vk = _running_valkey(profile)
             print(f"postgres: {f'running pid {pg}' if pg else 'stopped'}")
             print(f"valkey:   {f'running pid {vk}' if vk else 'stopped'}")

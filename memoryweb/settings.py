@@ -266,6 +266,11 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "") or PROFILE.broker_url()
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes the database connection around every task unless told to reuse it: a
+# new PostgreSQL backend for each short job (an access-log write, a small batch) cost
+# more than the job. memoryweb/celery.py drops a failed or aged connection before each
+# task instead, as Django does before each request.
+CELERY_DB_REUSE_MAX = 500
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # How long a message taken by a worker that died stays invisible before it is
@@ -382,6 +387,9 @@ EMBEDDING_BACKEND = env_str("MEMORYWEB_EMBEDDING_BACKEND", "minilm")
 EMBEDDING_BATCH_SIZE = env_int("MEMORYWEB_EMBEDDING_BATCH_SIZE", 64)
 # Threads the local model may use per process; 0 leaves torch's default (every core).
 EMBEDDING_THREADS = env_int("MEMORYWEB_EMBEDDING_THREADS", 0)
+# Load the model when a gunicorn worker or an embedding worker process starts (see
+# memoryweb/gunicorn_conf.py and memoryweb/celery.py), not on its first query or batch.
+EMBEDDING_WARM_UP = env_bool("MEMORYWEB_EMBEDDING_WARM_UP", True)
 OPENAI_BASE_URL = env_str("MEMORYWEB_OPENAI_BASE_URL", "")
 OPENAI_API_KEY = env_str("MEMORYWEB_OPENAI_API_KEY", "")
 OPENAI_EMBEDDING_MODEL = env_str("MEMORYWEB_OPENAI_EMBEDDING_MODEL", "")

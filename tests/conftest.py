@@ -79,11 +79,33 @@ def child_database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def worker_env(**overrides: str) -> dict[str, str]:
+    """The environment of a worker process on the test database and broker.
+
+    The model loads on a worker's first embedding job, not at its start: most test
+    workers never embed (tests/test_worker.py tests the warm-up)."""
+    import os
+
+    from django.conf import settings
+
+    return {
+        **os.environ,
+        "MEMORYWEB_PROFILE": "test",
+        "DATABASE_URL": child_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MEMORYWEB_EMBEDDING_WARM_UP": "false",
+        **overrides,
+    }
+
+
 GUNICORN = str(Path(sys.executable).parent / "gunicorn")
 
 
-def start_gunicorn(env: dict[str, str], *options: str) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn serving the app on a free port; returns once /api/v1/health answers."""
+def start_gunicorn(
+    env: dict[str, str], *options: str, log: Any = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn serving the app on a free port; returns once /api/v1/health answers.
+    `log` (a file) receives its output."""
     import httpx
     from django.conf import settings
 
@@ -92,8 +114,8 @@ def start_gunicorn(env: dict[str, str], *options: str) -> tuple[subprocess.Popen
         [GUNICORN, "memoryweb.wsgi", "--bind", f"127.0.0.1:{port}", *options],
         cwd=settings.BASE_DIR,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -119,19 +141,9 @@ def celery_worker_process(transactional_db: Any) -> Any:
 
     Tests that use it must commit their rows (transactional_db) for the worker to see them.
     """
-    import os
-
-    from django.conf import settings
-
     from apps.core.worker_process import start_worker_process, stop_worker_process
 
-    env = {
-        **os.environ,
-        "MEMORYWEB_PROFILE": "test",
-        "DATABASE_URL": child_database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    process, hostname = start_worker_process(env)
+    process, hostname = start_worker_process(worker_env())
     try:
         yield hostname
     finally:

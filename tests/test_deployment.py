@@ -311,6 +311,8 @@ def test_it_serves_the_wsgi_application_with_gunicorn_on_port_8000() -> None:
     assert re.search(r"\bgunicorn\s+memoryweb\.wsgi(:application)?\s", cmd)
     assert settings.WSGI_APPLICATION == "memoryweb.wsgi.application"
     assert "--bind 0.0.0.0:8000" in cmd
+    # The shipped settings (tests/test_production.py starts gunicorn with them).
+    assert "--config python:memoryweb.gunicorn_conf" in cmd
     assert "8000" in final_stage("EXPOSE")[0].split()
     assert any(str(port).endswith(":8000") for port in services()["web"]["ports"])
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -26,22 +25,12 @@ from apps.memories.models import Memory, MemoryVersion, Mention
 from apps.retrieval import tasks
 from apps.spaces.models import ApiToken, Scope
 from memoryweb import embedded
-from tests.conftest import child_database_url, start_gunicorn, stop_gunicorn
+from tests.conftest import start_gunicorn, stop_gunicorn, worker_env
 from tests.test_pipeline import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 ACTOR = Actor.system("fault-test")
 WRITE: list[str] = [Scope.MEMORIES_READ, Scope.MEMORIES_WRITE]
-
-
-def worker_env(**extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MEMORYWEB_PROFILE": "test",
-        "DATABASE_URL": child_database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        **extra,
-    }
 
 
 def embedded_ids(space: Any) -> list[str]:

@@ -121,6 +121,25 @@ HTTPS = {"X-Forwarded-Proto": "https", "Host": "memory.example.com"}
 
 
 @pytest.mark.slow
+def test_its_gunicorn_settings_load_the_model_before_the_first_request(
+    db: Any, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "gunicorn.log"
+    env = environment(MEMORYWEB_PROFILE="test", DATABASE_URL=child_database_url())
+    with log_path.open("wb") as log:
+        # As docker/Dockerfile starts it.
+        process, _base = start_gunicorn(
+            env, "--config", "python:memoryweb.gunicorn_conf", "--workers", "1", log=log
+        )
+    try:
+        # The worker answered /api/v1/health, which embeds nothing: it loaded the model
+        # before it took that first request.
+        assert "embedding backend all-MiniLM-L6-v2 ready in" in log_path.read_text()
+    finally:
+        stop_gunicorn(process)
+
+
+@pytest.mark.slow
 def test_it_serves_the_app_with_gunicorn_in_production_mode(gunicorn):
     base, _ = gunicorn
     health = httpx.get(f"{base}/api/v1/health", headers={"Host": "127.0.0.1"})

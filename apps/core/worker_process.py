@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import IO
 
 import kombu.exceptions
 import redis.exceptions
@@ -16,10 +17,19 @@ from memoryweb.celery import app as celery_app
 
 
 def start_worker_process(
-    env: Mapping[str, str] | None = None, quiet: bool = False, timeout: float = 60
+    env: Mapping[str, str] | None = None,
+    quiet: bool = False,
+    timeout: float = 60,
+    options: Sequence[str] = (),
+    log: IO[bytes] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `celery worker` (solo pool) and return once it answers a ping."""
+    """Start `celery worker` (solo pool) and return once it answers a ping.
+
+    `options` are more command-line options (they win over the defaults); `log`
+    receives the worker's output.
+    """
     hostname = f"child-{uuid.uuid4().hex[:8]}@localhost"
+    output = log if log is not None else (subprocess.DEVNULL if quiet else None)
     process = subprocess.Popen(
         [
             sys.executable,
@@ -33,11 +43,12 @@ def start_worker_process(
             f"--hostname={hostname}",
             "--without-mingle",
             "--without-gossip",
+            *options,
         ],
         env=dict(env) if env is not None else None,
         cwd=str(settings.BASE_DIR),
-        stdout=subprocess.DEVNULL if quiet else None,
-        stderr=subprocess.DEVNULL if quiet else None,
+        stdout=output,
+        stderr=output,
     )
     deadline = time.monotonic() + timeout
     try:

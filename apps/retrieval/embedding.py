@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -21,6 +23,8 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger(__name__)
 
 
 class EmbeddingError(RuntimeError):
@@ -64,7 +68,11 @@ class MiniLMBackend:
                     import torch
 
                     torch.set_num_threads(settings.EMBEDDING_THREADS)
-                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+                model = SentenceTransformer(str(get_model_path()), device="cpu")
+                # The first inference sets up torch's kernels and buffers (a few hundred
+                # ms); it is paid here, with the load, not by the first query.
+                model.encode(["warm-up"], show_progress_bar=False)
+                self._model = model
         return self._model
 
     def prepare(self) -> None:
@@ -199,3 +207,18 @@ def get_backend() -> EmbeddingBackend:
     backend = build_backend(settings.EMBEDDING_BACKEND)
     check_backend(backend)
     return backend
+
+
+def warm_up() -> None:
+    """Load the backend's model now, at a process's start: importing torch and loading
+    the weights takes seconds of CPU, which the first query or batch would otherwise
+    wait for (far longer on a busy machine, or in a worker at low priority)."""
+    started = time.monotonic()
+    backend = get_backend()
+    backend.prepare()
+    logger.info(
+        "embedding backend %s ready in %.1f s (pid %d)",
+        backend.name,
+        time.monotonic() - started,
+        os.getpid(),
+    )

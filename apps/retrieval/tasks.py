@@ -135,7 +135,14 @@ def embed_space(space_id: int) -> int:
     if space is None:
         return 0
     request_id_var.set(f"embed-space-{space_id}")
-    return embed_all_pending_pipelined(space)
+    batch_size = settings.EMBEDDING_BATCH_SIZE
+    taken = embed_pending_batch(space, get_backend(), batch_size)
+    if taken < batch_size:
+        # That was all of it, as it is while agents write at a steady pace: a batch in
+        # this thread, on its lasting connection. The lanes pay off only for a backlog,
+        # and each opens a connection of its own (a new PostgreSQL backend).
+        return taken
+    return taken + embed_all_pending_pipelined(space)
 
 
 @shared_task

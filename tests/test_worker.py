@@ -1,0 +1,109 @@
+"""The Celery worker's processes: one database connection kept across tasks (and replaced
+when it breaks), and the embedding model loaded as a process starts, not on its first job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.core.worker_process import start_worker_process, stop_worker_process
+from apps.memories import services
+from apps.memories.models import Memory
+from apps.retrieval import tasks
+from tests.conftest import worker_env
+from tests.test_pipeline import wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.services]
+
+ACTOR = Actor.system("test")
+
+
+def other_backends() -> set[int]:
+    """The client connections to the test database other than this test's own."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
+def recall(memory: Memory, times: int) -> None:
+    """Queue one access-log task and wait until the worker has run it."""
+    tasks.record_recall.delay(
+        memory.space_id,
+        [str(memory.pk)],
+        timezone.now().isoformat(),
+        "what does Alice drink?",
+        "hybrid",
+        ACTOR.to_payload(),
+    )
+    wait_until(
+        lambda: Memory.objects.for_space(memory.space_id).get(pk=memory.pk).access_count == times,
+        timeout=60,
+    )
+
+
+def test_it_runs_task_after_task_on_one_database_connection(
+    transactional_db: Any, space: Any
+) -> None:
+    memory = services.create_memory(space, ACTOR, content="Alice drinks green tea.")
+    worker, _ = start_worker_process(worker_env(), quiet=True)
+    try:
+        recall(memory, times=1)
+        after_first = other_backends()
+        for times in range(2, 6):
+            recall(memory, times)
+        # Celery's default closes the connection after every task: no backend would
+        # remain, and each task would have started a new one.
+        assert after_first, "the worker kept no connection after its task"
+        assert other_backends() == after_first
+    finally:
+        stop_worker_process(worker)
+
+
+def test_it_replaces_a_connection_that_the_database_dropped(
+    transactional_db: Any, space: Any
+) -> None:
+    memory = services.create_memory(space, ACTOR, content="Alice drinks green tea.")
+    worker, _ = start_worker_process(worker_env(), quiet=True)
+    try:
+        recall(memory, times=1)
+        dropped = other_backends()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(dropped)]
+            )
+        wait_until(lambda: not other_backends() & dropped, timeout=10)
+
+        recall(memory, times=2)  # would fail on the dead connection
+
+        assert other_backends() - dropped
+    finally:
+        stop_worker_process(worker)
+
+
+def test_an_embedding_worker_loads_the_model_before_its_first_job(
+    transactional_db: Any, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        worker, _ = start_worker_process(
+            worker_env(MEMORYWEB_EMBEDDING_WARM_UP="true"),
+            options=["--queues=embedding", "--loglevel=info"],
+            log=log,
+        )
+    try:
+        # No task has been sent: only the start can have loaded it.
+        wait_until(
+            lambda: "embedding backend all-MiniLM-L6-v2 ready in" in log_path.read_text(),
+            timeout=120,
+        )
+    finally:
+        stop_worker_process(worker)
