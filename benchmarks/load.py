@@ -245,6 +245,22 @@ def tree_cpu_seconds(root: int) -> float:
     return total / CLOCK_TICKS
 
 
+def query_embedding_alone(samples: int = 50) -> list[float]:
+    """Milliseconds to embed one query, one model thread, nothing else running: how fast
+    the machine is at this hour (it drifts by up to a third), to read the run against."""
+    import torch
+
+    torch.set_num_threads(1)
+    backend = get_backend()
+    backend.prepare()
+    timings = []
+    for number in range(samples):
+        started = time.perf_counter()
+        backend.embed([f"what did I note about the cello lesson, take {number}?"])
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def cpu_by_role(roots: dict[str, int]) -> dict[str, float]:
     return {role: tree_cpu_seconds(pid) for role, pid in roots.items()}
 
@@ -390,6 +406,7 @@ def main() -> int:
         "MEMORYWEB_EMBEDDING_THREADS": os.environ.get("MEMORYWEB_EMBEDDING_THREADS", "1"),
     }
     started_services = services_up()
+    idle_embedding = query_embedding_alone()
     space, tokens, user, password = create_space(stamp, args.agents)
     gunicorn = worker = locust = None
     exit_code = 1
@@ -423,6 +440,7 @@ def main() -> int:
             )
         )
         print(f"machine: {machine()}")
+        print(f"machine speed now: one query embedding alone, idle: {summary(idle_embedding)}")
         print(
             f"load: {args.agents} agents + 1 curator for {args.seconds} s on 127.0.0.1:{port}, "
             f"gunicorn {args.gunicorn_workers} workers x {args.gunicorn_threads} threads, "

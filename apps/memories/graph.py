@@ -159,7 +159,10 @@ def _edges_around(
     if memory_ids and link_types:
         links = (
             Link.objects.for_space(space)
-            .filter(Q(source_id__in=memory_ids) | Q(target_id__in=memory_ids), type__in=link_types)
+            .filter(
+                Q(source_id__any_of=memory_ids) | Q(target_id__any_of=memory_ids),
+                type__in=link_types,
+            )
             .order_by("-weight", "created_at", "pk")
             .values_list("source_id", "target_id", "type", "weight")
         )
@@ -169,7 +172,7 @@ def _edges_around(
     if with_mentions and (memory_ids or entity_ids):
         mentions = (
             Mention.objects.for_space(space)
-            .filter(Q(memory_id__in=memory_ids) | Q(entity_id__in=entity_ids))
+            .filter(Q(memory_id__any_of=memory_ids) | Q(entity_id__any_of=entity_ids))
             .order_by("created_at", "pk")
             .values_list("memory_id", "entity_id")
         )

@@ -52,20 +52,22 @@ def _neighbourhood(space: Space, seeds: list[UUID]) -> dict[Node, dict[Node, flo
             links = (
                 Link.objects.for_space(space)
                 .filter(type__in=GRAPH_LINK_TYPES)
-                .filter(Q(source_id__in=frontier_memories) | Q(target_id__in=frontier_memories))
+                .filter(
+                    Q(source_id__any_of=frontier_memories) | Q(target_id__any_of=frontier_memories)
+                )
                 .values_list("source_id", "target_id", "weight")
             )
             for source, target, weight in links:
                 connect(("m", source), ("m", target), float(weight or 1.0))
                 reached_memories |= {source, target}
-            mentioned = Mention.objects.for_space(space).filter(memory_id__in=frontier_memories)
+            mentioned = Mention.objects.for_space(space).filter(memory_id__any_of=frontier_memories)
             for mentioning, entity in mentioned.values_list("memory_id", "entity_id"):
                 connect(("m", mentioning), ("e", entity), 1.0)
                 reached_entities.add(int(entity))
         if frontier_entities:
             narrow = (
                 Mention.objects.for_space(space)
-                .filter(entity_id__in=frontier_entities)
+                .filter(entity_id__any_of=frontier_entities)
                 .values("entity_id")
                 .annotate(count=Count("id"))
                 .filter(count__lte=MAX_ENTITY_MENTIONS)

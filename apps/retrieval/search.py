@@ -266,7 +266,7 @@ def _expand_context(
     links = (
         Link.objects.for_space(space)
         .filter(type=LinkType.NEXT_IN_TIME)
-        .filter(Q(source_id__in=hit_ids) | Q(target_id__in=hit_ids))
+        .filter(Q(source_id__any_of=hit_ids) | Q(target_id__any_of=hit_ids))
         .values_list("source_id", "target_id")
     )
     shares: list[tuple[UUID, UUID, float, str]] = []
@@ -277,7 +277,9 @@ def _expand_context(
             shares.append((later, earlier, weights.context_previous, "previous"))
     newcomers = {neighbour for _, neighbour, _, _ in shares if neighbour not in fused}
     allowed = (
-        set(scoped.filter(pk__in=newcomers).values_list("pk", flat=True)) if newcomers else set()
+        set(scoped.filter(pk__any_of=newcomers).values_list("pk", flat=True))
+        if newcomers
+        else set()
     )
     base = {pk: candidate.score for pk, candidate in fused.items()}
     for origin, neighbour, share, direction in shares:
@@ -419,7 +421,7 @@ def search(
     rescoring = bool(weights.recency or weights.importance or weights.strength)
     # Only the memories that can still make the top k are loaded, vectors left out.
     wanted = ranked if rescoring else ranked[:k]
-    loaded = _hit_columns(scoped).in_bulk(wanted) if wanted else {}
+    loaded = {m.pk: m for m in _hit_columns(scoped).filter(pk__any_of=wanted)} if wanted else {}
     hits = [
         Hit(memory=loaded[pk], score=fused[pk].score, components=fused[pk].components)
         for pk in ranked
