@@ -4,6 +4,7 @@ when it breaks), and the embedding model loaded as a process starts, not on its 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,43 +51,39 @@ def recall(memory: Memory, times: int) -> None:
     )
 
 
-def test_it_runs_task_after_task_on_one_database_connection(
-    transactional_db: Any, space: Any
-) -> None:
+@pytest.fixture
+def recalled_once(transactional_db: Any, space: Any) -> Iterator[Memory]:
+    """A memory whose recall a real worker has recorded once (it has connected)."""
     memory = services.create_memory(space, ACTOR, content="Alice drinks green tea.")
     worker, _ = start_worker_process(worker_env(), quiet=True)
     try:
         recall(memory, times=1)
-        after_first = other_backends()
-        for times in range(2, 6):
-            recall(memory, times)
-        # Celery's default closes the connection after every task: no backend would
-        # remain, and each task would have started a new one.
-        assert after_first, "the worker kept no connection after its task"
-        assert other_backends() == after_first
+        yield memory
     finally:
         stop_worker_process(worker)
 
 
-def test_it_replaces_a_connection_that_the_database_dropped(
-    transactional_db: Any, space: Any
-) -> None:
-    memory = services.create_memory(space, ACTOR, content="Alice drinks green tea.")
-    worker, _ = start_worker_process(worker_env(), quiet=True)
-    try:
-        recall(memory, times=1)
-        dropped = other_backends()
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(dropped)]
-            )
-        wait_until(lambda: not other_backends() & dropped, timeout=10)
+def test_it_runs_task_after_task_on_one_database_connection(recalled_once: Memory) -> None:
+    after_first = other_backends()
+    for times in range(2, 6):
+        recall(recalled_once, times)
+    # Celery's default closes the connection after every task: no backend would
+    # remain, and each task would have started a new one.
+    assert after_first, "the worker kept no connection after its task"
+    assert other_backends() == after_first
 
-        recall(memory, times=2)  # would fail on the dead connection
 
-        assert other_backends() - dropped
-    finally:
-        stop_worker_process(worker)
+def test_it_replaces_a_connection_that_the_database_dropped(recalled_once: Memory) -> None:
+    dropped = other_backends()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [list(dropped)]
+        )
+    wait_until(lambda: not other_backends() & dropped, timeout=10)
+
+    recall(recalled_once, times=2)  # would fail on the dead connection
+
+    assert other_backends() - dropped
 
 
 def test_an_embedding_worker_loads_the_model_before_its_first_job(
