@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import secrets
 import socket
 import subprocess
@@ -44,7 +43,7 @@ from django.contrib.auth import get_user_model
 
 from apps.audit.actors import Actor
 from apps.memories.models import Episode, Memory
-from apps.retrieval.embedding import get_backend
+from apps.retrieval.embedding import get_backend, ready_message
 from apps.retrieval.search import search
 from apps.spaces.models import ApiToken, Membership, Role, Scope, Space
 from apps.spaces.services import purge_space
@@ -54,8 +53,6 @@ from memoryweb.celery import app as celery_app
 BIN = ROOT / ".venv" / "bin"
 ACTOR = Actor.system("benchmark")
 SEARCH_P95_TARGET_MS = 100.0
-# What a process logs once it has loaded the embedding model (embedding.warm_up).
-MODEL_READY = re.compile(r"embedding backend \S+ ready in")
 
 # Loaded by gunicorn with -c: the shipped settings (memoryweb/gunicorn_conf.py: each
 # worker loads the embedding model before it takes requests), and a file per worker to
@@ -184,7 +181,8 @@ def start_worker(
     deadline = time.monotonic() + 120
 
     def models_loaded() -> int:
-        return len(MODEL_READY.findall((run_dir / "worker.log").read_text(errors="replace")))
+        log = (run_dir / "worker.log").read_text(errors="replace")
+        return log.count(ready_message(get_backend().name))
 
     # Up and warm, as a worker that has been running a while: every pool process has
     # loaded the model (memoryweb/celery.py), so no load happens during the run.

@@ -12,7 +12,7 @@ app.autodiscover_tasks()
 
 
 @signals.task_prerun.connect
-def _drop_broken_connections(task: Any = None, **_kwargs: Any) -> None:
+def _drop_broken_connections(task: Any, **_kwargs: Any) -> None:
     """Connections last across tasks (CELERY_DB_REUSE_MAX): one that failed, or that is
     older than CONN_MAX_AGE, is closed here, so the task opens a fresh one."""
     if not getattr(task.request, "is_eager", False):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pytest
 from django.db.models import Q
 
 from apps.audit.actors import Actor
@@ -61,3 +62,21 @@ def test_it_quotes_text_values_that_array_syntax_would_split(space: Any) -> None
     found = Memory.objects.for_space(space).filter(subject__any_of=awkward[:4])
 
     assert sorted(found.values_list("subject", flat=True)) == sorted(awkward[:4])
+
+
+def test_it_matches_nothing_for_none_as_in_does(space: Any) -> None:
+    memory = services.create_memory(space, ACTOR, content="Alice likes green tea.")
+    memories = Memory.objects.for_space(space)
+
+    assert list(memories.filter(pk__any_of=[None, memory.pk])) == [memory]
+    assert not memories.filter(pk__any_of=[None]).exists()
+
+
+def test_it_refuses_a_single_value_in_place_of_a_list(space: Any) -> None:
+    memory = services.create_memory(space, ACTOR, content="Alice likes green tea.")
+
+    # A string is iterable: taken as a list, its characters would be the values.
+    with pytest.raises(TypeError, match="takes a list"):
+        Memory.objects.for_space(space).filter(pk__any_of=str(memory.pk))
+    with pytest.raises(TypeError, match="takes a list"):
+        Memory.objects.for_space(space).filter(pk__any_of=memory.pk)

@@ -172,3 +172,18 @@ def test_pipelined_lanes_embed_each_memory_exactly_once(space, hashing_backend, 
     assert sorted(stored) == sorted(str(m.pk) for m in memories)
     assert events.count() >= 200 // 16
     assert set(events.values_list("request_id", flat=True)) == {"pipelined-test"}
+
+
+def test_a_backlog_smaller_than_a_batch_is_embedded_without_lanes(
+    space, hashing_backend, settings, monkeypatch
+):
+    settings.EMBEDDING_BATCH_SIZE = 16
+    services.create_memories(space, ACTOR, [{"content": f"Row {i}."} for i in range(10)])
+
+    def no_lanes(*_args, **_kwargs):
+        raise AssertionError("lanes (each a new database connection) for a small backlog")
+
+    monkeypatch.setattr(tasks, "ThreadPoolExecutor", no_lanes)
+
+    assert tasks.embed_all_pending_pipelined(space) == 10
+    assert not Memory.objects.for_space(space).filter(embedding=None).exists()

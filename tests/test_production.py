@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
+from apps.retrieval.embedding import MiniLMBackend, ready_message
 from tests.conftest import child_database_url, start_gunicorn, stop_gunicorn
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -134,7 +135,7 @@ def test_its_gunicorn_settings_load_the_model_before_the_first_request(
     try:
         # The worker answered /api/v1/health, which embeds nothing: it loaded the model
         # before it took that first request.
-        assert "embedding backend all-MiniLM-L6-v2 ready in" in log_path.read_text()
+        assert ready_message(MiniLMBackend.name) in log_path.read_text()
     finally:
         stop_gunicorn(process)
 

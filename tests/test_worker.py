@@ -17,6 +17,7 @@ from apps.core.worker_process import start_worker_process, stop_worker_process
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval import tasks
+from apps.retrieval.embedding import MiniLMBackend, ready_message
 from tests.conftest import worker_env
 from tests.test_pipeline import wait_until
 
@@ -99,7 +100,7 @@ def test_an_embedding_worker_loads_the_model_before_its_first_job(
     try:
         # No task has been sent: only the start can have loaded it.
         wait_until(
-            lambda: "embedding backend all-MiniLM-L6-v2 ready in" in log_path.read_text(),
+            lambda: ready_message(MiniLMBackend.name) in log_path.read_text(),
             timeout=120,
         )
     finally:

@@ -22,8 +22,11 @@ class AnyOf(Lookup):
     prepare_rhs = False
 
     def get_prep_lookup(self) -> Any:
+        if isinstance(self.rhs, str | bytes) or not hasattr(self.rhs, "__iter__"):
+            raise TypeError(f"__any_of takes a list of values, not {type(self.rhs).__name__}")
         prep = self.lhs.output_field.get_prep_value
-        return [prep(value) for value in self.rhs]
+        # As __in does: NULL equals nothing, so a None matches no row.
+        return [prep(value) for value in self.rhs if value is not None]
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)

@@ -112,7 +112,15 @@ def embed_all_pending_pipelined(space: Space, lanes: int = 2) -> int:
     embeds, another stores its vectors: storing costs about 2 ms a row (the HNSW and
     other index inserts) and runs in PostgreSQL, off this process. SKIP LOCKED keeps
     the lanes' batches apart. Only for committed rows: each lane has its own connection.
+
+    The lanes start only for a backlog, when a first batch, embedded in this thread on
+    its lasting connection, comes back full: while agents write at a steady pace that
+    batch is all there is, and a lane's connection is a new PostgreSQL backend.
     """
+    batch_size = settings.EMBEDDING_BATCH_SIZE
+    first = embed_pending_batch(space, get_backend(), batch_size)
+    if first < batch_size:
+        return first
 
     def lane() -> int:
         try:
@@ -123,7 +131,7 @@ def embed_all_pending_pipelined(space: Space, lanes: int = 2) -> int:
     # Each lane runs in a copy of this context, so its audit events keep the request id.
     contexts = [contextvars.copy_context() for _ in range(lanes)]
     with ThreadPoolExecutor(max_workers=lanes) as pool:
-        return sum(pool.map(lambda context: context.run(lane), contexts))
+        return first + sum(pool.map(lambda context: context.run(lane), contexts))
 
 
 @retrying_task
@@ -135,14 +143,7 @@ def embed_space(space_id: int) -> int:
     if space is None:
         return 0
     request_id_var.set(f"embed-space-{space_id}")
-    batch_size = settings.EMBEDDING_BATCH_SIZE
-    taken = embed_pending_batch(space, get_backend(), batch_size)
-    if taken < batch_size:
-        # That was all of it, as it is while agents write at a steady pace: a batch in
-        # this thread, on its lasting connection. The lanes pay off only for a backlog,
-        # and each opens a connection of its own (a new PostgreSQL backend).
-        return taken
-    return taken + embed_all_pending_pipelined(space)
+    return embed_all_pending_pipelined(space)
 
 
 @shared_task
