@@ -57,6 +57,15 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.strip() not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw.strip()
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -387,6 +396,11 @@ EMBEDDING_BACKEND = env_str("MEMORYWEB_EMBEDDING_BACKEND", "minilm")
 EMBEDDING_BATCH_SIZE = env_int("MEMORYWEB_EMBEDDING_BATCH_SIZE", 64)
 # Threads the local model may use per process; 0 leaves torch's default (every core).
 EMBEDDING_THREADS = env_int("MEMORYWEB_EMBEDDING_THREADS", 0)
+# The local model's matrix products: `auto` is bfloat16 where the CPU computes it
+# natively (apps/retrieval/precision.py), float32 elsewhere.
+EMBEDDING_PRECISION = env_choice(
+    "MEMORYWEB_EMBEDDING_PRECISION", "auto", ("auto", "float32", "bfloat16")
+)
 # Load the model when a gunicorn worker or an embedding worker process starts (see
 # memoryweb/gunicorn_conf.py and memoryweb/celery.py), not on its first query or batch.
 EMBEDDING_WARM_UP = env_bool("MEMORYWEB_EMBEDDING_WARM_UP", True)

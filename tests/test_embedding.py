@@ -63,6 +63,65 @@ def test_the_minilm_model_loads_offline_and_captures_meaning():
     assert cosine(cat, kitten) > cosine(cat, market) + 0.3
 
 
+@pytest.fixture(scope="module")
+def float32_model():
+    backend = MiniLMBackend(precision="float32")
+    backend.prepare()
+    return backend
+
+
+@pytest.mark.slow
+def test_it_embeds_a_single_query_as_the_batch_path_does(float32_model):
+    texts = [
+        "when is the marathon?",
+        "Maya prefers sushi to tacos, especially after the cello lesson.",
+        # Longer than the model's 256 tokens: both paths must truncate it alike.
+        " ".join(["the garden plan changed because of the rain"] * 60),
+    ]
+    batch = float32_model.embed(texts)
+    for text, batch_vector in zip(texts, batch, strict=True):
+        (single,) = float32_model.embed([text])
+        assert cosine(single, batch_vector) > 0.999999
+
+
+@pytest.mark.slow
+def test_it_keeps_bfloat16_vectors_next_to_the_float32_ones(float32_model):
+    from torch import nn
+
+    from apps.retrieval.precision import BFloat16Linear
+
+    bfloat16 = MiniLMBackend(precision="bfloat16")
+    bfloat16.prepare()
+    assert (bfloat16.precision, float32_model.precision) == ("bfloat16", "float32")
+    layers = list(bfloat16._model.modules())
+    assert sum(isinstance(layer, BFloat16Linear) for layer in layers) == 37
+    assert not any(isinstance(layer, nn.Linear) for layer in layers)
+    assert not any(isinstance(layer, BFloat16Linear) for layer in float32_model._model.modules())
+
+    texts = ["A cat is sleeping on the sofa.", "The stock market fell sharply today."]
+    for one in ([texts[0]], texts):  # the single-query path and the batch path
+        for reduced, full in zip(bfloat16.embed(one), float32_model.embed(one), strict=True):
+            assert reduced != full
+            assert cosine(reduced, full) > 0.9999
+            assert math.isclose(math.sqrt(sum(x * x for x in reduced)), 1.0, rel_tol=1e-5)
+
+
+def test_auto_precision_follows_the_cpu(monkeypatch):
+    import torch
+
+    from apps.retrieval import precision
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert precision.resolve("auto") == "float32"
+    assert precision.resolve("bfloat16") == "bfloat16"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert precision.resolve("auto") == "bfloat16"
+    assert precision.resolve("float32") == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        precision.resolve("float16")
+
+
 class FakeEmbeddingsServer(BaseHTTPRequestHandler):
     requests: list[dict] = []
     answer: object = None

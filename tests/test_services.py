@@ -392,3 +392,41 @@ def test_store_embeddings_drops_a_vector_computed_for_old_content(space, actor, 
     assert services.store_embeddings(space, [(memory.pk, fresh_hash)], [[0.1] * 384], "m") == 1
     assert reload(memory).embedding_model == "m"
     assert versions_of(memory) == [(1, "create"), (2, "update")]  # no version for a vector
+
+
+def pages_of(space) -> dict[str, int]:
+    """Each memory's heap page: a row updated in place (HOT) stays on its page."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id::text, (ctid::text::point)[0]::bigint FROM memories_memory "
+            "WHERE space_id = %s",
+            [space.pk],
+        )
+        return dict(cursor.fetchall())
+
+
+def test_it_records_recalls_in_place_without_new_index_entries(
+    transactional_db, space, actor, hashing_backend, embed_now
+):
+    services.create_memories(
+        space, actor, [{"content": f"Note {i}: Alice drinks green tea."} for i in range(40)]
+    )
+    embed_now(space)  # a new vector moves its row: to a page filled up to the fillfactor
+    before = pages_of(space)
+    # The first update on each page shows whether the page kept room for a new version.
+    first_on_each_page = list({page: memory_id for memory_id, page in before.items()}.values())
+    assert len(first_on_each_page) >= 8
+    for memory_id in first_on_each_page:  # one search after another
+        services.record_recall(
+            space, actor, [memory_id], at=timezone.now(), query="tea", mode="hybrid"
+        )
+    after = pages_of(space)
+    recalled = Memory.objects.for_space(space).filter(pk__in=first_on_each_page)
+    assert all(memory.access_count == 1 for memory in recalled)
+    # A row that stays on its page was updated in place (HOT): no new entry in the HNSW
+    # graph, the full-text index or any other. On pages packed full (fillfactor 100)
+    # such an update moves its row and indexes it again.
+    moved = [memory_id for memory_id in first_on_each_page if after[memory_id] != before[memory_id]]
+    assert moved == []

@@ -40,6 +40,10 @@ def settings_error(**env: str) -> str:
             "makes 1536-dimensional vectors",
         ),
         ({"MEMORYWEB_PROFILE": "staging"}, "MEMORYWEB_PROFILE must be one of"),
+        (
+            {"MEMORYWEB_EMBEDDING_PRECISION": "float16"},
+            "MEMORYWEB_EMBEDDING_PRECISION must be one of auto, float32, bfloat16",
+        ),
     ],
 )
 def test_a_bad_setting_stops_startup_with_a_message_naming_it(env, message):

