@@ -47,7 +47,7 @@ from apps.retrieval.embedding import get_backend, ready_message
 from apps.retrieval.search import search
 from apps.spaces.models import ApiToken, Membership, Role, Scope, Space
 from apps.spaces.services import purge_space
-from memoryweb import embedded
+from memoryweb import embedded, gunicorn_conf
 from memoryweb.celery import app as celery_app
 
 BIN = ROOT / ".venv" / "bin"
@@ -377,7 +377,12 @@ def main() -> int:
         "--write-share", type=float, default=0.4, help="share of agent requests that write"
     )
     # The defaults are what docker/compose.yaml (web) and the Procfile (worker) start.
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument(
+        "--gunicorn-workers",
+        type=int,
+        default=gunicorn_conf.workers,
+        help="default: as memoryweb/gunicorn_conf.py, one per core",
+    )
     parser.add_argument("--gunicorn-threads", type=int, default=1)
     parser.add_argument("--drain-timeout", type=float, default=180)
     parser.add_argument("--worker-concurrency", type=int, default=2)

@@ -1,12 +1,50 @@
 """gunicorn settings for serving MemoryWeb: `gunicorn -c python:memoryweb.gunicorn_conf`.
 
-The command line still chooses the bind address, workers and threads (docker/Dockerfile).
+The command line still chooses the bind address, and may override what is set here
+(docker/Dockerfile).
 """
 
 import logging
+import math
+import os
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger("memoryweb.gunicorn")
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota
+    (a container's --cpus), rounded up."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to read: the affinity mask is the limit
+    return max(1, cores)
+
+
+def env_count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise RuntimeError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
+# One sync worker per core. A request's work is CPU: the query's embedding, Python and
+# PostgreSQL on the same machine. More processes than cores only share the cores, so
+# every request in a burst takes longer: the load test's search p95 was 67-107 ms with
+# two workers on two cores against 94-131 ms with four (README.md, Benchmarks).
+workers = env_count("GUNICORN_WORKERS", usable_cores())
+# One thread: a query's embedding waits for the GIL whenever another thread of its
+# process runs Python (docker/README.md), so scale with processes.
+threads = env_count("GUNICORN_THREADS", 1)
 
 
 def post_worker_init(worker: Any) -> None:

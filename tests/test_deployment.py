@@ -171,10 +171,11 @@ def dockerfile_cmd() -> str:
 @functools.cache
 def variables_read() -> frozenset[str]:
     names = set()
-    for path in (ROOT / "memoryweb" / "settings.py", ROOT / "memoryweb" / "embedded.py"):
+    sources = ("settings.py", "embedded.py", "gunicorn_conf.py")
+    for path in (ROOT / "memoryweb" / name for name in sources):
         for match in READS.finditer(path.read_text()):
             names.add(match.group(1) or match.group(2))
-    # The image's own command reads a few (gunicorn's workers and threads).
+    # The image's own command reads a few (gunicorn's timeout).
     names |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", dockerfile_cmd()))
     return frozenset(names)
 
@@ -336,7 +337,9 @@ def test_it_sets_only_variables_that_the_code_reads() -> None:
                 continue
             if variable not in variables_read():
                 unknown.add(f"{name}: {variable}")
-    assert not unknown, f"not read by settings.py or embedded.py: {sorted(unknown)}"
+    assert not unknown, (
+        f"not read by settings.py, embedded.py or gunicorn_conf.py: {sorted(unknown)}"
+    )
 
 
 def test_it_configures_production_mode_completely() -> None:

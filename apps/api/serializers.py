@@ -82,7 +82,7 @@ DEFAULT_MEMORY_FIELDS = tuple(f for f in MEMORY_FIELDS if f != "embedding")
 
 
 class MemorySerializer(serializers.ModelSerializer):
-    source_episodes: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    source_episodes = serializers.SerializerMethodField()
     retention = serializers.SerializerMethodField(
         help_text="MemoryBank retention exp(-t/S): t days since the last recall, S strength"
     )
@@ -104,6 +104,14 @@ class MemorySerializer(serializers.ModelSerializer):
         last = memory.last_accessed_at or memory.created_at
         days = max(0.0, (timezone.now() - last).total_seconds() / SECONDS_PER_DAY)
         return round(math.exp(-days / max(memory.strength, 1e-6)), 6)
+
+    @extend_schema_field({"type": "array", "items": {"type": "string", "format": "uuid"}})
+    def get_source_episodes(self, memory: Memory) -> list[str]:
+        # Set for a whole page by attach_source_episode_ids; else one query for this memory.
+        ids = getattr(memory, "source_episode_ids", None)
+        if ids is None:
+            ids = [episode.pk for episode in memory.source_episodes.all()]
+        return [str(pk) for pk in ids]
 
     @extend_schema_field({"type": "array", "items": {"type": "number"}, "nullable": True})
     def get_embedding(self, memory: Memory) -> list[float] | None:

@@ -263,3 +263,63 @@ def test_old_idempotency_records_are_forgotten(writer, space, settings):
     assert forget_old_idempotency_records() == 1
     assert list(IdempotentRequest.objects.values_list("key", flat=True)) == ["new"]
     assert "idempotency-cleanup" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_it_lists_and_finds_memories_with_their_source_episodes(
+    writer, space, outsider_space, actor
+):
+    body = writer.post("/api/v1/episodes", CONVERSATION, format="json").json()
+    episodes = {m["id"]: m["source_episodes"] for m in body["memories"]}
+    assert all(len(ids) == 1 for ids in episodes.values())
+    # A link to another space's episode, as no service would write it, is never shown.
+    stray = Episode.objects.for_space(outsider_space).create(
+        space=outsider_space, content="outsider's turn"
+    )
+    first = Memory.objects.for_space(space).get(pk=body["memories"][0]["id"])
+    Memory.source_episodes.through.objects.create(memory=first, episode=stray)
+
+    listed = writer.get("/api/v1/memories").json()["results"]
+    assert {m["id"]: m["source_episodes"] for m in listed} == episodes
+    one = writer.get(f"/api/v1/memories/{first.pk}").json()
+    assert one["source_episodes"] == episodes[str(first.pk)]
+    found = writer.post("/api/v1/search", {"query": "marathon", "mode": "text"}, format="json")
+    hits = found.json()["hits"]
+    assert hits and all(h["memory"]["source_episodes"] == episodes[h["memory"]["id"]] for h in hits)
+
+
+def test_it_reads_source_episodes_from_the_links_in_a_space_new_to_the_statistics(
+    space, outsider_space, actor
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.memories import services
+    from apps.memories.models import attach_source_episode_ids
+
+    turns = [{"content": f"Turn {i} of an older conversation."} for i in range(300)]
+    services.remember_conversation(outsider_space, actor, turns, remember=True)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memories_episode; ANALYZE memories_memory_source_episodes")
+    # A space the statistics have never seen: the planner expects it to hold one episode.
+    turns = [{"content": f"Turn {i} of a new conversation."} for i in range(200)]
+    _episodes, memories = services.remember_conversation(space, actor, turns, remember=True)
+    hits = memories[:10]
+    with CaptureQueriesContext(connection) as queries:
+        attach_source_episode_ids(space.pk, hits)
+    assert [len(m.source_episode_ids) for m in hits] == [1] * 10
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        # Tables this small are read whole; planned as for large ones, the index chosen
+        # follows the row estimates, as it would in production.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + query["sql"])
+        (plan,) = cursor.fetchone()[0]
+    # Only the ten memories' links and their episodes are read, never the space's 200.
+    assert max(node_rows(plan["Plan"])) <= 10
+
+
+def node_rows(node):
+    """The actual row count of every node of an EXPLAIN (ANALYZE, FORMAT JSON) plan."""
+    yield node["Actual Rows"]
+    for child in node.get("Plans", []):
+        yield from node_rows(child)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -18,7 +18,7 @@ from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, log_episode_reads, log_reads
 from apps.api.views.memories import IDEMPOTENCY_KEY
 from apps.memories import services
-from apps.memories.models import Episode
+from apps.memories.models import Episode, attach_source_episode_ids
 from apps.retrieval.search import Filters, Weights, search
 from apps.spaces.models import Scope
 
@@ -104,6 +104,7 @@ class EpisodeViewSet(SpaceScopedViewSet):
         episodes, memories = services.remember_conversation(
             self.space, self.actor, cleaned, remember=body.validated_data["remember"]
         )
+        attach_source_episode_ids(self.space.pk, memories)
         return Response(
             {
                 "episodes": s.EpisodeSerializer(episodes, many=True).data,
@@ -165,10 +166,7 @@ class SearchViewSet(SpaceScopedViewSet):
         )
         memories = [hit.memory for hit in result.hits]
         # One query for every hit's episodes, and one serializer pass for all hits.
-        prefetch_related_objects(
-            memories,
-            Prefetch("source_episodes", queryset=Episode.objects.for_space(self.space).only("pk")),
-        )
+        attach_source_episode_ids(self.space.pk, memories)
         serialized = s.MemorySerializer(memories, many=True).data
         hits = []
         for hit, memory in zip(result.hits, serialized, strict=True):

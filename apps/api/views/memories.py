@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
@@ -20,7 +20,7 @@ from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, if_match_version, log_reads
 from apps.audit.models import AuditEvent
 from apps.memories import services
-from apps.memories.models import Episode, Link, Memory, Status
+from apps.memories.models import Link, Memory, Status, attach_source_episode_ids
 from apps.retrieval.search import Filters
 from apps.spaces.models import Scope
 
@@ -119,13 +119,6 @@ class MemoryViewSet(SpaceScopedViewSet):
                 for column in columns
             ),
         )
-        if "source_episodes" in fields:
-            queryset = queryset.prefetch_related(
-                Prefetch(
-                    "source_episodes",
-                    queryset=Episode.objects.for_space(self.space).only("id"),
-                )
-            )
         return queryset
 
     def filtered(self, queryset: QuerySet[Memory]) -> QuerySet[Memory]:
@@ -167,6 +160,8 @@ class MemoryViewSet(SpaceScopedViewSet):
     @extend_schema(parameters=[*LIST_FILTERS, FIELDS], responses=s.MemorySerializer(many=True))
     def list(self, request: Request) -> Response:
         page = self.page(self.filtered(self.get_queryset()))
+        if "source_episodes" in self.requested_fields():
+            attach_source_episode_ids(self.space.pk, page)
         log_reads(self.caller, (m.pk for m in page), "list")
         data = s.MemorySerializer(page, many=True, fields=self.requested_fields()).data
         return self.get_paginated_response(data)
@@ -175,6 +170,8 @@ class MemoryViewSet(SpaceScopedViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         memory = self.memory()
         log_reads(self.caller, [memory.pk], "get")
+        if "source_episodes" in self.requested_fields():
+            attach_source_episode_ids(self.space.pk, [memory])
         data = s.MemorySerializer(memory, fields=self.requested_fields()).data
         return _with_etag(Response(data), memory)
 
