@@ -110,8 +110,10 @@ class MiniLMBackend:
         """
         import torch
 
+        # Older sentence-transformers name it tokenize(), newer ones deprecate that name.
+        features_of = getattr(model, "preprocess", None) or model.tokenize
         with torch.inference_mode():
-            features = model.preprocess([text])
+            features = features_of([text])
             vector = model(features)["sentence_embedding"][0]
             vector = torch.nn.functional.normalize(vector, p=2, dim=0)
         return vector.tolist()
