@@ -133,8 +133,8 @@ def test_its_gunicorn_settings_load_the_model_before_the_first_request(
         # As docker/Dockerfile starts it: the worker count comes from the settings file.
         process, _base = start_gunicorn(env, "--config", "python:memoryweb.gunicorn_conf", log=log)
     try:
-        # A worker answered /api/v1/health, which embeds nothing: each had loaded the
-        # model before it took its first request.
+        # Both workers were started, and the one that answered /api/v1/health (which
+        # embeds nothing) had loaded the model before it took that first request.
         log_text = log_path.read_text()
         assert log_text.count("Booting worker") == 2
         assert log_text.count(ready_message(MiniLMBackend.name)) >= 1

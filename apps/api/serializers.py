@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.utils import timezone
@@ -23,7 +23,16 @@ from apps.api.fields import (
 from apps.audit.models import AuditEvent
 from apps.consolidation.models import Operation, Proposal
 from apps.jobs.models import Job
-from apps.memories.models import Entity, Episode, Kind, Link, LinkType, Memory, MemoryVersion
+from apps.memories.models import (
+    Entity,
+    Episode,
+    Kind,
+    Link,
+    LinkType,
+    Memory,
+    MemoryVersion,
+    attach_source_episode_ids,
+)
 from apps.memories.models import Status as MemoryStatus
 from apps.retrieval.search import MAX_K, MODES
 from apps.spaces.models import ApiToken, Scope, Space
@@ -81,6 +90,16 @@ MEMORY_FIELDS = (
 DEFAULT_MEMORY_FIELDS = tuple(f for f in MEMORY_FIELDS if f != "embedding")
 
 
+class MemoryListSerializer(serializers.ListSerializer):
+    """A list of memories: every memory's source episodes read in one query."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        memories = list(data.all() if hasattr(data, "all") else data)
+        if "source_episodes" in cast("MemorySerializer", self.child).fields:
+            attach_source_episode_ids(memories)
+        return super().to_representation(memories)
+
+
 class MemorySerializer(serializers.ModelSerializer):
     source_episodes = serializers.SerializerMethodField()
     retention = serializers.SerializerMethodField(
@@ -92,6 +111,7 @@ class MemorySerializer(serializers.ModelSerializer):
         model = Memory
         fields = MEMORY_FIELDS
         read_only_fields = MEMORY_FIELDS
+        list_serializer_class = MemoryListSerializer
 
     def __init__(self, *args: Any, fields: tuple[str, ...] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -107,11 +127,9 @@ class MemorySerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "array", "items": {"type": "string", "format": "uuid"}})
     def get_source_episodes(self, memory: Memory) -> list[str]:
-        # Set for a whole page by attach_source_episode_ids; else one query for this memory.
-        ids = getattr(memory, "source_episode_ids", None)
-        if ids is None:
-            ids = [episode.pk for episode in memory.source_episodes.all()]
-        return [str(pk) for pk in ids]
+        if not hasattr(memory, "source_episode_ids"):  # a memory serialized alone
+            attach_source_episode_ids([memory])
+        return [str(pk) for pk in memory.source_episode_ids]
 
     @extend_schema_field({"type": "array", "items": {"type": "number"}, "nullable": True})
     def get_embedding(self, memory: Memory) -> list[float] | None:

@@ -131,7 +131,7 @@ class Memory(models.Model):
         db_persist=True,
     )
     source_episodes = models.ManyToManyField(Episode, blank=True, related_name="memories")
-    # Set on a page of memories by attach_source_episode_ids (not a column).
+    # Set by attach_source_episode_ids, for a page of memories at once (not a column).
     source_episode_ids: list[uuid.UUID]
 
     objects = SpaceScopedManager["Memory"]()
@@ -217,22 +217,26 @@ class Memory(models.Model):
         return {name: getattr(self, name) for name in self.VERSIONED_FIELDS}
 
 
-def attach_source_episode_ids(space_id: int, memories: Sequence[Memory]) -> None:
-    """Set `source_episode_ids` on each of these memories: its episodes, in linking order.
+def attach_source_episode_ids(memories: Sequence[Memory]) -> None:
+    """Set `source_episode_ids` on each memory: its episodes of its own space, in linking
+    order, for all of them in one query.
 
-    One query, led by the link table's memory index; the episodes' space is checked on
-    the rows it returns. Naming the space in SQL let the planner start from the space's
-    episodes instead: for a space newer than the table's statistics it expects a
-    single one, and read every episode of the space on each call.
+    The query is led by the link table's memory index, and each episode's space is
+    checked on the rows it returns. Naming the space in SQL let the planner start from
+    the space's episodes instead: for a space newer than the table's statistics it
+    expects a single one, and read every episode of the space on each call.
     """
+    if not memories:
+        return
     links = (
         Memory.source_episodes.through.objects.filter(memory_id__any_of=[m.pk for m in memories])
         .order_by("memory_id", "id")
         .values_list("memory_id", "episode_id", "episode__space_id")
     )
+    space_of = {memory.pk: memory.space_id for memory in memories}
     found: dict[uuid.UUID, list[uuid.UUID]] = {}
     for memory_id, episode_id, episode_space_id in links:
-        if episode_space_id == space_id:
+        if episode_space_id == space_of[memory_id]:
             found.setdefault(memory_id, []).append(episode_id)
     for memory in memories:
         memory.source_episode_ids = found.get(memory.pk, [])

@@ -293,6 +293,7 @@ def test_it_reads_source_episodes_from_the_links_in_a_space_new_to_the_statistic
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from apps.api.serializers import MemorySerializer
     from apps.memories import services
     from apps.memories.models import attach_source_episode_ids
 
@@ -305,8 +306,14 @@ def test_it_reads_source_episodes_from_the_links_in_a_space_new_to_the_statistic
     _episodes, memories = services.remember_conversation(space, actor, turns, remember=True)
     hits = memories[:10]
     with CaptureQueriesContext(connection) as queries:
-        attach_source_episode_ids(space.pk, hits)
+        attach_source_episode_ids(hits)
     assert [len(m.source_episode_ids) for m in hits] == [1] * 10
+    # However many memories an answer holds, their episodes take one query.
+    page = list(Memory.objects.for_space(space).order_by("created_at")[:50])
+    with CaptureQueriesContext(connection) as serializing:
+        rows = MemorySerializer(page, many=True).data
+    assert len(serializing.captured_queries) == 1
+    assert all(len(row["source_episodes"]) == 1 for row in rows)
     (query,) = queries.captured_queries
     with connection.cursor() as cursor:
         # Tables this small are read whole; planned as for large ones, the index chosen

@@ -18,7 +18,7 @@ from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, log_episode_reads, log_reads
 from apps.api.views.memories import IDEMPOTENCY_KEY
 from apps.memories import services
-from apps.memories.models import Episode, attach_source_episode_ids
+from apps.memories.models import Episode
 from apps.retrieval.search import Filters, Weights, search
 from apps.spaces.models import Scope
 
@@ -104,7 +104,6 @@ class EpisodeViewSet(SpaceScopedViewSet):
         episodes, memories = services.remember_conversation(
             self.space, self.actor, cleaned, remember=body.validated_data["remember"]
         )
-        attach_source_episode_ids(self.space.pk, memories)
         return Response(
             {
                 "episodes": s.EpisodeSerializer(episodes, many=True).data,
@@ -165,8 +164,7 @@ class SearchViewSet(SpaceScopedViewSet):
             vector=data.get("vector"),
         )
         memories = [hit.memory for hit in result.hits]
-        # One query for every hit's episodes, and one serializer pass for all hits.
-        attach_source_episode_ids(self.space.pk, memories)
+        # One serializer pass for all hits: their episodes in one query.
         serialized = s.MemorySerializer(memories, many=True).data
         hits = []
         for hit, memory in zip(result.hits, serialized, strict=True):

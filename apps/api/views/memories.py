@@ -160,8 +160,6 @@ class MemoryViewSet(SpaceScopedViewSet):
     @extend_schema(parameters=[*LIST_FILTERS, FIELDS], responses=s.MemorySerializer(many=True))
     def list(self, request: Request) -> Response:
         page = self.page(self.filtered(self.get_queryset()))
-        if "source_episodes" in self.requested_fields():
-            attach_source_episode_ids(self.space.pk, page)
         log_reads(self.caller, (m.pk for m in page), "list")
         data = s.MemorySerializer(page, many=True, fields=self.requested_fields()).data
         return self.get_paginated_response(data)
@@ -170,8 +168,6 @@ class MemoryViewSet(SpaceScopedViewSet):
     def retrieve(self, request: Request, pk: str) -> Response:
         memory = self.memory()
         log_reads(self.caller, [memory.pk], "get")
-        if "source_episodes" in self.requested_fields():
-            attach_source_episode_ids(self.space.pk, [memory])
         data = s.MemorySerializer(memory, fields=self.requested_fields()).data
         return _with_etag(Response(data), memory)
 
@@ -238,6 +234,8 @@ class MemoryViewSet(SpaceScopedViewSet):
             )
         created = self._create_valid(valid, errors, atomic=body.validated_data["atomic"])
         fields = self.requested_fields()
+        if "source_episodes" in fields:  # one query for the whole batch, not one per item
+            attach_source_episode_ids(list(created.values()))
         results: list[dict[str, Any]] = []
         for index in range(len(body.validated_data["items"])):
             if index in created:
