@@ -394,6 +394,44 @@ def test_store_embeddings_drops_a_vector_computed_for_old_content(space, actor, 
     assert versions_of(memory) == [(1, "create"), (2, "update")]  # no version for a vector
 
 
+def test_it_stores_each_vector_exactly_against_its_own_memory(space, actor, make_memory):
+    import numpy as np
+
+    first, second = make_memory("First."), make_memory("Second.")
+    vectors = np.random.default_rng(7).standard_normal((2, 384)).astype(np.float32)
+
+    kept = services.store_embeddings(
+        space,
+        [(first.pk, first.content_hash), (second.pk, second.content_hash)],
+        vectors.tolist(),
+        "m",
+    )
+
+    assert kept == 2
+    assert np.array_equal(np.asarray(reload(first).embedding, dtype=np.float32), vectors[0])
+    assert np.array_equal(np.asarray(reload(second).embedding, dtype=np.float32), vectors[1])
+
+
+def test_it_refuses_a_vector_of_the_wrong_size_and_stores_none_of_the_batch(
+    space, actor, make_memory
+):
+    from django.db import DataError
+
+    first, second = make_memory("First."), make_memory("Second.")
+
+    with pytest.raises(DataError, match="384"):
+        services.store_embeddings(
+            space,
+            [(first.pk, first.content_hash), (second.pk, second.content_hash)],
+            [[0.1] * 384, [0.1] * 3],
+            "m",
+        )
+
+    assert reload(first).embedding is None
+    assert reload(second).embedding is None
+    assert not AuditEvent.objects.for_space(space).filter(action="memory.embed").exists()
+
+
 def pages_of(space) -> dict[str, int]:
     """Each memory's heap page: a row updated in place (HOT) stays on its page."""
     from django.db import connection

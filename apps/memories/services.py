@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_event, record_events
+from apps.core.pgvector import binary_vector_cursor
 from apps.memories.models import (
     Episode,
     Kind,
@@ -569,24 +571,26 @@ def store_embeddings(
         raise ValueError(f"{len(rows)} memories but {len(vectors)} vectors")
     if not rows:
         return 0
-    with connection.cursor() as cursor:
+    # One array each: the database, not numpy, says which vector has the wrong size.
+    arrays = [np.asarray(vector, dtype=np.float32) for vector in vectors]
+    with binary_vector_cursor() as cursor:
         cursor.execute(
             """
             UPDATE memories_memory AS m
-            SET embedding = v.embedding::vector, embedding_model = %s
-            FROM unnest(%s::uuid[], %s::text[], %s::text[]) AS v(id, content_hash, embedding)
+            SET embedding = v.embedding, embedding_model = %s
+            FROM unnest(%s::uuid[], %s::text[], %b::vector[]) AS v(id, content_hash, embedding)
             WHERE m.id = v.id AND m.content_hash = v.content_hash AND m.space_id = %s
-            RETURNING m.id
+            RETURNING m.id::text
             """,
             [
                 model,
                 [str(memory_id) for memory_id, _ in rows],
                 [expected_hash for _, expected_hash in rows],
-                ["[" + ",".join(repr(float(x)) for x in vector) + "]" for vector in vectors],
+                arrays,
                 space.pk,
             ],
         )
-        stored = [str(memory_id) for (memory_id,) in cursor.fetchall()]
+        stored = [memory_id for (memory_id,) in cursor.fetchall()]
     if stored:
         record_event(
             space,
