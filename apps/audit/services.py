@@ -7,6 +7,7 @@ from typing import Any
 from apps.audit.actors import Actor
 from apps.audit.context import request_id_var
 from apps.audit.models import AuditEvent
+from apps.core.bulk import copy_insert
 from apps.spaces.models import Space
 
 
@@ -40,9 +41,9 @@ def record_events(
     *,
     reason: str = "",
 ) -> None:
-    """One event per (target_type, target_id, summary), written in one statement."""
+    """One event per (target_type, target_id, summary), written with one COPY."""
     request_id = request_id_var.get()
-    AuditEvent.objects.for_space(space).bulk_create(
+    copy_insert(
         [
             AuditEvent(
                 space=space,

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_event, record_events
+from apps.core.bulk import copy_insert
 from apps.core.pgvector import binary_vector_cursor
 from apps.memories.models import (
     Episode,
@@ -353,7 +354,7 @@ def record_episodes(space: Space, actor: Actor, items: Sequence[dict[str, Any]])
                 metadata=item.get("metadata") or {},
             )
         )
-    Episode.objects.for_space(space).bulk_create(episodes)
+    copy_insert(episodes)
     record_events(
         space,
         actor,
@@ -506,15 +507,16 @@ def create_memories(
         memory.content_hash = content_hash(memory.content)
         memories.append(memory)
     _episodes_in_space(space, {i for ids in episode_ids for i in ids})  # raises if foreign
-    Memory.objects.for_space(space).bulk_create(memories)
-    Memory.source_episodes.through.objects.bulk_create(
+    # COPY, not bulk_create: for 100 memories it halves the time (apps.core.bulk).
+    copy_insert(memories)
+    copy_insert(
         [
             Memory.source_episodes.through(memory_id=memory.pk, episode_id=episode_id)
             for memory, ids in zip(memories, episode_ids, strict=True)
             for episode_id in ids
         ]
     )
-    MemoryVersion.objects.for_space(space).bulk_create(
+    copy_insert(
         [
             MemoryVersion(
                 space=space,

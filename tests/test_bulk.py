@@ -1,0 +1,90 @@
+"""COPY for the bulk paths: rows must be exactly what the ORM would have written."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.forms.models import model_to_dict
+
+from apps.audit.models import AuditEvent
+from apps.core.bulk import copy_insert
+from apps.memories import services
+from apps.memories.models import Episode, Memory, MemoryVersion
+from apps.spaces.models import Space
+
+FIELDS = {
+    "content": "Alice moved to Lisbon in May.",
+    "kind": "fact",
+    "subject": "alice",
+    "session": "s1",
+    "tags": ["move", "city"],
+    "metadata": {"source": {"turn": 3}, "score": 0.5},
+    "importance": 0.8,
+    "confidence": 0.9,
+    "occurred_at": datetime(2026, 5, 1, 9, 30, tzinfo=UTC),
+    "valid_from": datetime(2026, 5, 1, tzinfo=UTC),
+}
+# Set by the database or by the clock, so different between any two rows.
+VARYING = {"id", "created_at", "updated_at"}
+
+
+def stored(memory: Memory) -> dict:
+    row = Memory.objects.for_space(memory.space_id).get(pk=memory.pk)
+    return {k: v for k, v in model_to_dict(row).items() if k not in VARYING}
+
+
+def test_it_writes_a_batch_row_for_row_as_a_single_create_would(space, actor):
+    one = services.create_memory(space, actor, **FIELDS)
+    (batched,) = services.create_memories(space, actor, [FIELDS])
+
+    assert stored(batched) == stored(one)
+    searchable = Memory.objects.for_space(space).filter(search_vector="lisbon")
+    assert set(searchable.values_list("pk", flat=True)) == {one.pk, batched.pk}
+    version = MemoryVersion.objects.for_space(space).get(memory=batched)
+    assert (version.version, version.action, version.tags) == (1, "create", ["move", "city"])
+    event = AuditEvent.objects.for_space(space).get(target_id=str(batched.pk))
+    assert (event.action, event.actor_label, event.summary["bulk"]) == (
+        "memory.create",
+        actor.label,
+        True,
+    )
+
+
+def test_it_leaves_the_instances_saved(space, actor):
+    (memory,) = services.create_memories(space, actor, [{"content": "First text."}])
+
+    assert memory._state.adding is False
+    memory.subject = "changed"
+    memory.save(update_fields=["subject"])  # an UPDATE: an INSERT would clash on the id
+    assert Memory.objects.for_space(space).get(pk=memory.pk).subject == "changed"
+
+
+def test_it_refuses_instances_of_two_models(space):
+    episode = Episode(space=space, content="Hello.")
+
+    with pytest.raises(TypeError, match="one model"):
+        copy_insert([Memory(space=space, content="Hi."), episode])
+    assert not Episode.objects.for_space(space).exists()
+
+
+def test_it_refuses_an_unsaved_related_object(db):
+    unsaved = Space(slug="unsaved", name="Unsaved")
+
+    with pytest.raises(ValueError, match="unsaved related object"):
+        copy_insert([Memory(space=unsaved, content="Orphan.")])
+
+
+def test_it_rolls_back_the_whole_batch_on_a_bad_row(space):
+    same_id = uuid.uuid4()
+    rows = [Memory(id=uuid.uuid4(), space=space, content="Fine.", content_hash="a")] + [
+        Memory(id=same_id, space=space, content=f"Clash {i}.", content_hash="b")
+        for i in range(2)
+    ]
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy_insert(rows)
+
+    assert not Memory.objects.for_space(space).exists()
