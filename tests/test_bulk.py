@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -15,7 +16,7 @@ from apps.memories import services
 from apps.memories.models import Episode, Memory, MemoryVersion
 from apps.spaces.models import Space
 
-FIELDS = {
+FIELDS: dict[str, Any] = {
     "content": "Alice moved to Lisbon in May.",
     "kind": "fact",
     "subject": "alice",
@@ -80,8 +81,7 @@ def test_it_refuses_an_unsaved_related_object(db):
 def test_it_rolls_back_the_whole_batch_on_a_bad_row(space):
     same_id = uuid.uuid4()
     rows = [Memory(id=uuid.uuid4(), space=space, content="Fine.", content_hash="a")] + [
-        Memory(id=same_id, space=space, content=f"Clash {i}.", content_hash="b")
-        for i in range(2)
+        Memory(id=same_id, space=space, content=f"Clash {i}.", content_hash="b") for i in range(2)
     ]
 
     with pytest.raises(IntegrityError), transaction.atomic():
