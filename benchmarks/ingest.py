@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import statistics
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from common import machine, percentile
 from django.conf import settings
 
 from apps.audit.actors import Actor
+from apps.audit.models import AuditEvent
 from apps.core.worker_process import start_worker_process, stop_worker_process
 from apps.memories import services
 from apps.memories.models import Memory
@@ -71,13 +74,23 @@ def main() -> None:
     for _ in range(args.rounds):
         raw_before = raw_after
         with warm_worker(actor) as (space, _hostname):
-            started = time.perf_counter()
+            started, started_at = time.perf_counter(), time.time()
             write_times = write_all(space, actor, texts, args.batch)
             writes_done = time.perf_counter() - started
             wait_embedded(space)
             ingest_rate = args.count / (time.perf_counter() - started)
+            first_vector_after, steady_rate = batch_timing(space, started_at)
         raw_after = raw_rate(model, texts)
-        rounds.append((ingest_rate, max(raw_before, raw_after), write_times, writes_done))
+        rounds.append(
+            Round(
+                ingest_rate,
+                max(raw_before, raw_after),
+                write_times,
+                writes_done,
+                first_vector_after,
+                steady_rate,
+            )
+        )
 
     # Where the time goes: the same writes while the worker takes no embedding jobs,
     # then the worker embedding and storing what they left, each part with the cores
@@ -95,18 +108,19 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     print(f"ingest end to end, {args.count} memories, {args.batch} per service call:")
-    for number, (ingest_rate, raw, write_times, writes_done) in enumerate(rounds, 1):
+    for number, run in enumerate(rounds, 1):
         print(
-            f"  round {number}: {ingest_rate:6.1f} memories/s against the raw model's "
-            f"{raw:6.1f} sentences/s (batches of 64): {100 * ingest_rate / raw:3.0f}%; "
-            f"service call median {statistics.median(write_times):.2f} ms, "
-            f"p95 {percentile(write_times, 0.95):.2f} ms; writes committed after "
-            f"{writes_done:.1f}s"
+            f"  round {number}: {run.ingest_rate:6.1f} memories/s against the raw model's "
+            f"{run.raw_rate:6.1f} sentences/s (batches of 64): {run.share:3.0f}%; "
+            f"service call median {statistics.median(run.write_times):.2f} ms, "
+            f"p95 {percentile(run.write_times, 0.95):.2f} ms; writes committed after "
+            f"{run.writes_done:.1f}s; first vectors stored {run.first_vector_after:.2f}s "
+            f"after the first write, then {run.steady_rate:6.1f} memories/s "
+            f"({100 * run.steady_rate / run.raw_rate:.0f}% of raw)"
         )
-    shares = [100 * ingest_rate / raw for ingest_rate, raw, *_ in rounds]
     print(
-        f"median share of raw model speed: {statistics.median(shares):.0f}% "
-        f"(median ingest {statistics.median(r[0] for r in rounds):.1f} memories/s)"
+        f"median share of raw model speed: {statistics.median(r.share for r in rounds):.0f}% "
+        f"(median ingest {statistics.median(r.ingest_rate for r in rounds):.1f} memories/s)"
     )
     print(
         f"parts alone: writes {args.count / writes_alone:8.1f} memories/s "
@@ -115,6 +129,35 @@ def main() -> None:
         f"({100 * args.count / worker_alone / raw_last:.0f}% of the raw model's "
         f"{raw_last:.1f} sentences/s just after)"
     )
+
+
+@dataclasses.dataclass
+class Round:
+    ingest_rate: float
+    raw_rate: float
+    write_times: list[float]
+    writes_done: float
+    first_vector_after: float
+    steady_rate: float
+
+    @property
+    def share(self) -> float:
+        return 100 * self.ingest_rate / self.raw_rate
+
+
+def batch_timing(space: Space, started_at: float) -> tuple[float, float]:
+    """(seconds from the first write to the first stored batch, memories a second
+    stored after it): the worker's start-up apart from its steady pace."""
+    batches = list(
+        AuditEvent.objects.for_space(space)
+        .filter(action="memory.embed", created_at__gte=datetime.fromtimestamp(started_at, UTC))
+        .order_by("created_at")
+        .values_list("created_at", "summary")
+    )
+    first_at = batches[0][0].timestamp()
+    rest = sum(summary["count"] for _, summary in batches[1:])
+    span = batches[-1][0].timestamp() - first_at
+    return first_at - started_at, rest / span if span else float("nan")
 
 
 def raw_rate(model: MiniLMBackend, texts: list[str]) -> float:

@@ -26,8 +26,10 @@ from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
 
-# Writes within this window become one batch.
-EMBED_DEBOUNCE_SECONDS = 0.5
+# Writes within this window become one batch. It shapes only the first batch of a
+# burst: while the worker embeds, later writes pile up and are taken in full batches
+# anyway, so a longer window would only delay when the first memories are findable.
+EMBED_DEBOUNCE_SECONDS = 0.2
 _SCHEDULE_KEY = "memoryweb:embed-scheduled:{space_id}"
 # A task that waits out the database or the embedding endpoint being away.
 retrying_task = shared_task(
