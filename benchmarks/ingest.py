@@ -100,10 +100,11 @@ def main() -> None:
         started = time.perf_counter()
         write_all(space, actor, texts, args.batch)
         writes_alone = time.perf_counter() - started
-        started = time.perf_counter()
+        started, started_at = time.perf_counter(), time.time()
         celery_app.control.add_consumer(EMBEDDING_QUEUE, destination=[hostname], reply=True)
         wait_embedded(space)
         worker_alone = time.perf_counter() - started
+        worker_start, worker_steady = batch_timing(space, started_at)
     raw_last = raw_rate(model, texts)
 
     print(f"machine: {machine()}")
@@ -127,7 +128,9 @@ def main() -> None:
         f"({1000 * writes_alone / args.count:.2f} ms each); the worker's embed and store "
         f"{args.count / worker_alone:8.1f} memories/s "
         f"({100 * args.count / worker_alone / raw_last:.0f}% of the raw model's "
-        f"{raw_last:.1f} sentences/s just after)"
+        f"{raw_last:.1f} sentences/s just after): first vectors stored {worker_start:.2f}s "
+        f"after it took the queue again, then {worker_steady:.1f} memories/s "
+        f"({100 * worker_steady / raw_last:.0f}%)"
     )
 
 
