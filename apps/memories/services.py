@@ -308,15 +308,16 @@ def _episodes_in_space(space: Space, episode_ids: Iterable[object]) -> list[Epis
     return episodes
 
 
-def _embed_after_commit(space_id: int) -> None:
-    """Writes never wait for the model: embedding is queued once the change is committed.
+def _embed_after_commit(space_id: int, pending: int = 1) -> None:
+    """Writes never wait for the model: embedding of the `pending` memories this change
+    left without a vector is queued once it is committed.
 
     robust=True: a broker that is down must not fail a write that already committed;
     the periodic sweep embeds whatever a lost message left behind.
     """
     from apps.retrieval.tasks import schedule_embedding
 
-    transaction.on_commit(lambda: schedule_embedding(space_id), robust=True)
+    transaction.on_commit(lambda: schedule_embedding(space_id, pending), robust=True)
 
 
 # ----------------------------------------------------------------- episodes
@@ -552,7 +553,7 @@ def create_memories(
         reason=reason,
     )
     if memories:
-        _embed_after_commit(space.pk)
+        _embed_after_commit(space.pk, len(memories))
     return memories
 
 
@@ -618,7 +619,7 @@ def request_reembedding(space: Space, actor: Actor, memory_ids: Sequence[MemoryI
     memories.update(embedding=None, embedding_model="")
     record_events(space, actor, "memory.reembed", [("memory", pk, {}) for pk in found])
     if found:
-        _embed_after_commit(space.pk)
+        _embed_after_commit(space.pk, len(found))
     return len(found)
 
 

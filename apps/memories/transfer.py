@@ -272,7 +272,7 @@ def import_lines(
             transaction.set_rollback(True)
             return ImportReport(errors=report.errors)
         if report.imported["memory"]:
-            services._embed_after_commit(space.pk)
+            services._embed_after_commit(space.pk, report.imported["memory"])
     return report
 
 

@@ -49,18 +49,20 @@ def _redis() -> Any:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
 
 
-def schedule_embedding(space_id: int) -> None:
+def schedule_embedding(space_id: int, pending: int = 1) -> None:
     """Queue embedding of a space's pending memories, once per debounce window.
 
     Many writes in a short time set the same key, so they share one task; the task
     clears the key when it starts, so a write that commits during a run queues another.
+    A write of `pending` memories that fills a batch on its own has nothing to wait for.
     """
     client = _redis()
     if client is not None and not client.set(
         _SCHEDULE_KEY.format(space_id=space_id), 1, nx=True, ex=60
     ):
         return
-    embed_space.apply_async(args=(space_id,), countdown=EMBED_DEBOUNCE_SECONDS)
+    full_batch = pending >= settings.EMBEDDING_BATCH_SIZE
+    embed_space.apply_async(args=(space_id,), countdown=0 if full_batch else EMBED_DEBOUNCE_SECONDS)
 
 
 def _embed_locked_batch(
