@@ -395,8 +395,11 @@ def test_it_schedules_embedding_after_commit(
 ):
     populate(space, actor)
     lines = jsonl(export(space))
-    scheduled: list[int] = []
-    monkeypatch.setattr("apps.retrieval.tasks.schedule_embedding", scheduled.append)
+    scheduled: list[tuple[int, int]] = []
+    monkeypatch.setattr(
+        "apps.retrieval.tasks.schedule_embedding",
+        lambda space_id, pending: scheduled.append((space_id, pending)),
+    )
     copy, episodes_only = new_space("copy"), new_space("episodes")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -405,7 +408,7 @@ def test_it_schedules_embedding_after_commit(
             episodes_only, actor, [line for line in lines if json.loads(line)["type"] == "episode"]
         )
 
-    assert scheduled == [copy.pk]
+    assert scheduled == [(copy.pk, Memory.objects.for_space(copy).count())]
     assert Episode.objects.for_space(episodes_only).count() == 2
 
 
