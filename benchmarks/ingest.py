@@ -61,6 +61,8 @@ def main() -> None:
         help="end-to-end runs, each between two timings of the raw model",
     )
     args = parser.parse_args()
+    if args.rounds < 1 or args.count < 1 or args.batch < 1:
+        parser.error("--count, --batch and --rounds must be at least 1")
     texts = sentences(args.count)
 
     model = MiniLMBackend()
