@@ -85,6 +85,46 @@ def test_it_embeds_a_single_query_as_the_batch_path_does(float32_model):
 
 
 @pytest.mark.slow
+def test_it_matches_sentence_transformers_encode_in_the_callers_order(float32_model):
+    # More than one batch, lengths in no order: embed() sorts them into batches and
+    # must hand each vector back in its text's place.
+    texts = [f"note {i}: " + "the plan changed " * (i * 7 % 13) for i in range(150)]
+    reference = float32_model._model.encode(texts, batch_size=64, normalize_embeddings=True)
+    vectors = float32_model.embed(texts)
+    assert len(vectors) == len(texts)
+    for vector, expected in zip(vectors, reference, strict=True):
+        assert cosine(vector, expected.tolist()) > 0.99999
+
+
+@pytest.mark.slow
+def test_it_runs_the_model_in_two_threads_at_once(float32_model):
+    # The worker's lanes each embed a batch on their own core: two calls must be inside
+    # the model together (a lock around it would leave one waiting at the barrier).
+    both_inside = threading.Barrier(2, timeout=20)
+
+    def wait_for_the_other(*_args: object) -> None:
+        both_inside.wait()  # returns the thread's index, which a pre-hook must not
+
+    hook = float32_model._model[0].register_forward_pre_hook(wait_for_the_other)
+    texts = [["A cat is sleeping on the sofa."], ["The stock market fell sharply today."]]
+    results: dict[int, list[list[float]]] = {}
+    try:
+        threads = [
+            threading.Thread(target=lambda i=i: results.update({i: float32_model.embed(texts[i])}))
+            for i in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        hook.remove()
+    assert not both_inside.broken
+    for i in range(2):
+        assert cosine(results[i][0], float32_model.embed(texts[i])[0]) > 0.999999
+
+
+@pytest.mark.slow
 def test_it_keeps_bfloat16_vectors_next_to_the_float32_ones(float32_model):
     from torch import nn
 
