@@ -31,13 +31,14 @@ from apps.core.worker_process import start_worker_process, stop_worker_process
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval.embedding import MiniLMBackend
+from apps.retrieval.tasks import EMBEDDING_LANES
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
 from memoryweb.celery import app as celery_app
 
 # The worker runs as the Procfile starts it: one torch thread per lane.
 WORKER_ENV = {**os.environ, "MEMORYWEB_EMBEDDING_THREADS": "1"}
-WORKER_LANES = 2
+BATCH = settings.EMBEDDING_BATCH_SIZE
 EMBEDDING_QUEUE = settings.CELERY_TASK_ROUTES["apps.retrieval.tasks.embed_space"]["queue"]
 
 SUBJECTS = ["garden", "marathon", "restaurant", "cello", "sourdough", "bicycle", "novel", "trip"]
@@ -72,7 +73,7 @@ def main() -> None:
     texts = sentences(args.count)
 
     model = MiniLMBackend()
-    model.embed(texts[:64])  # load and warm up
+    model.embed(texts[:BATCH])  # load and warm up
     actor = Actor.system("benchmark")
     # This machine's speed drifts within minutes, so each end-to-end run is set against
     # the raw model timed just before and just after it, taking the faster: a slow
@@ -179,7 +180,7 @@ def batch_timing(space: Space, started_at: float) -> tuple[float, float]:
 
 @dataclasses.dataclass
 class Raw:
-    """Sentences a second for the model alone, in the worker's batches of 64, both ways
+    """Sentences a second for the model alone, in the worker's batches, both ways
     it can run: one batch at a time on every core, and a batch per lane on one core each
     (as the worker runs it). The faster is the figure ingest is set against."""
 
@@ -192,13 +193,13 @@ class Raw:
 
     def __str__(self) -> str:
         return (
-            f"batches of 64: {self.all_cores:.1f} one at a time on all cores, "
-            f"{self.lanes:.1f} in {WORKER_LANES} one-core lanes"
+            f"batches of {BATCH}: {self.all_cores:.1f} one at a time on all cores, "
+            f"{self.lanes:.1f} in {EMBEDDING_LANES} one-core lanes"
         )
 
 
 def raw_rate(model: MiniLMBackend, texts: list[str]) -> Raw:
-    batches = [texts[i : i + 64] for i in range(0, len(texts), 64)]
+    batches = [texts[i : i + BATCH] for i in range(0, len(texts), BATCH)]
     threads = torch.get_num_threads()
     started = time.perf_counter()
     for batch in batches:
@@ -207,7 +208,7 @@ def raw_rate(model: MiniLMBackend, texts: list[str]) -> Raw:
     torch.set_num_threads(1)
     try:
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=WORKER_LANES) as pool:
+        with ThreadPoolExecutor(max_workers=EMBEDDING_LANES) as pool:
             list(pool.map(model.embed, batches))
         lanes = len(texts) / (time.perf_counter() - started)
     finally:

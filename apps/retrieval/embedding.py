@@ -47,7 +47,7 @@ class MiniLMBackend:
 
     name = "all-MiniLM-L6-v2"
     dimensions = 384
-    BATCH = 64
+    BATCH = 64  # texts per forward pass, as encode() takes them
 
     def __init__(self, precision: str | None = None) -> None:
         self._model: Any = None
@@ -88,6 +88,8 @@ class MiniLMBackend:
         self._load()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
         model = self._load()
         # Sorted by length, so that each batch pads its texts to a similar length.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

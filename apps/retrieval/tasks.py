@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 # anyway, so a longer window would only delay when the first memories are findable.
 EMBED_DEBOUNCE_SECONDS = 0.2
 _SCHEDULE_KEY = "memoryweb:embed-scheduled:{space_id}"
+# Threads a task embeds a backlog in: one per core of the 2-core machines this was
+# measured on (see embed_all_pending_pipelined); a third made no difference.
+EMBEDDING_LANES = 2
 # A task that waits out the database or the embedding endpoint being away.
 retrying_task = shared_task(
     autoretry_for=(EmbeddingError, OperationalError, InterfaceError),
@@ -109,7 +112,7 @@ def embed_all_pending(space: Space) -> int:
     return total
 
 
-def embed_all_pending_pipelined(space: Space, lanes: int = 2) -> int:
+def embed_all_pending_pipelined(space: Space, lanes: int = EMBEDDING_LANES) -> int:
     """The same work in `lanes` threads, each with its own database connection.
 
     Each lane runs the model on a batch of its own, so with one torch thread per lane
