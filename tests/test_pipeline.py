@@ -174,6 +174,32 @@ def test_pipelined_lanes_embed_each_memory_exactly_once(space, hashing_backend, 
     assert set(events.values_list("request_id", flat=True)) == {"pipelined-test"}
 
 
+def test_it_starts_the_helper_lanes_while_the_first_full_batch_embeds(
+    space, hashing_backend, settings, monkeypatch
+):
+    import threading
+
+    settings.EMBEDDING_BATCH_SIZE = 16
+    services.create_memories(space, ACTOR, [{"content": f"Row {i}."} for i in range(64)])
+    # The first two batches can only pass together: a helper that started after the
+    # first batch was embedded would leave it waiting here until the barrier breaks.
+    first_two_batches = threading.Barrier(2, timeout=10)
+    batches_seen = []
+    embed = hashing_backend.embed
+
+    def embed_alongside_another_lane(texts):
+        batches_seen.append(len(texts))
+        if len(batches_seen) <= 2:
+            first_two_batches.wait()
+        return embed(texts)
+
+    monkeypatch.setattr(hashing_backend, "embed", embed_alongside_another_lane)
+
+    assert tasks.embed_all_pending_pipelined(space, lanes=2) == 64
+    assert batches_seen == [16, 16, 16, 16]
+    assert not Memory.objects.for_space(space).filter(embedding=None).exists()
+
+
 def test_a_backlog_smaller_than_a_batch_is_embedded_without_lanes(
     space, hashing_backend, settings, monkeypatch
 ):

@@ -4,10 +4,12 @@ idempotent: running it twice, or after a worker died half-way, embeds each memor
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -69,12 +71,17 @@ def schedule_embedding(space_id: int, pending: int = 1) -> None:
 
 
 def _embed_locked_batch(
-    space: Space, candidates: QuerySet[Memory], backend: EmbeddingBackend, batch_size: int
+    space: Space,
+    candidates: QuerySet[Memory],
+    backend: EmbeddingBackend,
+    batch_size: int,
+    on_taken: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
     """Embed up to `batch_size` of `candidates`; returns (taken, stored).
 
     Rows are locked with SKIP LOCKED while the model runs, so two workers never embed
     the same memory; a worker killed here releases its locks and the rows stay as they were.
+    `on_taken` hears how many rows were taken before the model runs on them.
     """
     backend.prepare()  # a model loads before any row is held, not while it is
     with transaction.atomic():
@@ -87,6 +94,8 @@ def _embed_locked_batch(
         )
         if not batch:
             return 0, 0
+        if on_taken is not None:
+            on_taken(len(batch))
         vectors = backend.embed([memory.content for memory in batch])
         stored = services.store_embeddings(
             space, [(m.pk, m.content_hash) for m in batch], vectors, backend.name
@@ -94,54 +103,65 @@ def _embed_locked_batch(
     return len(batch), stored
 
 
-def embed_pending_batch(space: Space, backend: EmbeddingBackend, batch_size: int) -> int:
+def embed_pending_batch(
+    space: Space,
+    backend: EmbeddingBackend,
+    batch_size: int,
+    on_taken: Callable[[int], None] | None = None,
+) -> int:
     """Embed up to `batch_size` memories of the space that have no vector yet."""
     pending = (
         Memory.objects.for_space(space).filter(embedding__isnull=True).order_by("created_at", "pk")
     )
-    taken, _stored = _embed_locked_batch(space, pending, backend, batch_size)
+    taken, _stored = _embed_locked_batch(space, pending, backend, batch_size, on_taken)
     return taken
 
 
-def embed_all_pending(space: Space) -> int:
+def embed_all_pending(space: Space, on_taken: Callable[[int], None] | None = None) -> int:
     """Embed every pending memory of the space, batch after batch, in this thread."""
     backend = get_backend()
+    batch_size = settings.EMBEDDING_BATCH_SIZE
     total = 0
-    while count := embed_pending_batch(space, backend, settings.EMBEDDING_BATCH_SIZE):
+    while count := embed_pending_batch(space, backend, batch_size, on_taken):
         total += count
     return total
 
 
 def embed_all_pending_pipelined(space: Space, lanes: int = EMBEDDING_LANES) -> int:
-    """The same work in `lanes` threads, each with its own database connection.
+    """The same work in `lanes` threads, this one and helpers each with a database
+    connection of its own.
 
     Each lane runs the model on a batch of its own, so with one torch thread per lane
     (MEMORYWEB_EMBEDDING_THREADS=1, as the Procfile and compose file set) every core
     embeds: on two cores that does 20-40% more sentences a second than one batch at a
     time on both, whose threads wait for each other at every layer. While one lane
     stores its vectors (PostgreSQL's time, mostly the HNSW insert), the other embeds.
-    SKIP LOCKED keeps the lanes' batches apart. Only for committed rows: each lane has
+    SKIP LOCKED keeps the lanes' batches apart. Only for committed rows: each helper has
     its own connection.
 
-    The lanes start only for a backlog, when a first batch, embedded in this thread on
-    its lasting connection, comes back full: while agents write at a steady pace that
-    batch is all there is, and a lane's connection is a new PostgreSQL backend.
+    The helpers start only for a backlog: the moment this thread takes a full batch,
+    so they embed alongside that batch rather than after it. While agents write at a
+    steady pace no batch fills, and a helper's connection is a new PostgreSQL backend.
     """
+    # Each helper runs in a copy of this context, so its audit events keep the request id.
+    contexts = [contextvars.copy_context() for _ in range(lanes - 1)]
     batch_size = settings.EMBEDDING_BATCH_SIZE
-    first = embed_pending_batch(space, get_backend(), batch_size)
-    if first < batch_size:
-        return first
+    with contextlib.ExitStack() as stack:
+        helpers: list[Future[int]] = []
 
-    def lane() -> int:
-        try:
-            return embed_all_pending(space)
-        finally:
-            connection.close()
+        def helper() -> int:
+            try:
+                return embed_all_pending(space)
+            finally:
+                connection.close()
 
-    # Each lane runs in a copy of this context, so its audit events keep the request id.
-    contexts = [contextvars.copy_context() for _ in range(lanes)]
-    with ThreadPoolExecutor(max_workers=lanes) as pool:
-        return first + sum(pool.map(lambda context: context.run(lane), contexts))
+        def start_helpers_for_a_backlog(taken: int) -> None:
+            if taken == batch_size and contexts and not helpers:
+                pool = stack.enter_context(ThreadPoolExecutor(max_workers=len(contexts)))
+                helpers.extend(pool.submit(context.run, helper) for context in contexts)
+
+        total = embed_all_pending(space, on_taken=start_helpers_for_a_backlog)
+        return total + sum(future.result() for future in helpers)
 
 
 @retrying_task
