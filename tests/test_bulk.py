@@ -1,4 +1,5 @@
-"""COPY for the bulk paths: rows must be exactly what the ORM would have written."""
+"""COPY for the bulk paths, and one round trip for a single write: rows must be
+exactly what the ORM would have written."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.forms.models import model_to_dict
 
 from apps.audit.models import AuditEvent
-from apps.core.bulk import copy_insert
+from apps.core.bulk import copy_insert, insert_together
 from apps.memories import services
 from apps.memories.models import Episode, Memory, MemoryVersion
 from apps.spaces.models import Space
@@ -88,3 +89,31 @@ def test_it_rolls_back_the_whole_batch_on_a_bad_row(space):
         copy_insert(rows)
 
     assert not Memory.objects.for_space(space).exists()
+
+
+def test_it_writes_a_memory_with_its_episode_link_version_and_event_together(space, actor):
+    episode = services.record_episode(space, actor, content="Alice: I moved to Lisbon.")
+
+    memory = services.create_memory(space, actor, source_episodes=[episode.pk], **FIELDS)
+
+    assert stored(memory)["content"] == FIELDS["content"]
+    assert list(memory.source_episodes.values_list("pk", flat=True)) == [episode.pk]
+    version = MemoryVersion.objects.for_space(space).get(memory=memory)
+    assert (version.version, version.subject, version.actor_label) == (1, "alice", actor.label)
+    event = AuditEvent.objects.for_space(space).get(target_id=str(memory.pk))
+    assert event.summary["source_episodes"] == [str(episode.pk)]
+    assert memory._state.adding is False
+
+
+def test_it_rolls_back_every_row_sent_together_when_one_fails(space):
+    first = Memory(id=uuid.uuid4(), space=space, content="Fine.", content_hash="a")
+    clash = Memory(id=first.id, space=space, content="Same id.", content_hash="b")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_together([first, Episode(space=space, content="Hello."), clash])
+
+    assert not Memory.objects.for_space(space).exists()
+    assert not Episode.objects.for_space(space).exists()
+    # The connection has left pipeline mode and takes the next write as usual.
+    insert_together([Memory(space=space, content="After.", content_hash="c")])
+    assert Memory.objects.for_space(space).get().content == "After."

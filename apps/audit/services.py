@@ -21,7 +21,31 @@ def record_event(
     reason: str = "",
     summary: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    return AuditEvent.objects.for_space(space).create(
+    event = new_event(
+        space,
+        actor,
+        action,
+        target_type=target_type,
+        target_id=target_id,
+        reason=reason,
+        summary=summary,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def new_event(
+    space: Space,
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: object,
+    reason: str = "",
+    summary: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """An event not yet saved: for a caller that writes it with the change's other rows."""
+    return AuditEvent(
         space=space,
         action=action,
         target_type=target_type,
