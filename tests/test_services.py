@@ -110,6 +110,28 @@ def test_it_updates_with_the_expected_version(space, actor, make_memory):
     }
 
 
+def test_it_updates_in_one_read_and_one_write_of_the_memory(space, actor, make_memory):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    memory = make_memory()
+
+    with CaptureQueriesContext(connection) as queries:
+        services.update_memory(space, actor, memory.pk, expected_version=1, tags=["tea"])
+
+    # The version and the event go in one pipelined round trip outside Django's cursor;
+    # what Django sends is the locking read and the update, not a load of the space.
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert [s for s in statements if s in ("SELECT", "UPDATE")] == ["SELECT", "UPDATE"]
+    assert not any("spaces_space" in q["sql"] for q in queries.captured_queries)
+    assert versions_of(memory) == [(1, "create"), (2, "update")]
+    event = AuditEvent.objects.for_space(space).get(action="memory.update")
+    assert (event.space_id, event.summary["changed"]["tags"]) == (
+        space.pk,
+        {"from": [], "to": ["tea"]},
+    )
+
+
 def test_it_clears_the_embedding_when_the_content_changes(space, actor, make_memory):
     memory = make_memory()
     Memory.objects.for_space(space).filter(pk=memory.pk).update(

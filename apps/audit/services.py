@@ -11,31 +11,15 @@ from apps.core.bulk import copy_insert
 from apps.spaces.models import Space
 
 
-def record_event(
-    space: Space,
-    actor: Actor,
-    action: str,
-    *,
-    target_type: str,
-    target_id: object,
-    reason: str = "",
-    summary: dict[str, Any] | None = None,
-) -> AuditEvent:
-    event = new_event(
-        space,
-        actor,
-        action,
-        target_type=target_type,
-        target_id=target_id,
-        reason=reason,
-        summary=summary,
-    )
+def record_event(space: Space, actor: Actor, action: str, **fields: Any) -> AuditEvent:
+    """Write one event now; `fields` are new_event's."""
+    event = new_event(space, actor, action, **fields)
     event.save(force_insert=True)
     return event
 
 
 def new_event(
-    space: Space,
+    space: Space | int,
     actor: Actor,
     action: str,
     *,
@@ -44,9 +28,12 @@ def new_event(
     reason: str = "",
     summary: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """An event not yet saved: for a caller that writes it with the change's other rows."""
+    """An event not yet saved: for a caller that writes it with the change's other rows.
+
+    A space id will do, so that an event about a row need not load the row's space.
+    """
     return AuditEvent(
-        space=space,
+        space_id=space if isinstance(space, int) else space.pk,
         action=action,
         target_type=target_type,
         target_id=str(target_id),

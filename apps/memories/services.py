@@ -270,15 +270,11 @@ def _new_version(memory: Memory, actor: Actor, action: str, reason: str) -> Memo
     )
 
 
-def _write_version(memory: Memory, actor: Actor, action: str, reason: str) -> None:
-    _new_version(memory, actor, action, reason).save(force_insert=True)
-
-
 def _new_event(
     memory: Memory, actor: Actor, action: str, reason: str, summary: dict[str, Any]
 ) -> AuditEvent:
     return new_event(
-        memory.space,
+        memory.space_id,
         actor,
         f"memory.{action}",
         target_type="memory",
@@ -288,18 +284,19 @@ def _new_event(
     )
 
 
-def _audit(memory: Memory, actor: Actor, action: str, reason: str, summary: dict[str, Any]) -> None:
-    _new_event(memory, actor, action, reason, summary).save(force_insert=True)
-
-
 def _save_new_version(
     memory: Memory, actor: Actor, action: str, reason: str, before: dict[str, Any]
 ) -> Memory:
     memory.version += 1
     memory.updated_at = timezone.now()
     memory.save()
-    _write_version(memory, actor, action, reason)
-    _audit(memory, actor, action, reason, {"changed": _change_summary(before, memory.snapshot())})
+    changed = _change_summary(before, memory.snapshot())
+    insert_together(
+        [
+            _new_version(memory, actor, action, reason),
+            _new_event(memory, actor, action, reason, {"changed": changed}),
+        ]
+    )
     return memory
 
 
