@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from apps.audit.actors import Actor
 from apps.audit.context import request_id_var
@@ -11,8 +11,19 @@ from apps.core.bulk import copy_insert
 from apps.spaces.models import Space
 
 
-def record_event(space: Space, actor: Actor, action: str, **fields: Any) -> AuditEvent:
-    """Write one event now; `fields` are new_event's."""
+class EventFields(TypedDict, total=False):
+    """new_event's keyword arguments, so record_event's callers are checked too."""
+
+    target_type: Required[str]
+    target_id: Required[object]
+    reason: str
+    summary: dict[str, Any] | None
+
+
+def record_event(
+    space: Space, actor: Actor, action: str, **fields: Unpack[EventFields]
+) -> AuditEvent:
+    """Write one event now."""
     event = new_event(space, actor, action, **fields)
     event.save(force_insert=True)
     return event

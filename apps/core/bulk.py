@@ -57,8 +57,9 @@ def copy_insert(objs: Sequence[M]) -> None:
 def insert_together(objs: Sequence[models.Model]) -> None:
     """Insert new instances of any models, in this order, in one round trip.
 
-    One INSERT each, bound on the server and sent in a pipeline: psycopg prepares each
-    statement once per connection, and nothing waits for the server between them. For a
+    One INSERT each, bound on the server and sent in a pipeline, so nothing waits for
+    the server between them (and psycopg prepares a statement it has sent five times
+    on a connection, so PostgreSQL stops parsing and planning it). For a
     single write (a memory, its version and its event) the waits were most of the time.
     The same contract as copy_insert: no signals, no save(), auto-increment ids unset.
     """
