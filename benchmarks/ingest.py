@@ -119,7 +119,7 @@ def main() -> None:
             )
         )
 
-    # Where the time goes: the same writes while the worker takes no embedding jobs,
+    # Where the time goes: as many writes while the worker takes no embedding jobs,
     # storing their vectors (computed here first), then the worker embedding and
     # storing as many new ones, each part with the cores to itself.
     with warm_worker(actor) as (space, hostname):
