@@ -11,6 +11,7 @@ from apps.memories.models import Memory
 from apps.retrieval import lexical
 from apps.retrieval.lexical import STATS, refresh_lexicon
 from apps.retrieval.models import LexemeFrequency, LexiconState
+from apps.retrieval.scope import SqlScope
 from apps.retrieval.search import Filters
 from apps.retrieval.tasks import refresh_lexicon_task
 
@@ -116,8 +117,8 @@ def test_it_averages_the_lengths_once_even_when_the_planner_expects_no_matches(s
         space, actor, [{"content": f"marathon training week {i}"} for i in range(300)]
     )
     STATS.forget(space.pk)
-    scoped = Filters().apply(Memory.objects.for_space(space))
-    steps = lexical.bm25_steps(scoped, space.pk, "marathon", 30, narrowed=False)
+    scope = SqlScope.of(Filters().apply(Memory.objects.for_space(space)))
+    steps = lexical.bm25_steps(scope, space.pk, "marathon", 30, narrowed=False)
     assert steps is not None
     statement = f"WITH {', '.join(steps.ctes)} SELECT * FROM {steps.names[-1]}"
     with connection.cursor() as cursor:

@@ -358,3 +358,29 @@ def test_a_hybrid_search_takes_three_queries_whatever_the_filters(
                 tea_space, "green tea", mode="hybrid", filters=filters, record_access=False
             )
         assert contents(result)[0] == "Alice drinks green tea every morning."
+
+
+def test_with_a_lexicon_a_search_of_new_words_still_takes_three_queries(
+    tea_space, django_assert_num_queries, monkeypatch
+):
+    from apps.retrieval import lexical
+    from apps.retrieval import search as search_module
+
+    monkeypatch.setattr(lexical, "LEXICON_MIN_MEMORIES", 1)
+    lexical.refresh_lexicon(tea_space.pk)
+    lexical.STATS.forget(tea_space.pk)
+    search(tea_space, "anything", mode="text", record_access=False)  # the space's size
+    search_module._has_conversation_links(tea_space.pk)
+    # Words no search has asked for: their counts come with the parse, not after it.
+    with django_assert_num_queries(3):
+        result = search(tea_space, "morning green tea", mode="hybrid", record_access=False)
+    assert contents(result)[0] == "Alice drinks green tea every morning."
+
+
+def test_a_scope_refuses_filters_on_another_table(tea_space):
+    from apps.retrieval.scope import SqlScope
+
+    scope = SqlScope.of(Memory.objects.for_space(tea_space).filter(subject="alice"))
+    assert scope.params == (tea_space.pk, "alice")
+    with pytest.raises(ValueError, match="memories table alone"):
+        SqlScope.of(Memory.objects.for_space(tea_space).filter(space__slug="elsewhere"))

@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.postgres.search import SearchQuery
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.memories.models import Memory
+from apps.retrieval.scope import TABLE, SqlScope
 
 K1 = 1.2
 B = 0.75
@@ -46,8 +44,6 @@ LEXICON_REFRESH_SHARE = 0.1
 LEXICON_MAX_AGE = timedelta(days=1)
 LEXICON_REFRESH_DEBOUNCE_SECONDS = 300
 logger = logging.getLogger(__name__)
-# Stands for each step's tsquery in the once-compiled filter SQL.
-_MATCH_SLOT = "memoryweb:match-slot"
 _LEXEME = re.compile(r"(!?)'((?:[^']|'')*)'")
 
 
@@ -62,8 +58,13 @@ def parse_query(query: str) -> ParsedQuery | None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT websearch_to_tsquery('english', %s)::text", [query])
         (tsquery,) = cursor.fetchone()
+    return _parsed(tsquery)
+
+
+def _parsed(tsquery: str | None) -> ParsedQuery | None:
+    tsquery = tsquery or ""
     terms: list[str] = []
-    for negated, lexeme in _LEXEME.findall(tsquery or ""):
+    for negated, lexeme in _LEXEME.findall(tsquery):
         lexeme = lexeme.replace("''", "'")
         if not negated and "\\" not in lexeme and lexeme not in terms:
             terms.append(lexeme)
@@ -80,16 +81,53 @@ class _SpaceStats:
         self._df: dict[tuple[int, str], tuple[int, float]] = {}
         self._size: dict[int, tuple[int, bool, float]] = {}
 
-    def get(self, space_id: int, terms: list[str]) -> tuple[int, dict[str, int]]:
+    def parse(self, space_id: int, query: str) -> tuple[ParsedQuery | None, int, dict[str, int]]:
+        """The parsed query, the space's size and each query word's frequency.
+
+        With a lexicon, the words' counts are read in the statement that parses the
+        query: one round trip where parsing, then counting, took two."""
+        size, use_lexicon = self._space(space_id)
+        if not use_lexicon:
+            parsed = parse_query(query)
+            return parsed, size, self.get(space_id, parsed.terms)[1] if parsed else {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT websearch_to_tsquery('english', %s)::text,
+                       array_agg(word.lexeme), array_agg(coalesce(f.documents, 0))
+                FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS word(lexeme)
+                LEFT JOIN retrieval_lexemefrequency f
+                       ON f.space_id = %s AND f.lexeme = word.lexeme
+                """,
+                [query, query, space_id],
+            )
+            tsquery, lexemes, counts = cursor.fetchone()
+            parsed = _parsed(tsquery)
+            if parsed is None:
+                return None, size, {}
+            dfs = dict(zip(lexemes or [], counts or [], strict=True))
+            # The query's words and the text's words come from the same parser; this
+            # only guards against a case where they differ.
+            unseen = [term for term in parsed.terms if term not in dfs]
+            if unseen:
+                dfs.update(_counted(cursor, space_id, unseen))
+        return parsed, size, {term: int(dfs[term]) for term in parsed.terms}
+
+    def _space(self, space_id: int) -> tuple[int, bool]:
         now = time.monotonic()
         with self._lock:
             known = self._size.get(space_id)
-            cached = {t: self._df.get((space_id, t)) for t in terms}
         if known is None or known[2] < now:
             known = (*self._load_size(space_id), now + STATS_TTL_SECONDS)
             with self._lock:
                 self._size[space_id] = known
-        size, use_lexicon, _expires = known
+        return known[0], known[1]
+
+    def get(self, space_id: int, terms: list[str]) -> tuple[int, dict[str, int]]:
+        size, use_lexicon = self._space(space_id)
+        now = time.monotonic()
+        with self._lock:
+            cached = {t: self._df.get((space_id, t)) for t in terms}
         missing = [t for t, hit in cached.items() if hit is None or hit[1] < now]
         if missing:
             with connection.cursor() as cursor:
@@ -242,25 +280,22 @@ class Bm25Steps:
 
 
 def bm25_steps(
-    scoped: QuerySet[Memory], space_id: int, query: str, limit: int, *, narrowed: bool = True
+    scope: SqlScope, space_id: int, query: str, limit: int, *, narrowed: bool = True
 ) -> Bm25Steps | None:
-    """The steps that find the best `limit` memories of `scoped` for `query`, or None
+    """The steps that find the best `limit` memories in `scope` for `query`, or None
     when nothing can match (only stop words, or an empty space).
 
     `narrowed`: the filters may leave few rows (more than the default of active
     memories), so the rows with rare words may not be enough and matching may widen.
     """
-    parsed = parse_query(query)
-    if parsed is None:
-        return None
-    size, dfs = STATS.get(space_id, parsed.terms)
-    if size == 0:
+    parsed, size, dfs = STATS.parse(space_id, query)
+    if parsed is None or size == 0:
         return None
     idf = {
         t: math.log(1 + (size - dfs.get(t, 0) + 0.5) / (dfs.get(t, 0) + 0.5)) for t in parsed.terms
     }
     if parsed.strict:
-        return _scoring_steps(scoped, [parsed.tsquery], idf, limit)
+        return _scoring_steps(scope, [parsed.tsquery], idf, limit)
     selective: list[str] = []
     rows = 0
     for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
@@ -275,7 +310,7 @@ def bm25_steps(
     if len(selective) < len(parsed.terms) and not enough:
         # Filters can leave too few rows with the rare words: then every word matches.
         matches.append(_any_of(parsed.terms))
-    return _scoring_steps(scoped, matches, idf, limit)
+    return _scoring_steps(scope, matches, idf, limit)
 
 
 def widest_step(rows: Iterable[tuple[int, Any, float]]) -> list[tuple[str, float]]:
@@ -292,7 +327,7 @@ def _any_of(terms: list[str]) -> str:
 
 
 def _scoring_steps(
-    scoped: QuerySet[Memory], matches: list[str], idf: dict[str, float], limit: int
+    scope: SqlScope, matches: list[str], idf: dict[str, float], limit: int
 ) -> Bm25Steps:
     """BM25 with binary term frequency: memories are short, a word rarely repeats, and
     testing each query word with @@ avoids unnesting every matched tsvector.
@@ -302,28 +337,20 @@ def _scoring_steps(
     PostgreSQL skips entirely otherwise), so widening costs no extra round trip.
     """
     terms = list(idf)
-    present = " + ".join(
-        "(CASE WHEN m.search_vector @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms
-    )
+    column = f'"{TABLE}"."search_vector"'
+    present = " + ".join(f"(CASE WHEN {column} @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms)
     weights = [value for term in terms for value in (_quoted(term), idf[term])]
-    # The filtered query is compiled once; each step swaps in its own tsquery.
-    matching = scoped.filter(
-        # The lexemes are already stemmed: 'simple' parses them without stemming again.
-        search_vector=SearchQuery(_MATCH_SLOT, search_type="raw", config="simple")
-    ).values("pk")
-    subquery, subquery_params = matching.query.sql_with_params()
-    slot = subquery_params.index(_MATCH_SLOT)
     steps = Bm25Steps(ctes=[], params=[])
     for step, match in enumerate(matches):
-        step_params = [*subquery_params[:slot], match, *subquery_params[slot + 1 :]]
         narrower = f" WHERE (SELECT count(*) FROM step{step - 1}) < %s" if step else ""
+        # The lexemes are already stemmed: cast as they are, not parsed again.
         steps.ctes.append(
             f"""step{step} AS MATERIALIZED (
                 SELECT {step} AS step, scored.* FROM (
                     WITH matched AS (
-                        SELECT m.id, ({present}) AS weight,
-                               length(m.search_vector)::float8 AS dl
-                        FROM memories_memory m WHERE m.id IN ({subquery})
+                        SELECT "{TABLE}"."id", ({present}) AS weight,
+                               length({column})::float8 AS dl
+                        FROM "{TABLE}" WHERE {scope.condition} AND {column} @@ %s::tsquery
                     ),
                     -- MATERIALIZED: inlined, a planner that expects one matched row
                     -- (a space newer than its statistics) re-ran the average for
@@ -337,7 +364,7 @@ def _scoring_steps(
                 ) AS scored{narrower}
             )"""
         )
-        steps.params += [*weights, *step_params, limit] + ([limit] if step else [])
+        steps.params += [*weights, *scope.params, match, limit] + ([limit] if step else [])
     return steps
 
 

@@ -23,13 +23,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from pgvector.django import CosineDistance
+from pgvector import Vector
 
 from apps.audit.actors import Actor
 from apps.memories.models import Kind, Link, LinkType, Memory, Status
 from apps.retrieval import expansion
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
+from apps.retrieval.scope import TABLE, SqlScope
 from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
@@ -172,21 +173,21 @@ def _candidate_lists(
     """The nearest memories and the best BM25 matches, each as (id, score), from one
     statement: one round trip and one plan for both lists, ids only (the rows of the
     final hits are loaded once they are known)."""
+    scope = SqlScope.of(scoped)
     ctes: list[str] = []
     params: list[Any] = []
     parts: list[str] = []
     if vector is not None:
-        nearest = (
-            scoped.filter(embedding__isnull=False)
-            .annotate(distance=CosineDistance("embedding", vector))
-            .order_by("distance")
-            .values_list("pk", "distance")[:limit]
+        ctes.append(
+            f"""nearest AS MATERIALIZED (
+                SELECT "{TABLE}"."id", "{TABLE}"."embedding" <=> %s::vector AS distance
+                FROM "{TABLE}" WHERE {scope.condition} AND "{TABLE}"."embedding" IS NOT NULL
+                ORDER BY distance LIMIT %s
+            )"""
         )
-        sql, vector_params = nearest.query.sql_with_params()
-        ctes.append(f"nearest AS MATERIALIZED ({sql})")
-        params += vector_params
+        params += [Vector(vector).to_text(), *scope.params, limit]
         parts.append("SELECT 'vector', 0, * FROM nearest")
-    steps = bm25_steps(scoped, space.pk, query, limit, narrowed=narrowed) if query else None
+    steps = bm25_steps(scope, space.pk, query, limit, narrowed=narrowed) if query else None
     if steps is not None:
         ctes += steps.ctes
         params += steps.params
@@ -420,8 +421,14 @@ def search(
     ranked = sorted(fused, key=lambda pk: fused[pk].score, reverse=True)
     rescoring = bool(weights.recency or weights.importance or weights.strength)
     # Only the memories that can still make the top k are loaded, vectors left out.
+    # Every candidate already passed the filters; testing them again made the planner
+    # combine the filters' indexes with the primary key instead of reading ten rows.
     wanted = ranked if rescoring else ranked[:k]
-    loaded = {m.pk: m for m in _hit_columns(scoped).filter(pk__any_of=wanted)} if wanted else {}
+    loaded = (
+        {m.pk: m for m in _hit_columns(Memory.objects.for_space(space)).filter(pk__any_of=wanted)}
+        if wanted
+        else {}
+    )
     hits = [
         Hit(memory=loaded[pk], score=fused[pk].score, components=fused[pk].components)
         for pk in ranked
