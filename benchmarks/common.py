@@ -35,6 +35,17 @@ def summary(values: list[float]) -> str:
 
 def machine() -> str:
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{cpu_model()} ({platform.machine()}), {os.cpu_count()} cores, "
         f"Python {platform.python_version()}"
     )
+
+
+def cpu_model() -> str:
+    # Figures from different machines differ by more than any change; name the CPU.
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
