@@ -79,6 +79,34 @@ def test_large_spaces_read_frequencies_from_the_lexicon(worded_space, monkeypatc
     assert dfs == {"octopus": 3, "maya": 2, "neverseen": 0}  # from the table, not live
 
 
+def test_parsing_a_query_reads_its_words_counts_from_the_lexicon(worded_space, monkeypatch):
+    monkeypatch.setattr(lexical, "LEXICON_MIN_MEMORIES", 1)
+    refresh_lexicon(worded_space.pk)
+    LexemeFrequency.objects.for_space(worded_space).filter(lexeme="octopus").update(documents=3)
+    STATS.forget(worded_space.pk)
+    parsed, size, dfs = STATS.parse(worded_space.pk, "Octopus for Maya, neverseen -river")
+    assert parsed is not None and parsed.terms == ["octopus", "maya", "neverseen"]
+    assert size == len(TEXTS)
+    assert dfs == {"octopus": 3, "maya": 2, "neverseen": 0}  # from the table, not live
+
+
+def test_a_query_word_the_text_parse_missed_is_still_counted(worded_space, monkeypatch):
+    monkeypatch.setattr(lexical, "LEXICON_MIN_MEMORIES", 1)
+    refresh_lexicon(worded_space.pk)
+    STATS.forget(worded_space.pk)
+    parse = lexical._parsed
+
+    def with_an_extra_word(tsquery):
+        parsed = parse(tsquery)
+        assert parsed is not None
+        parsed.terms.append("river")  # not in the query's text
+        return parsed
+
+    monkeypatch.setattr(lexical, "_parsed", with_an_extra_word)
+    _parsed, _size, dfs = STATS.parse(worded_space.pk, "maya")
+    assert dfs == {"maya": 2, "river": 2}
+
+
 def test_small_spaces_count_at_query_time(worded_space):
     refresh_lexicon(worded_space.pk)
     LexemeFrequency.objects.for_space(worded_space).filter(lexeme="octopus").update(documents=3)

@@ -28,7 +28,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from apps.retrieval.scope import TABLE, SqlScope
+from apps.retrieval.scope import TABLE, SqlScope, column
 
 K1 = 1.2
 B = 0.75
@@ -90,7 +90,8 @@ class _SpaceStats:
         size, use_lexicon = self._space(space_id)
         if not use_lexicon:
             parsed = parse_query(query)
-            return parsed, size, self.get(space_id, parsed.terms)[1] if parsed else {}
+            counts = self._cached_counts(space_id, parsed.terms, size, False) if parsed else {}
+            return parsed, size, counts
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -126,6 +127,11 @@ class _SpaceStats:
 
     def get(self, space_id: int, terms: list[str]) -> tuple[int, dict[str, int]]:
         size, use_lexicon = self._space(space_id)
+        return size, self._cached_counts(space_id, terms, size, use_lexicon)
+
+    def _cached_counts(
+        self, space_id: int, terms: list[str], size: int, use_lexicon: bool
+    ) -> dict[str, int]:
         now = time.monotonic()
         with self._lock:
             cached = {t: self._df.get((space_id, t)) for t in terms}
@@ -144,7 +150,7 @@ class _SpaceStats:
                 for term, df in fresh.items():
                     self._df[(space_id, term)] = (df, expires)
             cached.update({t: (df, expires) for t, df in fresh.items()})
-        return size, {t: hit[0] for t, hit in cached.items() if hit is not None}
+        return {t: hit[0] for t, hit in cached.items() if hit is not None}
 
     def _load_size(self, space_id: int) -> tuple[int, bool]:
         """The space's size, and whether its lexicon tables are close enough to use."""
@@ -338,8 +344,8 @@ def _scoring_steps(
     PostgreSQL skips entirely otherwise), so widening costs no extra round trip.
     """
     terms = list(idf)
-    column = f'"{TABLE}"."search_vector"'
-    present = " + ".join(f"(CASE WHEN {column} @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms)
+    words = column("search_vector")
+    present = " + ".join(f"(CASE WHEN {words} @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms)
     weights = [value for term in terms for value in (_quoted(term), idf[term])]
     steps = Bm25Steps(ctes=[], params=[])
     for step, match in enumerate(matches):
@@ -349,9 +355,9 @@ def _scoring_steps(
             f"""step{step} AS MATERIALIZED (
                 SELECT {step} AS step, scored.* FROM (
                     WITH matched AS (
-                        SELECT "{TABLE}"."id", ({present}) AS weight,
-                               length({column})::float8 AS dl
-                        FROM "{TABLE}" WHERE {scope.condition} AND {column} @@ %s::tsquery
+                        SELECT {column("id")}, ({present}) AS weight,
+                               length({words})::float8 AS dl
+                        FROM "{TABLE}" WHERE {scope.condition} AND {words} @@ %s::tsquery
                     ),
                     -- MATERIALIZED: inlined, a planner that expects one matched row
                     -- (a space newer than its statistics) re-ran the average for

@@ -19,6 +19,11 @@ from apps.memories.models import Memory
 TABLE = Memory._meta.db_table
 
 
+def column(name: str) -> str:
+    """A column of the memories table, named as a scope's condition names it."""
+    return f'"{TABLE}"."{name}"'
+
+
 @dataclass(frozen=True)
 class SqlScope:
     """`condition` refers to the memories table by its own name, so a statement reads

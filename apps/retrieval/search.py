@@ -30,7 +30,7 @@ from apps.memories.models import Kind, Link, LinkType, Memory, Status
 from apps.retrieval import expansion
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
-from apps.retrieval.scope import TABLE, SqlScope
+from apps.retrieval.scope import TABLE, SqlScope, column
 from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
@@ -180,8 +180,8 @@ def _candidate_lists(
     if vector is not None:
         ctes.append(
             f"""nearest AS MATERIALIZED (
-                SELECT "{TABLE}"."id", "{TABLE}"."embedding" <=> %s::vector AS distance
-                FROM "{TABLE}" WHERE {scope.condition} AND "{TABLE}"."embedding" IS NOT NULL
+                SELECT {column("id")}, {column("embedding")} <=> %s::vector AS distance
+                FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
                 ORDER BY distance LIMIT %s
             )"""
         )
