@@ -12,6 +12,7 @@ from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
 from apps.memories import services
 from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, Status
+from apps.memories.services import lineage
 from tests.conftest import events_for, versions_of
 
 
@@ -239,7 +240,7 @@ def test_an_exception_in_the_middle_of_a_merge_leaves_the_database_as_it_was(
         "versions": MemoryVersion.objects.for_space(space).count(),
         "events": AuditEvent.objects.for_space(space).count(),
     }
-    real_link = services._link
+    real_link = lineage.add_link
     calls = []
 
     def failing_link(*args: Any, **kwargs: Any) -> Any:
@@ -250,7 +251,7 @@ def test_an_exception_in_the_middle_of_a_merge_leaves_the_database_as_it_was(
             raise RuntimeError("worker crashed mid-merge")
         return real_link(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_link", failing_link)
+    monkeypatch.setattr(lineage, "add_link", failing_link)
     with pytest.raises(RuntimeError):
         services.merge_memories(space, actor, [first.pk, second.pk])
 

@@ -32,7 +32,6 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor, ActorType
 from apps.audit.services import record_events
-from apps.memories import services
 from apps.memories.models import (
     Entity,
     Episode,
@@ -49,10 +48,9 @@ from apps.memories.services import (
     ContentTooLarge,
     InvalidMemory,
     MemoryServiceError,
-    _check_validity,
-    _jsonable,
-    _validate,
 )
+from apps.memories.services.records import embed_after_commit, jsonable
+from apps.memories.services.rules import check_validity, validate_fields
 from apps.spaces.models import Space
 from apps.spaces.scoping import SpaceScopedManager
 
@@ -118,7 +116,7 @@ def _header(space: Space) -> dict[str, Any]:
 
 
 def _json_safe(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: _jsonable(value) for key, value in row.items()}
+    return {key: jsonable(value) for key, value in row.items()}
 
 
 def _chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -272,7 +270,7 @@ def import_lines(
             transaction.set_rollback(True)
             return ImportReport(errors=report.errors)
         if report.imported["memory"]:
-            services._embed_after_commit(space.pk, report.imported["memory"])
+            embed_after_commit(space.pk, report.imported["memory"])
     return report
 
 
@@ -515,7 +513,7 @@ def _snapshot(reader: _Reader) -> dict[str, Any]:
     if not reader.has("content"):
         reader.fail("content", "required")
     try:
-        fields = _validate(raw)
+        fields = validate_fields(raw)
     except ContentTooLarge as exc:
         where = {"in": reader.prefix.rstrip(".")} if reader.prefix else {}
         raise ContentTooLarge(exc.message, details={**exc.details, **where}) from None
@@ -793,7 +791,7 @@ class _Importer:
         episode_refs = reader.strings("source_episodes", max_length=200)
         reader.raise_errors()
         memory.content_hash = content_hash(memory.content)
-        _check_validity(memory)
+        check_validity(memory)
         self._check_history(memory, versions, declared=record.get("version"))
         episode_ids = self._resolve(
             "episode",
@@ -864,7 +862,7 @@ class _Importer:
             **snapshot,
         )
         try:
-            _check_validity(Memory(**snapshot))
+            check_validity(Memory(**snapshot))
         except InvalidMemory as exc:
             reader.fail("valid_from", exc.message)
         return version

@@ -1,0 +1,80 @@
+"""The domain layer: the only way to change a memory.
+
+Every public function runs in one transaction that changes the rows, appends the
+MemoryVersion snapshot(s) and writes the AuditEvent(s); an exception anywhere
+rolls all of it back. Views, the API, import and Celery jobs all call these
+functions. Memories are addressed by id within a space: an id from another space
+is `MemoryNotFound`, exactly like an id that does not exist.
+
+The package is split by concern; this module gathers the public names so that
+callers write `services.create_memory(...)` whatever module holds it.
+"""
+
+from apps.memories.services.create import create_memories, create_memory
+from apps.memories.services.embeddings import request_reembedding, store_embeddings
+from apps.memories.services.episodes import (
+    record_episode,
+    record_episodes,
+    remember_conversation,
+)
+from apps.memories.services.errors import (
+    ContentTooLarge,
+    InvalidMemory,
+    InvalidTransition,
+    MemoryNotFound,
+    MemoryServiceError,
+    VersionConflict,
+)
+from apps.memories.services.lifecycle import (
+    archive_memory,
+    delete_memory,
+    purge_memory,
+    restore_memory,
+    revert_memory,
+    update_memory,
+)
+from apps.memories.services.lineage import (
+    merge_memories,
+    replace_memory,
+    summarize_memories,
+    supersede_memory,
+    unmerge_memory,
+)
+from apps.memories.services.links import create_links, link_memories, unlink
+from apps.memories.services.recall import record_recall
+from apps.memories.services.records import MemoryId
+from apps.memories.services.rules import EDITABLE_FIELDS, holds_nul
+
+__all__ = [
+    "EDITABLE_FIELDS",
+    "ContentTooLarge",
+    "InvalidMemory",
+    "InvalidTransition",
+    "MemoryId",
+    "MemoryNotFound",
+    "MemoryServiceError",
+    "VersionConflict",
+    "archive_memory",
+    "create_links",
+    "create_memories",
+    "create_memory",
+    "delete_memory",
+    "holds_nul",
+    "link_memories",
+    "merge_memories",
+    "purge_memory",
+    "record_episode",
+    "record_episodes",
+    "record_recall",
+    "remember_conversation",
+    "replace_memory",
+    "request_reembedding",
+    "restore_memory",
+    "revert_memory",
+    "store_embeddings",
+    "summarize_memories",
+    "supersede_memory",
+    "unlink",
+    "unmerge_memory",
+    "update_memory",
+]

@@ -1,0 +1,201 @@
+"""One memory's life: edits, status changes, revert, and purge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from apps.audit.actors import Actor
+from apps.audit.services import record_event
+from apps.memories.models import (
+    Episode,
+    Kind,
+    Link,
+    LinkType,
+    Memory,
+    MemoryVersion,
+    Status,
+    content_hash,
+)
+from apps.memories.services.errors import (
+    InvalidMemory,
+    InvalidTransition,
+    MemoryNotFound,
+)
+from apps.memories.services.records import (
+    MemoryId,
+    check_version,
+    embed_after_commit,
+    lock_memory,
+    save_new_version,
+)
+from apps.memories.services.rules import check_validity, validate_fields
+from apps.memories.signals import memory_purging
+from apps.spaces.models import Space
+
+Action = MemoryVersion.Action
+
+
+@transaction.atomic
+def update_memory(
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    *,
+    expected_version: int | None,
+    reason: str = "",
+    **changes: Any,
+) -> Memory:
+    """Apply `changes` if the memory is still at `expected_version` (None: don't check).
+
+    A change that alters nothing writes no version and no event.
+    """
+    changes = validate_fields(changes)
+    memory = lock_memory(space, memory_id)
+    check_version(memory, expected_version)
+    if memory.status == Status.DELETED:
+        raise InvalidTransition("a deleted memory cannot be edited; restore it first")
+    before = memory.snapshot()
+    for name, value in changes.items():
+        setattr(memory, name, value)
+    if memory.snapshot() == before:
+        return memory
+    check_validity(memory)
+    if memory.content != before["content"]:
+        memory.content_hash = content_hash(memory.content)
+        if memory.content_hash != content_hash(str(before["content"])):
+            # The old vector describes the old text; the embedding job fills it in.
+            memory.embedding = None
+            memory.embedding_model = ""
+            embed_after_commit(space.pk)
+    return save_new_version(memory, actor, Action.UPDATE, reason, before)
+
+
+# action -> (status after, statuses it may start from)
+STATUS_TRANSITIONS: dict[str, tuple[str, set[str]]] = {
+    Action.ARCHIVE: (Status.ARCHIVED, {Status.ACTIVE}),
+    Action.RESTORE: (Status.ACTIVE, {Status.ARCHIVED, Status.DELETED}),
+    # Soft delete: the memory leaves search results but keeps its history; restorable.
+    Action.DELETE: (Status.DELETED, {Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED}),
+}
+
+
+def change_status(
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    action: str,
+    *,
+    reason: str = "",
+    expected_version: int | None = None,
+) -> Memory:
+    to, allowed_from = STATUS_TRANSITIONS[action]
+    memory = lock_memory(space, memory_id)
+    check_version(memory, expected_version)
+    if memory.status not in allowed_from:
+        raise InvalidTransition(
+            f"cannot {action} a memory that is {memory.status}",
+            details={"status": memory.status, "allowed_from": sorted(allowed_from)},
+        )
+    before = memory.snapshot()
+    memory.status = to
+    return save_new_version(memory, actor, action, reason, before)
+
+
+@transaction.atomic
+def archive_memory(space: Space, actor: Actor, memory_id: MemoryId, **options: Any) -> Memory:
+    return change_status(space, actor, memory_id, Action.ARCHIVE, **options)
+
+
+@transaction.atomic
+def restore_memory(space: Space, actor: Actor, memory_id: MemoryId, **options: Any) -> Memory:
+    return change_status(space, actor, memory_id, Action.RESTORE, **options)
+
+
+@transaction.atomic
+def delete_memory(space: Space, actor: Actor, memory_id: MemoryId, **options: Any) -> Memory:
+    return change_status(space, actor, memory_id, Action.DELETE, **options)
+
+
+@transaction.atomic
+def purge_memory(space: Space, actor: Actor, memory_id: MemoryId, *, reason: str) -> None:
+    """Hard delete: afterwards the memory's text is in no table. Gone with it: its
+    versions, links, mentions and embedding; the episodes it was drawn from (raw input
+    holding the same words); summaries made from it (extractive: they quote it); and
+    whatever other apps derived from its text (memory_purging).
+
+    Only an audit event remains, saying what was purged, by whom and why.
+    """
+    if not reason or not reason.strip():
+        raise InvalidMemory("purging needs a reason", details={"reason": "required"})
+    memory = lock_memory(space, memory_id)
+    summaries = list(
+        Link.objects.for_space(space)
+        .filter(target=memory, type=LinkType.DERIVED_FROM, source__kind=Kind.SUMMARY)
+        .values_list("source_id", flat=True)
+    )
+    episodes = list(memory.source_episodes.values_list("pk", flat=True))
+    summary = {
+        "purged_version": memory.version,
+        "kind": memory.kind,
+        "status": memory.status,
+        "versions_deleted": memory.versions.count(),
+        "episodes_deleted": len(episodes),
+        "summaries_purged": [str(pk) for pk in summaries],
+    }
+    memory_purging.send(sender=Memory, space=space, memory=memory)
+    memory_pk = memory.pk
+    memory.delete()
+    Episode.objects.for_space(space).filter(pk__in=episodes).delete()
+    record_event(
+        space,
+        actor,
+        "memory.purge",
+        target_type="memory",
+        target_id=memory_pk,
+        reason=reason.strip(),
+        summary=summary,
+    )
+    for summary_id in summaries:
+        if Memory.objects.for_space(space).filter(pk=summary_id).exists():
+            purge_memory(space, actor, summary_id, reason=f"summary of purged memory {memory_pk}")
+
+
+@transaction.atomic
+def revert_memory(
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    *,
+    to_version: int,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> Memory:
+    """Write a new version whose fields equal those of `to_version`; history is kept.
+
+    The status is not reverted: lifecycle changes have their own actions
+    (restore, archive), so reverting text never resurrects a deleted memory.
+    """
+    memory = lock_memory(space, memory_id)
+    check_version(memory, expected_version)
+    old = memory.versions.filter(version=to_version).first()
+    if old is None:
+        raise MemoryNotFound(
+            f"memory {memory.pk} has no version {to_version}", details={"version": to_version}
+        )
+    before = memory.snapshot()
+    for name, value in old.snapshot().items():
+        if name != "status":
+            setattr(memory, name, value)
+    if memory.snapshot() == before:
+        return memory
+    if memory.content != before["content"]:
+        memory.content_hash = content_hash(memory.content)
+        memory.embedding = None
+        memory.embedding_model = ""
+        embed_after_commit(space.pk)
+    check_validity(memory)
+    return save_new_version(
+        memory, actor, Action.REVERT, reason or f"revert to version {to_version}", before
+    )
