@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Starts the embedded PostgreSQL and Valkey (unless DATABASE_URL / CELERY_BROKER_URL
-# are set), prepares the database, then runs web + worker + beat until Ctrl-C.
+# are set), prepares the database, then runs web + worker + beat until Ctrl-C. The web
+# process is gunicorn, as in production (Procfile): 127.0.0.1:$MEMORYWEB_PORT (8000).
 run: install
 	$(PY) -m memoryweb.embedded up --profile dev
 	$(PY) manage.py migrate --noinput

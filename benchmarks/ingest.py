@@ -28,7 +28,6 @@ from django.conf import settings
 
 from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
-from apps.core.worker_process import start_worker_process, stop_worker_process
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval.embedding import MiniLMBackend
@@ -36,6 +35,7 @@ from apps.retrieval.tasks import EMBEDDING_LANES
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
 from memoryweb.celery import app as celery_app
+from tests.worker_process import start_worker_process, stop_worker_process
 
 # The worker runs as the Procfile starts it: one torch thread per lane.
 WORKER_ENV = {**os.environ, "MEMORYWEB_EMBEDDING_THREADS": "1"}
@@ -280,7 +280,7 @@ def store_all(space: Space, model: MiniLMBackend) -> float:
     worker stores them."""
     rows = list(
         Memory.objects.for_space(space)
-        .filter(embedding=None)
+        .pending_embedding()
         .order_by("created_at", "pk")
         .values_list("pk", "content_hash", "content")
     )
@@ -295,7 +295,7 @@ def store_all(space: Space, model: MiniLMBackend) -> float:
 
 
 def wait_embedded(space: Space) -> None:
-    while Memory.objects.for_space(space).filter(embedding=None).exists():
+    while Memory.objects.for_space(space).pending_embedding().exists():
         time.sleep(0.05)
 
 

@@ -270,7 +270,7 @@ def drain(space: Space, timeout: float) -> tuple[float, int, int]:
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     started = time.monotonic()
     while True:
-        pending = Memory.objects.for_space(space).filter(embedding__isnull=True).count()
+        pending = Memory.objects.for_space(space).pending_embedding().count()
         queued = int(broker.llen("celery"))
         if (pending == 0 and queued == 0) or time.monotonic() - started > timeout:
             return time.monotonic() - started, pending, queued

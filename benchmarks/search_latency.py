@@ -53,7 +53,7 @@ def sentence_for(topic: int) -> str:
 def build(size: int) -> Space:
     slug = f"bench-search-{size}"
     space = Space.objects.filter(slug=slug).first()
-    if space and Memory.objects.for_space(space).exclude(embedding=None).count() == size:
+    if space and Memory.objects.for_space(space).embedded().count() == size:
         return space
     if space:
         purge_space(space, ACTOR, reason="rebuilding the benchmark space")

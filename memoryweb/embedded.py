@@ -36,9 +36,12 @@ POSTGRES_SYSTEM_USER = "memoryweb-pg"
 DATABASE_NAME = "memoryweb"
 DATABASE_USER = "postgres"
 
+# Below Linux's ephemeral range (32768-60999): an outgoing connection never takes one
+# of these as its local port, so a server can always bind it again after a restart.
+EPHEMERAL_PORTS_START = 32768
 DEFAULT_PORTS = {
-    "dev": {"postgres": 55432, "valkey": 56379},
-    "test": {"postgres": 55433, "valkey": 56380},
+    "dev": {"postgres": 25432, "valkey": 26379},
+    "test": {"postgres": 25433, "valkey": 26380},
 }
 
 
@@ -126,6 +129,51 @@ def _port_is_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _pid_listening_on(port: int) -> int | None:
+    import psutil
+
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            return conn.pid
+    return None
+
+
+def _port_holder(port: int) -> str:
+    import psutil
+
+    pid = _pid_listening_on(port)
+    if pid is None:
+        # Another user's process: only root may see who owns its sockets.
+        return f"another user's program (`sudo ss -ltnp 'sport = :{port}'` shows which)"
+    try:
+        return f"pid {pid} ({psutil.Process(pid).name()})"
+    except psutil.Error:
+        return f"pid {pid}"
+
+
+def _free_port_after(taken: int) -> int:
+    """A port that is free now, below the ephemeral range and none of the defaults."""
+    defaults = {port for servers in DEFAULT_PORTS.values() for port in servers.values()}
+    first = taken + 1 if taken + 1 < EPHEMERAL_PORTS_START else 20000
+    for port in range(first, EPHEMERAL_PORTS_START):
+        if port in defaults:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return first
+
+
+def _port_taken(port: int, variable: str) -> EmbeddedServiceError:
+    return EmbeddedServiceError(
+        f"port {port} is taken by {_port_holder(port)}; stop that program, or set {variable} "
+        f"to a free port below {EPHEMERAL_PORTS_START} (e.g. {variable}={_free_port_after(port)})"
+    )
 
 
 def _pid_alive(pid: int) -> bool:
@@ -369,10 +417,7 @@ def postgres_up(profile: Profile) -> None:
             _log(f"PostgreSQL pid {pid} does not answer; stopping it")
             _stop_pid(pid)
         if _port_is_open(profile.postgres_port):
-            raise EmbeddedServiceError(
-                f"port {profile.postgres_port} is taken by another program; "
-                f"set {_port_variable(profile, 'PG')} to a free port"
-            )
+            raise _port_taken(profile.postgres_port, _port_variable(profile, "PG"))
         _start_postgres(profile)
         _log(f"PostgreSQL started on 127.0.0.1:{profile.postgres_port}")
     _ensure_database(profile)
@@ -410,15 +455,6 @@ def _valkey_ping(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
-
-
-def _pid_listening_on(port: int) -> int | None:
-    import psutil
-
-    for conn in psutil.net_connections(kind="tcp"):
-        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
-            return conn.pid
-    return None
 
 
 def _running_valkey(profile: Profile) -> int | None:
@@ -486,10 +522,7 @@ def valkey_up(profile: Profile) -> None:
         _log(f"Valkey pid {pid} does not answer; stopping it")
         _stop_pid(pid)
     if _port_is_open(profile.valkey_port):
-        raise EmbeddedServiceError(
-            f"port {profile.valkey_port} is taken by another program; "
-            f"set {_port_variable(profile, 'VALKEY')} to a free port"
-        )
+        raise _port_taken(profile.valkey_port, _port_variable(profile, "VALKEY"))
     start_valkey(profile.valkey_dir, profile.valkey_port, persistent=profile.name == "dev")
     _log(f"Valkey started on 127.0.0.1:{profile.valkey_port}")
 

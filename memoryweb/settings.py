@@ -253,14 +253,15 @@ STATICFILES_DIRS = [
     ("plotly", Path(str(find_spec("plotly").origin)).resolve().parent / "package_data"),  # type: ignore[union-attr]
 ]
 STATIC_ROOT = Path(env_str("MEMORYWEB_STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
-# The web process serves its own static files (WhiteNoise): in production from
-# STATIC_ROOT, compressed and with hashed names (run `manage.py collectstatic` first).
-if PRODUCTION:
-    # Outside production, runserver and the test server serve them from the finders.
-    MIDDLEWARE.insert(
-        MIDDLEWARE.index("apps.core.unavailable.DatabaseUnavailableMiddleware") + 1,
-        "whitenoise.middleware.WhiteNoiseMiddleware",
-    )
+# The web process serves its own static files (WhiteNoise), in production as under
+# `make run`: in production from STATIC_ROOT, compressed and with hashed names (run
+# `manage.py collectstatic` first); elsewhere from the finders, each file looked up
+# when asked for, so an edited file is served at once and nothing needs collecting.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("apps.core.unavailable.DatabaseUnavailableMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

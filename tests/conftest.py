@@ -16,6 +16,7 @@ from apps.audit.models import AuditEvent
 from apps.memories import services
 from apps.memories.models import Memory, MemoryVersion
 from apps.spaces.models import Membership, Role, Space
+from tests.worker_process import start_worker_process, stop_worker_process
 
 
 @pytest.fixture
@@ -141,8 +142,6 @@ def celery_worker_process(transactional_db: Any) -> Any:
 
     Tests that use it must commit their rows (transactional_db) for the worker to see them.
     """
-    from apps.core.worker_process import start_worker_process, stop_worker_process
-
     process, hostname = start_worker_process(worker_env())
     try:
         yield hostname

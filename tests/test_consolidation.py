@@ -11,12 +11,14 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from apps.audit.actors import Actor
+from apps.audit.models import AuditEvent
 from apps.consolidation import entities
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Proposal
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Entity, Link, Memory, Mention
+from apps.memories.services.entities import NamedSpan, record_mentions
 from apps.spaces.models import Space
 from tests.test_pipeline import wait_until
 
@@ -247,6 +249,48 @@ def test_entities_join_memories_that_mention_the_same_name(space, actor):
     assert set(maya.memories.values_list("pk", flat=True)) == {first.pk, second.pk}
     assert report.applied["entities"] == Mention.objects.for_space(space).count()
     assert consolidation.consolidate(space, only=["entities"]).applied["entities"] == 0
+
+
+def test_extraction_writes_through_the_domain_layer_with_one_event_naming_no_one(space, actor):
+    services.create_memory(
+        space, actor, content="Dinner with Tomás Reyes in Porto.", subject="Maya"
+    )
+
+    made = entities.extract(space, actor)
+
+    assert made == Mention.objects.for_space(space).count() == 3
+    (event,) = AuditEvent.objects.for_space(space).filter(action="entities.extract")
+    # The names are the memories' words: a purge must not have to find them here.
+    assert event.summary == {"mentions": 3, "entities": 3, "memories": 1}
+    assert entities.extract(space, actor) == 0
+    assert AuditEvent.objects.for_space(space).filter(action="entities.extract").count() == 1
+
+
+def test_a_mention_recorded_twice_is_kept_once(space, actor):
+    memory = services.create_memory(space, actor, content="Dinner with Tomás Reyes.")
+    span = NamedSpan(memory.pk, "Tomás Reyes", Entity.EntityKind.OTHER, start=12, end=23)
+
+    assert record_mentions(space, actor, [span, span]) == 1
+    assert record_mentions(space, actor, [span]) == 0
+
+    (mention,) = Mention.objects.for_space(space)
+    assert (mention.entity.name, mention.memory_id, mention.start) == ("Tomás Reyes", memory.pk, 12)
+
+
+def test_a_name_given_as_a_person_is_that_person_wherever_it_appears(space, actor):
+    memory = services.create_memory(space, actor, content="Inês met Maya.")
+    record_mentions(
+        space,
+        actor,
+        [
+            NamedSpan(memory.pk, "Maya", Entity.EntityKind.OTHER, start=9, end=13),
+            NamedSpan(memory.pk, "maya", Entity.EntityKind.PERSON),
+        ],
+    )
+
+    (maya,) = Entity.objects.for_space(space)
+    assert (maya.name, maya.kind) == ("Maya", "person")
+    assert maya.mentions.get().start == 9
 
 
 def test_a_first_name_alone_is_the_one_person_who_has_it(space, actor):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
+import socket
 import time
+from pathlib import Path
 
+import psutil
 import psycopg
 import pytest
 
@@ -17,7 +21,10 @@ pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def profile():
+def profile(monkeypatch):
+    # Servers of our own, even when the suite runs against external ones.
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     root = embedded.VAR_DIR / f"test-embedded-{os.getpid()}"
     profile = embedded.Profile(
         name="scratch", root=root, postgres_port=free_port(), valkey_port=free_port()
@@ -101,16 +108,6 @@ def test_down_stops_both_servers(profile):
     assert not embedded._port_is_open(profile.valkey_port)
 
 
-def test_a_port_taken_by_another_program_is_a_clear_error(profile):
-    import socket
-
-    with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", profile.valkey_port))
-        blocker.listen()
-        with pytest.raises(embedded.EmbeddedServiceError, match="taken by another program"):
-            embedded.valkey_up(profile)
-
-
 def test_external_servers_are_used_instead_of_starting_embedded_ones(profile, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgres://someone@db.example:5432/memoryweb")
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://broker.example:6379/0")
@@ -129,3 +126,37 @@ def test_only_the_broker_is_started_when_only_the_database_is_external(profile, 
 
     assert not profile.pgdata.exists()
     assert embedded._valkey_ping(profile.valkey_port)
+
+
+@pytest.mark.parametrize(
+    ("profile_name", "server", "variable"),
+    [("dev", "postgres", "MEMORYWEB_PG_PORT"), ("test", "valkey", "MEMORYWEB_TEST_VALKEY_PORT")],
+)
+def test_it_names_the_process_holding_a_taken_port_and_the_variable_to_move_it(
+    profile, profile_name, server, variable
+):
+    scratch = dataclasses.replace(profile, name=profile_name)
+    port = scratch.postgres_port if server == "postgres" else scratch.valkey_port
+    start = embedded.postgres_up if server == "postgres" else embedded.valkey_up
+    with socket.socket() as blocker:  # another program, as far as the start path can tell
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        with pytest.raises(embedded.EmbeddedServiceError) as refused:
+            start(scratch)
+
+    message = str(refused.value)
+    assert f"port {port}" in message
+    assert f"pid {os.getpid()} ({psutil.Process().name()})" in message
+    suggested = int(message.rsplit(f"{variable}=", 1)[1].split()[0].rstrip(")"))
+    assert suggested < 32768 and suggested != port
+    assert not embedded._port_is_open(port)  # nothing was started in its place
+
+
+def test_its_default_ports_are_below_the_ephemeral_range():
+    # An outgoing connection may take any port of the ephemeral range as its local port,
+    # and a server restarting then finds its port taken.
+    range_file = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    lowest_ephemeral = int(range_file.read_text().split()[0]) if range_file.exists() else 32768
+    ports = [port for servers in embedded.DEFAULT_PORTS.values() for port in servers.values()]
+    assert ports and all(1024 < port < min(lowest_ephemeral, 32768) for port in ports), ports
+    assert len(set(ports)) == len(ports)

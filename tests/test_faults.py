@@ -18,7 +18,6 @@ from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
 from apps.consolidation.models import Proposal
 from apps.consolidation.services import start_consolidation
-from apps.core.worker_process import start_worker_process, stop_worker_process
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory, MemoryVersion, Mention
@@ -27,6 +26,7 @@ from apps.spaces.models import ApiToken, Scope
 from memoryweb import embedded
 from tests.conftest import start_gunicorn, stop_gunicorn, worker_env
 from tests.test_pipeline import wait_until
+from tests.worker_process import start_worker_process, stop_worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 ACTOR = Actor.system("fault-test")

@@ -1,8 +1,12 @@
-"""The LoCoMo evaluation: its scoring rules and a run on a two-conversation slice."""
+"""The LoCoMo evaluation: its scoring rules, a run on two small conversations written
+for these tests (tests/fixtures/locomo_tiny.json, in LoCoMo's format), and runs on a
+slice of the real dev set where it is present.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
@@ -10,10 +14,23 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from apps.retrieval.locomo import ModeScores, Question, ndcg, normalize_evidence, parse_session_date
+from apps.retrieval.locomo import (
+    ModeScores,
+    Question,
+    load_conversations,
+    ndcg,
+    normalize_evidence,
+    parse_session_date,
+)
 from apps.spaces.models import Space
 
+TINY = Path(__file__).parent / "fixtures" / "locomo_tiny.json"
 DATA = Path(settings.BASE_DIR).parent / "shared" / "datasets" / "locomo" / "locomo_dev.json"
+needs_dev_set = pytest.mark.skipif(
+    not DATA.is_file(),
+    reason=f"no LoCoMo dev set at {DATA}: the data set is not shipped with the project "
+    "(its licence is CC BY-NC 4.0); tests/fixtures/locomo_tiny.json covers the same code",
+)
 
 
 def test_malformed_evidence_ids_are_normalized():
@@ -53,16 +70,86 @@ def test_the_command_refuses_a_missing_file(db):
         call_command("eval_locomo", "--data", "/nonexistent.json")
 
 
-def evaluation(*options: str) -> dict:
-    """The command's JSON report for the dev set with `options`."""
+def test_it_reads_sessions_in_order_with_their_dates_captions_and_questions():
+    tiny, other = load_conversations(TINY)
+
+    assert (tiny.sample_id, other.sample_id) == ("tiny-1", "tiny-2")
+    # session_10 comes after session_2; the empty session_3 adds no turn.
+    assert [(turn.dia_id, turn.session) for turn in tiny.turns] == [
+        ("D1:1", 1), ("D1:2", 1), ("D1:3", 1), ("D1:4", 1),
+        ("D2:1", 2), ("D2:2", 2), ("D2:3", 2),
+        ("D10:1", 10),
+    ]  # fmt: skip
+    assert tiny.turns[0].text == (
+        'Noor said, "Morning! I finally adopted the retired greyhound from the shelter."'
+    )
+    assert tiny.turns[4].text.endswith(
+        " and shared a photo of a dog lying beside a torn book about volcanoes"
+    )
+    # Turns of a session are 30 seconds apart from the session's date.
+    assert tiny.turns[1].occurred_at == datetime(2024, 3, 3, 9, 15, 30, tzinfo=UTC)
+    assert tiny.turns[7].occurred_at == datetime(2024, 6, 2, 8, 5, tzinfo=UTC)
+    assert [(q.category, q.evidence) for q in tiny.questions] == [
+        (4, ["D1:3"]),
+        (1, ["D1:4", "D2:2"]),
+        (2, ["D1:1"]),
+        (3, ["D2:1"]),
+        (5, []),
+    ]
+    assert [len(other.turns), len(other.questions)] == [2, 1]
+
+
+def evaluation(data: Path, *options: str) -> dict:
+    """The command's JSON report for the LoCoMo file `data` with `options`."""
     out = StringIO()
-    call_command("eval_locomo", "--data", str(DATA), *options, "--json", stdout=out)
+    call_command("eval_locomo", "--data", str(data), *options, "--json", stdout=out)
     return json.loads(out.getvalue())
 
 
+def test_the_eval_scores_each_question_category_and_purges_its_spaces(db, hashing_backend):
+    report = evaluation(TINY, "--mode", "text", "hybrid", "--k", "1", "2")
+
+    assert report["conversations"] == ["tiny-1", "tiny-2"]
+    assert report["turns"] == 8 + 2
+    text = report["modes"]["text"]
+    assert text["questions"] == report["modes"]["hybrid"]["questions"] == 5 + 1
+    assert set(text["recall"]) == {"@1", "@2"}
+    found_first = text["recall"]["@1"]
+    # Each of these questions shares rare words with its one evidence turn (the torn
+    # book's only with the turn's image caption); a question without evidence counts 1.
+    for category in ("single-hop", "temporal", "open-domain", "adversarial"):
+        assert found_first[category] == 100.0, category
+    assert text["ndcg@10"]["single-hop"] == 100.0
+    assert not Space.objects.filter(slug__startswith="locomo-").exists()
+
+
+def test_the_eval_asks_again_after_consolidating_with_graph_expansion(db, hashing_backend):
+    report = evaluation(
+        TINY,
+        "--limit",
+        "1",
+        "--mode",
+        "hybrid",
+        "--k",
+        "5",
+        "--consolidated",
+        "--graph-weight",
+        "2",
+    )
+
+    assert report["conversations"] == ["tiny-1"]
+    consolidated = report["consolidated"]
+    assert consolidated["graph_weight"] == 2.0
+    assert set(consolidated["applied"]) == {"link", "summary", "entities"}
+    walked = consolidated["modes"]["hybrid+graph"]
+    assert walked["questions"] == report["modes"]["hybrid"]["questions"] == 5
+    assert not Space.objects.filter(slug__startswith="locomo-").exists()
+
+
+@needs_dev_set
 @pytest.mark.slow
 def test_the_eval_runs_on_a_two_conversation_slice(db):
-    report = evaluation("--limit", "2", "--mode", "text", "hybrid", "--k", "5", "10")
+    report = evaluation(DATA, "--limit", "2", "--mode", "text", "hybrid", "--k", "5", "10")
 
     assert report["conversations"] == ["conv-26", "conv-30"]
     assert report["turns"] == 419 + 369
@@ -76,12 +163,13 @@ def test_the_eval_runs_on_a_two_conversation_slice(db):
 
 def test_the_command_refuses_a_negative_graph_weight(db):
     with pytest.raises(CommandError, match="graph-weight"):
-        call_command("eval_locomo", "--data", str(DATA), "--graph-weight", "-1")
+        call_command("eval_locomo", "--data", str(TINY), "--graph-weight", "-1")
 
 
+@needs_dev_set
 @pytest.mark.slow
 def test_the_eval_compares_with_consolidation_and_graph_expansion(db):
-    report = evaluation("--limit", "1", "--mode", "hybrid", "--k", "10", "--consolidated")
+    report = evaluation(DATA, "--limit", "1", "--mode", "hybrid", "--k", "10", "--consolidated")
 
     consolidated = report["consolidated"]
     assert set(consolidated["proposed"]) == {

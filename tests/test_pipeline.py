@@ -6,8 +6,10 @@ and use the real MiniLM model.
 
 from __future__ import annotations
 
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +21,9 @@ from apps.memories.models import Memory, MemoryVersion
 from apps.retrieval import tasks
 from apps.retrieval.search import search
 from apps.spaces.models import Space
+from memoryweb.celery import app as celery_app
+from tests.conftest import worker_env
+from tests.worker_process import start_worker_process, stop_worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
@@ -38,9 +43,45 @@ def fresh(space: Space, memory: Memory) -> Memory:
     return Memory.objects.for_space(space).get(pk=memory.pk)
 
 
+def queued_embedding_messages() -> int:
+    """Messages waiting in the broker's embedding queue."""
+    queue = celery_app.amqp.queues["embedding"]
+    with celery_app.connection_for_read() as connection:
+        # Declared as a worker declares it (a passive declare fails on an empty Redis
+        # queue). The answer carries the count; kombu's stubs type it as a str.
+        declared: Any = queue.bind(connection.default_channel).queue_declare()
+        return int(declared.message_count)
+
+
+def lose_queued_messages(space: Space) -> None:
+    """What a broker restarted without persistence does: the queued messages are gone,
+    and so is the key that holds back a second embedding message for the space."""
+    celery_app.control.purge()
+    client = tasks._redis()
+    if client is not None:
+        client.delete(tasks._SCHEDULE_KEY.format(space_id=space.pk))
+
+
 @pytest.fixture
 def space(transactional_db):
     return Space.objects.create(slug="pipeline", name="Pipeline")
+
+
+@pytest.fixture
+def start_worker(space: Space) -> Iterator[Callable[[], None]]:
+    """Start a real worker when the test says so. Until then nothing takes messages
+    from the broker, which starts empty: the test can count what its writes queued.
+    """
+    lose_queued_messages(space)  # left by earlier tests (or runs) that had no worker
+    workers: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        process, _hostname = start_worker_process(worker_env())
+        workers.append(process)
+
+    yield start
+    for process in workers:
+        stop_worker_process(process)
 
 
 def test_a_new_memory_becomes_searchable_once_the_worker_embeds_it(space, celery_worker_process):
@@ -65,14 +106,19 @@ def test_many_writes_in_a_short_time_become_one_batch(space, celery_worker_proce
     assert batches.count() <= 3
 
 
-def test_editing_content_re_embeds_but_editing_tags_does_not(space, celery_worker_process):
+def test_editing_content_re_embeds_but_editing_tags_does_not(space, start_worker):
     memory = services.create_memory(space, ACTOR, content="Tomás opens Brasa in October.")
-    wait_until(lambda: fresh(space, memory).embedding is not None)
+    assert queued_embedding_messages() == 1  # a write that needs a vector queues its job
+    lose_queued_messages(space)
+    tasks.embed_space(space.pk)  # that job's work, done here, so no worker runs yet
     first_vector = list(fresh(space, memory).embedding)
     embeds_before = AuditEvent.objects.for_space(space).filter(action="memory.embed").count()
 
     services.update_memory(space, ACTOR, memory.pk, expected_version=1, tags=["restaurant"])
-    time.sleep(2)  # give a (wrong) re-embedding the time to happen
+
+    # The edit has committed: a message it sent would still be in the queue, and a
+    # vector it cleared would leave the memory pending for the sweep.
+    assert queued_embedding_messages() == 0
     assert list(fresh(space, memory).embedding) == first_vector
     assert AuditEvent.objects.for_space(space).filter(action="memory.embed").count() == (
         embeds_before
@@ -85,21 +131,24 @@ def test_editing_content_re_embeds_but_editing_tags_does_not(space, celery_worke
         expected_version=2,
         content="Tomás opens Brasa in November, after the inspection.",
     )
+    assert fresh(space, memory).embedding is None
+    assert queued_embedding_messages() == 1
+    start_worker()
     wait_until(lambda: fresh(space, memory).embedding is not None)
     assert list(fresh(space, memory).embedding) != first_vector
     assert MemoryVersion.objects.for_space(space).filter(memory=memory).count() == 3
 
 
-def test_the_sweep_embeds_what_a_lost_message_left_behind(
-    space, celery_worker_process, monkeypatch
-):
-    monkeypatch.setattr(tasks, "schedule_embedding", lambda space_id: None)  # message lost
+def test_the_sweep_embeds_what_a_lost_message_left_behind(space, start_worker):
     memory = services.create_memory(space, ACTOR, content="A memory whose message was lost.")
-    time.sleep(1.5)
-    assert fresh(space, memory).embedding is None
+    assert queued_embedding_messages() == 1
+    lose_queued_messages(space)
+    assert queued_embedding_messages() == 0
 
-    tasks.sweep_pending_embeddings.delay()
+    assert tasks.sweep_pending_embeddings() == [space.pk]  # what beat runs every minute
 
+    assert queued_embedding_messages() == 1
+    start_worker()
     wait_until(lambda: fresh(space, memory).embedding is not None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -23,7 +24,9 @@ from apps.memories.models import (
     Memory,
     MemoryVersion,
     Mention,
+    content_hash,
 )
+from apps.memories.services.restore import InvalidHistory, RestoredMemory, restore_records
 from apps.memories.transfer import FORMAT, export_space, import_lines
 from apps.spaces.models import Space
 from tests.conftest import versions_of
@@ -271,7 +274,7 @@ def test_it_reads_memories_in_chunks_not_row_by_row(space, actor, monkeypatch):
     memories = services.create_memories(space, actor, [{"content": f"fact {i}"} for i in range(30)])
     for memory in memories:
         services.update_memory(space, actor, memory.pk, expected_version=1, importance=0.9)
-    monkeypatch.setattr(transfer, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(transfer.export, "CHUNK_SIZE", 10)
 
     with CaptureQueriesContext(connection) as queries:
         lines = export(space)
@@ -413,7 +416,7 @@ def test_it_schedules_embedding_after_commit(
 
 
 def test_it_writes_lines_in_batches_not_row_by_row(space, actor, monkeypatch):
-    monkeypatch.setattr(transfer, "CHUNK_SIZE", 25)
+    monkeypatch.setattr(transfer.importer, "BATCH_SIZE", 25)
     lines = [header(), {"type": "episode", "id": "e", "content": "hi"}]
     lines += [
         memory_line(f"m{i}", f"fact {i}", source_episodes=["e"], versions=[version(1, f"fact {i}")])
@@ -433,7 +436,7 @@ def test_it_undoes_only_the_line_the_database_refuses(space, actor, monkeypatch)
     """A refusal the checks cannot foresee (text Postgres cannot store) undoes the
     batch, which is then written line by line: the other lines still land, and a
     line that refers to the refused row is refused too."""
-    monkeypatch.setattr(transfer, "CHUNK_SIZE", 4)
+    monkeypatch.setattr(transfer.importer, "BATCH_SIZE", 4)
     lines = [
         {"type": "episode", "id": "e1", "content": "hello"},
         {"type": "episode", "id": "e2", "content": "nul \u0000 byte"},  # 2
@@ -620,6 +623,19 @@ def test_it_refuses_nan_as_malformed_json(space, actor):
     assert codes(report) == [(1, "malformed_json")]
 
 
+def test_it_refuses_a_deeply_nested_line_quickly_and_imports_the_rest(space, actor):
+    deep = '{"type": "memory", "id": "d", "content": "x", "metadata": ' + "[" * 100_000
+    good = json.dumps(memory_line("m", content="Alice likes tea."))
+
+    report = import_lines(space, actor, [deep, good])
+
+    assert codes(report) == [(1, "malformed_json")]
+    assert report.errors[0]["details"] == {"max_depth": 64}
+    assert list(Memory.objects.for_space(space).values_list("content", flat=True)) == [
+        "Alice likes tea."
+    ]
+
+
 @pytest.mark.parametrize(
     ("line", "code"),
     [
@@ -707,3 +723,43 @@ def test_it_accepts_the_header_only_as_the_first_line(space, actor):
     report = import_lines(space, actor, jsonl(lines))
 
     assert codes(report) == [(4, "invalid_line")]
+
+
+# ----------------------------------------------------------------- the domain layer's restore
+
+
+def restored_memory(space: Space, content: str, *, last_version_content: str) -> RestoredMemory:
+    memory = Memory(space=space, id=uuid.uuid4(), content=content, version=1)
+    version = MemoryVersion(
+        version=1, action="create", actor_type="user", actor_label="user:old", **memory.snapshot()
+    )
+    version.content = last_version_content
+    return RestoredMemory(memory, [version], imported_from="m-old")
+
+
+def test_it_restores_a_memory_with_its_history_into_the_given_space(space, actor):
+    elsewhere = new_space("elsewhere")
+    record = restored_memory(elsewhere, "Alice likes tea.", last_version_content="Alice likes tea.")
+
+    restore_records(space, actor, [record])
+
+    memory = Memory.objects.for_space(space).get()
+    assert memory.content_hash == content_hash("Alice likes tea.")
+    assert versions_of(memory) == [(1, "create")]
+    event = AuditEvent.objects.for_space(space).get()
+    assert (event.action, event.target_id) == ("memory.import", str(memory.pk))
+    assert event.summary["imported_from"] == "m-old"
+    assert not Memory.objects.for_space(elsewhere).exists()
+
+
+def test_it_restores_nothing_when_a_history_does_not_end_at_the_memory(space, actor):
+    good = restored_memory(space, "Alice likes tea.", last_version_content="Alice likes tea.")
+    bad = restored_memory(space, "Bob likes coffee.", last_version_content="Bob likes tea.")
+
+    with pytest.raises(InvalidHistory) as refused:
+        restore_records(space, actor, [good, bad])
+
+    assert refused.value.code == "invalid_versions"
+    assert refused.value.details == {"fields": ["content"]}
+    for model in (Memory, MemoryVersion, AuditEvent):
+        assert not model.objects.for_space(space).exists(), model.__name__

@@ -13,13 +13,13 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.audit.actors import Actor
-from apps.core.worker_process import start_worker_process, stop_worker_process
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval import tasks
 from apps.retrieval.embedding import MiniLMBackend, ready_message
 from tests.conftest import worker_env
 from tests.test_pipeline import wait_until
+from tests.worker_process import start_worker_process, stop_worker_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 

@@ -33,6 +33,11 @@ class Caller:
     def has(self, scope: str) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
 
+    @property
+    def may_read(self) -> bool:
+        """Whether an answer may show what memories and episodes hold."""
+        return self.has(Scope.MEMORIES_READ)
+
 
 def resolve_caller(request: Request) -> Caller:
     if isinstance(request.auth, ApiToken):

@@ -12,7 +12,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from apps.api.parsers import NulInBody
+from apps.core.params import InvalidParameter
+from apps.core.payload import UnusableJSON
 from apps.memories.services import (
     ContentTooLarge,
     InvalidMemory,
@@ -62,7 +63,6 @@ _DOMAIN_STATUS: list[tuple[type[MemoryServiceError], int]] = [
 ]
 
 _DRF_CODES: dict[type[exceptions.APIException], str] = {
-    NulInBody: "invalid_text",  # before ParseError, which it is a kind of
     exceptions.ParseError: "malformed_json",
     exceptions.NotAuthenticated: "not_authenticated",
     exceptions.AuthenticationFailed: "authentication_failed",
@@ -94,6 +94,12 @@ def handle_exception(exc: Exception, context: dict[str, Any]) -> Response | None
     elif isinstance(exc, MemoryServiceError):
         code, message, details = exc.code, exc.message, exc.details
         status_code = domain_error_status(exc)
+    elif isinstance(exc, UnusableJSON):
+        code, message, details = exc.code, exc.message, exc.details
+        status_code = status.HTTP_400_BAD_REQUEST
+    elif isinstance(exc, InvalidParameter):
+        code, message, details = exc.code, exc.message, {exc.name: exc.value}
+        status_code = status.HTTP_400_BAD_REQUEST
     elif isinstance(exc, InvalidSearch):
         code, message, details = "invalid_search", exc.message, exc.details
         status_code = status.HTTP_400_BAD_REQUEST

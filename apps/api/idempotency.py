@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from apps.api.access import Caller
 from apps.api.errors import ApiError
 from apps.api.models import IdempotentRequest
+from apps.spaces.models import Space
 
 MAX_KEY_LENGTH = 200
 
@@ -78,3 +80,16 @@ def run_once(request: Request, caller: Caller, handler: Callable[[], Response]) 
                 response_body=json.loads(JSONRenderer().render(response.data)),
             )
     return response
+
+
+def forget_responses_showing(space: Space, ids: Iterable[object]) -> int:
+    """Delete the stored answers that show any of these rows (a memory being purged,
+    the episodes it came from): they hold its text. A retry of such a request runs
+    again instead of replaying it. Returns how many went."""
+    shows = Q()
+    for pk in ids:
+        shows |= Q(response_body__icontains=str(pk))
+    if not shows:
+        return 0
+    deleted, _ = IdempotentRequest.objects.filter(shows, space=space).delete()
+    return deleted

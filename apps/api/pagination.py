@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
-from django.utils.dateparse import parse_datetime
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.api.errors import ApiError
+from apps.core.params import parse_instant, parse_int
 
 
 def encode_cursor(value: Any, pk: Any) -> str:
@@ -44,14 +44,7 @@ def page_limit(request: Request) -> int:
     raw = request.query_params.get("limit", "")
     if not raw:
         return int(settings.API_PAGE_SIZE)
-    if not raw.isdigit() or not 1 <= int(raw) <= settings.API_MAX_PAGE_SIZE:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"limit must be an integer from 1 to {settings.API_MAX_PAGE_SIZE}",
-            {"limit": raw},
-        )
-    return int(raw)
+    return parse_int(raw, "limit", minimum=1, maximum=settings.API_MAX_PAGE_SIZE)
 
 
 class KeysetPagination(BasePagination):
@@ -66,17 +59,14 @@ class KeysetPagination(BasePagination):
         cursor = request.query_params.get("cursor")
         if cursor:
             value, pk = decode_cursor(cursor)
-            if isinstance(value, str):
-                parsed = parse_datetime(value)
-                if parsed is None:
-                    raise ApiError(400, "invalid_cursor", "the cursor is not one this API gave out")
-                value = parsed
             try:
+                if isinstance(value, str):
+                    value = parse_instant(value, "cursor")
                 ordered = ordered.filter(
                     Q(**{f"{field}__lt": value}) | Q(**{field: value, "pk__lt": pk})
                 )
                 rows = list(ordered[: limit + 1])
-            except (ValueError, TypeError, ValidationError):
+            except (ValueError, TypeError, ValidationError):  # InvalidParameter is a ValueError
                 raise ApiError(
                     400, "invalid_cursor", "the cursor is not one this API gave out"
                 ) from None

@@ -1,6 +1,8 @@
-"""JSON bodies, refused with a clear error when they hold text PostgreSQL cannot store
-(U+0000), before anything reads them: otherwise a field name or value with it would
-reach a text or jsonb column, or an answer that echoes it, and fail there."""
+"""JSON bodies, checked before anything reads them: nested no deeper than
+apps.core.payload.MAX_DEPTH, and holding only text PostgreSQL can store. Otherwise a
+field name or value with U+0000 or half a surrogate pair would reach a text or jsonb
+column, or an answer that echoes it, and fail there, after other rows of the request
+may have been written; the whole body is refused instead."""
 
 from __future__ import annotations
 
@@ -8,13 +10,12 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import (  # type: ignore[attr-defined]  # stubs lack get_encoding
+    JSONParser,
+    get_encoding,
+)
 
-from apps.memories.services import holds_nul
-
-
-class NulInBody(ParseError):
-    default_detail = "the body holds the NUL character (U+0000), which cannot be stored"
+from apps.core.payload import UnusableJSON, load_json
 
 
 class StrictJSONParser(JSONParser):
@@ -24,7 +25,11 @@ class StrictJSONParser(JSONParser):
         media_type: str | None = None,
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        if holds_nul(data):
-            raise NulInBody()
-        return data
+        encoding = get_encoding(parser_context or {})
+        try:
+            text = stream.read().decode(encoding)
+            return load_json(text)
+        except UnusableJSON:
+            raise  # apps.api.errors answers 400 with its code and the path
+        except ValueError as exc:  # malformed JSON, or not text in that encoding
+            raise ParseError(f"JSON parse error - {exc}") from None

@@ -4,12 +4,11 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from apps.api.models import IdempotentRequest
+from apps.api.idempotency import forget_responses_showing
 from apps.memories.signals import memory_purging
 
 
 @receiver(memory_purging, dispatch_uid="api.forget_purged_responses")
 def forget_purged_responses(sender: Any, space: Any, memory: Any, **kwargs: Any) -> None:
-    """A stored answer that shows the memory holds its text: a retry of that request
-    runs again instead of replaying it."""
-    IdempotentRequest.objects.filter(space=space, response_body__icontains=str(memory.pk)).delete()
+    episodes = memory.source_episodes.values_list("pk", flat=True)
+    forget_responses_showing(space, [memory.pk, *episodes])

@@ -6,12 +6,13 @@ import math
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
 from apps.api.fields import (
+    InstantField,
     JsonObjectField,
     StrictBooleanField,
     StrictCharField,
@@ -30,34 +31,56 @@ from apps.memories.models import (
     Link,
     LinkType,
     Memory,
+    MemoryRules,
     MemoryVersion,
     attach_source_episode_ids,
 )
 from apps.memories.models import Status as MemoryStatus
 from apps.retrieval.search import MAX_K, MODES
 from apps.spaces.models import ApiToken, Scope, Space
-
-SECONDS_PER_DAY = 86_400
+from apps.spaces.preferences import validate_space_settings
 
 # ------------------------------------------------------------------ memories
 
 
+def _label_field() -> StrictCharField:
+    return StrictCharField(
+        max_length=MemoryRules.LABEL_MAX_LENGTH, allow_blank=True, required=False
+    )
+
+
+def _tags_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=StrictCharField(max_length=MemoryRules.TAG_MAX_LENGTH),
+        max_length=MemoryRules.MAX_TAGS,
+        required=False,
+    )
+
+
+def _score_field() -> StrictFloatField:
+    return StrictFloatField(
+        min_value=MemoryRules.SCORE_MIN, max_value=MemoryRules.SCORE_MAX, required=False
+    )
+
+
 class MemoryWriteSerializer(StrictSerializer):
+    """A memory's fields as the API takes them. The limits come from MemoryRules, so a
+    bad request is refused field by field here; the domain layer's validate_fields,
+    which every write goes through, has the last word (the content limit, say)."""
+
     content = StrictCharField(trim_whitespace=False)
     kind = StrictChoiceField(choices=Kind.choices, required=False)
-    subject = StrictCharField(max_length=200, allow_blank=True, required=False)
-    agent = StrictCharField(max_length=200, allow_blank=True, required=False)
-    session = StrictCharField(max_length=200, allow_blank=True, required=False)
-    tags = serializers.ListField(
-        child=StrictCharField(max_length=64), max_length=100, required=False
-    )
+    subject = _label_field()
+    agent = _label_field()
+    session = _label_field()
+    tags = _tags_field()
     metadata = JsonObjectField(required=False)
-    importance = StrictFloatField(min_value=0, max_value=1, required=False)
-    confidence = StrictFloatField(min_value=0, max_value=1, required=False)
+    importance = _score_field()
+    confidence = _score_field()
     pinned = StrictBooleanField(required=False)
-    occurred_at = serializers.DateTimeField(allow_null=True, required=False)
-    valid_from = serializers.DateTimeField(allow_null=True, required=False)
-    valid_to = serializers.DateTimeField(allow_null=True, required=False)
+    occurred_at = InstantField(allow_null=True, required=False)
+    valid_from = InstantField(allow_null=True, required=False)
+    valid_to = InstantField(allow_null=True, required=False)
     source_episodes = serializers.ListField(
         child=serializers.UUIDField(), max_length=100, required=False
     )
@@ -121,9 +144,7 @@ class MemorySerializer(serializers.ModelSerializer):
                 self.fields.pop(name)
 
     def get_retention(self, memory: Memory) -> float:
-        last = memory.last_accessed_at or memory.created_at
-        days = max(0.0, (timezone.now() - last).total_seconds() / SECONDS_PER_DAY)
-        return round(math.exp(-days / max(memory.strength, 1e-6)), 6)
+        return round(memory.retention(timezone.now()), 6)
 
     @extend_schema_field({"type": "array", "items": {"type": "string", "format": "uuid"}})
     def get_source_episodes(self, memory: Memory) -> list[str]:
@@ -136,10 +157,35 @@ class MemorySerializer(serializers.ModelSerializer):
         return None if memory.embedding is None else [float(x) for x in memory.embedding]
 
 
+# What a write answers a caller that may write but not read (apps/api/views/receipts.py).
+MEMORY_RECEIPT_FIELDS = ("id", "version", "status", "created_at", "updated_at")
+
+
+class MemoryReceiptSerializer(serializers.ModelSerializer):
+    """A write's answer to a token without memories:read: which memory, at which version
+    and status, since when; nothing of what it holds."""
+
+    class Meta:
+        model = Memory
+        fields = MEMORY_RECEIPT_FIELDS
+        read_only_fields = fields
+
+
+def written_memory_schema(**kwargs: Any) -> Any:
+    """A memory in a write's answer, for the schema: the memory itself to a caller with
+    memories:read, its receipt to one without."""
+    return PolymorphicProxySerializer(
+        component_name="WrittenMemory",
+        serializers=[MemorySerializer, MemoryReceiptSerializer],
+        resource_type_field_name=None,
+        **kwargs,
+    )
+
+
 class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     status = serializers.IntegerField()
-    memory = MemorySerializer(required=False)
+    memory = written_memory_schema(required=False)
     error = serializers.JSONField(required=False)
 
 
@@ -161,10 +207,8 @@ class MergeSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), min_length=2, max_length=100)
     content = StrictCharField(required=False, trim_whitespace=False)
     kind = StrictChoiceField(choices=Kind.choices, required=False)
-    subject = StrictCharField(max_length=200, allow_blank=True, required=False)
-    tags = serializers.ListField(
-        child=StrictCharField(max_length=64), max_length=100, required=False
-    )
+    subject = _label_field()
+    tags = _tags_field()
     reason = StrictCharField(allow_blank=True, required=False, max_length=2000)
 
 
@@ -180,8 +224,8 @@ class SupersedeSerializer(StrictSerializer):
 
 
 class SupersedeResultSerializer(serializers.Serializer):
-    superseded = MemorySerializer()
-    by = MemorySerializer()
+    superseded = written_memory_schema()
+    by = written_memory_schema()
 
 
 class RevertSerializer(StrictSerializer):
@@ -212,7 +256,7 @@ class EpisodeInputSerializer(StrictSerializer):
     role = StrictCharField(max_length=32, allow_blank=True, required=False)
     speaker = StrictCharField(max_length=200, allow_blank=True, required=False)
     session = StrictCharField(max_length=200, allow_blank=True, required=False)
-    occurred_at = serializers.DateTimeField(required=False)
+    occurred_at = InstantField(required=False)
     metadata = JsonObjectField(required=False)
     source = StrictChoiceField(  # type: ignore[assignment]
         choices=Episode.Source.choices, required=False
@@ -238,9 +282,26 @@ class EpisodeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+EPISODE_RECEIPT_FIELDS = ("id", "occurred_at", "created_at")
+
+
+class EpisodeReceiptSerializer(serializers.ModelSerializer):
+    """What storing an episode answers a token without memories:read."""
+
+    class Meta:
+        model = Episode
+        fields = EPISODE_RECEIPT_FIELDS
+        read_only_fields = fields
+
+
 class EpisodesResultSerializer(serializers.Serializer):
-    episodes = EpisodeSerializer(many=True)
-    memories = MemorySerializer(many=True)
+    episodes = PolymorphicProxySerializer(
+        component_name="WrittenEpisode",
+        serializers=[EpisodeSerializer, EpisodeReceiptSerializer],
+        resource_type_field_name=None,
+        many=True,
+    )
+    memories = written_memory_schema(many=True)
 
 
 # ------------------------------------------------------------------ search
@@ -255,10 +316,10 @@ class SearchFiltersSerializer(StrictSerializer):
     status = serializers.ListField(
         child=StrictChoiceField(choices=MemoryStatus.choices), required=False
     )
-    occurred_after = serializers.DateTimeField(required=False)
-    occurred_before = serializers.DateTimeField(required=False)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+    occurred_after = InstantField(required=False)
+    occurred_before = InstantField(required=False)
+    created_after = InstantField(required=False)
+    created_before = InstantField(required=False)
 
 
 class SearchWeightsSerializer(StrictSerializer):
@@ -280,7 +341,7 @@ class SearchRequestSerializer(StrictSerializer):
     mode = StrictChoiceField(choices=[(m, m) for m in MODES], required=False, default="hybrid")
     k = StrictIntegerField(min_value=1, max_value=MAX_K, required=False, default=10)
     filters = SearchFiltersSerializer(required=False)
-    as_of = serializers.DateTimeField(required=False)
+    as_of = InstantField(required=False)
     explain = StrictBooleanField(required=False, default=False)
     weights = SearchWeightsSerializer(required=False)
     vector = serializers.ListField(
@@ -404,6 +465,13 @@ class SpacePatchSerializer(StrictSerializer):
     description = StrictCharField(allow_blank=True, required=False, max_length=5000)
     settings = JsonObjectField(required=False)
 
+    def validate_settings(self, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            validate_space_settings(value)
+        except DjangoValidationError as refused:
+            raise serializers.ValidationError(refused.message_dict) from None
+        return value
+
 
 class TokenSerializer(serializers.ModelSerializer):
     active = serializers.BooleanField(source="is_active", read_only=True)
@@ -429,7 +497,7 @@ class TokenCreateSerializer(StrictSerializer):
     scopes = serializers.ListField(
         child=StrictChoiceField(choices=Scope.choices), min_length=1, max_length=3
     )
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_at = InstantField(required=False, allow_null=True)
 
     def validate_expires_at(self, value: Any) -> Any:
         if value is not None and value <= timezone.now():
@@ -450,9 +518,6 @@ class ImportReportSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.JSONField())  # type: ignore[assignment]
 
 
-OpenApiJsonl = OpenApiTypes.STR
-
-
 class ProposalSerializer(serializers.ModelSerializer):
     class Meta:
         model = Proposal
@@ -470,6 +535,25 @@ class ProposalSerializer(serializers.ModelSerializer):
             "decided_by",
             "result",
         ]
+
+
+class ProposalReceiptSerializer(serializers.ModelSerializer):
+    """A decision's answer to a token without memories:read: the proposal's change and
+    evidence quote its memories."""
+
+    class Meta:
+        model = Proposal
+        fields = [
+            name for name in ProposalSerializer.Meta.fields if name not in ("change", "evidence")
+        ]
+        read_only_fields = fields
+
+
+DECIDED_PROPOSAL = PolymorphicProxySerializer(
+    component_name="DecidedProposal",
+    serializers=[ProposalSerializer, ProposalReceiptSerializer],
+    resource_type_field_name=None,
+)
 
 
 class ApproveSerializer(StrictSerializer):

@@ -7,10 +7,10 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from apps.core.ratelimit import count_attempt
 from apps.spaces.models import ApiToken
 
 logger = logging.getLogger(__name__)
@@ -30,13 +30,12 @@ class PerClientRateThrottle(BaseThrottle):
         self._retry_after = period - (now % period)
         key = f"ratelimit:{client}:{period}:{window}"
         try:
-            cache.add(key, 0, timeout=period + 1)
-            count = cache.incr(key)
+            count = count_attempt(key, period + 1)
         except Exception:
             # An unreachable cache must not take the API down with it.
             logger.warning("rate limit cache unavailable; request allowed", exc_info=True)
             return True
-        return bool(count <= limit)
+        return count <= limit
 
     def wait(self) -> float:
         return max(1.0, self._retry_after)

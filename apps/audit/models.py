@@ -12,10 +12,12 @@ from apps.spaces.scoping import SpaceScopedManager
 
 
 class AuditEvent(models.Model):
-    """One action on one target. A database trigger refuses updates and deletes.
+    """One action on one target. A database trigger refuses updates and deletes,
+    except a purge's redaction (apps.audit.redaction) of `reason` and `summary`.
 
     `summary` never holds memory content, only which fields changed and their
-    scalar values, so purging a memory really removes its text.
+    scalar values; a purge redacts those that are text (a subject, tags), so purging
+    a memory really removes its text.
     """
 
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="audit_events")

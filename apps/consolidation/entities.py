@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from django.db.models import Exists, OuterRef
 
 from apps.audit.actors import Actor
-from apps.audit.services import record_event
-from apps.memories.models import Entity, Memory, Mention, Status
+from apps.memories.models import Entity, Memory, Mention
+from apps.memories.services.entities import NamedSpan, record_mentions
 from apps.spaces.models import Space
 
 HASHTAG = re.compile(r"#(\w{2,64})")
@@ -71,53 +71,35 @@ def extract(space: Space, actor: Actor, memories: Iterable[Memory] | None = None
         mentioned = Mention.objects.for_space(space).filter(memory=OuterRef("pk"))
         memories = (
             Memory.objects.for_space(space)
-            .filter(status=Status.ACTIVE)
+            .active()
             .filter(~Exists(mentioned))
             .only("pk", "content", "subject", "agent")
         )
     targets = list(memories)
-    known = {
-        (entity.kind, entity.normalized_name): entity for entity in Entity.objects.for_space(space)
-    }
-    people = {
-        normalized: entity.name
-        for (kind, normalized), entity in known.items()
-        if kind == Entity.EntityKind.PERSON
-    }
+    people = dict(
+        Entity.objects.for_space(space)
+        .filter(kind=Entity.EntityKind.PERSON)
+        .values_list("normalized_name", "name")
+    )
     people |= {Entity.normalize(f): f for m in targets for f in (m.subject, m.agent) if f}
     aliases = _first_names(people)
     named = _any_name(set(people) | set(aliases))
-    mentions: list[Mention] = []
+    spans: list[NamedSpan] = []
     for memory in targets:
-        spans: list[tuple[str, int | None, int | None, str]] = list(names_in(memory.content))
+        found: list[tuple[str, int | None, int | None, str]] = list(names_in(memory.content))
         if named is not None:
-            spans += [
+            found += [
                 (m.group(0), m.start(), m.end(), Entity.EntityKind.PERSON)
                 for m in named.finditer(memory.content)
             ]
         for field in (memory.subject, memory.agent):
             if field:
-                spans.append((field, None, None, Entity.EntityKind.PERSON))
-        spans = [
-            (aliases[normalized], start, end, Entity.EntityKind.PERSON)
-            if (normalized := Entity.normalize(name)) in aliases
-            else (name, start, end, kind)
-            for name, start, end, kind in spans
-        ]
-        mentions += _mentions(space, memory, spans, known)
-    # Only memories without mentions were read, so every one of these is new.
-    Mention.objects.for_space(space).bulk_create(mentions, batch_size=5000, ignore_conflicts=True)
-    made = len(mentions)
-    if made:
-        record_event(
-            space,
-            actor,
-            "entities.extract",
-            target_type="space",
-            target_id=space.pk,
-            summary={"mentions": made},
-        )
-    return made
+                found.append((field, None, None, Entity.EntityKind.PERSON))
+        for name, start, end, kind in found:
+            if (normalized := Entity.normalize(name)) in aliases:
+                name, kind = aliases[normalized], Entity.EntityKind.PERSON
+            spans.append(NamedSpan(memory.pk, name, kind, start=start, end=end))
+    return record_mentions(space, actor, spans)
 
 
 def _first_names(people: dict[str, str]) -> dict[str, str]:
@@ -140,26 +122,3 @@ def _any_name(names: set[str]) -> re.Pattern[str] | None:
         return None
     longest_first = sorted(names, key=len, reverse=True)
     return re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b", re.IGNORECASE)
-
-
-def _mentions(
-    space: Space,
-    memory: Memory,
-    spans: list[tuple[str, int | None, int | None, str]],
-    known: dict[tuple[str, str], Entity],
-) -> list[Mention]:
-    found: dict[object, Mention] = {}
-    for name, start, end, kind in spans:
-        normalized = Entity.normalize(name)
-        # A name known as a person is the same entity wherever it appears.
-        entity = known.get((Entity.EntityKind.PERSON, normalized)) or known.get((kind, normalized))
-        if entity is None:
-            entity = Entity.objects.for_space(space).create(
-                space=space, name=name, normalized_name=normalized, kind=kind
-            )
-            known[(kind, normalized)] = entity
-        if entity.pk not in found:
-            found[entity.pk] = Mention(
-                space=space, entity=entity, memory=memory, start=start, end=end
-            )
-    return list(found.values())

@@ -10,11 +10,9 @@ any state, is not proposed again.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +21,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.actors import Actor
+from apps.audit.models import AuditEvent
+from apps.audit.redaction import redact_events
 from apps.audit.services import record_event
 from apps.consolidation import entities
 from apps.consolidation.models import Operation, Proposal
@@ -44,7 +44,6 @@ SUMMARY_SENTENCES = 3
 SUMMARY_MAX_MEMBERS = 5000
 LINK_NEIGHBOURS = 5
 FORGET_BELOW = 0.05  # retention
-SECONDS_PER_DAY = 86_400
 BLOCK = 2048  # rows per block of the similarity matrix
 JOB_ACTOR = Actor.system("consolidation")
 _NOT_WORDS = re.compile(r"[^\w]+")
@@ -65,8 +64,7 @@ class Report:
 
 def auto_applied(space: Space) -> set[str]:
     """The operations this space applies without review (its settings' "auto_apply")."""
-    wanted = space.settings.get("consolidation", {}).get("auto_apply", [])
-    return {op for op in wanted if op in Operation.values}
+    return set(space.setting("consolidation", "auto_apply"))
 
 
 def _normalized(text: str) -> str:
@@ -95,7 +93,7 @@ def duplicate_groups(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> l
     active = {
         str(pk): (content, version)
         for pk, content, version in Memory.objects.for_space(space)
-        .filter(status=Status.ACTIVE)
+        .active()
         .values_list("pk", "content", "version")
     }
     parent = {pk: pk for pk in active}
@@ -208,9 +206,7 @@ def propose_links(
     Only memories without a link proposal are looked at: new memories, incrementally."""
     versions = {
         str(pk): version
-        for pk, version in Memory.objects.for_space(space)
-        .filter(status=Status.ACTIVE)
-        .values_list("pk", "version")
+        for pk, version in Memory.objects.for_space(space).active().values_list("pk", "version")
     }
     considered = {
         str(ids[0])
@@ -288,7 +284,8 @@ def propose_supersessions(space: Space, low: float = SUPERSEDE_SIMILARITY) -> li
     rows = {
         str(pk): (subject, content, version, occurred or created)
         for pk, subject, content, version, occurred, created in Memory.objects.for_space(space)
-        .filter(status=Status.ACTIVE, kind__in=SUPERSEDABLE_KINDS)
+        .active()
+        .filter(kind__in=SUPERSEDABLE_KINDS)
         .exclude(subject="")
         .values_list("pk", "subject", "content", "version", "occurred_at", "created_at")
     }
@@ -344,7 +341,7 @@ def propose_summaries(space: Space) -> list[Proposal]:
 
     made = []
     for level, kinds in ((1, "memories"), (2, "summaries")):
-        rows = Memory.objects.for_space(space).filter(status=Status.ACTIVE).exclude(subject="")
+        rows = Memory.objects.for_space(space).active().exclude(subject="")
         if kinds == "memories":
             rows = rows.exclude(kind=Kind.SUMMARY)
         else:
@@ -395,23 +392,18 @@ def propose_summaries(space: Space) -> list[Proposal]:
     return made
 
 
-def retention(memory: Memory, now: datetime) -> float:
-    last = memory.last_accessed_at or memory.created_at
-    days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
-    return math.exp(-days / max(memory.strength, 1e-6))
-
-
 def propose_forgetting(space: Space, below: float = FORGET_BELOW) -> list[Proposal]:
     now = timezone.now()
     fading = (
         Memory.objects.for_space(space)
-        .filter(status=Status.ACTIVE, pinned=False)
+        .active()
+        .filter(pinned=False)
         .exclude(kind=Kind.SUMMARY)
         .only("pk", "version", "strength", "last_accessed_at", "created_at")
     )
     made = []
     for memory in fading.iterator(chunk_size=2000):
-        kept = retention(memory, now)
+        kept = memory.retention(now)
         if kept >= below:
             continue
         proposal = _propose(
@@ -545,7 +537,8 @@ def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
         still_active = {
             str(pk)
             for pk in Memory.objects.for_space(space)
-            .filter(pk__in=targets, status=Status.ACTIVE)
+            .active()
+            .filter(pk__in=targets)
             .values_list("pk", flat=True)
         }
         created = []
@@ -594,6 +587,22 @@ def reject(proposal: Proposal, actor: Actor, reason: str = "") -> Proposal:
         summary={"operation": locked.operation},
     )
     return locked
+
+
+@transaction.atomic
+def forget_proposals_about(space: Space, memory_id: object) -> int:
+    """Delete the proposals naming a memory being purged (a merge's content, a summary
+    and the evidence quote its text), and redact their audit events (a rejection's
+    reason may quote it too). Returns how many proposals went."""
+    proposals = Proposal.objects.for_space(space).filter(memory_ids__contains=[memory_id])
+    ids = [str(pk) for pk in proposals.values_list("pk", flat=True)]
+    redact_events(
+        space,
+        AuditEvent.objects.for_space(space).filter(target_type="proposal", target_id__in=ids),
+        keep=[*Operation.values, *Proposal.Status.values],
+    )
+    deleted, _ = proposals.delete()
+    return deleted
 
 
 def start_consolidation(space: Space, only: list[str] | None = None) -> Any:

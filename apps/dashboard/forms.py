@@ -1,13 +1,37 @@
-"""The dashboard's forms: browsing filters (GET), bulk actions and memory edits (POST)."""
+"""The dashboard's forms, every one of them: the views only bind and read them.
+
+A memory's fields take their limits from `MemoryRules`, and their tags are cleaned by
+the domain layer's own `clean_tags`, so a page refuses exactly what the API refuses.
+"""
 
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.text import capfirst
 
-from apps.memories.models import Kind, Status
+from apps.audit.models import AuditEvent
+from apps.consolidation.models import Operation, Proposal
+from apps.core.params import DayFormField, InstantFormField
+from apps.dashboard.access import Curator
+from apps.memories.graph import EDGE_TYPES, MAX_HOPS, MENTIONS, GraphError, NodeRef
+from apps.memories.models import (
+    STATUS_TRANSITIONS,
+    Kind,
+    LinkType,
+    Memory,
+    MemoryQuerySet,
+    MemoryRules,
+    Status,
+)
+from apps.memories.services import InvalidMemory
+from apps.memories.services.rules import clean_tags
 from apps.retrieval.search import MODES, Filters
+from apps.spaces.models import Scope
 
 BULK_ACTIONS = {
     "archive": "Archive",
@@ -43,19 +67,19 @@ class BrowseForm(forms.Form):
         ],
         required=False,
     )
-    subject = forms.CharField(required=False, max_length=200)
-    agent = forms.CharField(required=False, max_length=200)
-    session = forms.CharField(required=False, max_length=200)
+    subject = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
+    agent = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
+    session = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
     tag = forms.CharField(
         required=False,
         max_length=500,
         label="Tags",
         widget=forms.TextInput(attrs={"placeholder": "any of: tag, tag"}),
     )
-    after = forms.DateField(
+    after = DayFormField(
         required=False, label="Occurred after", widget=forms.DateInput(attrs={"type": "date"})
     )
-    before = forms.DateField(
+    before = DayFormField(
         required=False, label="Occurred before", widget=forms.DateInput(attrs={"type": "date"})
     )
 
@@ -77,11 +101,7 @@ class BrowseForm(forms.Form):
         return str(self.cleaned_data.get("q") or "").strip()
 
 
-def _midnight(day: Any) -> Any:
-    from datetime import datetime, time
-
-    from django.utils import timezone
-
+def _midnight(day: date | None) -> datetime | None:
     if day is None:
         return None
     return timezone.make_aware(datetime.combine(day, time.min))
@@ -90,7 +110,7 @@ def _midnight(day: Any) -> Any:
 class BulkForm(forms.Form):
     action = forms.ChoiceField(choices=list(BULK_ACTIONS.items()))
     # Not "tag": that name is the browser's tag filter, posted alongside.
-    bulk_tag = forms.CharField(required=False, max_length=64)
+    bulk_tag = forms.CharField(required=False, max_length=MemoryRules.TAG_MAX_LENGTH)
     all_matching = forms.BooleanField(required=False)
     confirmed = forms.BooleanField(required=False)
 
@@ -99,3 +119,338 @@ class BulkForm(forms.Form):
         if data.get("action") in ("tag", "untag") and not (data.get("bulk_tag") or "").strip():
             self.add_error("bulk_tag", "Name the tag to add or remove.")
         return data
+
+
+# ----------------------------------------------------------------- one memory
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def _datetime_local() -> forms.DateTimeInput:
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
+
+
+def _score() -> forms.FloatField:
+    return forms.FloatField(
+        min_value=MemoryRules.SCORE_MIN,
+        max_value=MemoryRules.SCORE_MAX,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+    )
+
+
+class MemoryEditForm(forms.Form):
+    """The fields a curator edits, as they appear on the page."""
+
+    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), strip=False)
+    tags = forms.CharField(
+        required=False,
+        help_text="Separate tags with commas.",
+        label="Tags",
+        # Room for every tag allowed at its longest, each with a comma and a space.
+        max_length=MemoryRules.MAX_TAGS * (MemoryRules.TAG_MAX_LENGTH + 2),
+    )
+    kind = forms.ChoiceField(choices=Kind.choices)
+    importance = _score()
+    confidence = _score()
+    valid_from = InstantFormField(required=False, widget=_datetime_local())
+    valid_to = InstantFormField(required=False, widget=_datetime_local())
+    pinned = forms.BooleanField(required=False)
+    reason = forms.CharField(
+        required=False, max_length=500, help_text="Optional; kept with the version."
+    )
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    EDITED = (
+        "content",
+        "tags",
+        "kind",
+        "importance",
+        "confidence",
+        "valid_from",
+        "valid_to",
+        "pinned",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "edit_%s")
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def for_memory(cls, memory: Memory) -> MemoryEditForm:
+        initial: dict[str, Any] = {name: getattr(memory, name) for name in cls.EDITED}
+        initial["tags"] = ", ".join(memory.tags)
+        initial["version"] = memory.version
+        return cls(initial=initial)
+
+    def clean_content(self) -> str:
+        # Browsers send a textarea's line breaks as CRLF; stored text uses LF.
+        content = self.cleaned_data["content"].replace("\r\n", "\n")
+        if not content.strip():
+            raise forms.ValidationError("A memory cannot be empty.")
+        limit = MemoryRules.content_max_chars()
+        if len(content) > limit:
+            raise forms.ValidationError(
+                f"This is {len(content)} characters; a memory holds at most {limit}."
+            )
+        return content
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return clean_tags(self.cleaned_data["tags"].split(","))
+        except InvalidMemory as refused:
+            raise forms.ValidationError(f"{capfirst(refused.message)}.") from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, ends = data.get("valid_from"), data.get("valid_to")
+        if starts and ends and starts >= ends:
+            self.add_error("valid_to", "“Valid to” must be after “valid from”.")
+        return data
+
+    def changes(self, memory: Memory) -> dict[str, Any]:
+        """The edited fields whose submitted value differs from the memory's.
+
+        Datetimes are compared to the minute, the precision of the input, so
+        saving an untouched form does not shave the seconds off a date.
+        """
+        changed: dict[str, Any] = {}
+        for name in self.EDITED:
+            value, current = self.cleaned_data[name], getattr(memory, name)
+            if isinstance(current, datetime) or isinstance(value, datetime):
+                unchanged = _to_minute(current) == _to_minute(value)
+            else:
+                unchanged = current == value
+            if not unchanged:
+                changed[name] = value
+        return changed
+
+
+def _to_minute(moment: datetime | None) -> datetime | None:
+    return moment.replace(second=0, microsecond=0) if moment else None
+
+
+class StatusForm(forms.Form):
+    action = forms.ChoiceField(choices=[(name, name) for name in STATUS_TRANSITIONS])
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class RevertForm(forms.Form):
+    to_version = forms.IntegerField(min_value=1)
+    version = forms.IntegerField(min_value=1)
+    reason = forms.CharField(required=False, max_length=500)
+
+
+class PurgeForm(forms.Form):
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit log, which outlives the memory.",
+        error_messages={"required": "Say why this memory is purged."},
+    )
+    confirm = forms.BooleanField(
+        label="I understand the memory, its versions and links are deleted for good.",
+        error_messages={"required": "Tick the box to confirm the purge."},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "purge_%s")
+        super().__init__(*args, **kwargs)
+
+
+class VersionPairForm(forms.Form):
+    a = forms.IntegerField(min_value=1, label="From version")
+    b = forms.IntegerField(min_value=1, label="To version")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "pair_%s")
+        super().__init__(*args, **kwargs)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("a") is not None and data.get("a") == data.get("b"):
+            self.add_error("b", "Pick two different versions.")
+        return data
+
+
+# ----------------------------------------------------------------- timeline
+
+
+class TimelineForm(forms.Form):
+    subject = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
+    agent = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
+    session = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
+    colour = forms.ChoiceField(
+        choices=[("kind", "Kind"), ("status", "Status")], required=False, label="Colour by"
+    )
+    start = InstantFormField(required=False, label="From")
+    end = InstantFormField(required=False, label="To")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and start >= end:
+            self.add_error("end", "The end must come after the start.")
+        return data
+
+    def memories(self, curator: Curator) -> MemoryQuerySet[Memory, Memory]:
+        # Every status: a timeline shows what was superseded or deleted too.
+        found = Memory.objects.for_space(curator.space)
+        for name in ("subject", "agent", "session"):
+            if self.cleaned_data.get(name):
+                found = found.filter(**{name: self.cleaned_data[name]})
+        return found
+
+
+# ----------------------------------------------------------------- graph
+
+# The link types' own labels, and the edge between a memory and an entity.
+EDGE_LABELS = {**dict(LinkType.choices), MENTIONS: "mentions"}
+
+
+class GraphForm(forms.Form):
+    center = forms.CharField(required=False, max_length=80)
+    hops = forms.TypedChoiceField(
+        choices=[(n, str(n)) for n in range(1, MAX_HOPS + 1)], coerce=int, initial=1, required=False
+    )
+    types = forms.MultipleChoiceField(
+        choices=[(t, EDGE_LABELS[t]) for t in EDGE_TYPES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Edge types",
+    )
+
+    def clean_center(self) -> NodeRef | None:
+        raw = self.cleaned_data["center"].strip()
+        if not raw:
+            return None
+        try:
+            return NodeRef.parse(raw)
+        except GraphError as error:
+            raise forms.ValidationError(error.message) from None
+
+
+# ----------------------------------------------------------------- map
+
+COLOURINGS = {
+    "cluster": "Cluster",
+    "kind": "Kind",
+    "status": "Status",
+    "agent": "Agent",
+    "age": "Age",
+    "duplicates": "Near-duplicates",
+}
+
+
+class MapForm(forms.Form):
+    colour = forms.ChoiceField(choices=list(COLOURINGS.items()), required=False, label="Colour by")
+
+
+# ----------------------------------------------------------------- review queue
+
+
+class QueueForm(forms.Form):
+    operation = forms.ChoiceField(
+        choices=[("", "Every operation"), *Operation.choices], required=False
+    )
+    status = forms.ChoiceField(choices=Proposal.Status.choices, required=False)
+    min_score = forms.FloatField(required=False, min_value=0, max_value=1, label="Score at least")
+
+
+class BulkApproveForm(forms.Form):
+    operation = forms.ChoiceField(choices=Operation.choices)
+    min_score = forms.FloatField(min_value=0, max_value=1)
+    confirmed = forms.BooleanField(required=False)
+
+
+# ----------------------------------------------------------------- audit log
+
+ACTOR_KINDS = ("user", "token", "system")
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Actor",
+        help_text="user:alice, token:agent-1, or just the name",
+    )
+    # Free text with the actions present as suggestions: "memory" matches every memory.* action.
+    action = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Action",
+        help_text="memory.update, or memory for all",
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
+    )
+    target_type = forms.CharField(
+        required=False,
+        max_length=32,
+        label="Target type",
+        widget=forms.TextInput(attrs={"list": "audit-target-types"}),
+    )
+    target_id = forms.CharField(required=False, max_length=64, label="Target id")
+    since = DayFormField(
+        required=False, label="Since", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = DayFormField(
+        required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "“Until” is before “Since”.")
+        return data
+
+    def apply(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        data = self.cleaned_data
+        actor = data.get("actor", "").strip()
+        if actor:
+            # A bare name matches whoever bears it; each label stays an indexed equality.
+            labels = [actor] if ":" in actor else [actor, *(f"{k}:{actor}" for k in ACTOR_KINDS)]
+            events = events.filter(actor_label__in=labels)
+        action = data.get("action", "").strip()
+        if action:
+            # "memory" or "memory." means every memory.* action.
+            if "." in action and not action.endswith("."):
+                events = events.filter(action=action)
+            else:
+                events = events.filter(action__startswith=action.rstrip(".") + ".")
+        if data.get("target_type", "").strip():
+            events = events.filter(target_type=data["target_type"].strip())
+        if data.get("target_id", "").strip():
+            events = events.filter(target_id=data["target_id"].strip())
+        if data.get("since"):
+            events = events.filter(created_at__gte=_midnight(data["since"]))
+        if data.get("until"):
+            # "Until" is inclusive: the whole of that day.
+            events = events.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
+        return events
+
+    def is_filtering(self) -> bool:
+        return any(self.data.get(name) for name in self.fields)
+
+
+# ----------------------------------------------------------------- tokens
+
+MAX_EXPIRY_DAYS = 3650
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, label="Name", help_text="Which agent uses it, e.g. “support-bot”."
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=Scope.choices,
+        widget=forms.CheckboxSelectMultiple,
+        label="Scopes",
+        error_messages={"required": "Choose at least one scope."},
+    )
+    expires_in_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_EXPIRY_DAYS,
+        label="Expires after (days)",
+        help_text="Leave empty for a token that does not expire.",
+    )

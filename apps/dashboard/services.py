@@ -16,17 +16,12 @@ from django.db import transaction
 
 from apps.audit.actors import Actor
 from apps.memories import services
-from apps.memories.models import Memory, Status
+from apps.memories.models import STATUS_TRANSITIONS, Memory, Status
 from apps.spaces.models import Space
 
 # The most memories one bulk action touches; past this, narrow the filter.
 BULK_LIMIT = 1000
 
-_STATUS_ACTIONS: dict[str, Callable[..., Memory]] = {
-    "archive": services.archive_memory,
-    "restore": services.restore_memory,
-    "delete": services.delete_memory,
-}
 # How to take back a status change, by the status the memory had before.
 _BACK_TO: dict[str, Callable[..., Memory]] = {
     Status.ACTIVE: services.restore_memory,
@@ -77,8 +72,8 @@ def apply_bulk(
 
 def _apply_one(space: Space, actor: Actor, action: str, memory: Memory, tag: str) -> Memory | None:
     reason = f"bulk {action}"
-    if action in _STATUS_ACTIONS:
-        return _STATUS_ACTIONS[action](space, actor, memory.pk, reason=reason)
+    if action in STATUS_TRANSITIONS:
+        return services.change_status(space, actor, memory.pk, action, reason=reason)
     if action == "tag":
         if tag in memory.tags:
             return None
@@ -111,7 +106,7 @@ def undo_bulk(space: Space, actor: Actor, record: dict[str, Any]) -> BulkOutcome
 def _undo_one(space: Space, actor: Actor, action: str, tag: str, item: dict[str, Any]) -> None:
     reason = f"undo bulk {action}"
     expected = item["version"]  # a later change by anyone wins: undo skips that memory
-    if action in _STATUS_ACTIONS:
+    if action in STATUS_TRANSITIONS:
         back = _BACK_TO.get(item["status"])
         if back is None:
             raise services.InvalidTransition(f"a memory cannot be made {item['status']} again")

@@ -49,11 +49,7 @@ class Layout:
 
 def mappable(space: Space) -> QuerySet[Memory]:
     """The memories a map can show: embedded and not deleted."""
-    return (
-        Memory.objects.for_space(space)
-        .filter(embedding__isnull=False)
-        .exclude(status=Status.DELETED)
-    )
+    return Memory.objects.for_space(space).embedded().exclude(status=Status.DELETED)
 
 
 def start_projection(space: Space) -> Job:

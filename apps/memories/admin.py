@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.audit.actors import Actor
+from apps.core.payload import StorableJSONFormField
 from apps.memories import services
 from apps.memories.models import Entity, Episode, Link, Memory, MemoryVersion, Mention
 
@@ -37,6 +38,7 @@ class MemoryAdminForm(forms.ModelForm):
     class Meta:
         model = Memory
         fields = ["space", *services.EDITABLE_FIELDS]
+        field_classes = {"metadata": StorableJSONFormField}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

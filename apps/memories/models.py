@@ -7,8 +7,11 @@ version row and the audit event in the same transaction as the change.
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, Self, TypeVar, cast
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -25,6 +28,13 @@ from apps.spaces.scoping import SpaceScopedManager
 
 # Full-text search uses one fixed configuration so the generated column is immutable.
 TEXT_SEARCH_CONFIG = "english"
+SECONDS_PER_DAY = 86_400
+
+
+def days_between(start: datetime, end: datetime) -> float:
+    """Days (fractional) from `start` to `end`; never negative, so a clock that is a
+    little behind another reads as no time having passed."""
+    return max(0.0, (end - start).total_seconds() / SECONDS_PER_DAY)
 
 
 def content_hash(text: str) -> str:
@@ -45,6 +55,44 @@ class Status(models.TextChoices):
     ARCHIVED = "archived", "Archived"
     SUPERSEDED = "superseded", "Superseded"
     DELETED = "deleted", "Deleted"
+
+
+# The lifecycle actions a curator or agent may take, in the order a page offers them:
+# action -> (status after, statuses it may start from). Superseding has its own
+# workflow (a replacement memory and a link), so it is not one of them.
+STATUS_TRANSITIONS: dict[str, tuple[Status, frozenset[Status]]] = {
+    "archive": (Status.ARCHIVED, frozenset({Status.ACTIVE})),
+    "restore": (Status.ACTIVE, frozenset({Status.ARCHIVED, Status.DELETED})),
+    # Soft delete: the memory leaves search results but keeps its history; restorable.
+    "delete": (Status.DELETED, frozenset({Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED})),
+}
+
+
+class MemoryRules:
+    """The rules of a memory's editable fields, stated once.
+
+    The model's columns and constraints are built from them; the domain layer's
+    `validate_fields` checks them; the API serializer, the dashboard's edit form and
+    the import reader take their limits from here or from `validate_fields`.
+    """
+
+    # subject, agent and session: short labels that are filtered on and indexed.
+    LABEL_MAX_LENGTH = 200
+    TAG_MAX_LENGTH = 64
+    # Tags are labels to filter by, not a place for data: the API has refused more
+    # than 100 since its first version, and a bound keeps the GIN index entries and
+    # a page of tag chips small.
+    MAX_TAGS = 100
+    # importance and confidence are fractions.
+    SCORE_MIN = 0.0
+    SCORE_MAX = 1.0
+    # content: non-empty text of at most settings.MEMORY_MAX_CONTENT_CHARS (read at
+    # call time: deployments and tests set it). metadata: a JSON object.
+    # Date-times carry a time zone; valid_from comes before valid_to.
+
+    @staticmethod
+    def content_max_chars() -> int:
+        return int(settings.MEMORY_MAX_CONTENT_CHARS)
 
 
 class Episode(models.Model):
@@ -99,15 +147,44 @@ class Episode(models.Model):
     )
 
 
+_Memory = TypeVar("_Memory", bound=models.Model, covariant=True)
+_Row = TypeVar("_Row", covariant=True)
+
+
+# Generic in the row type as Django's QuerySet is, so that `.annotate()` and
+# `.values()` keep their precise types through the named filters.
+class MemoryQuerySet(models.QuerySet[_Memory, _Row], Generic[_Memory, _Row]):
+    def active(self) -> Self:
+        return self.filter(status=Status.ACTIVE)
+
+    def pending_embedding(self) -> Self:
+        """Memories the embedding job has yet to fill in (new, or content changed)."""
+        return self.filter(embedding__isnull=True)
+
+    def embedded(self) -> Self:
+        return self.filter(embedding__isnull=False)
+
+
+class MemoryManager(SpaceScopedManager["Memory"]):
+    _queryset_class = MemoryQuerySet
+
+    def for_space(self, space: Space | int) -> MemoryQuerySet[Memory, Memory]:
+        return cast("MemoryQuerySet[Memory, Memory]", super().for_space(space))
+
+
 class Memory(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memories")
-    subject = models.CharField(max_length=200, blank=True, help_text="Whom or what it is about")
-    agent = models.CharField(max_length=200, blank=True)
-    session = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(
+        max_length=MemoryRules.LABEL_MAX_LENGTH, blank=True, help_text="Whom or what it is about"
+    )
+    agent = models.CharField(max_length=MemoryRules.LABEL_MAX_LENGTH, blank=True)
+    session = models.CharField(max_length=MemoryRules.LABEL_MAX_LENGTH, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.FACT)
     content = models.TextField()
-    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    tags = ArrayField(
+        models.CharField(max_length=MemoryRules.TAG_MAX_LENGTH), default=list, blank=True
+    )
     metadata = models.JSONField(default=dict, blank=True)
     importance = models.FloatField(default=0.5)
     confidence = models.FloatField(default=1.0)
@@ -134,7 +211,7 @@ class Memory(models.Model):
     # Set by attach_source_episode_ids, for a page of memories at once (not a column).
     source_episode_ids: list[uuid.UUID]
 
-    objects = SpaceScopedManager["Memory"]()
+    objects = MemoryManager()
 
     class Meta:
         verbose_name_plural = "memories"
@@ -173,10 +250,16 @@ class Memory(models.Model):
                 name="memory_validity_ordered",
             ),
             models.CheckConstraint(
-                condition=Q(importance__gte=0, importance__lte=1), name="memory_importance_range"
+                condition=Q(
+                    importance__gte=MemoryRules.SCORE_MIN, importance__lte=MemoryRules.SCORE_MAX
+                ),
+                name="memory_importance_range",
             ),
             models.CheckConstraint(
-                condition=Q(confidence__gte=0, confidence__lte=1), name="memory_confidence_range"
+                condition=Q(
+                    confidence__gte=MemoryRules.SCORE_MIN, confidence__lte=MemoryRules.SCORE_MAX
+                ),
+                name="memory_confidence_range",
             ),
             models.CheckConstraint(condition=Q(strength__gt=0), name="memory_strength_positive"),
             models.CheckConstraint(condition=~Q(content=""), name="memory_content_not_empty"),
@@ -215,6 +298,18 @@ class Memory(models.Model):
 
     def snapshot(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.VERSIONED_FIELDS}
+
+    def retention(self, now: datetime) -> float:
+        """MemoryBank retention R = exp(-t / S): t days since the last recall (or the
+        creation), S the strength in days, which each recall raises."""
+        last = self.last_accessed_at or self.created_at
+        return math.exp(-days_between(last, now) / max(self.strength, 1e-6))
+
+    def allowed_actions(self) -> list[str]:
+        """The lifecycle actions (STATUS_TRANSITIONS) this memory's status allows."""
+        return [
+            action for action, (_, starts) in STATUS_TRANSITIONS.items() if self.status in starts
+        ]
 
 
 def attach_source_episode_ids(memories: Sequence[Memory]) -> None:
@@ -272,10 +367,12 @@ class MemoryVersion(models.Model):
 
     content = models.TextField()
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    subject = models.CharField(max_length=200, blank=True)
-    agent = models.CharField(max_length=200, blank=True)
-    session = models.CharField(max_length=200, blank=True)
-    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    subject = models.CharField(max_length=MemoryRules.LABEL_MAX_LENGTH, blank=True)
+    agent = models.CharField(max_length=MemoryRules.LABEL_MAX_LENGTH, blank=True)
+    session = models.CharField(max_length=MemoryRules.LABEL_MAX_LENGTH, blank=True)
+    tags = ArrayField(
+        models.CharField(max_length=MemoryRules.TAG_MAX_LENGTH), default=list, blank=True
+    )
     metadata = models.JSONField(default=dict, blank=True)
     importance = models.FloatField()
     confidence = models.FloatField()

@@ -1,6 +1,8 @@
-"""Sent inside purge_memory's transaction, before the row goes, so that the apps that
-keep something derived from a memory's text (word counts, proposals, stored API
-responses) remove it in the same transaction: after a purge the text is nowhere."""
+"""Sent inside purge_memory's transaction (by scrub_everywhere), before the row goes,
+so that the apps that keep something derived from a memory's text (word counts,
+proposals, stored API responses) remove it in the same transaction: after a purge the
+text is nowhere. A receiver only calls its own app's public function for it, so the
+apps stay unaware of each other and each keeps its rows to itself."""
 
 from django.dispatch import Signal
 

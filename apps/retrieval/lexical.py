@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -268,6 +269,35 @@ def refresh_lexicon(space_id: int) -> int:
         )
     transaction.on_commit(lambda: STATS.forget(space_id))
     return int(words)
+
+
+@transaction.atomic
+def forget_words_of(space_id: int, memory_id: UUID) -> None:
+    """Take a memory that is being purged out of the word counts: a word only it held
+    leaves the lexicon (the lexicon would otherwise keep its words). Call it while the
+    memory's row still exists."""
+    with connection.cursor() as cursor:
+        # After a refresh running now, whose counts may include this memory.
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('lexicon', %s))", [space_id])
+        cursor.execute(
+            "SELECT coalesce(array_agg(DISTINCT word.lexeme), '{}') FROM memories_memory m "
+            "CROSS JOIN LATERAL unnest(m.search_vector) AS word WHERE m.id = %s",
+            [memory_id],
+        )
+        (words,) = cursor.fetchone()
+        # Counts lag the memories (recounted in the background), so a word may be
+        # counted for fewer memories than hold it: never below zero.
+        cursor.execute(
+            "DELETE FROM retrieval_lexemefrequency "
+            "WHERE space_id = %s AND lexeme = ANY(%s) AND documents <= 1",
+            [space_id, words],
+        )
+        cursor.execute(
+            "UPDATE retrieval_lexemefrequency SET documents = documents - 1 "
+            "WHERE space_id = %s AND lexeme = ANY(%s)",
+            [space_id, words],
+        )
+    transaction.on_commit(lambda: STATS.forget(space_id))
 
 
 STATS = _SpaceStats()

@@ -33,7 +33,6 @@ from apps.spaces.services import purge_space
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 ACTOR = Actor.system("eval_locomo")
-_DIA_ID = re.compile(r"^D(\d+):(\d+)$")
 
 
 @dataclass
@@ -43,10 +42,6 @@ class Turn:
     text: str
     session: int
     occurred_at: datetime
-
-    @property
-    def content(self) -> str:
-        return self.text
 
 
 @dataclass

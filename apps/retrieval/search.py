@@ -11,7 +11,6 @@ score, so `explain` can show why it ranked where it did.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from django.utils import timezone
 from pgvector import Vector
 
 from apps.audit.actors import Actor
-from apps.memories.models import Kind, Link, LinkType, Memory, Status
+from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
 from apps.retrieval import expansion
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
@@ -37,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 MODES = ("vector", "text", "hybrid")
 MAX_K = 200
-SECONDS_PER_DAY = 86_400
 
 
 class InvalidSearch(ValueError):
@@ -312,16 +310,9 @@ def _expand_graph(
         candidate.components["graph"] = {"share": round(share, 6), "score": round(added, 6)}
 
 
-def _retention(memory: Memory, now: datetime) -> float:
-    last = memory.last_accessed_at or memory.created_at
-    days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
-    return math.exp(-days / max(memory.strength, 1e-6))
-
-
 def _recency(memory: Memory, now: datetime, half_life_days: float) -> float:
     when = memory.occurred_at or memory.created_at
-    days = max(0.0, (now - when).total_seconds() / SECONDS_PER_DAY)
-    return 0.5 ** (days / half_life_days)
+    return 0.5 ** (days_between(when, now) / half_life_days)
 
 
 def _rescore(hits: list[Hit], weights: Weights, now: datetime) -> None:
@@ -333,7 +324,7 @@ def _rescore(hits: list[Hit], weights: Weights, now: datetime) -> None:
     for hit in hits:
         base = hit.score / top
         recency = _recency(hit.memory, now, weights.recency_half_life_days)
-        retention = _retention(hit.memory, now)
+        retention = hit.memory.retention(now)
         hit.components.update(
             base=round(base, 6),
             recency=round(recency, 6),

@@ -110,9 +110,7 @@ def embed_pending_batch(
     on_taken: Callable[[int], None] | None = None,
 ) -> int:
     """Embed up to `batch_size` memories of the space that have no vector yet."""
-    pending = (
-        Memory.objects.for_space(space).filter(embedding__isnull=True).order_by("created_at", "pk")
-    )
+    pending = Memory.objects.for_space(space).pending_embedding().order_by("created_at", "pk")
     taken, _stored = _embed_locked_batch(space, pending, backend, batch_size, on_taken)
     return taken
 

@@ -1,9 +1,12 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
+from apps.audit.actors import Actor
+from apps.core.payload import StorableJSONFormField
 from apps.spaces.models import ApiToken, Membership, Space
+from apps.spaces.services import revoke_token
 
 
 class MembershipInline(admin.TabularInline):
@@ -18,6 +21,7 @@ class SpaceAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONFormField}}
 
 
 @admin.register(Membership)
@@ -29,8 +33,10 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Tokens are issued with `manage.py create_token` (the secret is shown once); here
-    they can be inspected and revoked."""
+    """Tokens are issued with `manage.py create_token` or the dashboard (the secret is
+    shown once); here they can be inspected and revoked. Editing and deleting are
+    refused: every change to a token goes through apps.spaces.services, which writes
+    its audit event, and a revoked token stays for the events that name it."""
 
     list_display = [
         "name",
@@ -44,23 +50,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
     ]
     list_filter = ["space"]
     search_fields = ["name", "key_id"]
-    readonly_fields = [
-        "space",
-        "name",
-        "key_id",
-        "secret_hash",
-        "scopes",
-        "created_by",
-        "created_at",
-        "last_used_at",
-        "revoked_at",
-    ]
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Revoke selected tokens")
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("spaces.change_apitoken")
+
+    @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        actor = Actor.for_user(request.user)
+        count = 0
+        for token in queryset.select_related("space"):
+            _, revoked = revoke_token(token.space, actor, token.pk)
+            count += revoked
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)

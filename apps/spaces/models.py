@@ -6,11 +6,15 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
+
+from apps.spaces import preferences
 
 
 class SpaceQuerySet(models.QuerySet["Space"]):
@@ -34,6 +38,25 @@ class Space(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        try:
+            preferences.validate_space_settings(self.settings)
+        except ValidationError as refused:
+            messages = (
+                [
+                    f"{where}: {text}"
+                    for where, texts in refused.message_dict.items()
+                    for text in texts
+                ]
+                if hasattr(refused, "error_dict")
+                else refused.messages
+            )
+            raise ValidationError({"settings": messages}) from None
+
+    def setting(self, section: str, name: str) -> Any:
+        """One option of `settings`, or its default (see apps.spaces.preferences)."""
+        return preferences.setting(self.settings, section, name)
 
     def role_of(self, user: settings.AUTH_USER_MODEL) -> str | None:  # type: ignore[name-defined]
         if not user.is_authenticated:

@@ -1,9 +1,10 @@
 """Tenant isolation in the queryset layer.
 
-Every model that belongs to a space gets `SpaceScopedManager` as `objects`. It has
-one public entry point, `for_space(space)`; `Memory.objects.filter(...)`,
-`.all()`, `.get()` and friends raise `UnscopedQueryError`, so a view cannot read
-another tenant's rows by forgetting a filter. Related managers
+Every model that belongs to a space gets `SpaceScopedManager` (or a subclass with
+its own queryset class) as `objects`. It has one public entry point,
+`for_space(space)`; `Memory.objects.filter(...)`, `.all()`, `.get()` and friends
+raise `UnscopedQueryError`, so a view cannot read another tenant's rows by
+forgetting a filter. Related managers
 (`space.memories`, `memory.versions`, `episode.memories`) are already narrowed by
 their parent row and keep the usual queryset methods.
 
@@ -29,7 +30,7 @@ class UnscopedQueryError(AttributeError):
 
 
 class SpaceScopedManager(BaseManager[M], Generic[M]):
-    _queryset_class = models.QuerySet
+    _queryset_class: type[models.QuerySet[Any]] = models.QuerySet
 
     def for_space(self, space: Space | int) -> models.QuerySet[M]:
         space_id = space if isinstance(space, int) else space.pk
@@ -71,7 +72,7 @@ class SpaceScopedManager(BaseManager[M], Generic[M]):
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        if self._is_related_manager() and hasattr(models.QuerySet, name):
+        if self._is_related_manager() and hasattr(self._queryset_class, name):
             return getattr(self.get_queryset(), name)
         raise self._unscoped(name)
 

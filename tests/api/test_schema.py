@@ -48,6 +48,22 @@ def test_it_serves_the_schema_and_the_docs_from_local_files(client):
     assert "cdn" not in html.lower()
 
 
+def test_it_describes_spaces_and_tokens_with_their_views_docstrings(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    paths = schema.json()["paths"]
+
+    for path, method in (("/api/v1/spaces", "get"), ("/api/v1/spaces/{slug}", "patch")):
+        assert paths[path][method]["description"] == (
+            "Spaces by slug. The slug in the URL is the space acted on, so a person's role\n"
+            "there (or a token's own space) decides; another space's slug is 404."
+        ), path
+    for method in ("get", "post"):
+        assert paths["/api/v1/tokens"][method]["description"] == (
+            "The space's agent tokens. Only a hash is stored: a new token is shown once."
+        ), method
+
+
 @schemathesis.serializer("application/x-ndjson")
 def _json_lines(ctx: Any, value: Any) -> bytes:
     """The import body: generated values as JSON Lines (any value, one per line)."""

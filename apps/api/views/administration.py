@@ -6,7 +6,6 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, status
 from rest_framework.request import Request
@@ -18,6 +17,7 @@ from apps.api.views.base import SpaceScopedViewSet
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
 from apps.spaces.models import ApiToken, Membership, Role, Scope, Space
+from apps.spaces.services import InvalidTokenRequest, TokenNotFound, issue_token, revoke_token
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH)
 
@@ -30,10 +30,10 @@ class IsAuthenticated(permissions.BasePermission):
 
 
 class SpacesViewSet(SpaceScopedViewSet):
-    read_audit = "space"
     """Spaces by slug. The slug in the URL is the space acted on, so a person's role
     there (or a token's own space) decides; another space's slug is 404."""
 
+    read_audit = "space"
     serializer_class = s.SpaceSerializer
     lookup_field = "slug"
     action_scopes = {"partial_update": Scope.ADMIN}
@@ -107,9 +107,9 @@ def _caller_for_slug(request: Request, slug: str) -> Caller:
 
 
 class TokenViewSet(SpaceScopedViewSet):
-    read_audit = "token"
     """The space's agent tokens. Only a hash is stored: a new token is shown once."""
 
+    read_audit = "token"
     serializer_class = s.TokenSerializer
     action_scopes = {"list": Scope.ADMIN, "create": Scope.ADMIN, "destroy": Scope.ADMIN}
 
@@ -126,25 +126,16 @@ class TokenViewSet(SpaceScopedViewSet):
         body = s.TokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        if self.get_queryset().filter(name=data["name"]).exists():
-            raise exceptions.ValidationError({"name": "this space already has a token so named"})
-        user = request.user if not isinstance(request.auth, ApiToken) else None
-        with transaction.atomic():
-            token, raw = ApiToken.issue(
-                space=self.space,
-                name=data["name"],
-                scopes=data["scopes"],
-                created_by=user,
-                expires_at=data.get("expires_at"),
-            )
-            record_event(
+        try:
+            token, raw = issue_token(
                 self.space,
                 self.actor,
-                "token.create",
-                target_type="token",
-                target_id=token.pk,
-                summary={"name": token.name, "scopes": token.scopes},
+                name=data["name"],
+                scopes=data["scopes"],
+                expires_at=data.get("expires_at"),
             )
+        except InvalidTokenRequest as refused:
+            raise exceptions.ValidationError(refused.errors) from None
         data = dict(s.TokenSerializer(token).data)
         data["token"] = raw
         return Response(data, status=status.HTTP_201_CREATED)
@@ -155,17 +146,8 @@ class TokenViewSet(SpaceScopedViewSet):
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH)],
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        with transaction.atomic():
-            token: ApiToken = self.get_object()
-            if token.revoked_at is None:
-                token.revoked_at = timezone.now()
-                token.save(update_fields=["revoked_at"])
-                record_event(
-                    self.space,
-                    self.actor,
-                    "token.revoke",
-                    target_type="token",
-                    target_id=token.pk,
-                    summary={"name": token.name},
-                )
+        try:
+            token, _ = revoke_token(self.space, self.actor, pk)
+        except TokenNotFound as missing:
+            raise exceptions.NotFound(str(missing)) from None
         return Response(s.TokenSerializer(token).data)

@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,11 +18,12 @@ from apps.api.errors import ApiError
 from apps.api.pagination import KeysetPagination
 from apps.audit.actors import Actor
 from apps.audit.services import record_event, record_events
+from apps.core.params import parse_instant
 from apps.spaces.models import Space
 
 # Accepted by every endpoint besides its own filters.
 COMMON_PARAMS = frozenset({"cursor", "limit", "space", "fields"})
-_IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,9})"?\s*$')
+_IF_MATCH = re.compile(r'^\s*(?:W/)?"?([0-9]{1,9})"?\s*$')
 
 
 class SpaceScopedViewSet(viewsets.GenericViewSet):
@@ -93,7 +93,7 @@ class SpaceScopedViewSet(viewsets.GenericViewSet):
 
     def date_param(self, name: str) -> datetime | None:
         raw = self.request.query_params.get(name)
-        return parse_date(name, raw) if raw else None
+        return parse_instant(raw, name) if raw else None
 
     def list_param(self, name: str) -> list[str]:
         """Repeated (?kind=a&kind=b) or comma-separated (?kind=a,b) values."""
@@ -103,25 +103,6 @@ class SpaceScopedViewSet(viewsets.GenericViewSet):
             for value in raw.split(",")
             if value.strip()
         ]
-
-
-def parse_date(name: str, raw: str) -> datetime:
-    try:
-        parsed = parse_datetime(raw)
-    except ValueError:
-        parsed = None
-    if parsed is None:
-        raise ApiError(
-            400,
-            "invalid_date",
-            f"{name} is not an ISO 8601 date-time",
-            {name: raw, "example": "2026-11-25T14:30:00Z"},
-        )
-    if parsed.tzinfo is None:
-        raise ApiError(
-            400, "invalid_date", f"{name} needs a time zone (e.g. Z or +01:00)", {name: raw}
-        )
-    return parsed
 
 
 def if_match_version(request: Request) -> int | None:

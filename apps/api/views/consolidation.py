@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from apps.api import serializers as s
 from apps.api.errors import ApiError
 from apps.api.views.base import SpaceScopedViewSet
+from apps.api.views.receipts import decided_proposal
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Operation, Proposal
 from apps.jobs.models import Job
@@ -59,7 +60,7 @@ class ProposalViewSet(SpaceScopedViewSet):
         return Response(s.ProposalSerializer(self.get_object()).data)
 
     @extend_schema(
-        parameters=[PROPOSAL_ID], request=s.ApproveSerializer, responses=s.ProposalSerializer
+        parameters=[PROPOSAL_ID], request=s.ApproveSerializer, responses=s.DECIDED_PROPOSAL
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
@@ -70,7 +71,7 @@ class ProposalViewSet(SpaceScopedViewSet):
         return self._decide(pk, lambda p: consolidation.apply(p, self.actor, content=content))
 
     @extend_schema(
-        parameters=[PROPOSAL_ID], request=s.ReasonSerializer, responses=s.ProposalSerializer
+        parameters=[PROPOSAL_ID], request=s.ReasonSerializer, responses=s.DECIDED_PROPOSAL
     )
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str) -> Response:
@@ -85,7 +86,7 @@ class ProposalViewSet(SpaceScopedViewSet):
             decided = decide(self.get_object())
         except consolidation.ProposalError as refused:
             raise ApiError(409, "proposal_not_pending", refused.message, {"id": pk}) from None
-        return Response(s.ProposalSerializer(decided).data)
+        return Response(decided_proposal(self.caller, decided))
 
 
 class ConsolidateViewSet(SpaceScopedViewSet):

@@ -17,6 +17,7 @@ from apps.api.errors import ApiError
 from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, log_episode_reads, log_reads
 from apps.api.views.memories import IDEMPOTENCY_KEY
+from apps.api.views.receipts import created_episodes, written_memories
 from apps.memories import services
 from apps.memories.models import Episode
 from apps.retrieval.search import Filters, Weights, search
@@ -106,8 +107,8 @@ class EpisodeViewSet(SpaceScopedViewSet):
         )
         return Response(
             {
-                "episodes": s.EpisodeSerializer(episodes, many=True).data,
-                "memories": s.MemorySerializer(memories, many=True).data,
+                "episodes": created_episodes(self.caller, episodes),
+                "memories": written_memories(self.caller, memories, via=None),
             },
             status=status.HTTP_201_CREATED,
         )

@@ -18,9 +18,10 @@ from apps.api import serializers as s
 from apps.api.errors import ApiError, domain_error_body, domain_error_status
 from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, if_match_version, log_reads
+from apps.api.views.receipts import written_memories, written_memory
 from apps.audit.models import AuditEvent
 from apps.memories import services
-from apps.memories.models import Link, Memory, Status, attach_source_episode_ids
+from apps.memories.models import Link, Memory, Status
 from apps.retrieval.search import Filters
 from apps.spaces.models import Scope
 
@@ -75,6 +76,13 @@ LIST_FILTERS = [
         ("as_of", "ISO 8601 date-time: what was valid and recorded then"),
     )
 ]
+
+
+# A write's answer: the memory, or its receipt to a caller that may not read it.
+WRITTEN_MEMORY = s.written_memory_schema()
+# How the access log names a write whose answer showed a memory; a memory the caller
+# has just created from what it sent is no read.
+_READ_VIA: dict[str, str | None] = {"create": None, "partial_update": "update", "destroy": "delete"}
 
 
 def _with_etag(response: Response, memory: Memory) -> Response:
@@ -147,7 +155,13 @@ class MemoryViewSet(SpaceScopedViewSet):
     def respond(self, memory: Memory, code: int = status.HTTP_200_OK) -> Response:
         # Re-read through the queryset so the answer shows what is stored.
         fresh = self.get_queryset().get(pk=memory.pk)
-        data = s.MemorySerializer(fresh, fields=self.requested_fields()).data
+        action = str(self.action)
+        data = written_memory(
+            self.caller,
+            fresh,
+            via=_READ_VIA.get(action, action),
+            fields=self.requested_fields(),
+        )
         return _with_etag(Response(data, status=code), fresh)
 
     def reason(self) -> str:
@@ -175,7 +189,7 @@ class MemoryViewSet(SpaceScopedViewSet):
 
     @extend_schema(
         request=s.MemoryWriteSerializer,
-        responses={201: s.MemorySerializer},
+        responses={201: WRITTEN_MEMORY},
         parameters=[IDEMPOTENCY_KEY],
     )
     def create(self, request: Request) -> Response:
@@ -233,14 +247,15 @@ class MemoryViewSet(SpaceScopedViewSet):
                 {"items": {str(i): e[1]["error"] for i, e in errors.items()}},
             )
         created = self._create_valid(valid, errors, atomic=body.validated_data["atomic"])
-        fields = self.requested_fields()
-        if "source_episodes" in fields:  # one query for the whole batch, not one per item
-            attach_source_episode_ids(list(created.values()))
+        # One pass for the whole batch: their source episodes in one query.
+        shown = written_memories(
+            self.caller, list(created.values()), via=None, fields=self.requested_fields()
+        )
+        answers = dict(zip(created, shown, strict=True))
         results: list[dict[str, Any]] = []
         for index in range(len(body.validated_data["items"])):
-            if index in created:
-                memory_data = s.MemorySerializer(created[index], fields=fields).data
-                results.append({"index": index, "status": 201, "memory": memory_data})
+            if index in answers:
+                results.append({"index": index, "status": 201, "memory": answers[index]})
             else:
                 code, error = errors[index]
                 results.append({"index": index, "status": code, **error})
@@ -291,7 +306,7 @@ class MemoryViewSet(SpaceScopedViewSet):
 
     @extend_schema(
         request=s.MemoryPatchSerializer,
-        responses=s.MemorySerializer,
+        responses=WRITTEN_MEMORY,
         parameters=[IF_MATCH, FIELDS],
     )
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -311,7 +326,7 @@ class MemoryViewSet(SpaceScopedViewSet):
 
     @extend_schema(
         parameters=[IF_MATCH, OpenApiParameter("reason", str)],
-        responses=s.MemorySerializer,
+        responses=WRITTEN_MEMORY,
         description="Soft delete: the memory leaves search results and can be restored.",
     )
     def destroy(self, request: Request, pk: str) -> Response:
@@ -324,12 +339,12 @@ class MemoryViewSet(SpaceScopedViewSet):
         )
         return self.respond(memory)
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.MemorySerializer, parameters=[IF_MATCH])
+    @extend_schema(request=s.ReasonSerializer, responses=WRITTEN_MEMORY, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, pk: str) -> Response:
         return self.change_status(services.restore_memory, pk)
 
-    @extend_schema(request=s.ReasonSerializer, responses=s.MemorySerializer, parameters=[IF_MATCH])
+    @extend_schema(request=s.ReasonSerializer, responses=WRITTEN_MEMORY, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, pk: str) -> Response:
         return self.change_status(services.archive_memory, pk)
@@ -362,7 +377,7 @@ class MemoryViewSet(SpaceScopedViewSet):
         )
         return Response({"id": str(memory.pk), "purged": True})
 
-    @extend_schema(request=s.MergeSerializer, responses={201: s.MemorySerializer})
+    @extend_schema(request=s.MergeSerializer, responses={201: WRITTEN_MEMORY})
     @action(detail=False, methods=["post"])
     def merge(self, request: Request) -> Response:
         body = s.MergeSerializer(data=request.data)
@@ -400,15 +415,13 @@ class MemoryViewSet(SpaceScopedViewSet):
                 )
                 new_id = new.pk
         queryset = self.get_queryset()
-        fields_wanted = self.requested_fields()
-        return Response(
-            {
-                "superseded": s.MemorySerializer(
-                    queryset.get(pk=old.pk), fields=fields_wanted
-                ).data,
-                "by": s.MemorySerializer(queryset.get(pk=new_id), fields=fields_wanted).data,
-            }
+        superseded, by = written_memories(
+            self.caller,
+            [queryset.get(pk=old.pk), queryset.get(pk=new_id)],
+            via="supersede",
+            fields=self.requested_fields(),
         )
+        return Response({"superseded": superseded, "by": by})
 
     # ---------------------------------------------------------------- history
 
@@ -423,7 +436,7 @@ class MemoryViewSet(SpaceScopedViewSet):
         return Response({"results": s.VersionSerializer(versions, many=True).data})
 
     @extend_schema(responses=s.VersionSerializer, operation_id="v1_memories_version_retrieve")
-    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>\d{1,9})")
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]{1,9})")
     def version(self, request: Request, pk: str, number: str) -> Response:
         memory = self.memory()
         version = memory.versions.filter(version=int(number)).first()
@@ -434,7 +447,7 @@ class MemoryViewSet(SpaceScopedViewSet):
         log_reads(self.caller, [memory.pk], "versions")
         return Response(s.VersionSerializer(version).data)
 
-    @extend_schema(request=s.RevertSerializer, responses=s.MemorySerializer, parameters=[IF_MATCH])
+    @extend_schema(request=s.RevertSerializer, responses=WRITTEN_MEMORY, parameters=[IF_MATCH])
     @action(detail=True, methods=["post"])
     def revert(self, request: Request, pk: str) -> Response:
         body = s.RevertSerializer(data=request.data)

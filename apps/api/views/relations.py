@@ -16,6 +16,7 @@ from apps.api import serializers as s
 from apps.api.errors import ApiError
 from apps.api.views.base import SpaceScopedViewSet, log_reads
 from apps.audit.models import AuditEvent
+from apps.core.params import parse_int
 from apps.memories import services
 from apps.memories.graph import (
     DEFAULT_NODE_CAP,
@@ -205,9 +206,9 @@ class GraphViewSet(SpaceScopedViewSet):
             subgraph = neighbourhood(
                 self.space,
                 center,
-                hops=_integer(params, "hops", 1),
+                hops=_integer(params, "hops", 1, MAX_HOPS),
                 types=params.getlist("types") or EDGE_TYPES,
-                node_cap=_integer(params, "limit", DEFAULT_NODE_CAP),
+                node_cap=_integer(params, "limit", DEFAULT_NODE_CAP, MAX_NODE_CAP),
             )
         except GraphError as error:
             raise ApiError(400, "invalid_request", error.message, error.details) from None
@@ -218,10 +219,6 @@ class GraphViewSet(SpaceScopedViewSet):
         return Response(subgraph.as_json())
 
 
-def _integer(params: Any, name: str, default: int) -> int:
+def _integer(params: Any, name: str, default: int, maximum: int) -> int:
     raw = params.get(name)
-    if raw is None:
-        return default
-    if not str(raw).isdigit():
-        raise ApiError(400, "invalid_request", f"{name} must be a whole number", {name: raw})
-    return int(raw)
+    return default if raw is None else parse_int(raw, name, minimum=1, maximum=maximum)

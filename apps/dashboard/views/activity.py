@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from typing import Any
-
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
 from apps.audit.models import AuditEvent
+from apps.core.params import parse_instant, parse_int
 from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.dashboard.forms import AuditFilterForm
 from apps.dashboard.queueing import queue_job
 from apps.jobs.models import Job, JobQuerySet
 from apps.retrieval.tasks import start_reembed
@@ -28,79 +24,7 @@ from apps.spaces.models import Role
 AUDIT_PAGE = 50
 RECENT_JOBS = 30
 TARGET_TYPES = ["memory", "episode", "link", "token", "space"]
-ACTOR_KINDS = ("user", "token", "system")
-
-
 # ------------------------------------------------------------------ audit log
-
-
-class AuditFilterForm(forms.Form):
-    actor = forms.CharField(
-        required=False,
-        max_length=200,
-        label="Actor",
-        help_text="user:alice, token:agent-1, or just the name",
-    )
-    # Free text with the actions present as suggestions: "memory" matches every memory.* action.
-    action = forms.CharField(
-        required=False,
-        max_length=64,
-        label="Action",
-        help_text="memory.update, or memory for all",
-        widget=forms.TextInput(attrs={"list": "audit-actions"}),
-    )
-    target_type = forms.CharField(
-        required=False,
-        max_length=32,
-        label="Target type",
-        widget=forms.TextInput(attrs={"list": "audit-target-types"}),
-    )
-    target_id = forms.CharField(required=False, max_length=64, label="Target id")
-    since = forms.DateField(
-        required=False, label="Since", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if since and until and since > until:
-            self.add_error("until", "“Until” is before “Since”.")
-        return data
-
-    def apply(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
-        data = self.cleaned_data
-        actor = data.get("actor", "").strip()
-        if actor:
-            # A bare name matches whoever bears it; each label stays an indexed equality.
-            labels = [actor] if ":" in actor else [actor, *(f"{k}:{actor}" for k in ACTOR_KINDS)]
-            events = events.filter(actor_label__in=labels)
-        action = data.get("action", "").strip()
-        if action:
-            # "memory" or "memory." means every memory.* action.
-            if "." in action and not action.endswith("."):
-                events = events.filter(action=action)
-            else:
-                events = events.filter(action__startswith=action.rstrip(".") + ".")
-        if data.get("target_type", "").strip():
-            events = events.filter(target_type=data["target_type"].strip())
-        if data.get("target_id", "").strip():
-            events = events.filter(target_id=data["target_id"].strip())
-        if data.get("since"):
-            events = events.filter(created_at__gte=_midnight(data["since"]))
-        if data.get("until"):
-            # "Until" is inclusive: the whole of that day.
-            events = events.filter(created_at__lt=_midnight(data["until"] + timedelta(days=1)))
-        return events
-
-    def is_filtering(self) -> bool:
-        return any(self.data.get(name) for name in self.fields)
-
-
-def _midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _purged_memories(curator: Curator, rows: list[AuditEvent]) -> set[str]:
@@ -170,9 +94,8 @@ def _audit_page(
     if cursor:
         try:
             raw_time, raw_pk = decode_cursor(cursor)
-            moment, pk = parse_datetime(str(raw_time)), int(raw_pk)
-            if moment is None:
-                raise ValueError("not a time")
+            moment = parse_instant(str(raw_time), "cursor")
+            pk = parse_int(raw_pk, "cursor", minimum=1, maximum=2**63 - 1)
             listing = listing.filter(Q(created_at__lt=moment) | Q(created_at=moment, pk__lt=pk))
             paged = True
         except (ApiError, ValidationError, ValueError, TypeError):

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.db.models.functions import Left
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -18,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
+from apps.core.params import InvalidParameter, parse_instant, parse_int
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS, BrowseForm, BulkForm
 from apps.dashboard.services import BULK_LIMIT, apply_bulk, undo_bulk
@@ -95,11 +97,12 @@ def _list_page(
     cursor = request.GET.get("cursor")
     if cursor:
         try:
-            created_at, pk = decode_cursor(cursor)
+            raw_created_at, pk = decode_cursor(cursor)
+            created_at = parse_instant(str(raw_created_at), "cursor")
             listing = listing.filter(created_at__lte=created_at).exclude(
                 created_at=created_at, pk__gte=pk
             )
-        except (ApiError, ValueError, TypeError):
+        except (ApiError, ValidationError, ValueError, TypeError):
             cursor = None  # a mangled link starts over at the top
     rows = list(listing[: PAGE + 1])
     next_query = None
@@ -112,9 +115,12 @@ def _list_page(
 def _search_page(
     request: HttpRequest, curator: Curator, form: BrowseForm, query: str
 ) -> tuple[list[Memory], str | None, str]:
-    raw_offset = request.GET.get("offset", "0")
-    offset = int(raw_offset) if raw_offset.isdigit() else 0
-    offset = min(offset, MAX_K - PAGE)
+    try:
+        offset = parse_int(
+            request.GET.get("offset", "0"), "offset", minimum=0, maximum=MAX_K - PAGE
+        )
+    except InvalidParameter:
+        offset = 0  # a mangled link starts over at the first result
     result = search(
         curator.space,
         query,

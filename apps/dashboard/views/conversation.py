@@ -14,12 +14,12 @@ from django.db.models.functions import Left
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
+from apps.core.params import InvalidParameter, parse_instant
 from apps.dashboard.access import Curator, space_page
 from apps.memories.models import Episode, Memory
 
@@ -45,8 +45,10 @@ def _cursor(raw: str) -> tuple[datetime, str] | None:
         value, key = decode_cursor(raw)
     except ApiError:
         return None
-    moment = parse_datetime(value) if isinstance(value, str) else None
-    return (moment, key) if moment is not None else None
+    try:
+        return parse_instant(str(value), "cursor"), key
+    except InvalidParameter:
+        return None
 
 
 # ------------------------------------------------------------------ sessions

@@ -8,7 +8,6 @@ from typing import Any
 
 import networkx as nx
 import plotly.graph_objects as go
-from django import forms
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,26 +15,16 @@ from django.views.decorators.http import require_GET
 
 from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.dashboard.forms import EDGE_LABELS, GraphForm
 from apps.memories.graph import (
     EDGE_TYPES,
-    MAX_HOPS,
     MENTIONS,
-    GraphError,
     NodeRef,
     Subgraph,
     neighbourhood,
 )
 from apps.memories.models import Entity, Memory
 
-EDGE_LABELS = {
-    "derived_from": "derived from",
-    "related_to": "related to",
-    "supersedes": "supersedes",
-    "contradicts": "contradicts",
-    "same_entity": "same entity",
-    "next_in_time": "next in time",
-    MENTIONS: "mentions",
-}
 # One colour per edge type and per node status, readable in light and dark mode.
 EDGE_COLOURS = {
     "derived_from": "#7c3aed",
@@ -56,28 +45,6 @@ STARTING_POINTS = 12
 # Small graphs carry a short label beside each node; larger ones only on hover.
 LABELLED_NODES = 40
 LABEL_CHARS = 28
-
-
-class GraphForm(forms.Form):
-    center = forms.CharField(required=False, max_length=80)
-    hops = forms.TypedChoiceField(
-        choices=[(n, str(n)) for n in range(1, MAX_HOPS + 1)], coerce=int, initial=1, required=False
-    )
-    types = forms.MultipleChoiceField(
-        choices=[(t, EDGE_LABELS[t]) for t in EDGE_TYPES],
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        label="Edge types",
-    )
-
-    def clean_center(self) -> NodeRef | None:
-        raw = self.cleaned_data["center"].strip()
-        if not raw:
-            return None
-        try:
-            return NodeRef.parse(raw)
-        except GraphError as error:
-            raise forms.ValidationError(error.message) from None
 
 
 def _url(curator: Curator, center: str, hops: int, types: list[str]) -> str:
@@ -168,7 +135,7 @@ def _starting_points(curator: Curator) -> dict[str, Any]:
     """Where to begin when no centre is given: the most linked memories, the entities."""
     memories = (
         Memory.objects.for_space(curator.space)
-        .filter(status="active")
+        .active()
         .only("pk", "content")
         .order_by("-updated_at")[:STARTING_POINTS]
     )

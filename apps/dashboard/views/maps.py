@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from django import forms
 from django.contrib import messages
 from django.db import connection
 from django.db.models import Exists, OuterRef
@@ -25,34 +24,22 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core.params import InvalidParameter, parse_int
 from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
-from apps.dashboard.forms import BULK_ACTIONS
+from apps.dashboard.forms import BULK_ACTIONS, MapForm
 from apps.dashboard.queueing import queue_job
 from apps.dashboard.services import BULK_LIMIT
 from apps.maps import services as maps
 from apps.maps.models import MapPoint, Projection
-from apps.memories.models import Kind, Memory, Status
+from apps.memories.models import SECONDS_PER_DAY, Kind, Memory, Status
 from apps.spaces.models import Role
 
-COLOURINGS = {
-    "cluster": "Cluster",
-    "kind": "Kind",
-    "status": "Status",
-    "agent": "Agent",
-    "age": "Age",
-    "duplicates": "Near-duplicates",
-}
 NEAR_DUPLICATE = 0.95  # cosine similarity to the nearest other memory
 # Categorical colourings get a trace (and a legend entry) per value up to this many.
 LEGEND_MAX = 24
 NOISE = "#9ca3af"
 SELECTION_ROWS = 200
-SECONDS_PER_DAY = 86_400
-
-
-class MapForm(forms.Form):
-    colour = forms.ChoiceField(choices=list(COLOURINGS.items()), required=False, label="Colour by")
 
 
 @dataclass
@@ -256,7 +243,9 @@ def selection(request: HtmxHttpRequest, curator: Curator, projection_id: int) ->
     """The memories behind a box or lasso selection, with the bulk actions."""
     projection = _projection_or_404(curator, projection_id)
     raw = request.POST.get("ordinals", "")
-    ordinals = sorted({int(o) for o in raw.split(",") if o.strip().isdigit()})
+    ordinals = sorted(
+        {ordinal for o in raw.split(",") if (ordinal := _ordinal(o.strip())) is not None}
+    )
     too_many = len(ordinals) > BULK_LIMIT
     ids = list(
         maps.points_of(projection)
@@ -283,3 +272,11 @@ def selection(request: HtmxHttpRequest, curator: Curator, projection_id: int) ->
         "return_to": reverse("dashboard:map", args=[curator.space.slug]),
     }
     return render(request, "dashboard/map.html#selection", context)
+
+
+def _ordinal(raw: str) -> int | None:
+    """A point's ordinal from a selection, or None for what cannot be one (skipped)."""
+    try:
+        return parse_int(raw, "ordinal", minimum=0, maximum=2**31 - 1)
+    except InvalidParameter:
+        return None

@@ -9,15 +9,10 @@ and an audit event. Reading the page is itself recorded in the access log.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
@@ -37,8 +32,15 @@ from apps.dashboard.diffing import (
     metadata_diff,
     render_word_diff,
 )
+from apps.dashboard.forms import (
+    MemoryEditForm,
+    PurgeForm,
+    RevertForm,
+    StatusForm,
+    VersionPairForm,
+)
 from apps.memories import services
-from apps.memories.models import Episode, Kind, Link, LinkType, Memory, MemoryVersion, Status
+from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, Status
 from apps.spaces.models import Role
 
 # Bounds that keep a busy memory's page fast; each list says when it is cut.
@@ -48,8 +50,6 @@ CONTEXT_TURNS = 2  # episodes shown before and after a source episode
 LINK_ROWS = 200
 SIMILAR_COUNT = 5
 ACCESS_LOG_ROWS = 20
-SECONDS_PER_DAY = 86_400
-DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 ACCESS_ACTIONS = ("memory.read", "memory.recall")
 # Edit form errors answer 422, not 400: in DEBUG, django-htmx's error page helper
 # replaces the whole document with any 400 answer to an htmx request.
@@ -61,159 +61,7 @@ LINEAGE = (
     ("superseded_by", "Superseded by", LinkType.SUPERSEDES, "incoming"),
     ("derived_into", "Memories derived from this one", LinkType.DERIVED_FROM, "incoming"),
 )
-STATUS_ACTIONS: dict[str, Callable[..., Memory]] = {
-    "archive": services.archive_memory,
-    "restore": services.restore_memory,
-    "delete": services.delete_memory,
-}
 STATUS_DONE = {"archive": "Archived", "restore": "Restored", "delete": "Deleted"}
-
-
-# ----------------------------------------------------------------- forms
-
-
-def _datetime_local() -> forms.DateTimeInput:
-    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
-
-
-def _unit_interval() -> forms.FloatField:
-    return forms.FloatField(
-        min_value=0, max_value=1, widget=forms.NumberInput(attrs={"step": "any"})
-    )
-
-
-class MemoryEditForm(forms.Form):
-    """The fields a curator edits, as they appear on the page."""
-
-    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), strip=False)
-    tags = forms.CharField(
-        required=False, help_text="Separate tags with commas.", label="Tags", max_length=4000
-    )
-    kind = forms.ChoiceField(choices=Kind.choices)
-    importance = _unit_interval()
-    confidence = _unit_interval()
-    valid_from = forms.DateTimeField(required=False, widget=_datetime_local())
-    valid_to = forms.DateTimeField(required=False, widget=_datetime_local())
-    pinned = forms.BooleanField(required=False)
-    reason = forms.CharField(
-        required=False, max_length=500, help_text="Optional; kept with the version."
-    )
-    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
-
-    EDITED = (
-        "content",
-        "tags",
-        "kind",
-        "importance",
-        "confidence",
-        "valid_from",
-        "valid_to",
-        "pinned",
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "edit_%s")
-        super().__init__(*args, **kwargs)
-
-    @classmethod
-    def for_memory(cls, memory: Memory) -> MemoryEditForm:
-        initial: dict[str, Any] = {name: getattr(memory, name) for name in cls.EDITED}
-        initial["tags"] = ", ".join(memory.tags)
-        initial["version"] = memory.version
-        return cls(initial=initial)
-
-    def clean_content(self) -> str:
-        # Browsers send a textarea's line breaks as CRLF; stored text uses LF.
-        content = self.cleaned_data["content"].replace("\r\n", "\n")
-        if not content.strip():
-            raise forms.ValidationError("A memory cannot be empty.")
-        limit = settings.MEMORY_MAX_CONTENT_CHARS
-        if len(content) > limit:
-            raise forms.ValidationError(
-                f"This is {len(content)} characters; a memory holds at most {limit}."
-            )
-        return content
-
-    def clean_tags(self) -> list[str]:
-        tags: list[str] = []
-        for raw in self.cleaned_data["tags"].split(","):
-            tag = raw.strip()
-            if len(tag) > 64:
-                raise forms.ValidationError(f"“{tag[:20]}…” is longer than 64 characters.")
-            if tag and tag not in tags:
-                tags.append(tag)
-        return tags
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        starts, ends = data.get("valid_from"), data.get("valid_to")
-        if starts and ends and starts >= ends:
-            self.add_error("valid_to", "“Valid to” must be after “valid from”.")
-        return data
-
-    def changes(self, memory: Memory) -> dict[str, Any]:
-        """The edited fields whose submitted value differs from the memory's.
-
-        Datetimes are compared to the minute, the precision of the input, so
-        saving an untouched form does not shave the seconds off a date.
-        """
-        changed: dict[str, Any] = {}
-        for name in self.EDITED:
-            value, current = self.cleaned_data[name], getattr(memory, name)
-            if isinstance(current, datetime) or isinstance(value, datetime):
-                unchanged = _to_minute(current) == _to_minute(value)
-            else:
-                unchanged = current == value
-            if not unchanged:
-                changed[name] = value
-        return changed
-
-
-def _to_minute(moment: datetime | None) -> datetime | None:
-    return moment.replace(second=0, microsecond=0) if moment else None
-
-
-class StatusForm(forms.Form):
-    action = forms.ChoiceField(choices=[(name, name) for name in STATUS_ACTIONS])
-    reason = forms.CharField(required=False, max_length=500)
-
-
-class RevertForm(forms.Form):
-    to_version = forms.IntegerField(min_value=1)
-    version = forms.IntegerField(min_value=1)
-    reason = forms.CharField(required=False, max_length=500)
-
-
-class PurgeForm(forms.Form):
-    reason = forms.CharField(
-        max_length=500,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Kept in the audit log, which outlives the memory.",
-        error_messages={"required": "Say why this memory is purged."},
-    )
-    confirm = forms.BooleanField(
-        label="I understand the memory, its versions and links are deleted for good.",
-        error_messages={"required": "Tick the box to confirm the purge."},
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "purge_%s")
-        super().__init__(*args, **kwargs)
-
-
-class VersionPairForm(forms.Form):
-    a = forms.IntegerField(min_value=1, label="From version")
-    b = forms.IntegerField(min_value=1, label="To version")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("auto_id", "pair_%s")
-        super().__init__(*args, **kwargs)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("a") is not None and data.get("a") == data.get("b"):
-            self.add_error("b", "Pick two different versions.")
-        return data
 
 
 # ----------------------------------------------------------------- loading
@@ -236,25 +84,6 @@ def _detail_url(curator: Curator, memory_id: object) -> str:
 def _back_to_detail(request: HtmxHttpRequest, curator: Curator, memory_id: object) -> HttpResponse:
     url = _detail_url(curator, memory_id)
     return go_to(request, url)
-
-
-def retention(memory: Memory, now: datetime) -> float:
-    """MemoryBank retention R = exp(-t / S): t days since last use (or creation)."""
-    last = memory.last_accessed_at or memory.created_at
-    days = max(0.0, (now - last).total_seconds() / SECONDS_PER_DAY)
-    return math.exp(-days / max(memory.strength, 1e-6))
-
-
-def allowed_status_actions(memory: Memory) -> list[str]:
-    """The lifecycle actions the domain layer accepts from this memory's status."""
-    actions = []
-    if memory.status == Status.ACTIVE:
-        actions.append("archive")
-    if memory.status in (Status.ARCHIVED, Status.DELETED):
-        actions.append("restore")
-    if memory.status != Status.DELETED:
-        actions.append("delete")
-    return actions
 
 
 def _versions(memory: Memory) -> list[MemoryVersion]:
@@ -395,7 +224,8 @@ def _similar(memory: Memory) -> list[tuple[Memory, float]]:
         return []
     candidates = (
         Memory.objects.for_space(memory.space_id)
-        .filter(status=Status.ACTIVE, embedding__isnull=False)
+        .active()
+        .embedded()
         .exclude(pk=memory.pk)
         .defer("embedding", "search_vector")
     )
@@ -427,7 +257,6 @@ def _page_context(
     versions = _versions(memory)
     sources, sources_cut = _provenance(memory)
     lineage, other_links = _links(memory)
-    now = timezone.now()
     return {
         **_edit_context(curator, memory, form=form, conflict=conflict),
         "nav": "memories",
@@ -443,8 +272,7 @@ def _page_context(
         "has_embedding": memory.embedding is not None,
         "similar": _similar(memory),
         "access_log": _access_log(memory),
-        "retention": retention(memory, now),
-        "status_actions": allowed_status_actions(memory),
+        "retention": memory.retention(timezone.now()),
         "purge_form": PurgeForm(),
         "limits": {"versions": VERSION_ROWS, "sources": SOURCE_EPISODES, "links": LINK_ROWS},
     }
@@ -618,8 +446,12 @@ def status(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
         return _back_to_detail(request, curator, memory.pk)
     action = form.cleaned_data["action"]
     try:
-        changed = STATUS_ACTIONS[action](
-            curator.space, curator.actor, memory.pk, reason=form.cleaned_data["reason"].strip()
+        changed = services.change_status(
+            curator.space,
+            curator.actor,
+            memory.pk,
+            action,
+            reason=form.cleaned_data["reason"].strip(),
         )
     except services.InvalidTransition as refused:
         messages.error(request, f"Not changed: {refused.message}.")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from django import forms
 from django.contrib import messages
 from django.db.models import Count
 from django.http import Http404, HttpResponse
@@ -21,25 +20,12 @@ from apps.consolidation import services as consolidation
 from apps.consolidation.models import Operation, Proposal
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.diffing import render_word_diff
+from apps.dashboard.forms import BulkApproveForm, QueueForm
 from apps.dashboard.queueing import queue_job
 from apps.memories.models import Memory
 from apps.spaces.models import Role
 
 PAGE = 50
-
-
-class QueueForm(forms.Form):
-    operation = forms.ChoiceField(
-        choices=[("", "Every operation"), *Operation.choices], required=False
-    )
-    status = forms.ChoiceField(choices=Proposal.Status.choices, required=False)
-    min_score = forms.FloatField(required=False, min_value=0, max_value=1, label="Score at least")
-
-
-class BulkApproveForm(forms.Form):
-    operation = forms.ChoiceField(choices=Operation.choices)
-    min_score = forms.FloatField(min_value=0, max_value=1)
-    confirmed = forms.BooleanField(required=False)
 
 
 @dataclass

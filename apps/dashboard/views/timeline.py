@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
-from django import forms
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,40 +18,15 @@ from django.views.decorators.http import require_GET
 
 from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
+from apps.dashboard.forms import TimelineForm
 from apps.memories import timeline
-from apps.memories.models import Kind, Memory, Status
+from apps.memories.models import Kind, Status
 
 COLOURS = {
     "kind": dict(Kind.choices),
     "status": dict(Status.choices),
 }
 PALETTE = ["#2563eb", "#d97706", "#16a34a", "#7c3aed", "#dc2626", "#0891b2", "#9ca3af"]
-
-
-class TimelineForm(forms.Form):
-    subject = forms.CharField(required=False, max_length=200)
-    agent = forms.CharField(required=False, max_length=200)
-    session = forms.CharField(required=False, max_length=200)
-    colour = forms.ChoiceField(
-        choices=[("kind", "Kind"), ("status", "Status")], required=False, label="Colour by"
-    )
-    start = forms.DateTimeField(required=False, label="From")
-    end = forms.DateTimeField(required=False, label="To")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        start, end = data.get("start"), data.get("end")
-        if start and end and start >= end:
-            self.add_error("end", "The end must come after the start.")
-        return data
-
-    def memories(self, curator: Curator) -> Any:
-        # Every status: a timeline shows what was superseded or deleted too.
-        found = Memory.objects.for_space(curator.space)
-        for name in ("subject", "agent", "session"):
-            if self.cleaned_data.get(name):
-                found = found.filter(**{name: self.cleaned_data[name]})
-        return found
 
 
 def _page_url(curator: Curator, form: TimelineForm, **changes: Any) -> str:

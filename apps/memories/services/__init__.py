@@ -27,6 +27,7 @@ from apps.memories.services.errors import (
 )
 from apps.memories.services.lifecycle import (
     archive_memory,
+    change_status,
     delete_memory,
     purge_memory,
     restore_memory,
@@ -43,7 +44,7 @@ from apps.memories.services.lineage import (
 from apps.memories.services.links import create_links, link_memories, unlink
 from apps.memories.services.recall import record_recall
 from apps.memories.services.records import MemoryId
-from apps.memories.services.rules import EDITABLE_FIELDS, holds_nul
+from apps.memories.services.rules import EDITABLE_FIELDS
 
 __all__ = [
     "EDITABLE_FIELDS",
@@ -55,11 +56,11 @@ __all__ = [
     "MemoryServiceError",
     "VersionConflict",
     "archive_memory",
+    "change_status",
     "create_links",
     "create_memories",
     "create_memory",
     "delete_memory",
-    "holds_nul",
     "link_memories",
     "merge_memories",
     "purge_memory",

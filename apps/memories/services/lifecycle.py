@@ -9,6 +9,7 @@ from django.db import transaction
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
 from apps.memories.models import (
+    STATUS_TRANSITIONS,
     Episode,
     Kind,
     Link,
@@ -23,6 +24,7 @@ from apps.memories.services.errors import (
     InvalidTransition,
     MemoryNotFound,
 )
+from apps.memories.services.purge import scrub_everywhere
 from apps.memories.services.records import (
     MemoryId,
     check_version,
@@ -31,7 +33,6 @@ from apps.memories.services.records import (
     save_new_version,
 )
 from apps.memories.services.rules import check_validity, validate_fields
-from apps.memories.signals import memory_purging
 from apps.spaces.models import Space
 
 Action = MemoryVersion.Action
@@ -72,15 +73,7 @@ def update_memory(
     return save_new_version(memory, actor, Action.UPDATE, reason, before)
 
 
-# action -> (status after, statuses it may start from)
-STATUS_TRANSITIONS: dict[str, tuple[str, set[str]]] = {
-    Action.ARCHIVE: (Status.ARCHIVED, {Status.ACTIVE}),
-    Action.RESTORE: (Status.ACTIVE, {Status.ARCHIVED, Status.DELETED}),
-    # Soft delete: the memory leaves search results but keeps its history; restorable.
-    Action.DELETE: (Status.DELETED, {Status.ACTIVE, Status.ARCHIVED, Status.SUPERSEDED}),
-}
-
-
+@transaction.atomic
 def change_status(
     space: Space,
     actor: Actor,
@@ -90,6 +83,12 @@ def change_status(
     reason: str = "",
     expected_version: int | None = None,
 ) -> Memory:
+    """Take one of the lifecycle actions of STATUS_TRANSITIONS (archive, restore, delete)."""
+    if action not in STATUS_TRANSITIONS:
+        raise InvalidTransition(
+            f"{action!r} is not a lifecycle action",
+            details={"action": action, "allowed": list(STATUS_TRANSITIONS)},
+        )
     to, allowed_from = STATUS_TRANSITIONS[action]
     memory = lock_memory(space, memory_id)
     check_version(memory, expected_version)
@@ -123,9 +122,10 @@ def purge_memory(space: Space, actor: Actor, memory_id: MemoryId, *, reason: str
     """Hard delete: afterwards the memory's text is in no table. Gone with it: its
     versions, links, mentions and embedding; the episodes it was drawn from (raw input
     holding the same words); summaries made from it (extractive: they quote it); and
-    whatever other apps derived from its text (memory_purging).
+    every copy other rows hold (scrub_everywhere).
 
-    Only an audit event remains, saying what was purged, by whom and why.
+    What remains is the trail without the words, and a `memory.purge` event saying
+    what was purged, by whom and why.
     """
     if not reason or not reason.strip():
         raise InvalidMemory("purging needs a reason", details={"reason": "required"})
@@ -143,8 +143,8 @@ def purge_memory(space: Space, actor: Actor, memory_id: MemoryId, *, reason: str
         "versions_deleted": memory.versions.count(),
         "episodes_deleted": len(episodes),
         "summaries_purged": [str(pk) for pk in summaries],
+        **scrub_everywhere(space, memory),
     }
-    memory_purging.send(sender=Memory, space=space, memory=memory)
     memory_pk = memory.pk
     memory.delete()
     Episode.objects.for_space(space).filter(pk__in=episodes).delete()

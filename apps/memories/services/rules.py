@@ -1,4 +1,5 @@
-"""The rules a memory's editable fields must meet, checked before anything is written."""
+"""The check of a memory's editable fields against `MemoryRules`, made before anything
+is written: by the domain layer on every change, and by the import reader."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.utils import timezone
 
-from apps.memories.models import Kind, Memory
+from apps.core.payload import unstorable_text
+from apps.memories.models import Kind, Memory, MemoryRules
 from apps.memories.services.errors import ContentTooLarge, InvalidMemory
 
 # What a caller may change directly; status changes have their own actions.
@@ -17,6 +18,8 @@ EDITABLE_FIELDS = tuple(name for name in Memory.VERSIONED_FIELDS if name != "sta
 
 
 def clean_tags(tags: Iterable[str]) -> list[str]:
+    """The tags stripped, without blanks and repeats, in their order; raises
+    InvalidMemory for a tag too long or too many tags."""
     cleaned: list[str] = []
     for tag in tags:
         if not isinstance(tag, str):
@@ -24,21 +27,19 @@ def clean_tags(tags: Iterable[str]) -> list[str]:
         tag = tag.strip()
         if not tag:
             continue
-        if len(tag) > 64:
-            raise InvalidMemory("a tag is longer than 64 characters", details={"tags": tag[:64]})
+        if len(tag) > MemoryRules.TAG_MAX_LENGTH:
+            raise InvalidMemory(
+                f"a tag is longer than {MemoryRules.TAG_MAX_LENGTH} characters",
+                details={"tags": tag[: MemoryRules.TAG_MAX_LENGTH]},
+            )
         if tag not in cleaned:
             cleaned.append(tag)
+    if len(cleaned) > MemoryRules.MAX_TAGS:
+        raise InvalidMemory(
+            f"a memory has at most {MemoryRules.MAX_TAGS} tags",
+            details={"tags": f"{len(cleaned)} tags; the limit is {MemoryRules.MAX_TAGS}"},
+        )
     return cleaned
-
-
-def holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(holds_nul(item) for item in value)
-    return False
 
 
 def validate_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -51,26 +52,34 @@ def validate_fields(fields: dict[str, Any]) -> dict[str, Any]:
         content = fields["content"]
         if not isinstance(content, str) or not content.strip():
             errors["content"] = "must be non-empty text"
-        elif len(content) > settings.MEMORY_MAX_CONTENT_CHARS:
+        elif len(content) > (limit := MemoryRules.content_max_chars()):
             raise ContentTooLarge(
-                f"content has {len(content)} characters; the limit is "
-                f"{settings.MEMORY_MAX_CONTENT_CHARS}",
-                details={"content": "too large", "limit": settings.MEMORY_MAX_CONTENT_CHARS},
+                f"content has {len(content)} characters; the limit is {limit}",
+                details={"content": "too large", "limit": limit},
             )
     if "kind" in fields and fields["kind"] not in Kind.values:
         errors["kind"] = f"must be one of {', '.join(Kind.values)}"
     for name in ("importance", "confidence"):
         if name in fields:
             value = fields[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                errors[name] = "must be a number from 0 to 1"
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not MemoryRules.SCORE_MIN <= value <= MemoryRules.SCORE_MAX
+            ):
+                errors[name] = (
+                    f"must be a number from {MemoryRules.SCORE_MIN:g} to {MemoryRules.SCORE_MAX:g}"
+                )
     if "pinned" in fields and not isinstance(fields["pinned"], bool):
         errors["pinned"] = "must be true or false"
     if "metadata" in fields and not isinstance(fields["metadata"], dict):
         errors["metadata"] = "must be an object"
     for name in ("subject", "agent", "session"):
-        if name in fields and (not isinstance(fields[name], str) or len(fields[name]) > 200):
-            errors[name] = "must be text of at most 200 characters"
+        value = fields.get(name)
+        if name in fields and (
+            not isinstance(value, str) or len(value) > MemoryRules.LABEL_MAX_LENGTH
+        ):
+            errors[name] = f"must be text of at most {MemoryRules.LABEL_MAX_LENGTH} characters"
     for name in ("occurred_at", "valid_from", "valid_to"):
         value = fields.get(name)
         if value is not None and not isinstance(value, datetime):
@@ -78,9 +87,10 @@ def validate_fields(fields: dict[str, Any]) -> dict[str, Any]:
         elif value is not None and timezone.is_naive(value):
             errors[name] = "must include a time zone"
     for name, value in fields.items():
-        if holds_nul(value):
-            # PostgreSQL cannot store U+0000 in text or jsonb.
-            errors[name] = "must not contain the NUL character (U+0000)"
+        found = unstorable_text(value)
+        if found is not None:
+            # PostgreSQL cannot store U+0000 or half a surrogate pair in text or jsonb.
+            errors[name] = f"must not contain {found[1]}"
     if "tags" in fields:
         if isinstance(fields["tags"], str) or not isinstance(fields["tags"], list | tuple):
             errors["tags"] = "must be a list of strings"

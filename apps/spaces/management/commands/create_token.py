@@ -3,10 +3,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
 from django.utils import timezone
 
-from apps.spaces.models import ApiToken, Scope, Space
+from apps.audit.actors import Actor
+from apps.spaces.models import Scope, Space
+from apps.spaces.services import InvalidTokenRequest, issue_token
 
 
 class Command(BaseCommand):
@@ -33,18 +34,15 @@ class Command(BaseCommand):
         if days is not None and days <= 0:
             raise CommandError("--expires-in-days must be positive")
         try:
-            token, raw = ApiToken.issue(
-                space=space,
+            token, raw = issue_token(
+                space,
+                Actor.system("create_token"),
                 name=options["name"],
                 scopes=scopes,
                 expires_at=timezone.now() + timedelta(days=days) if days else None,
             )
-        except ValueError as exc:
-            raise CommandError(str(exc)) from None
-        except IntegrityError:
-            raise CommandError(
-                f"space {space.slug!r} already has a token named {options['name']!r}"
-            ) from None
+        except InvalidTokenRequest as refused:
+            raise CommandError(str(refused)) from None
         self.stderr.write(
             f"Token {token.name!r} for space {space.slug!r} with scopes {', '.join(token.scopes)}."
             " Store it now: it cannot be shown again."

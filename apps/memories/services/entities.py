@@ -1,0 +1,146 @@
+"""Who and what memories are about: entities and their mentions.
+
+Finding names is the extractors' business (apps.consolidation.entities); storing
+them happens here, so that every writer resolves names to entities the same way and
+purge knows what to take back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from apps.audit.actors import Actor
+from apps.audit.services import record_event
+from apps.memories.models import Entity, Mention
+from apps.memories.services.records import MemoryId
+from apps.spaces.models import Space
+
+PERSON = Entity.EntityKind.PERSON
+
+
+@dataclass(frozen=True)
+class NamedSpan:
+    """A name found in a memory: where it stands in the content (no span for a name
+    taken from a field such as the subject) and what kind of thing it names."""
+
+    memory_id: MemoryId
+    name: str
+    kind: str
+    start: int | None = None
+    end: int | None = None
+
+
+@transaction.atomic
+def record_mentions(
+    space: Space, actor: Actor, spans: Iterable[NamedSpan], *, action: str = "entities.extract"
+) -> int:
+    """Store a mention for each (entity, memory) the spans name, creating the entities
+    whose names are new; returns how many mentions were new.
+
+    A name known as a person, or given as one by any span, is that person wherever it
+    appears. Where a memory names an entity twice, the first span is kept. One audit
+    event, `action`, counts what was made (no names: they are the memories' words).
+    """
+    spans = [span for span in spans if Entity.normalize(span.name)]
+    if not spans:
+        return 0
+    names = {Entity.normalize(span.name) for span in spans}
+    people = {Entity.normalize(span.name) for span in spans if span.kind == PERSON}
+    people |= set(
+        Entity.objects.for_space(space)
+        .filter(kind=PERSON, normalized_name__in=names)
+        .values_list("normalized_name", flat=True)
+    )
+    wanted: dict[tuple[str, str], str] = {}  # (kind, normalized name) -> display name
+    for span in spans:
+        normalized = Entity.normalize(span.name)
+        wanted.setdefault((PERSON if normalized in people else span.kind, normalized), span.name)
+    known = _entities(space, wanted)
+    made_entities = len(wanted) - len(known)
+    # Ignoring conflicts: a concurrent writer may have just made the same entity.
+    Entity.objects.for_space(space).bulk_create(
+        [
+            Entity(space=space, name=name, normalized_name=normalized, kind=kind)
+            for (kind, normalized), name in wanted.items()
+            if (kind, normalized) not in known
+        ],
+        ignore_conflicts=True,
+    )
+    known = _entities(space, wanted)
+    memory_ids = {str(span.memory_id) for span in spans}
+    existing = {
+        (entity_id, str(memory_id))
+        for entity_id, memory_id in Mention.objects.for_space(space)
+        .filter(memory_id__in=memory_ids)
+        .values_list("entity_id", "memory_id")
+    }
+    mentions: dict[tuple[uuid.UUID, str], Mention] = {}
+    for span in spans:
+        normalized = Entity.normalize(span.name)
+        entity = known[(PERSON if normalized in people else span.kind, normalized)]
+        key = (entity.pk, str(span.memory_id))
+        if key in mentions or key in existing:
+            continue
+        mentions[key] = Mention(
+            space=space, entity=entity, memory_id=span.memory_id, start=span.start, end=span.end
+        )
+    Mention.objects.for_space(space).bulk_create(
+        mentions.values(), batch_size=5000, ignore_conflicts=True
+    )
+    if mentions or made_entities:
+        record_event(
+            space,
+            actor,
+            action,
+            target_type="space",
+            target_id=space.pk,
+            summary={
+                "mentions": len(mentions),
+                "entities": made_entities,
+                "memories": len(memory_ids),
+            },
+        )
+    return len(mentions)
+
+
+def _entities(space: Space, wanted: dict[tuple[str, str], str]) -> dict[tuple[str, str], Entity]:
+    found = Entity.objects.for_space(space).filter(
+        normalized_name__in={normalized for _, normalized in wanted}
+    )
+    return {
+        (entity.kind, entity.normalized_name): entity
+        for entity in found
+        if (entity.kind, entity.normalized_name) in wanted
+    }
+
+
+@transaction.atomic
+def forget_entities_of(space: Space, memory_ids: Sequence[MemoryId]) -> list[uuid.UUID]:
+    """Remove these memories' mentions and every entity that only they mentioned (its
+    name was taken from their text); returns the ids of the entities removed.
+
+    An entity another memory still mentions stays: that memory holds the name too. So
+    does one no memory ever mentioned, such as an imported one without mentions:
+    nothing ties it to these memories. Called inside purge_memory, whose audit event
+    counts what went.
+    """
+    mentions = Mention.objects.for_space(space).filter(memory_id__in=[str(i) for i in memory_ids])
+    mentioned = set(mentions.values_list("entity_id", flat=True))
+    # Locked first: a mention written meanwhile by extraction waits, then finds its
+    # entity gone, instead of being deleted with it unseen.
+    list(Entity.objects.for_space(space).select_for_update().filter(pk__in=mentioned))
+    mentions.delete()
+    elsewhere = Mention.objects.for_space(space).filter(entity=OuterRef("pk"))
+    orphans = list(
+        Entity.objects.for_space(space)
+        .filter(pk__in=mentioned)
+        .filter(~Exists(elsewhere))
+        .values_list("pk", flat=True)
+    )
+    Entity.objects.for_space(space).filter(pk__in=orphans).delete()
+    return orphans

@@ -1,0 +1,86 @@
+"""What a space's settings may hold, declared once: each option's section, name, the
+values it takes and its default. Every write (the API, the admin, code through
+`Space.full_clean`) is checked against it; a reader gets the default for an option
+that is absent, or that was stored invalid before this schema existed, so one bad
+value cannot fail every job that reads it.
+
+Settings look like {"consolidation": {"auto_apply": ["archive"]}}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+
+def _operations() -> list[str]:
+    # Consolidation's models import the spaces app's, so the choices are read late.
+    from apps.consolidation.models import Operation
+
+    return list(Operation.values)
+
+
+@dataclass(frozen=True)
+class ChoiceList:
+    """Distinct values, each one of `choices()`."""
+
+    choices: Callable[[], Sequence[str]]
+    default: tuple[str, ...] = ()
+
+    def problem(self, value: Any) -> str | None:
+        allowed = list(self.choices())
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return f"must be a list of names from: {', '.join(allowed)}"
+        unknown = [item for item in value if item not in allowed]
+        if unknown:
+            return f"unknown {', '.join(map(repr, unknown))}; choose from: {', '.join(allowed)}"
+        if len(set(value)) != len(value):
+            return "names a value twice"
+        return None
+
+
+SCHEMA: dict[str, dict[str, ChoiceList]] = {
+    "consolidation": {
+        # The operations consolidation applies without review; the rest wait for a person.
+        "auto_apply": ChoiceList(_operations),
+    },
+}
+
+
+def validate_space_settings(value: Any) -> None:
+    """Raises ValidationError keyed by each refused option's "section.name"."""
+    if not isinstance(value, dict):
+        raise ValidationError('must be an object of sections, e.g. {"consolidation": {}}')
+    errors: dict[str, str] = {}
+    for section, options in value.items():
+        known = SCHEMA.get(section)
+        if known is None:
+            errors[str(section)] = f"unknown section; known: {', '.join(SCHEMA)}"
+        elif not isinstance(options, dict):
+            errors[section] = "must be an object of options"
+        else:
+            for name, option_value in options.items():
+                where = f"{section}.{name}"
+                option = known.get(name)
+                problem = (
+                    f"unknown option; known: {', '.join(known)}"
+                    if option is None
+                    else option.problem(option_value)
+                )
+                if problem:
+                    errors[where] = problem
+    if errors:
+        raise ValidationError({where: [problem] for where, problem in errors.items()})
+
+
+def setting(stored: Any, section: str, name: str) -> Any:
+    """The option's stored value if the schema allows it, else its default."""
+    option = SCHEMA[section][name]
+    options = stored.get(section) if isinstance(stored, dict) else None
+    value = options.get(name) if isinstance(options, dict) else None
+    if value is None or option.problem(value) is not None:
+        return list(option.default)
+    return value
