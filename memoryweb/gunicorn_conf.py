@@ -45,8 +45,7 @@ def env_count(name: str, default: int) -> int:
 
 # One sync worker per core. A request's work is CPU: the query's embedding, Python and
 # PostgreSQL on the same machine. More processes than cores only share the cores, so
-# every request in a burst takes longer: the load test's search p95 was 67-107 ms with
-# two workers on two cores against 94-131 ms with four (README.md, Benchmarks).
+# every request in a burst takes longer (benchmarks/load.py --gunicorn-workers shows it).
 workers = env_count("GUNICORN_WORKERS", usable_cores())
 # One thread: a query's embedding waits for the GIL whenever another thread of its
 # process runs Python (docker/README.md), so scale with processes.

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from apps.memories.models import Memory, MemoryVersion
+from apps.audit.models import AuditEvent
+from apps.memories.models import Entity, Memory, MemoryVersion
 from apps.spaces.models import Space
+from tests.conftest import events_for
 
 
 def test_it_redirects_anonymous_visitors_to_the_login_page(client, db):
@@ -95,6 +97,49 @@ def test_a_stale_admin_edit_is_refused_with_a_form_error(
     assert response.status_code == 200
     assert "Someone saved this memory" in response.content.decode()
     assert Memory.objects.for_space(space).get(pk=memory.pk).content == "Old text."
+
+
+def test_it_records_who_edited_an_entity_in_the_admin(client, django_user_model, space):
+    entity = Entity.objects.for_space(space).create(
+        space=space, name="Lisbon", normalized_name="lisbon"
+    )
+    client = admin_client(client, django_user_model)
+
+    response = client.post(
+        f"/admin/memories/entity/{entity.pk}/change/",
+        {"space": space.pk, "name": "Lisboa", "kind": "place", "aliases": "", "metadata": "{}"},
+    )
+
+    assert response.status_code == 302
+    entity.refresh_from_db()
+    assert (entity.name, entity.normalized_name, entity.kind) == ("Lisboa", "lisboa", "place")
+    event = AuditEvent.objects.for_space(space).get(action="entity.update")
+    assert (event.target_id, event.actor_label) == (str(entity.pk), "user:root")
+    assert {"kind", "name"} <= set(event.summary["changed"])
+    assert "Lisboa" not in str(event.summary)
+
+
+def test_it_refuses_an_entity_name_taken_in_the_space_with_a_form_error(
+    client, django_user_model, space, outsider_space
+):
+    entities = Entity.objects.for_space(space)
+    entities.create(space=space, name="Porto", normalized_name="porto", kind="place")
+    lisbon = entities.create(space=space, name="Lisbon", normalized_name="lisbon", kind="place")
+    Entity.objects.for_space(outsider_space).create(
+        space=outsider_space, name="Faro", normalized_name="faro", kind="place"
+    )
+    client = admin_client(client, django_user_model)
+    change = f"/admin/memories/entity/{lisbon.pk}/change/"
+    form = {"space": space.pk, "kind": "place", "aliases": "", "metadata": "{}"}
+
+    taken = client.post(change, {**form, "name": " PORTO "})
+    elsewhere = client.post(change, {**form, "name": "Faro"})
+
+    assert taken.status_code == 200
+    assert "already has an entity of this kind with this name" in taken.content.decode()
+    assert elsewhere.status_code == 302  # another space's name is no clash
+    assert sorted(entities.values_list("name", flat=True)) == ["Faro", "Porto"]
+    assert events_for(space) == ["entity.update"]
 
 
 def test_versions_and_audit_events_are_read_only_in_the_admin(

@@ -5,7 +5,7 @@ own staff-only login) must have a rule in RULES, keyed by its `namespace:name`: 
 added without one fails `test_it_has_a_rule_for_every_url_and_a_url_for_every_rule`.
 A rule says which methods the view takes and, for each, the access it needs
 (public, signed in, read, write or admin) and the status an allowed caller gets. The
-rules state the INTENDED access (README: viewers read, editors edit, admins purge and
+rules state the INTENDED access (docs/api.md: viewers read, editors edit, admins purge and
 manage tokens; tokens: `memories:read` for reads, `memories:write` for writes, `admin`
 implies both); how each kind of caller is refused follows from that:
 
@@ -64,7 +64,7 @@ PUBLIC, SIGNED_IN, READ, WRITE, ADMIN = "public", "signed in", "read", "write", 
 LEVEL_ROLE = {READ: Role.VIEWER, WRITE: Role.EDITOR, ADMIN: Role.ADMIN}
 LEVEL_SCOPE = {READ: Scope.MEMORIES_READ, WRITE: Scope.MEMORIES_WRITE, ADMIN: Scope.ADMIN}
 ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
-# The scopes a person's role gives them on the API (README, "Auth").
+# The scopes a person's role gives them on the API (docs/api.md).
 PERSON_SCOPES = {
     Role.VIEWER: {Scope.MEMORIES_READ},
     Role.EDITOR: {Scope.MEMORIES_READ, Scope.MEMORIES_WRITE},

@@ -14,6 +14,7 @@ from apps.audit.actors import Actor
 from apps.core.payload import StorableJSONFormField
 from apps.memories import services
 from apps.memories.models import Entity, Episode, Link, Memory, MemoryVersion, Mention
+from apps.memories.services.entities import save_entity
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -173,8 +174,7 @@ class EntityAdmin(admin.ModelAdmin):
     readonly_fields = ["normalized_name", "created_at"]
 
     def save_model(self, request: HttpRequest, obj: Entity, form: Any, change: bool) -> None:
-        obj.normalized_name = Entity.normalize(obj.name)
-        super().save_model(request, obj, form, change)
+        save_entity(Actor.for_user(request.user), obj, form.changed_data)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Generic, Self, TypeVar, cast
 
@@ -17,6 +17,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -470,6 +471,21 @@ class Entity(models.Model):
     @staticmethod
     def normalize(name: str) -> str:
         return " ".join(name.casefold().split())
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """The unique name, checked within the entity's space: Django's own check reads
+        through the default manager, which refuses reads that name no space."""
+        if self.space_id is None:
+            return
+        clash = (
+            Entity.objects.for_space(self.space_id)
+            .filter(kind=self.kind, normalized_name=Entity.normalize(self.name))
+            .exclude(pk=self.pk)
+        )
+        if clash.exists():
+            raise ValidationError(
+                {"name": "this space already has an entity of this kind with this name"}
+            )
 
 
 class Mention(models.Model):

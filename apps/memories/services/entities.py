@@ -144,3 +144,22 @@ def forget_entities_of(space: Space, memory_ids: Sequence[MemoryId]) -> list[uui
     )
     Entity.objects.for_space(space).filter(pk__in=orphans).delete()
     return orphans
+
+
+@transaction.atomic
+def save_entity(actor: Actor, entity: Entity, changed: Sequence[str]) -> Entity:
+    """A person's own edit of an entity (the admin's form): its normalised name follows
+    its name, and the audit trail says who changed which fields (not their values:
+    a name may be a memory's words, which a purge must be able to take back)."""
+    created = entity._state.adding
+    entity.normalized_name = Entity.normalize(entity.name)
+    entity.save()
+    record_event(
+        entity.space,
+        actor,
+        "entity.create" if created else "entity.update",
+        target_type="entity",
+        target_id=entity.pk,
+        summary={"changed": sorted(changed)},
+    )
+    return entity
