@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from apps.api.pagination import encode_cursor
+from apps.api.views.memories import MEMORY_FILTERS
 from apps.memories.models import Kind, Memory, Status
 from apps.retrieval.search import Filters, InvalidSearch
 from apps.spaces.models import ApiToken, Membership, Role, Scope
@@ -31,18 +32,7 @@ FUZZ = settings(
     derandomize=True,
     database=None,
 )
-FILTER_NAMES = [
-    "subject",
-    "agent",
-    "session",
-    "kind",
-    "tags",
-    "status",
-    "occurred_after",
-    "occurred_before",
-    "created_after",
-    "created_before",
-]
+FILTER_NAMES = sorted(MEMORY_FILTERS)
 # Text of every kind, lone surrogates and NUL included, and values that look right.
 texts = st.one_of(
     st.text(max_size=30),
