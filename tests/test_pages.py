@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from apps.audit.models import AuditEvent
+from apps.memories import services
 from apps.memories.models import Entity, Memory, MemoryVersion
 from apps.spaces.models import Space
 from tests.conftest import events_for
@@ -140,6 +141,26 @@ def test_it_refuses_an_entity_name_taken_in_the_space_with_a_form_error(
     assert elsewhere.status_code == 302  # another space's name is no clash
     assert sorted(entities.values_list("name", flat=True)) == ["Faro", "Porto"]
     assert events_for(space) == ["entity.update"]
+
+
+def test_it_lets_a_superuser_delete_a_space_with_history_in_the_admin(
+    client, django_user_model, space, outsider_space, actor, make_memory
+):
+    memory = make_memory()
+    services.update_memory(space, actor, memory.pk, expected_version=1, content="Edited.")
+    theirs = services.create_memory(outsider_space, actor, content="Outsider's note.")
+    client = admin_client(client, django_user_model)
+    delete = f"/admin/spaces/space/{space.pk}/delete/"
+
+    confirm = client.get(delete)
+    response = client.post(delete, {"post": "yes"})
+
+    assert (confirm.status_code, response.status_code) == (200, 302)
+    assert not Space.objects.filter(pk=space.pk).exists()
+    for model in (Memory, MemoryVersion, AuditEvent):
+        assert not model._base_manager.filter(space_id=space.pk).exists(), model
+    assert Memory.objects.for_space(outsider_space).filter(pk=theirs.pk).exists()
+    assert AuditEvent.objects.for_space(outsider_space).filter(target_id=str(theirs.pk)).exists()
 
 
 def test_versions_and_audit_events_are_read_only_in_the_admin(
