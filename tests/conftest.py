@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.servers.basehttp import ThreadedWSGIServer
 
 from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
@@ -17,6 +18,11 @@ from apps.memories import services
 from apps.memories.models import Memory, MemoryVersion
 from apps.spaces.models import Membership, Role, Space
 from tests.worker_process import start_worker_process, stop_worker_process
+
+# The test server's listen queue: socketserver's default of 5 resets connections when
+# a test sends 40 requests at once (tests/test_login_limit.py); a served stack has
+# gunicorn's backlog of 2048.
+ThreadedWSGIServer.request_queue_size = 128
 
 
 @pytest.fixture
