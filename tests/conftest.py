@@ -181,3 +181,22 @@ def _fresh_cache() -> Any:
 
     cache.clear()
     yield
+
+
+def edit_data(memory: Memory, **changes: str) -> dict[str, str]:
+    """The dashboard's edit form as the page renders it for `memory`, with `changes`."""
+    data = {
+        "content": memory.content,
+        "tags": ", ".join(memory.tags),
+        "kind": memory.kind,
+        "importance": str(memory.importance),
+        "confidence": str(memory.confidence),
+        "valid_from": "",
+        "valid_to": "",
+        "reason": "",
+        "version": str(memory.version),
+    }
+    if memory.pinned:
+        data["pinned"] = "on"
+    data.update(changes)
+    return data

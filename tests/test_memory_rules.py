@@ -23,6 +23,7 @@ from apps.memories.transfer import import_lines
 from apps.spaces.models import ApiToken
 from apps.spaces.scoping import UnscopedQueryError
 from tests.api.conftest import WRITE, bearer, error_of
+from tests.conftest import edit_data
 
 pytestmark = pytest.mark.django_db
 
@@ -104,20 +105,8 @@ def test_it_refuses_a_bad_field_in_the_api(writer, space, field, value):
 
 
 def edit_page_post(client: Client, memory: Memory, **changes: str) -> Any:
-    data = {
-        "content": memory.content,
-        "tags": ", ".join(memory.tags),
-        "kind": memory.kind,
-        "importance": str(memory.importance),
-        "confidence": str(memory.confidence),
-        "valid_from": "",
-        "valid_to": "",
-        "reason": "",
-        "version": str(memory.version),
-        **changes,
-    }
     url = reverse("dashboard:memory_edit", args=[memory.space.slug, memory.pk])
-    return client.post(url, data)
+    return client.post(url, edit_data(memory, **changes))
 
 
 # The edit form has no subject field: a curator does not edit it on the page.

@@ -236,15 +236,7 @@ class RevertSerializer(StrictSerializer):
 class VersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = MemoryVersion
-        fields = (
-            "version",
-            "action",
-            "reason",
-            "actor_type",
-            "actor_label",
-            "created_at",
-            *Memory.VERSIONED_FIELDS,
-        )
+        fields = MemoryVersion.PUBLIC_FIELDS
         read_only_fields = fields
 
 

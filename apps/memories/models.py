@@ -341,6 +341,17 @@ def attach_source_episode_ids(memories: Sequence[Memory]) -> None:
 class MemoryVersion(models.Model):
     """Append-only snapshot of a memory after each change; updates are refused by a trigger."""
 
+    # What a version shows outside the database: the API and the export.
+    PUBLIC_FIELDS = (
+        "version",
+        "action",
+        "reason",
+        "actor_type",
+        "actor_label",
+        "created_at",
+        *Memory.VERSIONED_FIELDS,
+    )
+
     class Action(models.TextChoices):
         CREATE = "create", "Created"
         UPDATE = "update", "Edited"

@@ -17,6 +17,7 @@ from apps.audit.models import AuditEvent
 from apps.dashboard import diffing
 from apps.memories import services
 from apps.memories.models import LinkType, Memory, MemoryVersion, Status
+from tests.conftest import edit_data
 
 pytestmark = pytest.mark.django_db
 
@@ -38,25 +39,6 @@ def version_numbers(memory):
         .order_by("version")
         .values_list("version", flat=True)
     )
-
-
-def edit_data(memory, **changes):
-    """The edit form as the page renders it for `memory`, with `changes` applied."""
-    data = {
-        "content": memory.content,
-        "tags": ", ".join(memory.tags),
-        "kind": memory.kind,
-        "importance": str(memory.importance),
-        "confidence": str(memory.confidence),
-        "valid_from": "",
-        "valid_to": "",
-        "reason": "",
-        "version": str(memory.version),
-    }
-    if memory.pinned:
-        data["pinned"] = "on"
-    data.update(changes)
-    return data
 
 
 def messages_of(response):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.memories.models import Episode, Memory
+from apps.memories.models import Episode, Memory, MemoryVersion
 
 FORMAT = "memoryweb-export"
 FORMAT_VERSION = 1
@@ -11,15 +11,7 @@ RECORD_TYPES = ("episode", "memory", "link", "entity")
 
 EPISODE_KEYS = Episode.PUBLIC_FIELDS
 MEMORY_KEYS = ("id", *Memory.VERSIONED_FIELDS, *Memory.STATE_FIELDS)
-VERSION_KEYS = (
-    "version",
-    "action",
-    "reason",
-    "actor_type",
-    "actor_label",
-    "created_at",
-    *Memory.VERSIONED_FIELDS,
-)
+VERSION_KEYS = MemoryVersion.PUBLIC_FIELDS
 LINK_KEYS = ("source", "target", "link_type", "weight", "metadata", "created_by", "created_at")
 ENTITY_KEYS = ("id", "name", "kind", "aliases", "metadata", "created_at")
 MENTION_KEYS = ("memory", "start", "end", "created_at")
