@@ -15,6 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.consolidation import entities
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Proposal
+from apps.consolidation.services.forgetting import FORGET_BELOW
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Entity, Link, Memory, Mention
@@ -120,7 +121,7 @@ def test_fading_memories_are_proposed_for_archiving_but_never_pinned_ones(space,
     )
     made = consolidation.propose_forgetting(space)
     assert [p.memory_ids for p in made] == [[fading.pk]]
-    assert made[0].evidence["retention"] < consolidation.FORGET_BELOW
+    assert made[0].evidence["retention"] < FORGET_BELOW
     assert consolidation.propose_forgetting(space) == []
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Exists, OuterRef
 
@@ -122,3 +123,8 @@ def _any_name(names: set[str]) -> re.Pattern[str] | None:
         return None
     longest_first = sorted(names, key=len, reverse=True)
     return re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b", re.IGNORECASE)
+
+
+def apply_proposal(proposal: Any, actor: Actor) -> dict[str, Any]:
+    # Placeholder until entity proposals land (issue 21).
+    raise NotImplementedError

@@ -23,6 +23,7 @@ class Operation(models.TextChoices):
     SUPERSEDE = "supersede", "Replace an outdated fact"
     SUMMARY = "summary", "Summarise a topic"
     ARCHIVE = "archive", "Archive a fading memory"
+    ENTITY = "entity", "Record an entity"
 
 
 class Proposal(models.Model):
@@ -31,7 +32,12 @@ class Proposal(models.Model):
         APPLIED = "applied", "Applied"
         REJECTED = "rejected", "Rejected"
         # The memories changed since: applying it would act on what nobody reviewed.
+        # A re-check turns it back to pending (fresh evidence) or retires it.
         STALE = "stale", "Stale"
+        # Re-checked against the memories' current versions, it no longer holds.
+        RETIRED = "retired", "Retired"
+        # Applied, then taken back: the memories are as before; it may be applied again.
+        UNDONE = "undone", "Undone"
 
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
     operation = models.CharField(max_length=16, choices=Operation.choices)
@@ -47,6 +53,8 @@ class Proposal(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=200, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    # Why it is stale, retired or undone, in words a curator reads on the card.
+    status_reason = models.TextField(blank=True)
 
     objects = SpaceScopedManager["Proposal"]()
 
@@ -57,7 +65,9 @@ class Proposal(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["space", "fingerprint"], name="proposal_once"),
             models.CheckConstraint(
-                condition=models.Q(status__in=["pending", "applied", "rejected", "stale"]),
+                condition=models.Q(
+                    status__in=["pending", "applied", "rejected", "stale", "retired", "undone"]
+                ),
                 name="proposal_status_valid",
             ),
         ]

@@ -1,0 +1,47 @@
+"""Consolidation ("sleep time"): find what should change, propose it, apply what a
+person approves or the space's policy allows, always through the domain layer.
+
+Each operation lives in its own module (merges, supersessions, links, summaries,
+forgetting); `runs` puts them in order and `decisions` applies or rejects what they
+propose. Every operation is idempotent: a change already proposed, in any state, is not
+proposed again.
+"""
+
+from apps.consolidation.services.decisions import apply, forget_proposals_about, reject
+from apps.consolidation.services.forgetting import propose_forgetting
+from apps.consolidation.services.links import propose_links
+from apps.consolidation.services.merges import DuplicateGroup, duplicate_groups, propose_merges
+from apps.consolidation.services.proposals import JOB_ACTOR, ProposalError, Report
+from apps.consolidation.services.runs import (
+    ALL_OPERATIONS,
+    ENTITIES,
+    OPERATIONS,
+    auto_applied,
+    consolidate,
+    start_consolidation,
+)
+from apps.consolidation.services.summaries import propose_summaries
+from apps.consolidation.services.supersessions import differing_values, propose_supersessions
+
+__all__ = [
+    "ALL_OPERATIONS",
+    "ENTITIES",
+    "JOB_ACTOR",
+    "OPERATIONS",
+    "DuplicateGroup",
+    "ProposalError",
+    "Report",
+    "apply",
+    "auto_applied",
+    "consolidate",
+    "differing_values",
+    "duplicate_groups",
+    "forget_proposals_about",
+    "propose_forgetting",
+    "propose_links",
+    "propose_merges",
+    "propose_summaries",
+    "propose_supersessions",
+    "reject",
+    "start_consolidation",
+]
