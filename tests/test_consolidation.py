@@ -94,14 +94,32 @@ def test_a_rejection_is_remembered(space, duplicates):
     assert (stored.status, stored.decided_by) == ("rejected", CURATOR.label)
 
 
-def test_a_proposal_whose_memories_changed_goes_stale(space, duplicates, actor):
+def test_a_proposal_whose_memories_changed_is_rechecked_on_approve(space, duplicates, actor):
     same, _, _ = duplicates
     proposal = consolidation.propose_merges(space)[0]
     services.update_memory(space, actor, same.pk, expected_version=1, content="Maya likes mate.")
+    with pytest.raises(consolidation.ProposalError) as refused:
+        consolidation.apply(proposal, CURATOR)
+    # "Maya likes mate." no longer says the same: retired, and the card says why.
+    stored = Proposal.objects.for_space(space).get()
+    assert stored.status == "retired"
+    assert "was edited (v1 → v2" in stored.status_reason
+    assert stored.status_reason in refused.value.message
+    assert set(statuses(space).values()) == {"active"}
+
+
+def test_a_changed_proposal_that_still_holds_returns_with_fresh_versions(space, duplicates, actor):
+    same, _, _ = duplicates
+    proposal = consolidation.propose_merges(space)[0]
+    services.update_memory(space, actor, same.pk, expected_version=1, tags=["tea"])
     with pytest.raises(consolidation.ProposalError):
         consolidation.apply(proposal, CURATOR)
-    assert Proposal.objects.for_space(space).get().status == "stale"
-    assert set(statuses(space).values()) == {"active"}
+    stored = Proposal.objects.for_space(space).get()
+    assert stored.status == "pending"
+    assert stored.status_reason.endswith("still holds")
+    assert 2 in stored.memory_versions
+    consolidation.apply(stored, CURATOR)  # approving again now works
+    assert Proposal.objects.for_space(space).get().status == "applied"
 
 
 def test_fading_memories_are_proposed_for_archiving_but_never_pinned_ones(space, actor):
@@ -185,21 +203,28 @@ def test_related_memories_are_proposed_as_links_incrementally(space, actor, embe
         ],
     )
     embed_now(space)  # real MiniLM embeddings: relatedness is meaning
-    made = {str(p.memory_ids[0]): p for p in consolidation.propose_links(space, threshold=0.5)}
-    assert set(made) == {str(run_a.pk), str(run_b.pk)}
-    assert made[str(run_a.pk)].change["related_to"] == [str(run_b.pk)]
+    # Each run finds the other: one proposal for the pair, its memories in id order.
+    (made,) = consolidation.propose_links(space, threshold=0.5)
+    source, target = sorted([str(run_a.pk), str(run_b.pk)])
+    assert [str(pk) for pk in made.memory_ids] == [source, target]
+    assert made.change["related_to"] == [target]
     assert consolidation.propose_links(space, threshold=0.5) == []  # considered already
 
     later = services.create_memory(space, actor, content="Maya ran twenty miles for the marathon.")
     embed_now(space)
     again = consolidation.propose_links(space, threshold=0.5)
-    assert [p.memory_ids[0] for p in again] == [later.pk]
+    assert {frozenset(p.memory_ids) for p in again} == {
+        frozenset((later.pk, run_a.pk)),
+        frozenset((later.pk, run_b.pk)),
+    }
 
-    applied = consolidation.apply(made[str(run_a.pk)], CURATOR)
+    applied = consolidation.apply(made, CURATOR)
     link = Link.objects.for_space(space).get(pk=applied.result["links"][0])
-    assert (link.source_id, link.target_id, link.type) == (run_a.pk, run_b.pk, "related_to")
-    assert link.weight == made[str(run_a.pk)].evidence["similarities"][str(run_b.pk)]
-    assert not Link.objects.for_space(space).filter(source_id__in=[cook.pk, bills.pk]).exists()
+    assert (str(link.source_id), str(link.target_id), link.type) == (source, target, "related_to")
+    assert link.weight == made.evidence["similarities"][target]
+    linked = {cook.pk, bills.pk}
+    assert not Link.objects.for_space(space).filter(source_id__in=linked).exists()
+    assert not Link.objects.for_space(space).filter(target_id__in=linked).exists()
 
 
 def test_names_are_found_without_a_model():
@@ -209,9 +234,10 @@ def test_names_are_found_without_a_model():
             "Maya met Tomás Reyes at the Lisbon marathon. She loved it! #running #fitness"
         )
     }
-    # A capital at the start of a sentence says nothing by itself: "Maya", "She" are left.
-    assert {"Tomás Reyes", "Lisbon", "running", "fitness"} <= found
-    assert "She" not in found and "Maya" not in found
+    # A capital at the start of a sentence says nothing by itself ("She"), unless the
+    # word is a known first name ("Maya") or place.
+    assert {"Maya", "Tomás Reyes", "Lisbon", "running", "fitness"} <= found
+    assert "She" not in found
 
 
 def test_names_keep_their_particles_and_lose_the_possessive():
@@ -240,16 +266,20 @@ def test_entities_join_memories_that_mention_the_same_name(space, actor):
             {"content": "it rained all day"},
         ],
     )
+    space.settings = {"consolidation": {"auto_apply": ["entity"]}}
+    space.save()
     report = consolidation.consolidate(space, only=["entities"])
     names = dict(Entity.objects.for_space(space).values_list("name", "kind"))
-    assert names["Tomás Reyes"] == "other" and names["Maya"] == "person"
-    assert names["Porto"] == "other" and names["planner"] == "person"
+    assert names["Tomás Reyes"] == "person" and names["Maya"] == "person"
+    # Places are places; the agent writing the memories is never a person.
+    assert names["Porto"] == "place" and names["planner"] == "other"
     tomas = Entity.objects.for_space(space).get(name="Tomás Reyes")
     assert set(tomas.memories.values_list("pk", flat=True)) == {first.pk, second.pk}
     maya = Entity.objects.for_space(space).get(name="Maya")
     assert set(maya.memories.values_list("pk", flat=True)) == {first.pk, second.pk}
-    assert report.applied["entities"] == Mention.objects.for_space(space).count()
-    assert consolidation.consolidate(space, only=["entities"]).applied["entities"] == 0
+    # One proposal per entity, applied by the space's policy.
+    assert report.proposed["entities"] == report.applied["entities"] == len(names) == 4
+    assert consolidation.consolidate(space, only=["entities"]).proposed["entities"] == 0
 
 
 def test_extraction_writes_through_the_domain_layer_with_one_event_naming_no_one(space, actor):
@@ -305,7 +335,7 @@ def test_a_first_name_alone_is_the_one_person_who_has_it(space, actor):
             {"content": "Ana Costa sells fish.", "subject": "Ana Costa"},
         ],
     )
-    consolidation.consolidate(space, only=["entities"])
+    entities.extract(space, actor)
     names = dict(Entity.objects.for_space(space).values_list("name", "kind"))
     assert "Tomás" not in names and names["Tomás Reyes"] == "person"
     tomas = Entity.objects.for_space(space).get(name="Tomás Reyes")
@@ -356,7 +386,14 @@ def test_a_changed_value_proposes_that_the_later_fact_supersedes_the_earlier(
     assert [(p.change["superseded"], p.change["by"]) for p in made] == [
         (str(older.pk), str(newer.pk))
     ]
-    assert made[0].evidence["differs"] == {"numbers": {"before": ["11"], "after": ["18"]}}
+    # The differing value, with where it stands in each text for the card to mark.
+    assert made[0].evidence["differs"] == [
+        {
+            "kind": "when",
+            "before": [{"kind": "date", "text": "October 11", "span": [22, 32]}],
+            "after": [{"kind": "date", "text": "October 18", "span": [22, 32]}],
+        }
+    ]
     assert consolidation.propose_supersessions(space) == []
     consolidation.apply(made[0], CURATOR)
     stored = Memory.objects.for_space(space).get(pk=older.pk)
@@ -397,6 +434,12 @@ def test_a_subjects_topics_get_extractive_summaries(space, actor, embed_now):
         for text in members:
             remaining = remaining.replace(text, "")
         assert proposal.change["content"] and not remaining.strip()
+        # Each sentence names the members it came from, among the summary's own.
+        by_pk = {str(m.pk): m.content for m in created}
+        for sentence in proposal.change["sentences"]:
+            assert sentence["sources"]
+            assert set(sentence["sources"]) <= {str(pk) for pk in proposal.memory_ids}
+            assert all(sentence["text"] in by_pk[pk] for pk in sentence["sources"])
     assert consolidation.propose_summaries(space) == []
 
     applied = consolidation.apply(made[0], CURATOR)

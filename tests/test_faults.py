@@ -20,7 +20,7 @@ from apps.consolidation.models import Proposal
 from apps.consolidation.services import start_consolidation
 from apps.jobs.models import Job
 from apps.memories import services
-from apps.memories.models import Memory, MemoryVersion, Mention
+from apps.memories.models import Memory, MemoryVersion
 from apps.retrieval import tasks
 from apps.spaces.models import ApiToken, Scope
 from memoryweb import embedded
@@ -231,6 +231,7 @@ def test_a_consolidation_job_killed_half_way_resumes_without_duplicates(
     assert (job.status, job.done, job.total) == ("succeeded", 3, 3)
     merges = Proposal.objects.for_space(space).filter(operation="merge")
     assert merges.count() == job.counts["merge_proposed"] == 40  # each pair proposed once
-    mentions = Mention.objects.for_space(space)
-    assert mentions.count() == job.counts["entities_proposed"]
-    assert mentions.values("entity", "memory").distinct().count() == mentions.count()
+    # One proposal per entity (Lisbon, Tomás), each naming every memory once.
+    named = Proposal.objects.for_space(space).filter(operation="entity")
+    assert named.count() == job.counts["entities_proposed"] == 2
+    assert all(len(set(p.memory_ids)) == len(p.memory_ids) == len(rows) for p in named)

@@ -168,6 +168,7 @@ RULES: dict[str, Rule] = {
     "dashboard:memory_purge": page(
         POST=admin("302", body=lambda w: {"reason": "matrix", "confirm": "on"})
     ),
+    "dashboard:memory_unsupersede": page(POST=write("302")),  # not superseded: a message
     # -- conversations, timeline, graph, map
     "dashboard:sessions": page(GET=read()),
     "dashboard:session": page(GET=read()),
@@ -189,6 +190,7 @@ RULES: dict[str, Rule] = {
     ),
     "dashboard:review_approve": page(POST=write("302")),
     "dashboard:review_reject": page(POST=write("302")),
+    "dashboard:review_undo": page(POST=write("302")),  # still pending: a message
     # -- activity, tokens
     "dashboard:audit": page(GET=read()),
     "dashboard:jobs": page(GET=read(), POST=write("302")),  # POST: start a re-embed
@@ -252,6 +254,7 @@ RULES: dict[str, Rule] = {
     "proposal-detail": api(GET=read()),
     "proposal-approve": api(POST=write(body=lambda w: {})),
     "proposal-reject": api(POST=write(body=lambda w: {})),
+    "proposal-undo": api(POST=write("409")),  # the world's proposal is pending, not applied
     "consolidate-list": api(POST=write("202", body=lambda w: {})),
     # -- API: administration
     "space-list": api(GET=signed_in()),  # any caller: the spaces they can see

@@ -526,6 +526,7 @@ class ProposalSerializer(serializers.ModelSerializer):
             "decided_at",
             "decided_by",
             "result",
+            "status_reason",
         ]
 
 

@@ -9,6 +9,7 @@ from django.db import InterfaceError, OperationalError
 
 from apps.audit.context import request_id_var
 from apps.consolidation import services
+from apps.consolidation.services.recheck import recheck_stale
 from apps.jobs.models import Job
 from apps.spaces.models import Space
 
@@ -28,10 +29,18 @@ def consolidate_space(job_id: int) -> dict[str, int]:
     if job.status == Job.Status.QUEUED:
         job.start(total=len(only))
     try:
+        if "rechecked" not in job.counts:
+            # Once per job, before the operations (each runs as its own step below).
+            rechecked = recheck_stale(job.space)
+            job.advance(
+                0,
+                rechecked=rechecked.pop("rechecked"),
+                **{f"recheck_{status}": count for status, count in rechecked.items()},
+            )
         for operation in only:
             if f"{operation}_proposed" in job.counts:
                 continue  # done before the worker running it died: resume after it
-            report = services.consolidate(job.space, only=[operation])
+            report = services.consolidate(job.space, only=[operation], recheck=False)
             job.advance(
                 1,
                 **{f"{operation}_proposed": report.proposed.get(operation, 0)},

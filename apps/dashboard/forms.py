@@ -352,14 +352,54 @@ class QueueForm(forms.Form):
     operation = forms.ChoiceField(
         choices=[("", "Every operation"), *Operation.choices], required=False
     )
+    # Every status, so a curator can find what went stale, was retired or undone, and why.
     status = forms.ChoiceField(choices=Proposal.Status.choices, required=False)
     min_score = forms.FloatField(required=False, min_value=0, max_value=1, label="Score at least")
 
 
+class ProposalIdsField(forms.Field):
+    """The proposals ticked on the page: every value of the field, each a proposal id."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> list[int]:
+        if not value:
+            return []
+        values = value if isinstance(value, list | tuple) else [value]
+        try:
+            return sorted({int(v) for v in values})
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Proposals are named by their number.") from None
+
+
 class BulkApproveForm(forms.Form):
-    operation = forms.ChoiceField(choices=Operation.choices)
-    min_score = forms.FloatField(min_value=0, max_value=1)
+    """Decide many pending proposals at once: those ticked, or those of an operation
+    and/or at or above a score. At least one of the three must narrow the choice."""
+
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject")], required=False
+    )
+    operation = forms.ChoiceField(
+        choices=[("", "of every operation"), *Operation.choices], required=False
+    )
+    min_score = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        error_messages={"invalid": "The score is a number from 0 to 1."},
+    )
+    ids = ProposalIdsField(required=False)
     confirmed = forms.BooleanField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["decision"] = data.get("decision") or "approve"
+        chosen = data.get("operation") or data.get("min_score") is not None or data.get("ids")
+        if not self.errors and not chosen:
+            raise forms.ValidationError(
+                "Choose an operation or a score, or tick the proposals to decide."
+            )
+        return data
 
 
 # ----------------------------------------------------------------- audit log

@@ -185,9 +185,9 @@ class ModeScores:
         }
 
 
-# Links and summaries are what graph-expanded retrieval walks; the other operations
-# are counted but left for review, as a person would.
-EVAL_AUTO_APPLY = ["link", "summary"]
+# Links, summaries and entities are what graph-expanded retrieval walks; the other
+# operations are counted but left for review, as a person would.
+EVAL_AUTO_APPLY = ["link", "summary", "entity"]
 # Only the turns carry evidence ids: summaries made by consolidation are walked
 # through, never ranked in a turn's place.
 TURNS_ONLY = Filters(kinds=[Kind.EPISODIC])

@@ -103,7 +103,8 @@ def test_consolidate_now_starts_a_job(editor, space):
     response = editor.post("/s/home/review/run/")
     job = Job.objects.for_space(space).get()
     assert job.kind == "consolidate"
-    assert response["Location"] == f"/s/home/jobs/{job.pk}/"
+    # Back to the review page, whose panel follows the job (never a bare job row).
+    assert response["Location"] == f"/s/home/review/?job={job.pk}"
 
 
 def test_a_link_proposal_lists_the_related_memories(viewer, space, actor, embed_now):

@@ -81,6 +81,26 @@ class ProposalViewSet(SpaceScopedViewSet):
         reason = body.validated_data.get("reason", "")
         return self._decide(pk, lambda p: consolidation.reject(p, self.actor, reason=reason))
 
+    @extend_schema(
+        parameters=[PROPOSAL_ID],
+        request=None,
+        responses={200: s.DECIDED_PROPOSAL, 409: s.ErrorSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def undo(self, request: Request, pk: str) -> Response:
+        """Take back an applied proposal: a merge's originals come back as they were, a
+        superseded memory gets back its status and validity, a summary is archived, a
+        link removed, an archived memory restored. The proposal becomes `undone` and
+        may be approved again. When a memory changed since the apply, nothing is undone
+        and the 409 lists each change (`details.changed`)."""
+        try:
+            undone = consolidation.undo(self.get_object(), self.actor)
+        except consolidation.UndoConflict as conflict:
+            raise ApiError(409, "changed_since_apply", conflict.message, conflict.details) from None
+        except consolidation.ProposalError as refused:
+            raise ApiError(409, "proposal_not_applied", refused.message, {"id": pk}) from None
+        return Response(decided_proposal(self.caller, undone))
+
     def _decide(self, pk: str, decide: Callable[[Proposal], Proposal]) -> Response:
         try:
             decided = decide(self.get_object())

@@ -447,12 +447,21 @@ class MemoryViewSet(SpaceScopedViewSet):
         log_reads(self.caller, [memory.pk], "versions")
         return Response(s.VersionSerializer(version).data)
 
-    @extend_schema(request=s.RevertSerializer, responses=WRITTEN_MEMORY, parameters=[IF_MATCH])
+    @extend_schema(
+        request=s.RevertSerializer,
+        responses=WRITTEN_MEMORY,
+        parameters=[IF_MATCH],
+        description="Write a new version equal to an old one. Status and validity come back "
+        "together or not at all: the `Revert-Lifecycle` header says which (`restored` or "
+        "`kept`) and `Revert-Outcome` says why; the memory's own answer repeats both under "
+        "`revert`. Reverting a superseded memory to a version before the supersession ends "
+        "the supersession.",
+    )
     @action(detail=True, methods=["post"])
     def revert(self, request: Request, pk: str) -> Response:
         body = s.RevertSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        memory = services.revert_memory(
+        reverted = services.revert_to_version(
             self.space,
             self.actor,
             pk,
@@ -460,7 +469,19 @@ class MemoryViewSet(SpaceScopedViewSet):
             reason=body.validated_data.get("reason", ""),
             expected_version=if_match_version(request),
         )
-        return self.respond(memory)
+        response = self.respond(reverted.memory)
+        # Every caller learns it from the headers; a receipt (write-only token) keeps
+        # its fixed shape, so only the memory itself carries it in its body too.
+        response["Revert-Lifecycle"] = "restored" if reverted.lifecycle_restored else "kept"
+        response["Revert-Outcome"] = reverted.outcome
+        if self.caller.may_read:
+            response.data["revert"] = {
+                "to_version": reverted.to_version,
+                "changed": reverted.changed,
+                "lifecycle_restored": reverted.lifecycle_restored,
+                "outcome": reverted.outcome,
+            }
+        return response
 
     @extend_schema(responses=s.AuditEventSerializer(many=True))
     @action(detail=True, methods=["get"])

@@ -22,6 +22,12 @@ from apps.consolidation.services.runs import (
 )
 from apps.consolidation.services.summaries import propose_summaries
 from apps.consolidation.services.supersessions import differing_values, propose_supersessions
+from apps.consolidation.services.undo import (
+    UndoConflict,
+    changes_since_apply,
+    proposals_changing,
+    undo,
+)
 
 __all__ = [
     "ALL_OPERATIONS",
@@ -31,12 +37,15 @@ __all__ = [
     "DuplicateGroup",
     "ProposalError",
     "Report",
+    "UndoConflict",
     "apply",
     "auto_applied",
+    "changes_since_apply",
     "consolidate",
     "differing_values",
     "duplicate_groups",
     "forget_proposals_about",
+    "proposals_changing",
     "propose_forgetting",
     "propose_links",
     "propose_merges",
@@ -44,4 +53,5 @@ __all__ = [
     "propose_supersessions",
     "reject",
     "start_consolidation",
+    "undo",
 ]

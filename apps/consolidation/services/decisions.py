@@ -11,8 +11,9 @@ from apps.audit.services import record_event
 from apps.consolidation import entities
 from apps.consolidation.models import Operation, Proposal
 from apps.consolidation.services.proposals import ProposalError
+from apps.consolidation.services.recheck import recheck_proposal, staleness
 from apps.memories import services as memories
-from apps.memories.models import LinkType, Memory
+from apps.memories.models import Link, LinkType, Memory
 from apps.spaces.models import Space
 
 
@@ -28,8 +29,14 @@ def _still_as_proposed(space: Space, proposal: Proposal) -> bool:
     )
 
 
+# What may be applied: a proposal waiting for a decision, or one applied and then
+# undone (applying it again redoes the change on the memories as they are now).
+APPLICABLE = (Proposal.Status.PENDING, Proposal.Status.UNDONE)
+
+
 def apply(proposal: Proposal, actor: Actor, content: str | None = None) -> Proposal:
-    """Carry out a pending proposal (with `content` edited by the approver, for a merge).
+    """Carry out a pending or undone proposal (with `content` edited by the approver,
+    for a merge).
 
     A proposal whose memories changed since is marked stale, and nothing is applied.
     """
@@ -37,15 +44,46 @@ def apply(proposal: Proposal, actor: Actor, content: str | None = None) -> Propo
         locked = (
             Proposal.objects.for_space(proposal.space_id).select_for_update().get(pk=proposal.pk)
         )
-        if locked.status != Proposal.Status.PENDING:
+        if locked.status not in APPLICABLE:
             raise ProposalError(f"this proposal is already {locked.status}")
         if _still_as_proposed(locked.space, locked):
             return _carry_out(locked, actor, content)
         locked.status = Proposal.Status.STALE
+        locked.status_reason = staleness(locked.space, locked)
         locked.decided_at = timezone.now()
-        locked.save(update_fields=["status", "decided_at"])
-    # Raised once the stale mark is stored.
-    raise ProposalError("the memories changed since this was proposed; nothing was applied")
+        locked.save(update_fields=["status", "status_reason", "decided_at"])
+    # Judged again at once, so the curator sees it back with fresh evidence or retired
+    # with the reason, rather than a dead card; raised once that is stored.
+    rechecked = recheck_proposal(proposal)
+    raise ProposalError(
+        "the memories changed since this was proposed; nothing was applied. "
+        + (rechecked.status_reason or "It is marked stale.")
+    )
+
+
+def changed_by(proposal: Proposal) -> list[str]:
+    """The memories an applied proposal rewrote, which its undo rewrites back: the
+    ones whose later edits an undo must not silently overwrite. A link or an entity
+    changes no memory's version."""
+    result = proposal.result
+    if proposal.operation == Operation.MERGE:
+        return [*(str(pk) for pk in proposal.memory_ids), result["merged"]]
+    if proposal.operation == Operation.SUMMARY:
+        return [result["summary"]]
+    if proposal.operation == Operation.SUPERSEDE:
+        return [result["superseded"]]
+    if proposal.operation == Operation.ARCHIVE:
+        return [result["archived"]]
+    return []
+
+
+def versions_of(space: Space, memory_ids: list[str]) -> dict[str, int]:
+    return {
+        str(pk): version
+        for pk, version in Memory.objects.for_space(space)
+        .filter(pk__in=memory_ids)
+        .values_list("pk", "version")
+    }
 
 
 def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
@@ -86,6 +124,12 @@ def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
             .filter(pk__in=targets)
             .values_list("pk", flat=True)
         }
+        # A link someone made meanwhile is theirs: undoing this must not remove it.
+        existing = set(
+            Link.objects.for_space(space)
+            .filter(source_id=source, type=LinkType.RELATED_TO)
+            .values_list("pk", flat=True)
+        )
         created = []
         for target in targets:
             if target not in still_active:
@@ -93,17 +137,20 @@ def _carry_out(locked: Proposal, actor: Actor, content: str | None) -> Proposal:
             link = memories.link_memories(
                 space, actor, source, target, LinkType.RELATED_TO, weight=weights.get(target, 1.0)
             )
-            created.append(link.pk)
+            if link.pk not in existing:
+                created.append(link.pk)
         locked.result = {"links": created}
     elif locked.operation == Operation.ENTITY:
         locked.result = entities.apply_proposal(locked, actor)
     else:
         memories.archive_memory(space, actor, locked.memory_ids[0], reason=reason)
         locked.result = {"archived": str(locked.memory_ids[0])}
+    locked.result["versions_after"] = versions_of(space, changed_by(locked))
     locked.status = Proposal.Status.APPLIED
+    locked.status_reason = ""
     locked.decided_at = timezone.now()
     locked.decided_by = actor.label
-    locked.save(update_fields=["status", "decided_at", "decided_by", "result"])
+    locked.save(update_fields=["status", "status_reason", "decided_at", "decided_by", "result"])
     record_event(
         space,
         actor,

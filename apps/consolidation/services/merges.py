@@ -1,17 +1,19 @@
-"""Near-duplicates: memories that say the same thing, proposed as one merge."""
+"""Near-duplicates: memories that say the same thing, proposed as one merge.
+
+The judgement of each pair lives in apps.consolidation.judging: same subject, same
+kind, nothing in conflict (no value of a slot that differs, no word saying it changed)
+and close in meaning. A group is proposed only when every pair in it is a merge.
+"""
 
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from apps.consolidation.judging import Verdict
+from apps.consolidation.judging.candidates import judge_pairs, judge_space
+from apps.consolidation.judging.second_opinion import configured_check
 from apps.consolidation.models import Operation, Proposal
-from apps.consolidation.services.proposals import BLOCK, normalized, propose, unit_vectors
-from apps.consolidation.services.supersessions import differing_values
-from apps.memories.models import Memory
+from apps.consolidation.services.proposals import Recheck, normalized, propose
 from apps.spaces.models import Space
-
-DUPLICATE_SIMILARITY = 0.95
 
 
 @dataclass
@@ -20,77 +22,56 @@ class DuplicateGroup:
     versions: list[int]
     longest: str  # the most complete text of the group
     evidence: dict[str, Any]
+    score: float
 
 
-def duplicate_groups(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> list[DuplicateGroup]:
-    """Groups of active memories that say the same thing, with their evidence."""
-    active = {
-        str(pk): (content, version)
-        for pk, content, version in Memory.objects.for_space(space)
-        .active()
-        .values_list("pk", "content", "version")
+def _group(members: list[str], verdicts: list[Verdict], versions: dict[str, int]) -> DuplicateGroup:
+    statements = {v.older.id: v.older for v in verdicts} | {v.newer.id: v.newer for v in verdicts}
+    members = sorted(members)
+    similarities = [v.evidence.get("similarity", v.score) for v in verdicts] or [1.0]
+    evidence = {
+        "similarities": [
+            {
+                "a": min(v.older.id, v.newer.id),
+                "b": max(v.older.id, v.newer.id),
+                "similarity": v.evidence.get("similarity", v.score),
+                "reason": v.reason,
+                "shared_words": v.evidence.get("shared_words", []),
+            }
+            for v in sorted(verdicts, key=lambda v: (min(v.older.id, v.newer.id), v.newer.id))
+        ],
+        "same_text": len({normalized(statements[m].content) for m in members}) == 1,
+        "subject": statements[members[0]].subject,
+        "kind": statements[members[0]].kind,
+        "times": {m: statements[m].when.isoformat() for m in members},
     }
-    parent = {pk: pk for pk in active}
-
-    def root(pk: str) -> str:
-        while parent[pk] != pk:
-            parent[pk] = parent[parent[pk]]
-            pk = parent[pk]
-        return pk
-
-    best: dict[frozenset[str], float] = {}
-    by_text: dict[str, str] = {}
-    for pk, (content, _) in active.items():
-        key = normalized(content)
-        if key in by_text:
-            parent[root(pk)] = root(by_text[key])
-            best[frozenset((pk, by_text[key]))] = 1.0
-        else:
-            by_text[key] = pk
-    ids, unit = unit_vectors(space, set(active))
-    if len(ids) > 1:
-        for start in range(0, len(ids), BLOCK):
-            similar = unit[start : start + BLOCK] @ unit.T
-            rows, cols = np.nonzero(similar >= threshold)
-            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
-                a, b = start + row, col
-                # Close in meaning but not in value ("on the 11th" / "on the 18th"): a
-                # supersession candidate, never a merge that would lose the difference.
-                if a < b and not differing_values(active[ids[a]][0], active[ids[b]][0]):
-                    parent[root(ids[a])] = root(ids[b])
-                    pair = frozenset((ids[a], ids[b]))
-                    best[pair] = max(best.get(pair, 0.0), float(similar[row, col]))
-    groups: dict[str, list[str]] = {}
-    for pk in active:
-        groups.setdefault(root(pk), []).append(pk)
-    found = []
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        members.sort()
-        pairs = {pair: s for pair, s in best.items() if pair <= set(members)}
-        evidence = {
-            "similarities": [
-                {"a": a, "b": b, "similarity": round(s, 4)}
-                for (a, b), s in ((tuple(sorted(p)), s) for p, s in pairs.items())
-            ],
-            "same_text": len({normalized(active[m][0]) for m in members}) == 1,
-        }
-        found.append(
-            DuplicateGroup(
-                members,
-                [active[m][1] for m in members],
-                max((active[m][0] for m in members), key=len),
-                evidence,
-            )
-        )
-    return found
+    opinions = {v.evidence["second_opinion"] for v in verdicts if "second_opinion" in v.evidence}
+    if opinions:
+        evidence["second_opinion"] = opinions.pop() if len(opinions) == 1 else "mixed"
+    # Keep the most complete text; of equals, the newest.
+    longest = max(members, key=lambda m: (len(statements[m].content), statements[m].when))
+    return DuplicateGroup(
+        members,
+        [versions[m] for m in members],
+        statements[longest].content,
+        evidence,
+        round(sum(similarities) / len(similarities), 4),
+    )
 
 
-def propose_merges(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> list[Proposal]:
+def duplicate_groups(space: Space) -> list[DuplicateGroup]:
+    """Groups of active memories that say the same thing, with their evidence."""
+    judged = judge_space(space, configured_check())
+    groups = []
+    for verdicts in judged.decisions.merges:
+        members = sorted({v.older.id for v in verdicts} | {v.newer.id for v in verdicts})
+        groups.append(_group(members, verdicts, judged.versions))
+    return sorted(groups, key=lambda group: group.members)
+
+
+def propose_merges(space: Space) -> list[Proposal]:
     made = []
-    for group in duplicate_groups(space, threshold):
-        similarities = [pair["similarity"] for pair in group.evidence["similarities"]] or [1.0]
+    for group in duplicate_groups(space):
         proposal = propose(
             space,
             Operation.MERGE,
@@ -98,8 +79,30 @@ def propose_merges(space: Space, threshold: float = DUPLICATE_SIMILARITY) -> lis
             group.versions,
             {"content": group.longest},
             group.evidence,
-            score=round(sum(similarities) / len(similarities), 4),
+            score=group.score,
         )
         if proposal:
             made.append(proposal)
     return made
+
+
+def recheck(space: Space, proposal: Proposal) -> Recheck:
+    """The merge judged again on its memories' current versions: it holds while every
+    pair of them still says the same thing."""
+    members = [str(pk) for pk in proposal.memory_ids]
+    judged = judge_pairs(space, members, configured_check())
+    if isinstance(judged, str):
+        return Recheck(False, dict(proposal.change), dict(proposal.evidence), 0.0, judged)
+    verdicts = list(judged.verdicts.values())
+    group = _group(members, verdicts, judged.versions)
+    change = {"content": group.longest}
+    failing = [v for v in verdicts if v.op != "merge"]
+    if failing:
+        return Recheck(False, change, group.evidence, 0.0, _why_not(failing[0]))
+    return Recheck(True, change, group.evidence, group.score, "they still say the same thing")
+
+
+def _why_not(verdict: Verdict) -> str:
+    if verdict.op == "supersede":
+        return "the newer memory now replaces the older one rather than repeating it"
+    return f"they no longer say the same thing: {verdict.reason}"

@@ -30,6 +30,7 @@ class ProposalError(ValueError):
 class Report:
     proposed: dict[str, int] = field(default_factory=dict)
     applied: dict[str, int] = field(default_factory=dict)
+    rechecked: dict[str, int] = field(default_factory=dict)
 
 
 def normalized(text: str) -> str:
@@ -75,3 +76,15 @@ def propose(
             )
     except IntegrityError:
         return None  # proposed before: pending, applied or rejected, it is not repeated
+
+
+@dataclass
+class Recheck:
+    """An operation's judgement of a proposal against its memories' current versions:
+    whether it still holds, and the change, evidence and score it would now have."""
+
+    holds: bool
+    change: dict[str, Any]
+    evidence: dict[str, Any]
+    score: float
+    reason: str

@@ -13,14 +13,16 @@ from apps.consolidation.services.forgetting import propose_forgetting
 from apps.consolidation.services.links import propose_links
 from apps.consolidation.services.merges import propose_merges
 from apps.consolidation.services.proposals import JOB_ACTOR, ProposalError, Report
+from apps.consolidation.services.recheck import recheck_stale
 from apps.consolidation.services.summaries import propose_summaries
 from apps.consolidation.services.supersessions import propose_supersessions
 from apps.spaces.models import Space
 
+# Supersessions before links: a pair proposed for a supersession gets no link proposal.
 OPERATIONS: dict[str, Callable[[Space], list[Proposal]]] = {
     Operation.MERGE.value: propose_merges,
-    Operation.LINK.value: propose_links,
     Operation.SUPERSEDE.value: propose_supersessions,
+    Operation.LINK.value: propose_links,
     Operation.SUMMARY.value: propose_summaries,
     Operation.ARCHIVE.value: propose_forgetting,
 }
@@ -28,22 +30,38 @@ ENTITIES = "entities"
 ALL_OPERATIONS = [*OPERATIONS, ENTITIES]
 
 
-def consolidate(space: Space, only: Iterable[str] | None = None, dry_run: bool = False) -> Report:
-    """Run the operations (all, or `only`), then apply what the space's policy allows.
+def consolidate(
+    space: Space, only: Iterable[str] | None = None, dry_run: bool = False, recheck: bool = True
+) -> Report:
+    """Re-check the proposals whose memories changed (unless `recheck` is False: the job
+    does it once, not per operation), run the operations (all, or `only`), then apply
+    what the space's policy allows.
 
     With `dry_run` nothing is stored: the report counts what would be proposed.
     """
     report = Report()
+    if recheck and not dry_run:
+        # First, so that the operations see the queue as it now stands: a proposal
+        # retired here may be proposed anew in its changed form by this run.
+        report.rechecked = recheck_stale(space)
     chosen = list(only or ALL_OPERATIONS)
     for operation in chosen:
         if operation == ENTITIES:
-            # Entities and mentions change no memory: they are written, not proposed.
+            # One proposal per (name, kind), reviewed unless the space auto-applies
+            # "entity"; new mentions of an entity already reviewed are recorded at once.
             with transaction.atomic():
-                found = entities.extract(space, JOB_ACTOR)
+                found = entities.propose_entities(space, JOB_ACTOR)
                 transaction.set_rollback(dry_run)
-            report.proposed[ENTITIES] = found
-            if not dry_run:
-                report.applied[ENTITIES] = found
+            report.proposed[ENTITIES] = len(found.proposals)
+            if not dry_run and Operation.ENTITY in auto_applied(space):
+                applied = 0
+                for proposal in found.proposals:
+                    try:
+                        apply(proposal, JOB_ACTOR)
+                        applied += 1
+                    except ProposalError:
+                        continue  # stale by now: left for a person to look at
+                report.applied[ENTITIES] = applied
             continue
         if dry_run:
             with transaction.atomic():

@@ -1,45 +1,190 @@
-"""Topic summaries: clusters of a subject's memories, summarised extractively."""
+"""Topic summaries: clusters of a subject's memories, summarised extractively.
+
+A summary is the members' own sentences, chosen to cover the whole cluster (each
+member close to some chosen sentence), not the few nearest its centre: an odd member
+out (the marathon among the runs) is what a centre-only summary drops. Each sentence
+names the members it came from, and a member that another member supersedes is left
+out, so that a summary never repeats an outdated fact beside its correction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from apps.consolidation.models import Operation, Proposal
-from apps.consolidation.services.proposals import propose, unit_vectors
-from apps.memories.models import Kind, Memory
+from apps.consolidation.services.proposals import Recheck, normalized, propose, unit_vectors
+from apps.consolidation.services.recheck import current_vectors, label
+from apps.memories.models import Kind, Link, LinkType, Memory, Status
 from apps.spaces.models import Space
 
 SUMMARY_MIN_CLUSTER = 3
 SUMMARY_DISTANCE = 0.75  # average cosine distance within which memories share a topic
-SUMMARY_SENTENCES = 3
 SUMMARY_MAX_MEMBERS = 5000
+# A member is covered once a chosen sentence is its own or this similar to it: close
+# enough in MiniLM's space to say the same kind of thing about the subject.
+SUMMARY_COVERED = 0.7
+# A sentence this similar to one already chosen would only repeat it.
+SUMMARY_REDUNDANT = 0.9
+# The summary's length: it is read on a card and recalled as one memory.
+SUMMARY_MAX_SENTENCES = 6
+SUMMARY_MAX_CHARS = 1000
+
+# A sentence ends at . ! or ? followed by space and a capital, digit or quote; or at a
+# line break. Abbreviations ("Dr. Lee") split wrongly, and cost one odd sentence.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“'(\[A-ZÀ-Ý0-9])|\n+")
 
 
-def _central_sentences(texts: list[str], unit: np.ndarray, count: int) -> str:
-    """An extractive summary: the members nearest the cluster's centre, in order."""
-    centre = unit.mean(axis=0)
-    nearest = sorted(np.argsort(-(unit @ centre))[:count].tolist())
-    return " ".join(texts[i].strip() for i in nearest)
+def sentences_of(text: str) -> list[str]:
+    parts = [part.strip() for part in _SENTENCE_END.split(text) if len(part.strip()) > 1]
+    return parts or ([text.strip()] if text.strip() else [])
+
+
+@dataclass
+class Member:
+    pk: str
+    content: str
+    version: int
+    when: datetime
+
+
+def superseded_within(space: Space, member_ids: list[str]) -> dict[str, str]:
+    """The members another member of the same set supersedes: by a `supersedes` link,
+    or by a supersede proposal still pending. {older: newer}."""
+    wanted = set(member_ids)
+    found = {
+        str(old): str(new)
+        for new, old in Link.objects.for_space(space)
+        .filter(type=LinkType.SUPERSEDES, source_id__in=wanted, target_id__in=wanted)
+        .values_list("source_id", "target_id")
+    }
+    for change in (
+        Proposal.objects.for_space(space)
+        .filter(
+            operation=Operation.SUPERSEDE,
+            status=Proposal.Status.PENDING,
+            memory_ids__overlap=list(wanted),
+        )
+        .values_list("change", flat=True)
+    ):
+        old, new = str(change.get("superseded")), str(change.get("by"))
+        if old in wanted and new in wanted:
+            found.setdefault(old, new)
+    return found
+
+
+def summarize(
+    members: list[Member], left_out: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The sentences that cover `members` best, in the order they happened, as the
+    change's "content" and "sentences", and the evidence of how well they cover them.
+
+    Greedy maximum coverage (a facility-location objective): each step takes the
+    sentence that most raises the sum, over the members, of their best similarity to a
+    chosen sentence, so that a sentence like one already chosen gains little; one nearly
+    the same is skipped outright. It stops once every member is covered, or at the
+    length cap.
+    """
+    from apps.retrieval.embedding import get_backend
+
+    when = {m.pk: (m.when, m.pk) for m in members}
+    candidates: dict[str, dict[str, Any]] = {}  # normalized text -> sentence
+    for member in sorted(members, key=lambda m: when[m.pk]):
+        for position, text in enumerate(sentences_of(member.content)):
+            key = normalized(text)
+            if key:
+                # The same sentence in two members is one sentence with two sources.
+                sentence = candidates.setdefault(
+                    key, {"text": text, "sources": [], "at": (*when[member.pk], position)}
+                )
+                sentence["sources"].append(member.pk)
+    pool = list(candidates.values())
+    if not pool:
+        return {"content": "", "sentences": []}, {"members": len(members), "coverage": 0.0}
+    texts = list(dict.fromkeys([s["text"] for s in pool] + [m.content for m in members]))
+    vector = dict(zip(texts, _unit(get_backend().embed(texts)), strict=True))
+    sentence_vectors = np.stack([vector[s["text"]] for s in pool])
+    similar = np.stack([vector[m.content] for m in members]) @ sentence_vectors.T
+    row = {m.pk: i for i, m in enumerate(members)}
+    for column, sentence in enumerate(pool):
+        for pk in sentence["sources"]:
+            similar[row[pk], column] = 1.0  # a member's own sentence speaks for it
+    sizes = np.array([len(s["text"]) + 1 for s in pool])
+    best = np.zeros(len(members), dtype=np.float32)
+    closest = np.full(len(pool), -1.0, dtype=np.float32)  # to a chosen sentence
+    chosen: list[int] = []
+    while len(chosen) < SUMMARY_MAX_SENTENCES and (best < SUMMARY_COVERED).any():
+        gains = np.maximum(similar - best[:, None], 0.0).sum(axis=0)
+        fits = sizes + sizes[chosen].sum() <= SUMMARY_MAX_CHARS if chosen else True
+        gains[~(fits & (closest < SUMMARY_REDUNDANT))] = -1.0
+        gains[chosen] = -1.0
+        pick = int(gains.argmax())
+        if gains[pick] <= 0.0:
+            break
+        chosen.append(pick)
+        best = np.maximum(best, similar[:, pick])
+        closest = np.maximum(closest, sentence_vectors @ sentence_vectors[pick])
+    picked = sorted((pool[i] for i in chosen), key=lambda s: s["at"])
+    uncovered = [m.pk for m in members if best[row[m.pk]] < SUMMARY_COVERED]
+    change = {
+        "content": " ".join(s["text"] for s in picked),
+        "sentences": [{"text": s["text"], "sources": s["sources"]} for s in picked],
+    }
+    evidence = {
+        "members": len(members),
+        "coverage": round(1.0 - len(uncovered) / len(members), 4),
+        "uncovered": uncovered,
+        "left_out": [
+            {"id": old, "reason": "superseded", "by": new} for old, new in sorted(left_out.items())
+        ],
+    }
+    return change, evidence
+
+
+def _unit(vectors: list[list[float]]) -> list[np.ndarray]:
+    return [np.asarray(v, dtype=np.float32) / max(float(np.linalg.norm(v)), 1e-12) for v in vectors]
+
+
+def _summary(
+    members: list[Member], left_out: dict[str, str], subject: str, level: int, cohesion: float
+) -> tuple[dict[str, Any], dict[str, Any], float]:
+    """A summary proposal's change, evidence and score (its cohesion)."""
+    change, evidence = summarize(members, left_out)
+    score = round(cohesion, 4)
+    return {**change, "subject": subject, "level": level}, {**evidence, "cohesion": score}, score
 
 
 def propose_summaries(space: Space) -> list[Proposal]:
-    """Per subject, clusters of its memories by topic, each summarised by its most
-    central sentences; clusters of those summaries make the next level."""
+    """Per subject, clusters of its memories by topic, each summarised by the sentences
+    that cover it; clusters of those summaries make the next level."""
     from sklearn.cluster import AgglomerativeClustering
 
     made = []
+    # Choosing sentences embeds them: a cluster already proposed (in any state) is not
+    # summarised again only to be found a duplicate.
+    proposed = set(
+        Proposal.objects.for_space(space)
+        .filter(operation=Operation.SUMMARY)
+        .values_list("fingerprint", flat=True)
+    )
     for level, kinds in ((1, "memories"), (2, "summaries")):
         rows = Memory.objects.for_space(space).active().exclude(subject="")
         if kinds == "memories":
             rows = rows.exclude(kind=Kind.SUMMARY)
         else:
             rows = rows.filter(kind=Kind.SUMMARY, metadata__level=level - 1)
-        by_subject: dict[str, dict[str, tuple[str, int]]] = {}
+        by_subject: dict[str, dict[str, Member]] = {}
         # The newest SUMMARY_MAX_MEMBERS of a subject: clustering is quadratic in them.
-        for pk, subject, content, version in rows.order_by("-created_at").values_list(
-            "pk", "subject", "content", "version"
-        ):
+        for pk, subject, content, version, occurred, created in rows.order_by(
+            "-created_at"
+        ).values_list("pk", "subject", "content", "version", "occurred_at", "created_at"):
             members = by_subject.setdefault(subject, {})
             if len(members) < SUMMARY_MAX_MEMBERS:
-                members[str(pk)] = (content, version)
+                members[str(pk)] = Member(str(pk), content, version, occurred or created)
         for subject, members in by_subject.items():
             if len(members) < SUMMARY_MIN_CLUSTER * 2:
                 continue  # too few to be worth a summary
@@ -52,27 +197,88 @@ def propose_summaries(space: Space) -> list[Proposal]:
                 metric="cosine",
                 linkage="average",
             ).fit_predict(unit)
-            for label in sorted(set(labels.tolist())):
-                chosen = [i for i, value in enumerate(labels.tolist()) if value == label]
+            for cluster in sorted(set(labels.tolist())):
+                chosen = [i for i, value in enumerate(labels.tolist()) if value == cluster]
                 if len(chosen) < SUMMARY_MIN_CLUSTER:
                     continue
                 cluster_ids = [ids[i] for i in chosen]
-                texts = [members[pk][0] for pk in cluster_ids]
-                vectors = unit[chosen]
+                left_out = superseded_within(space, cluster_ids)
+                kept = [i for i in chosen if ids[i] not in left_out]
+                if len(kept) < SUMMARY_MIN_CLUSTER:
+                    continue
+                included = [members[ids[i]] for i in kept]
+                fingerprint = Proposal.fingerprint_of(Operation.SUMMARY, [m.pk for m in included])
+                if fingerprint in proposed:
+                    continue
+                vectors = unit[kept]
                 cohesion = float((vectors @ vectors.mean(axis=0)).mean())
+                change, evidence, score = _summary(included, left_out, subject, level, cohesion)
+                if not change["content"]:
+                    continue
                 proposal = propose(
                     space,
                     Operation.SUMMARY,
-                    cluster_ids,
-                    [members[pk][1] for pk in cluster_ids],
-                    {
-                        "content": _central_sentences(texts, vectors, SUMMARY_SENTENCES),
-                        "subject": subject,
-                        "level": level,
-                    },
-                    {"members": len(cluster_ids), "cohesion": round(cohesion, 4)},
-                    score=round(cohesion, 4),
+                    [m.pk for m in included],
+                    [m.version for m in included],
+                    change,
+                    evidence,
+                    score=score,
+                    fingerprint=fingerprint,
                 )
                 if proposal:
                     made.append(proposal)
     return made
+
+
+def recheck(space: Space, proposal: Proposal) -> Recheck:
+    """A summary against its members as they are now. It holds while every member is
+    active, about the same subject, on the topic of the others and superseded by none
+    of them; its sentences are then chosen afresh. Otherwise the cluster changed, and
+    the next run proposes a summary of the cluster as it is."""
+    ids = [str(pk) for pk in proposal.memory_ids]
+    subject = proposal.change.get("subject", "")
+    level = int(proposal.change.get("level", 1))
+    rows = {
+        str(memory.pk): memory
+        for memory in Memory.objects.for_space(space)
+        .filter(pk__in=ids)
+        .only("pk", "status", "subject", "content", "version", "occurred_at", "created_at")
+    }
+    unchanged = Recheck(False, proposal.change, proposal.evidence, proposal.score, "")
+
+    def changed(why: str) -> Recheck:
+        unchanged.reason = f"the cluster changed: {why}"
+        return unchanged
+
+    for pk in ids:
+        if pk not in rows:
+            return changed(f"memory {pk[:8]} no longer exists")
+        memory = rows[pk]
+        if memory.status != Status.ACTIVE:
+            return changed(f"memory {label(memory.content)} is {memory.status}")
+        if memory.subject != subject:
+            about = memory.subject or "no one"
+            return changed(f"memory {label(memory.content)} is about {about} now")
+    left_out = superseded_within(space, ids)
+    if left_out:
+        old, new = next(iter(left_out.items()))
+        older, newer = label(rows[old].content), label(rows[new].content)
+        return changed(f"memory {older} is superseded by {newer}")
+    vectors = current_vectors(space, ids)
+    unit = np.stack([vectors[pk] for pk in ids])
+    similar = unit @ unit.T
+    for i, pk in enumerate(ids):
+        # As the clustering judged it: the average distance to the others.
+        distance = 1.0 - float((similar[i].sum() - similar[i, i]) / max(len(ids) - 1, 1))
+        if distance > SUMMARY_DISTANCE:
+            return changed(f"memory {label(rows[pk].content)} is no longer on the topic")
+    cohesion = float((unit @ unit.mean(axis=0)).mean())
+    members = [
+        Member(pk, m.content, m.version, m.occurred_at or m.created_at)
+        for pk, m in ((pk, rows[pk]) for pk in ids)
+    ]
+    change, evidence, score = _summary(members, {}, subject, level, cohesion)
+    if not change["content"]:
+        unchanged.reason = "its members have nothing left to say"
+        return unchanged
+    return Recheck(True, change, evidence, score, reason="")

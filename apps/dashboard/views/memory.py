@@ -25,6 +25,8 @@ from pgvector.django import CosineDistance
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import record_events
+from apps.consolidation import services as consolidation
+from apps.consolidation.models import Operation, Proposal
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.diffing import (
     display_value,
@@ -238,6 +240,23 @@ def _similar(memory: Memory) -> list[tuple[Memory, float]]:
     return [(other, 1.0 - float(other.distance)) for other in nearest]
 
 
+def _supersessions(
+    memory: Memory, lineage: list[tuple[str, str, list[LinkedMemory]]], undoable: list[Proposal]
+) -> list[Memory]:
+    """The memories superseding this one whose supersession can be undone here: those
+    no applied proposal made (that proposal's own Undo takes it back, and marks it)."""
+    if memory.status != Status.SUPERSEDED:
+        return []
+    by_proposal = {str(p.change.get("by")) for p in undoable if p.operation == Operation.SUPERSEDE}
+    return [
+        item.other
+        for key, _, items in lineage
+        if key == "superseded_by"
+        for item in items
+        if str(item.other.pk) not in by_proposal
+    ]
+
+
 def _access_log(memory: Memory) -> list[AuditEvent]:
     return list(
         AuditEvent.objects.for_space(memory.space_id)
@@ -257,7 +276,10 @@ def _page_context(
     versions = _versions(memory)
     sources, sources_cut = _provenance(memory)
     lineage, other_links = _links(memory)
+    undoable = consolidation.proposals_changing(curator.space, memory) if curator.can_edit else []
     return {
+        "undoable": undoable,
+        "supersessions": _supersessions(memory, lineage, undoable),
         **_edit_context(curator, memory, form=form, conflict=conflict),
         "nav": "memories",
         "versions": versions,
@@ -470,7 +492,7 @@ def revert(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
         return _back_to_detail(request, curator, memory.pk)
     to_version, expected = form.cleaned_data["to_version"], form.cleaned_data["version"]
     try:
-        reverted = services.revert_memory(
+        reverted = services.revert_to_version(
             curator.space,
             curator.actor,
             memory.pk,
@@ -487,12 +509,42 @@ def revert(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
     except services.MemoryServiceError as refused:
         messages.error(request, f"Not reverted: {refused.message}.")
     else:
-        if reverted.version == expected:
+        if not reverted.changed:
             messages.info(request, f"Nothing to revert: version {to_version} is the same.")
         else:
             messages.success(
-                request, f"Reverted to version {to_version}: saved as version {reverted.version}."
+                request,
+                f"Reverted to version {to_version}: saved as version {reverted.memory.version}.",
             )
+            # What came back, and what did not (status and validity go together).
+            messages.info(request, f"{reverted.outcome[0].upper()}{reverted.outcome[1:]}.")
+    return _back_to_detail(request, curator, memory.pk)
+
+
+@require_POST
+@space_page(Role.EDITOR)
+def unsupersede(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    """Undo a supersession made outside consolidation (by an agent or a curator)."""
+    memory = _memory_or_404(curator, memory_id)
+    by = request.POST.get("by", "")
+    try:
+        restored = services.unsupersede_memory(
+            curator.space,
+            curator.actor,
+            memory.pk,
+            UUID(by),
+            reason=request.POST.get("reason", "").strip()[:500] or "supersession undone",
+        )
+    except ValueError:
+        messages.error(request, "Say which memory's supersession to undo.")
+    except services.MemoryServiceError as refused:
+        messages.error(request, f"Not undone: {refused.message}.")
+    else:
+        messages.success(
+            request,
+            f"Supersession undone: the memory is {restored.status} again, with the validity "
+            f"it had before; now version {restored.version}.",
+        )
     return _back_to_detail(request, curator, memory.pk)
 
 

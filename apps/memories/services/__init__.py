@@ -26,12 +26,14 @@ from apps.memories.services.errors import (
     VersionConflict,
 )
 from apps.memories.services.lifecycle import (
+    Reverted,
     archive_memory,
     change_status,
     delete_memory,
     purge_memory,
     restore_memory,
     revert_memory,
+    revert_to_version,
     update_memory,
 )
 from apps.memories.services.lineage import (
@@ -40,6 +42,7 @@ from apps.memories.services.lineage import (
     summarize_memories,
     supersede_memory,
     unmerge_memory,
+    unsupersede_memory,
 )
 from apps.memories.services.links import create_links, link_memories, unlink
 from apps.memories.services.recall import record_recall
@@ -54,6 +57,7 @@ __all__ = [
     "MemoryId",
     "MemoryNotFound",
     "MemoryServiceError",
+    "Reverted",
     "VersionConflict",
     "archive_memory",
     "change_status",
@@ -72,10 +76,12 @@ __all__ = [
     "request_reembedding",
     "restore_memory",
     "revert_memory",
+    "revert_to_version",
     "store_embeddings",
     "summarize_memories",
     "supersede_memory",
     "unlink",
     "unmerge_memory",
+    "unsupersede_memory",
     "update_memory",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Case, Exists, OuterRef, When
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
@@ -46,9 +46,57 @@ def record_mentions(
     appears. Where a memory names an entity twice, the first span is kept. One audit
     event, `action`, counts what was made (no names: they are the memories' words).
     """
+    return len(_record(space, actor, spans, action).mentions)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one recording made: the new (entity id, memory id) mentions, and the
+    entities it created."""
+
+    mentions: list[tuple[uuid.UUID, str]]
+    created: set[uuid.UUID]
+
+
+@dataclass(frozen=True)
+class EntityMentions:
+    """One entity's mentions as recorded, which `forget_mentions` can take back."""
+
+    entity_id: uuid.UUID | None
+    kind: str
+    created: bool
+    memory_ids: list[str]
+
+
+@transaction.atomic
+def record_entity(
+    space: Space, actor: Actor, spans: Sequence[NamedSpan], *, action: str
+) -> EntityMentions:
+    """Record the spans of one name (a reviewed entity proposal): like
+    `record_mentions`, and says which entity they went to, whether it was made for
+    them and which memories' mentions are new, so that they can be taken back."""
+    recorded = _record(space, actor, spans, action)
+    name = Entity.normalize(spans[0].name) if spans else ""
+    entity = (
+        Entity.objects.for_space(space)
+        .filter(normalized_name=name, kind__in=[PERSON, spans[0].kind] if spans else [])
+        .order_by(Case(When(kind=PERSON, then=0), default=1))
+        .first()
+    )
+    if entity is None:  # nothing to record (no spans, or a name of no letters)
+        return EntityMentions(None, spans[0].kind if spans else "", False, [])
+    return EntityMentions(
+        entity.pk,
+        entity.kind,
+        entity.pk in recorded.created,
+        sorted(memory for entity_id, memory in recorded.mentions if entity_id == entity.pk),
+    )
+
+
+def _record(space: Space, actor: Actor, spans: Iterable[NamedSpan], action: str) -> Recorded:
     spans = [span for span in spans if Entity.normalize(span.name)]
     if not spans:
-        return 0
+        return Recorded([], set())
     names = {Entity.normalize(span.name) for span in spans}
     people = {Entity.normalize(span.name) for span in spans if span.kind == PERSON}
     people |= set(
@@ -60,14 +108,14 @@ def record_mentions(
     for span in spans:
         normalized = Entity.normalize(span.name)
         wanted.setdefault((PERSON if normalized in people else span.kind, normalized), span.name)
-    known = _entities(space, wanted)
-    made_entities = len(wanted) - len(known)
+    before = _entities(space, wanted)
+    made_entities = len(wanted) - len(before)
     # Ignoring conflicts: a concurrent writer may have just made the same entity.
     Entity.objects.for_space(space).bulk_create(
         [
             Entity(space=space, name=name, normalized_name=normalized, kind=kind)
             for (kind, normalized), name in wanted.items()
-            if (kind, normalized) not in known
+            if (kind, normalized) not in before
         ],
         ignore_conflicts=True,
     )
@@ -105,7 +153,46 @@ def record_mentions(
                 "memories": len(memory_ids),
             },
         )
-    return len(mentions)
+    return Recorded(
+        list(mentions),
+        {entity.pk for key, entity in known.items() if key not in before},
+    )
+
+
+@transaction.atomic
+def forget_mentions(
+    space: Space,
+    actor: Actor,
+    entity_id: uuid.UUID | str,
+    memory_ids: Sequence[MemoryId],
+    *,
+    remove_entity: bool,
+    reason: str = "",
+) -> dict[str, int | bool]:
+    """Take back an entity's mentions in these memories (an undone entity proposal's),
+    and the entity itself if `remove_entity` (it was made for them) and no other memory
+    mentions it any more. The audit event counts what went, naming nothing."""
+    entity = Entity.objects.for_space(space).select_for_update().filter(pk=entity_id).first()
+    if entity is None:
+        return {"mentions": 0, "entity_removed": False}
+    removed, _ = (
+        Mention.objects.for_space(space)
+        .filter(entity=entity, memory_id__in=[str(i) for i in memory_ids])
+        .delete()
+    )
+    gone = remove_entity and not Mention.objects.for_space(space).filter(entity=entity).exists()
+    if gone:
+        entity.delete()
+    record_event(
+        space,
+        actor,
+        "entities.forget",
+        target_type="entity",
+        target_id=entity_id,
+        reason=reason,
+        summary={"mentions": removed, "entity_removed": gone},
+    )
+    return {"mentions": removed, "entity_removed": gone}
 
 
 def _entities(space: Space, wanted: dict[tuple[str, str], str]) -> dict[tuple[str, str], Entity]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +24,11 @@ from apps.memories.services.errors import (
     InvalidMemory,
     InvalidTransition,
     MemoryNotFound,
+)
+from apps.memories.services.lineage import (
+    LIFECYCLE_FIELDS,
+    end_supersessions,
+    merged_into,
 )
 from apps.memories.services.purge import scrub_everywhere
 from apps.memories.services.records import (
@@ -162,8 +168,46 @@ def purge_memory(space: Space, actor: Actor, memory_id: MemoryId, *, reason: str
             purge_memory(space, actor, summary_id, reason=f"summary of purged memory {memory_pk}")
 
 
+@dataclass(frozen=True)
+class Reverted:
+    """A revert's outcome: the memory, and whether its status and validity came back
+    with its text (`lifecycle_restored`), said in words in `outcome`."""
+
+    memory: Memory
+    to_version: int
+    changed: bool
+    lifecycle_restored: bool
+    outcome: str
+
+
+def _lifecycle_kept_because(space: Space, memory: Memory, wanted: str) -> str | None:
+    """Why a revert may not take the memory from its status to `wanted` (None: it may).
+
+    Status and validity go back together or not at all. They go back when the status
+    is the same, or when it undoes a supersession (the memory that replaced it then
+    stops replacing it). Every other change of status has its own action, and a
+    memory merged into another comes back by undoing the merge, not by a revert,
+    which would leave the merged copy saying the same thing.
+    """
+    current = memory.status
+    if wanted == current:
+        return None
+    if current == Status.SUPERSEDED and wanted in (Status.ACTIVE, Status.ARCHIVED):
+        merged = merged_into(space, memory)
+        if merged is None:
+            return None
+        return f"it was merged into memory {merged.pk}: undo the merge to bring it back"
+    if current == Status.DELETED:
+        return "it is deleted: restore it first"
+    if wanted == Status.DELETED:
+        return "deleting has its own action"
+    if wanted == Status.SUPERSEDED:
+        return "superseding needs the memory that replaces it"
+    return f"{'archiving' if wanted == Status.ARCHIVED else 'restoring'} has its own action"
+
+
 @transaction.atomic
-def revert_memory(
+def revert_to_version(
     space: Space,
     actor: Actor,
     memory_id: MemoryId,
@@ -171,11 +215,12 @@ def revert_memory(
     to_version: int,
     expected_version: int | None = None,
     reason: str = "",
-) -> Memory:
+) -> Reverted:
     """Write a new version whose fields equal those of `to_version`; history is kept.
 
-    The status is not reverted: lifecycle changes have their own actions
-    (restore, archive), so reverting text never resurrects a deleted memory.
+    The text and the other fields always come back. Status and validity come back
+    together or not at all (see `_lifecycle_kept_because`); reverting a superseded
+    memory to a version before the supersession also ends the `supersedes` link.
     """
     memory = lock_memory(space, memory_id)
     check_version(memory, expected_version)
@@ -185,17 +230,53 @@ def revert_memory(
             f"memory {memory.pk} has no version {to_version}", details={"version": to_version}
         )
     before = memory.snapshot()
+    kept_because = _lifecycle_kept_because(space, memory, old.status)
     for name, value in old.snapshot().items():
-        if name != "status":
+        if name not in LIFECYCLE_FIELDS or kept_because is None:
             setattr(memory, name, value)
+    ends_supersession = before["status"] == Status.SUPERSEDED and memory.status != Status.SUPERSEDED
+    if kept_because is not None:
+        outcome = (
+            f"restored text only; status kept {memory.status} (and its validity) "
+            f"because {kept_because}"
+        )
+    elif memory.status != before["status"]:
+        outcome = f"restored text, status {memory.status} and validity"
+    else:
+        outcome = f"restored text and validity; status stays {memory.status}"
     if memory.snapshot() == before:
-        return memory
+        return Reverted(memory, to_version, False, kept_because is None, outcome)
     if memory.content != before["content"]:
         memory.content_hash = content_hash(memory.content)
         memory.embedding = None
         memory.embedding_model = ""
         embed_after_commit(space.pk)
     check_validity(memory)
-    return save_new_version(
+    save_new_version(
         memory, actor, Action.REVERT, reason or f"revert to version {to_version}", before
     )
+    if ends_supersession:
+        by = end_supersessions(space, actor, memory)
+        if by:
+            outcome += f"; no longer superseded by {', '.join(by)}"
+    return Reverted(memory, to_version, True, kept_because is None, outcome)
+
+
+def revert_memory(
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    *,
+    to_version: int,
+    expected_version: int | None = None,
+    reason: str = "",
+) -> Memory:
+    """`revert_to_version`, for callers that only need the memory."""
+    return revert_to_version(
+        space,
+        actor,
+        memory_id,
+        to_version=to_version,
+        expected_version=expected_version,
+        reason=reason,
+    ).memory

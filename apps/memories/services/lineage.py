@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from apps.memories.services.errors import (
     InvalidMemory,
     InvalidTransition,
 )
-from apps.memories.services.links import add_link
+from apps.memories.services.links import add_link, unlink
 from apps.memories.services.records import (
     MemoryId,
     check_version,
@@ -34,6 +35,8 @@ from apps.memories.services.rules import check_validity
 from apps.spaces.models import Space
 
 Action = MemoryVersion.Action
+# A memory's place in time: changed together or not at all.
+LIFECYCLE_FIELDS = ("status", "valid_from", "valid_to")
 
 
 @transaction.atomic
@@ -186,13 +189,94 @@ def summarize_memories(
     return summary
 
 
+def version_before(memory: Memory, action: str) -> MemoryVersion | None:
+    """The version a memory had just before its latest change by `action` (None when
+    no such change, or it was the first version)."""
+    latest = memory.versions.filter(action=action).order_by("-version").first()
+    if latest is None:
+        return None
+    return memory.versions.filter(version__lt=latest.version).order_by("-version").first()
+
+
+def restore_lifecycle(memory: Memory, version: MemoryVersion) -> None:
+    """Status and validity as `version` had them, together: a status without the
+    validity that goes with it (superseded but valid for ever) is a contradiction."""
+    for name in LIFECYCLE_FIELDS:
+        setattr(memory, name, getattr(version, name))
+
+
+def merged_into(space: Space, memory: Memory) -> Memory | None:
+    """The merge result that replaced `memory`, while that merge stands (not deleted)."""
+    link = (
+        Link.objects.for_space(space)
+        .filter(target=memory, type=LinkType.DERIVED_FROM, source__metadata__has_key="merged_from")
+        .exclude(source__status=Status.DELETED)
+        .select_related("source")
+        .first()
+    )
+    return link.source if link else None
+
+
+def end_supersessions(space: Space, actor: Actor, memory: Memory) -> list[str]:
+    """Remove the `supersedes` links pointing at `memory` (each with its audit event);
+    returns the ids of the memories that superseded it."""
+    links = list(
+        Link.objects.for_space(space)
+        .filter(target=memory, type=LinkType.SUPERSEDES)
+        .values_list("pk", "source_id")
+    )
+    for link_id, _source in links:
+        unlink(space, actor, link_id)
+    return [str(source) for _, source in links]
+
+
+@transaction.atomic
+def unsupersede_memory(
+    space: Space,
+    actor: Actor,
+    old_id: MemoryId,
+    new_id: MemoryId,
+    *,
+    reason: str = "supersession undone",
+    expected_version: int | None = None,
+) -> Memory:
+    """Undo `new` superseding `old`: `old` gets back the status and validity it had
+    just before it was superseded (a new version, history kept) and the `supersedes`
+    link ends."""
+    old = lock_memory(space, old_id)
+    check_version(old, expected_version)
+    if old.status != Status.SUPERSEDED:
+        raise InvalidTransition(
+            f"memory {old.pk} is {old.status}, not superseded",
+            details={"id": str(old.pk), "status": old.status},
+        )
+    link = (
+        Link.objects.for_space(space)
+        .filter(source_id=uuid.UUID(str(new_id)), target=old, type=LinkType.SUPERSEDES)
+        .first()
+    )
+    previous = version_before(old, Action.SUPERSEDE)
+    if link is None or previous is None:
+        raise InvalidTransition(
+            f"memory {old.pk} is not superseded by memory {new_id}",
+            details={"id": str(old.pk), "by": str(new_id)},
+        )
+    before = old.snapshot()
+    restore_lifecycle(old, previous)
+    check_validity(old)
+    save_new_version(old, actor, Action.RESTORE, reason, before)
+    unlink(space, actor, link.pk)
+    return old
+
+
 @transaction.atomic
 def unmerge_memory(
     space: Space, actor: Actor, merged_id: MemoryId, *, reason: str = "merge undone"
 ) -> list[Memory]:
-    """Undo a merge: each memory it was merged from gets back the status it had before
-    (new versions, history kept) and the merged memory is deleted (softly). Returns the
-    originals. Originals changed since the merge (no longer superseded) are left alone."""
+    """Undo a merge: each memory it was merged from gets back the status and validity
+    it had just before (new versions, history kept) and the merged memory is deleted
+    (softly; its `derived_from` links stay as its history). Returns the originals.
+    Originals changed since the merge (no longer superseded) are left alone."""
     merged = lock_memory(space, merged_id)
     sources = list(
         Link.objects.for_space(space)
@@ -207,14 +291,13 @@ def unmerge_memory(
     for original in lock_memories(space, sources):
         if original.status != Status.SUPERSEDED:
             continue
-        before_merge = original.versions.filter(action=Action.MERGE).order_by("-version").first()
-        previous = (
-            original.versions.filter(version__lt=before_merge.version).order_by("-version").first()
-            if before_merge
-            else None
-        )
         before = original.snapshot()
-        original.status = previous.status if previous else Status.ACTIVE
+        previous = version_before(original, Action.MERGE)
+        if previous is None:
+            original.status = Status.ACTIVE
+        else:
+            restore_lifecycle(original, previous)
+        check_validity(original)
         restored.append(save_new_version(original, actor, Action.RESTORE, reason, before))
     if merged.status != Status.DELETED:
         before = merged.snapshot()

@@ -12,7 +12,7 @@ from apps.retrieval.tasks import embed_all_pending
 
 class Command(BaseCommand):
     help = (
-        "Load the demo space (two people, their sessions and memories) unless it exists; "
+        "Load the demo space (six people, their sessions and memories) unless it exists; "
         "a new one is embedded and consolidated, and its map queued for the worker."
     )
 
