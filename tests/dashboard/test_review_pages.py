@@ -434,6 +434,21 @@ def test_consolidate_now_with_htmx_returns_the_panel_not_a_page(editor, space):
     assert job.kind == "consolidate" and job.status == "queued"
 
 
+def test_consolidate_now_while_a_run_is_going_follows_it_instead_of_starting_another(
+    editor, space, outsider_space
+):
+    Job.objects.create(kind="consolidate", space=outsider_space)  # another space's run
+    running = Job.objects.create(kind="consolidate", space=space)
+    html = editor.post("/s/home/review/run/", **HTMX).content.decode()
+    assert "Already consolidating this space" in html
+    assert f'hx-get="/s/home/review/?job={running.pk}"' in html
+    assert list(Job.objects.for_space(space).values_list("pk", flat=True)) == [running.pk]
+    running.start(total=1)
+    running.finish()
+    editor.post("/s/home/review/run/", **HTMX)  # once it has ended, a new run starts
+    assert Job.objects.for_space(space).count() == 2
+
+
 def test_the_panel_polls_the_job_until_it_ends_then_reloads_the_queue(editor, space):
     job = Job.objects.create(kind="consolidate", space=space)
     poll = {"HTTP_HX_TARGET": "consolidation-panel", **HTMX}

@@ -645,9 +645,15 @@ def approve_many(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
 def run(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     """Start a consolidation job. htmx swaps in a panel that follows the job; without
     JavaScript, the review page shows the same panel."""
-    job = queue_job(
-        request, lambda: consolidation.start_consolidation(curator.space), "consolidation"
-    )
+    running = _consolidation_job(curator, None)
+    if running is not None:
+        # A second run would judge the same memories again while the first proposes.
+        messages.info(request, "Already consolidating this space: following that job.")
+        job: Job | None = running
+    else:
+        job = queue_job(
+            request, lambda: consolidation.start_consolidation(curator.space), "consolidation"
+        )
     if request.htmx:
         # The broker's refusal, if any, is said in the panel rather than on a later page.
         return _panel(request, curator, job, notes=list(messages.get_messages(request)))
