@@ -14,6 +14,8 @@ from django.core.servers.basehttp import ThreadedWSGIServer
 
 from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
+from apps.consolidation.models import Proposal
+from apps.consolidation.services.proposals import propose
 from apps.memories import services
 from apps.memories.models import Memory, MemoryVersion
 from apps.spaces.models import Membership, Role, Space
@@ -65,11 +67,42 @@ def versions_of(memory: Memory) -> list[tuple[int, str]]:
     )
 
 
-def events_for(space: Space, target_id: object = None) -> list[str]:
+def fresh(memory: Memory) -> Memory:
+    """The memory as stored now."""
+    return Memory.objects.for_space(memory.space_id).get(pk=memory.pk)
+
+
+def events_for(space: Space, target_id: object = None, target_type: str = "") -> list[str]:
+    """The audit actions in `space`, oldest first; with `target_type`, about one kind
+    of object only (a link and a proposal may share an id)."""
     events = AuditEvent.objects.for_space(space).order_by("id")
     if target_id is not None:
         events = events.filter(target_id=str(target_id))
+    if target_type:
+        events = events.filter(target_type=target_type)
     return list(events.values_list("action", flat=True))
+
+
+def proposal_of(
+    space: Space,
+    operation: str,
+    memories: list[Memory],
+    change: dict[str, Any],
+    evidence: dict[str, Any] | None = None,
+    score: float = 0.9,
+) -> Proposal:
+    """A pending proposal of `operation` over `memories`, at the versions they have."""
+    made = propose(
+        space,
+        operation,
+        [str(m.pk) for m in memories],
+        [m.version for m in memories],
+        change,
+        evidence or {},
+        score=score,
+    )
+    assert made is not None
+    return made
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ from apps.audit.models import AuditEvent
 from apps.consolidation import entities
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Proposal
+from apps.consolidation.services import summaries
 from apps.consolidation.services.forgetting import FORGET_BELOW
 from apps.jobs.models import Job
 from apps.memories import services
@@ -452,6 +453,47 @@ def test_a_subjects_topics_get_extractive_summaries(space, actor, embed_now):
     )
     assert derived == set(made[0].memory_ids)
     assert set(Memory.objects.for_space(space).values_list("status", flat=True)) == {"active"}
+
+
+def test_two_topics_of_one_person_get_two_summaries(space, actor, embed_now):
+    # Every memory names her in full: compared with the name in, the six are one
+    # cluster; without it, they are what she cooks and how she rides.
+    cooking = [
+        "Maya Okafor cooked a Thai green curry for dinner.",
+        "Maya Okafor cooked a mushroom risotto for dinner on Friday.",
+        "Maya Okafor cooked lasagne for dinner with friends.",
+    ]
+    cycling = [
+        "Maya Okafor cycles to work on her bike every day.",
+        "Maya Okafor's bike ride on Sunday was 60 km along the coast.",
+        "Maya Okafor bought a new road bike for longer cycling trips.",
+    ]
+    created = services.create_memories(
+        space, actor, [{"content": text, "subject": "Maya Okafor"} for text in cooking + cycling]
+    )
+    embed_now(space)
+
+    made = consolidation.propose_summaries(space)
+
+    by_text = {m.content: m.pk for m in created}
+    assert sorted(sorted(p.memory_ids) for p in made) == sorted(
+        sorted(by_text[text] for text in topic) for topic in (cooking, cycling)
+    )
+    for proposal in made:
+        assert proposal.change["subject"] == "Maya Okafor"
+        assert proposal.evidence["cohesion"] >= summaries.SUMMARY_MIN_COHESION
+        assert proposal.evidence["coverage"] == 1.0
+
+
+def test_a_subjects_name_is_left_out_of_what_is_compared():
+    assert summaries.without_subject("Maya's flat is in Lisbon.", "Maya Okafor") == (
+        "flat is in Lisbon."
+    )
+    brother = "Chidi, Maya Okafor\u2019s brother, cooks."  # a typographic apostrophe
+    assert summaries.without_subject(brother, "Maya Okafor") == "Chidi, brother, cooks."
+    # Only the name as written: "may" the word stays.
+    assert summaries.without_subject("Ms Okafor may call.", "May Okafor") == "Ms may call."
+    assert summaries.without_subject("Maya.", "Maya") == "Maya."  # nothing else left
 
 
 def test_digits_inside_words_are_not_values():

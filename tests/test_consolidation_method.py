@@ -149,6 +149,24 @@ def test_events_of_a_series_stay_apart():
     assert judge(plan, moved, 0.95).op == SUPERSEDE
 
 
+def test_an_episode_is_replaced_only_by_a_move_or_a_cancellation_of_its_plan():
+    plan = said("Bruno is going to the Lyon food fair on 12 October.", 0, kind="episodic")
+    moved = said("Bruno rescheduled his Lyon food fair visit to 19 October.", 5, kind="episodic")
+    assert judge(plan, moved, 0.82).op == SUPERSEDE
+    dropped = said("Bruno cancelled his trip to the Lyon food fair.", 5, kind="episodic")
+    assert judge(plan, dropped, 0.78).op == SUPERSEDE
+    # A word of change without another date, time or place does not move the plan.
+    excited = said("Bruno is now really excited about the Lyon food fair.", 5, kind="episodic")
+    verdict = judge(plan, excited, 0.8)
+    assert verdict.op is None, verdict.reason
+    # Told in conversation, something new is another event, not a change of an earlier one.
+    chat = said('Bruno said, "Hey! How have you been? Anything fun lately?"', 0, kind="episodic")
+    news = said(
+        'Bruno said, "Hey! I now bake bread every weekend, a new hobby!"', 40, kind="episodic"
+    )
+    assert judge(chat, news, 0.72).op is None
+
+
 def test_a_fact_besides_another_or_a_habit_resumed_is_no_restatement():
     car = said("Eva doesn't own a car.", 0)
     licence = said("Eva doesn't have a driving licence either.", 300)
@@ -181,6 +199,68 @@ def test_another_word_in_the_slot_is_neither_a_merge_nor_a_change():
         said("Ravi weighs 92 kg.", 0), said("Ravi weighs 85 kg after his diet.", 200), 0.85
     )
     assert verdict.op == SUPERSEDE and verdict.evidence["differs"][0]["kind"] == "number"
+
+
+def test_it_never_merges_texts_that_differ_in_a_number_that_reads_as_a_year():
+    # "1987" reads as a year, "412" as a count: still two numbers in one place.
+    older = said("Ticket 412 for the Porto warehouse goes to Inês.", 0, subject="")
+    newer = said("Ticket 1987 for the Porto warehouse goes to Inês.", 1, subject="")
+    verdict = judge(older, newer, 0.97)
+    assert verdict.op != MERGE
+    (differs,) = verdict.evidence["differs"]
+    assert differs["kind"] == "number"
+    assert [v["text"] for v in differs["before"]] == ["412"]
+    assert [v["text"] for v in differs["after"]] == ["1987"]
+    # In words a count and a year can say one thing.
+    verdict = judge(
+        said("Farah has sung in the choir for about six years.", 0),
+        said("Farah has sung in the choir since 2019.", 9),
+        0.86,
+    )
+    assert verdict.evidence["differs"] == []
+
+
+def test_a_newer_statement_of_the_slot_from_a_date_replaces_the_older_and_is_no_merge():
+    older = said("Sven is a data analyst at Brightwave Media.", 0, "Sven")
+    newer = said("Sven leads the data team at Kestrel Insurance since 3 March.", 90, "Sven")
+    verdict = judge(older, newer, 0.66)
+    assert verdict.op == SUPERSEDE and "3 March" in verdict.reason
+    # At the same place, a new role from a month replaces the old role, not a commute.
+    role = said("Sven teaches chemistry at Oakfield College.", 0, "Sven")
+    head = said("Sven is deputy head at Oakfield College from January.", 90, "Sven")
+    assert judge(role, head, 0.8).op == SUPERSEDE
+    commute = said("Sven walks 3 km to Oakfield College.", 1, "Sven")
+    assert judge(commute, head, 0.74).op is None
+    # "Since" after a perfect says how long, not from when something new holds.
+    verdict = judge(
+        said("Sven has sung in a choir for about ten years.", 0, "Sven"),
+        said("Sven has been singing in a choir since 2015.", 9, "Sven"),
+        0.86,
+    )
+    assert verdict.op == MERGE, verdict.reason
+
+
+def test_a_fact_told_besides_another_is_neither_a_merge_nor_a_change():
+    # "Also" adds a fact: both hold.
+    shop = said("Yara, Omar's cousin, manages the bakery on Rua Nova.", 0, "Omar")
+    more = said("Yara, Omar's cousin, also does the bakery's accounts now.", 60, "Omar")
+    assert judge(shop, more, 0.7).op is None
+    # ... unless the older one allowed only one way.
+    only = said("Omar takes orders by email only.", 0, "Omar")
+    both = said("Omar now takes orders by phone as well.", 60, "Omar")
+    assert judge(only, both, 0.8).op == SUPERSEDE
+    # An age only one gives, while the other tells more of its own: two facts.
+    dog = said("Omar has a seven-year-old dog called Bolt.", 0, "Omar")
+    hip = said("Bolt, Omar's dog, has a bad hip and takes daily painkillers.", 60, "Omar")
+    verdict = judge(dog, hip, 0.76)
+    assert verdict.op is None and verdict.reason == "each says something the other does not"
+
+
+def test_statements_headed_by_different_topics_are_about_different_things():
+    warmup = said("Omar's warm-up plan: ten minutes of skipping, then drills.", 0, "Omar")
+    cooldown = said("Omar's cool-down: cut the pace and stretch for ten minutes.", 30, "Omar")
+    verdict = judge(warmup, cooldown, 0.62)
+    assert verdict.op is None and verdict.reason == "they name different topics"
 
 
 def test_a_group_merges_only_when_every_pair_does_and_chains_keep_their_steps():

@@ -64,7 +64,7 @@ def test_there_is_no_unscoped_entry_point(model, method):
         lambda s, a, r: services.restore_memory(s, a, r["memory"].pk),
         lambda s, a, r: services.delete_memory(s, a, r["memory"].pk),
         lambda s, a, r: services.purge_memory(s, a, r["memory"].pk, reason="x"),
-        lambda s, a, r: services.revert_memory(s, a, r["memory"].pk, to_version=1),
+        lambda s, a, r: services.revert_to_version(s, a, r["memory"].pk, to_version=1),
         lambda s, a, r: services.supersede_memory(s, a, r["memory"].pk, r["other"].pk),
         lambda s, a, r: services.merge_memories(s, a, [r["memory"].pk, r["other"].pk]),
         lambda s, a, r: services.link_memories(s, a, r["memory"].pk, r["other"].pk, "contradicts"),

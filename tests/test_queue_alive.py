@@ -358,32 +358,39 @@ def test_a_recheck_leaves_another_space_alone(space, outsider_space, actor, pair
 
 # Summaries: real MiniLM embeddings, since what covers what is a matter of meaning.
 
+# One topic, running (so tagged): four ways of saying the same run, a long run and the
+# marathon, the odd member out that a summary of the centre would drop.
 MAYA = [
     "Maya runs along the river every morning.",
     "Every morning Maya goes running along the river.",
     "Maya runs by the river each morning before work.",
     "Maya's morning run follows the river path.",
-    "Maya is vegetarian and avoids dairy.",
+    "Maya's long run on Sundays is twenty kilometres.",
     "Maya signed up for the Lisbon marathon in October.",
 ]
 
 
-def create_in_order(space, actor, texts, subject):
+def create_in_order(space, actor, texts, subject, tags=()):
     start = timezone.now() - timedelta(days=len(texts))
     return services.create_memories(
         space,
         actor,
         [
-            {"content": text, "subject": subject, "occurred_at": start + timedelta(days=i)}
+            {
+                "content": text,
+                "subject": subject,
+                "tags": list(tags),
+                "occurred_at": start + timedelta(days=i),
+            }
             for i, text in enumerate(texts)
         ],
     )
 
 
 def test_a_summary_covers_the_members_a_central_few_would_miss(space, actor, embed_now):
-    created = create_in_order(space, actor, MAYA, "Maya")
+    created = create_in_order(space, actor, MAYA, "Maya", tags=["running"])
     embed_now(space)
-    diet, marathon = created[4], created[5]
+    long_run, marathon = created[4], created[5]
     # What a summary of the three memories nearest the centre would have said.
     ids, unit = unit_vectors(space, {str(m.pk) for m in created})
     central = {ids[i] for i in np.argsort(-(unit @ unit.mean(axis=0)))[:3]}
@@ -394,7 +401,7 @@ def test_a_summary_covers_the_members_a_central_few_would_miss(space, actor, emb
     assert sorted(proposal.memory_ids) == sorted(m.pk for m in created)
     sentences = proposal.change["sentences"]
     texts = [s["text"] for s in sentences]
-    assert MAYA[4] in texts and MAYA[5] in texts  # the diet and the marathon
+    assert MAYA[4] in texts and MAYA[5] in texts  # the long run and the marathon
     assert len(sentences) < len(MAYA)  # four ways of saying "runs by the river": one
     assert proposal.change["content"] == " ".join(texts)
     assert texts[-2:] == [MAYA[4], MAYA[5]]  # in the order they happened
@@ -404,7 +411,7 @@ def test_a_summary_covers_the_members_a_central_few_would_miss(space, actor, emb
     assert proposal.evidence["coverage"] == 1.0 and proposal.evidence["uncovered"] == []
     assert proposal.evidence["left_out"] == []
     assert (proposal.change["subject"], proposal.change["level"]) == ("Maya", 1)
-    assert {str(diet.pk), str(marathon.pk)} <= {s["sources"][0] for s in sentences}
+    assert {str(long_run.pk), str(marathon.pk)} <= {s["sources"][0] for s in sentences}
 
     applied = consolidation.apply(proposal, CURATOR)
     summary = Memory.objects.for_space(space).get(pk=applied.result["summary"])
@@ -449,7 +456,7 @@ def test_a_summary_leaves_out_a_fact_another_member_supersedes(space, actor, emb
 def test_a_stale_summary_is_chosen_afresh_or_retired_when_its_cluster_changed(
     space, actor, embed_now
 ):
-    created = create_in_order(space, actor, MAYA, "Maya")
+    created = create_in_order(space, actor, MAYA, "Maya", tags=["running"])
     embed_now(space)
     (proposal,) = consolidation.propose_summaries(space)
     marathon = created[5]
@@ -476,5 +483,35 @@ def test_a_stale_summary_is_chosen_afresh_or_retired_when_its_cluster_changed(
     stored = Proposal.objects.for_space(space).get(pk=proposal.pk)
     assert stored.status == "retired"
     assert stored.status_reason.endswith(
-        ": the cluster changed: memory “Maya is vegetarian and avoids dairy.” is archived"
+        ": the cluster changed: memory “Maya's long run on Sundays is twenty…” is archived"
+    )
+
+
+def test_a_stale_summary_is_retired_when_a_member_leaves_its_topic(space, actor, embed_now):
+    rides = [
+        "Maya cycles to work on her bike every day.",
+        "Maya's bike ride on Sunday was 60 km along the coast.",
+        "Maya bought a new road bike for longer cycling trips.",
+        "Maya rode her bike up the hill to the castle.",
+    ]
+    created = create_in_order(space, actor, rides, "Maya")
+    create_in_order(space, actor, ["Maya's tax return is due in January."] * 2, "Maya")
+    embed_now(space)
+    (proposal,) = consolidation.propose_summaries(space)
+    assert sorted(proposal.memory_ids) == sorted(m.pk for m in created)
+    services.update_memory(
+        space,
+        actor,
+        created[3].pk,
+        expected_version=1,
+        content="Maya's accountant files her tax return in January.",
+    )
+
+    recheck_stale(space)
+
+    stored = Proposal.objects.for_space(space).get(pk=proposal.pk)
+    assert stored.status == "retired"
+    assert stored.status_reason.endswith(
+        ": the cluster changed: memory “Maya's accountant files her tax return…” "
+        "is no longer on the topic"
     )

@@ -308,7 +308,9 @@ def test_revert_writes_a_new_version_equal_to_the_old_one(space, actor, make_mem
     )
     services.archive_memory(space, actor, memory.pk)
 
-    reverted = services.revert_memory(space, actor, memory.pk, to_version=1, expected_version=3)
+    reverted = services.revert_to_version(
+        space, actor, memory.pk, to_version=1, expected_version=3
+    ).memory
 
     assert reverted.version == 4
     assert (reverted.content, reverted.tags) == ("Version one.", ["a"])
@@ -318,7 +320,7 @@ def test_revert_writes_a_new_version_equal_to_the_old_one(space, actor, make_mem
         "Version two."
     )
     with pytest.raises(services.MemoryNotFound):
-        services.revert_memory(space, actor, memory.pk, to_version=9)
+        services.revert_to_version(space, actor, memory.pk, to_version=9)
 
 
 def test_link_and_unlink_write_events_and_linking_twice_is_harmless(space, actor, make_memory):

@@ -14,44 +14,14 @@ import pytest
 from django.utils import timezone
 
 from apps.audit.actors import Actor
-from apps.audit.models import AuditEvent
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Operation, Proposal
-from apps.consolidation.services.proposals import propose
 from apps.memories import services
 from apps.memories.models import Entity, Link, LinkType, Memory, MemoryVersion, Mention, Status
-from tests.conftest import versions_of
+from tests.conftest import events_for, fresh, proposal_of, versions_of
 
 CURATOR = Actor.system("curator-test")
 UNDOER = Actor.system("undoer-test")
-
-
-def proposal_of(space, operation, memories, change):
-    made = propose(
-        space,
-        operation,
-        [str(m.pk) for m in memories],
-        [m.version for m in memories],
-        change,
-        {},
-        score=0.9,
-    )
-    assert made is not None
-    return made
-
-
-def events_for(space, target_type, target_id):
-    """The audit actions about one object (a link and a proposal may share an id)."""
-    return list(
-        AuditEvent.objects.for_space(space)
-        .filter(target_type=target_type, target_id=str(target_id))
-        .order_by("id")
-        .values_list("action", flat=True)
-    )
-
-
-def fresh(memory):
-    return Memory.objects.for_space(memory.space_id).get(pk=memory.pk)
 
 
 def lifecycle(memory):
@@ -91,8 +61,8 @@ def test_it_undoes_a_merge_restoring_the_originals_as_they_were(space, actor, ma
     assert stored.status_reason.startswith(f"undone by {UNDOER.label} at ")
     assert stored.memory_versions == [3, 4]  # the memories as the undo left them
     assert stored.result["undone"]["deleted"] == merged_id
-    assert events_for(space, "proposal", proposal.pk)[-1] == "proposal.undo"
-    assert events_for(space, "memory", tea.pk)[-1] == "memory.restore"
+    assert events_for(space, proposal.pk, "proposal")[-1] == "proposal.undo"
+    assert events_for(space, tea.pk, "memory")[-1] == "memory.restore"
 
 
 def test_an_undone_merge_can_be_applied_again(space, make_memory):
@@ -139,7 +109,7 @@ def test_it_refuses_to_undo_a_merge_whose_result_was_edited_and_says_what_change
     assert Proposal.objects.for_space(space).get(pk=proposal.pk).status == Proposal.Status.APPLIED
     assert lifecycle(tea)[0] == Status.SUPERSEDED
     assert Memory.objects.for_space(space).get(pk=merged_id).status == Status.ACTIVE
-    assert "proposal.undo" not in events_for(space, "proposal", proposal.pk)
+    assert "proposal.undo" not in events_for(space, proposal.pk, "proposal")
 
 
 def test_a_proposal_applied_before_versions_were_recorded_is_checked_by_its_version_rows(
@@ -193,7 +163,7 @@ def test_an_error_midway_through_an_undo_leaves_everything_as_it_was(
     assert Memory.objects.for_space(space).get(pk=merged_id).status == Status.ACTIVE
     stored = Proposal.objects.for_space(space).get(pk=proposal.pk)
     assert (stored.status, stored.status_reason) == (Proposal.Status.APPLIED, "")
-    assert "memory.restore" not in events_for(space, "memory", tea.pk)
+    assert "memory.restore" not in events_for(space, tea.pk, "memory")
 
 
 def test_only_an_applied_proposal_can_be_undone(space, make_memory):
@@ -205,7 +175,7 @@ def test_only_an_applied_proposal_can_be_undone(space, make_memory):
     consolidation.undo(proposal, UNDOER)
     with pytest.raises(consolidation.ProposalError, match="this one is undone"):
         consolidation.undo(proposal, UNDOER)
-    assert events_for(space, "proposal", proposal.pk).count("proposal.undo") == 1
+    assert events_for(space, proposal.pk, "proposal").count("proposal.undo") == 1
 
 
 # ----------------------------------------------------------------- supersede
@@ -227,7 +197,7 @@ def test_it_undoes_a_supersession_restoring_status_and_validity(space, actor, ma
 
     assert lifecycle(old) == (Status.ACTIVE, start, end)
     assert not Link.objects.for_space(space).filter(type=LinkType.SUPERSEDES).exists()
-    assert "link.delete" in events_for(space, "link", link.pk)
+    assert "link.delete" in events_for(space, link.pk, "link")
     assert versions_of(old) == [(1, "create"), (2, "supersede"), (3, "restore")]
     # Applied again, it supersedes again.
     consolidation.apply(proposal, CURATOR)
@@ -285,7 +255,7 @@ def test_undoing_links_removes_only_the_links_it_made(space, actor, make_memory)
 
     assert list(Link.objects.for_space(space).values_list("pk", flat=True)) == [theirs.pk]
     assert undone.result["undone"] == {"unlinked": [made]}
-    assert events_for(space, "link", made) == ["link.create", "link.delete"]
+    assert events_for(space, made, "link") == ["link.create", "link.delete"]
 
 
 def test_undoing_an_archive_restores_the_memory(space, make_memory):
@@ -346,7 +316,7 @@ def test_reverting_a_superseded_memory_to_v1_restores_status_and_validity_togeth
     assert str(new.pk) in reverted.outcome  # no longer superseded by it
     assert not Link.objects.for_space(space).filter(type=LinkType.SUPERSEDES).exists()
     assert versions_of(old) == [(1, "create"), (2, "supersede"), (3, "revert")]
-    assert events_for(space, "memory", old.pk)[-1] == "memory.revert"
+    assert events_for(space, old.pk, "memory")[-1] == "memory.revert"
 
 
 def test_reverting_a_merged_memory_restores_its_text_only_and_says_why(space, actor, make_memory):

@@ -5,42 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from apps.audit.models import AuditEvent
 from apps.consolidation.models import Operation, Proposal
-from apps.consolidation.services.proposals import propose
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Link, LinkType, Memory, Status
 from apps.spaces.models import Scope
 from tests.api.conftest import error_of
-from tests.conftest import versions_of
+from tests.conftest import events_for, proposal_of, versions_of
 from tests.test_pipeline import wait_until
 
 
 @pytest.fixture
 def merge(space, make_memory):
     tea, copy = make_memory("Maya likes tea."), make_memory("maya likes TEA")
-    made = propose(
-        space,
-        Operation.MERGE,
-        [str(tea.pk), str(copy.pk)],
-        [1, 1],
-        {"content": "Maya likes tea."},
-        {"same_text": True},
-        score=1.0,
-    )
-    assert made is not None
-    return made
-
-
-def events_for(space, target_type, target_id):
-    """The audit actions about one object (a link and a proposal may share an id)."""
-    return list(
-        AuditEvent.objects.for_space(space)
-        .filter(target_type=target_type, target_id=str(target_id))
-        .order_by("id")
-        .values_list("action", flat=True)
-    )
+    change, evidence = {"content": "Maya likes tea."}, {"same_text": True}
+    return proposal_of(space, Operation.MERGE, [tea, copy], change, evidence, score=1.0)
 
 
 def statuses(space, proposal):
@@ -67,7 +46,7 @@ def test_it_undoes_an_applied_merge_and_approving_it_again_reapplies_it(writer, 
     assert body["memory_versions"] == [3, 3]
     assert set(statuses(space, merge).values()) == {Status.ACTIVE}
     assert Memory.objects.for_space(space).get(pk=first).status == Status.DELETED
-    assert events_for(space, "proposal", merge.pk)[-1] == "proposal.undo"
+    assert events_for(space, merge.pk, "proposal")[-1] == "proposal.undo"
 
     again = writer.post(f"/api/v1/proposals/{merge.pk}/approve", {}, format="json")
     assert again.status_code == 200, again.content
@@ -221,7 +200,7 @@ def test_a_worker_proposes_a_merge_that_is_approved_undone_and_reapplied_over_th
     assert versions_of(copy)[-1] == (4, "merge")
     stored = Proposal.objects.for_space(space).get(pk=proposal.pk)
     assert stored.status == "applied" and stored.result["versions_after"][second] == 1
-    assert events_for(space, "proposal", proposal.pk) == [
+    assert events_for(space, proposal.pk, "proposal") == [
         "proposal.apply",
         "proposal.undo",
         "proposal.apply",

@@ -13,12 +13,12 @@ from playwright.sync_api import Page, expect
 from apps.audit.actors import Actor
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Proposal
-from apps.consolidation.services.proposals import propose
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval.tasks import embed_all_pending
 from apps.spaces.models import Space
 from tests.browser.conftest import assert_in_one_row
+from tests.conftest import proposal_of
 
 pytestmark = pytest.mark.slow
 
@@ -52,11 +52,10 @@ def _supersession(space: Space) -> tuple[Proposal, Memory, Memory]:
         ],
     )
     # Made directly, so the walk does not depend on how supersessions are found.
-    proposal = propose(
+    proposal = proposal_of(
         space,
         "supersede",
-        [str(older.pk), str(newer.pk)],
-        [older.version, newer.version],
+        [older, newer],
         {"superseded": str(older.pk), "by": str(newer.pk)},
         {
             "similarity": 0.83,
@@ -72,19 +71,20 @@ def _supersession(space: Space) -> tuple[Proposal, Memory, Memory]:
         },
         score=0.83,
     )
-    assert proposal is not None
     return proposal, older, newer
+
+
+def _found_merge(space: Space, text: str, copy: str) -> tuple[Proposal, Memory, Memory]:
+    """Two memories that say the same thing, and the merge consolidation proposes for them."""
+    first, second = services.create_memories(space, ACTOR, [{"content": text}, {"content": copy}])
+    embed_all_pending(space)
+    (proposal,) = consolidation.propose_merges(space)
+    return proposal, first, second
 
 
 def test_edit_and_approve_a_merge(logged_in, live_server, curator_space, shot, hashing_backend):
     page = logged_in
-    services.create_memories(
-        curator_space,
-        ACTOR,
-        [{"content": "Maya likes green tea."}, {"content": "maya likes GREEN tea"}],
-    )
-    embed_all_pending(curator_space)
-    (proposal,) = consolidation.propose_merges(curator_space)
+    proposal, _, _ = _found_merge(curator_space, "Maya likes green tea.", "maya likes GREEN tea")
     page.goto(f"{live_server.url}/s/lab/")
     page.get_by_role("navigation", name="Space").get_by_role("link", name="Review").click()
     card = page.get_by_role("article", name="Merge near-duplicates")
@@ -152,13 +152,9 @@ def test_a_merge_goes_through_approve_undo_and_reapply(
     logged_in, live_server, curator_space, hashing_backend
 ):
     page = logged_in
-    first, second = services.create_memories(
-        curator_space,
-        ACTOR,
-        [{"content": "Tomás cooks octopus."}, {"content": "tomás cooks OCTOPUS"}],
+    proposal, first, second = _found_merge(
+        curator_space, "Tomás cooks octopus.", "tomás cooks OCTOPUS"
     )
-    embed_all_pending(curator_space)
-    (proposal,) = consolidation.propose_merges(curator_space)
     page.goto(f"{live_server.url}/s/lab/review/")
     card = page.locator(f"#proposal-{proposal.pk}")
     card.get_by_role("button", name="Approve").click()
@@ -189,16 +185,8 @@ def test_proposals_are_decided_from_the_keyboard(logged_in, live_server, curator
             {"content": "Rui plays chess on Mondays.", "subject": "Rui"},
         ],
     )
-    second = propose(
-        curator_space,
-        "supersede",
-        [str(a.pk), str(b.pk)],
-        [1, 1],
-        {"superseded": str(a.pk), "by": str(b.pk)},
-        {"similarity": 0.8},
-        score=0.8,
-    )
-    assert second is not None
+    change = {"superseded": str(a.pk), "by": str(b.pk)}
+    second = proposal_of(curator_space, "supersede", [a, b], change, {"similarity": 0.8}, score=0.8)
     page.goto(f"{live_server.url}/s/lab/review/")
     page.keyboard.press("?")
     expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()

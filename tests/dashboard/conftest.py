@@ -45,6 +45,11 @@ def outsider(outsider_space: Space) -> Client:
     return member(outsider_space, "olga", Role.ADMIN)
 
 
+def messages_of(response: Any) -> list[str]:
+    """The flash messages the request queued, in order."""
+    return [str(m) for m in response.wsgi_request._messages]
+
+
 def figure_in(html: str, element_id: str) -> dict[str, Any]:
     """The plotly figure a page carries in <script id=element_id type=application/json>."""
     found = re.search(

@@ -17,7 +17,8 @@ from apps.audit.models import AuditEvent
 from apps.dashboard import diffing
 from apps.memories import services
 from apps.memories.models import LinkType, Memory, MemoryVersion, Status
-from tests.conftest import edit_data
+from tests.conftest import edit_data, fresh
+from tests.dashboard.conftest import messages_of
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +29,6 @@ def url(memory, name="memory"):
     return reverse(f"dashboard:{name}", args=[memory.space.slug, memory.pk])
 
 
-def fresh(memory):
-    return Memory.objects.for_space(memory.space_id).get(pk=memory.pk)
-
-
 def version_numbers(memory):
     return list(
         MemoryVersion.objects.for_space(memory.space_id)
@@ -39,10 +36,6 @@ def version_numbers(memory):
         .order_by("version")
         .values_list("version", flat=True)
     )
-
-
-def messages_of(response):
-    return [str(m) for m in response.wsgi_request._messages]
 
 
 # POST bodies that would change the memory if the caller were allowed to.

@@ -14,7 +14,7 @@ from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.spaces.models import Space
-from tests.conftest import events_for
+from tests.conftest import events_for, proposal_of
 
 pytestmark = pytest.mark.django_db
 
@@ -36,26 +36,23 @@ def _supersession(
             {"content": "Ana moved to Porto.", "subject": "Ana", "occurred_at": _when(2025, 3)},
         ],
     )
-    proposal = propose(
+    proposal = proposal_of(
         space,
         "supersede",
-        [str(older.pk), str(newer.pk)],
-        [older.version, newer.version],
+        [older, newer],
         {"superseded": str(older.pk), "by": str(newer.pk)},
         evidence if evidence is not None else {"similarity": score},
         score=score,
     )
-    assert proposal is not None
     return proposal, older, newer
 
 
 def _merge(space: Space, actor: Any, texts: tuple[str, str], score: float = 0.97) -> Proposal:
     first, second = services.create_memories(space, actor, [{"content": t} for t in texts])
-    proposal = propose(
+    return proposal_of(
         space,
         "merge",
-        [str(first.pk), str(second.pk)],
-        [1, 1],
+        [first, second],
         {"content": texts[0]},
         {
             "similarities": [{"a": str(first.pk), "b": str(second.pk), "similarity": score}],
@@ -63,8 +60,6 @@ def _merge(space: Space, actor: Any, texts: tuple[str, str], score: float = 0.97
         },
         score=score,
     )
-    assert proposal is not None
-    return proposal
 
 
 def _statuses(space: Space) -> dict[int, str]:

@@ -10,10 +10,10 @@ from django.urls import reverse
 from apps.audit.actors import Actor
 from apps.consolidation import services as consolidation
 from apps.consolidation.models import Operation, Proposal
-from apps.consolidation.services.proposals import propose
 from apps.memories import services
-from apps.memories.models import Link, LinkType, Memory, Status
-from tests.conftest import versions_of
+from apps.memories.models import Link, LinkType, Status
+from tests.conftest import fresh, proposal_of, versions_of
+from tests.dashboard.conftest import messages_of
 
 CURATOR = Actor.system("curator-test")
 
@@ -26,27 +26,10 @@ def undo_url(proposal):
     return reverse("dashboard:review_undo", args=[proposal.space.slug, proposal.pk])
 
 
-def fresh(memory):
-    return Memory.objects.for_space(memory.space_id).get(pk=memory.pk)
-
-
-def messages_of(response):
-    return [str(m) for m in response.wsgi_request._messages]
-
-
 @pytest.fixture
 def applied_merge(space, make_memory):
     tea, copy = make_memory("Maya likes tea."), make_memory("maya likes tea")
-    proposal = propose(
-        space,
-        Operation.MERGE,
-        [str(tea.pk), str(copy.pk)],
-        [1, 1],
-        {"content": "Maya likes tea."},
-        {},
-        score=1.0,
-    )
-    assert proposal is not None
+    proposal = proposal_of(space, Operation.MERGE, [tea, copy], {"content": "Maya likes tea."})
     consolidation.apply(proposal, CURATOR)
     return proposal, tea, copy
 
@@ -155,16 +138,8 @@ def test_a_memory_superseded_by_an_approved_proposal_offers_that_proposals_undo(
     editor, space, make_memory
 ):
     old, new = make_memory("Maya lives in Lisbon."), make_memory("Maya lives in Porto.")
-    proposal = propose(
-        space,
-        Operation.SUPERSEDE,
-        [str(old.pk), str(new.pk)],
-        [1, 1],
-        {"superseded": str(old.pk), "by": str(new.pk)},
-        {},
-        score=0.9,
-    )
-    assert proposal is not None
+    change = {"superseded": str(old.pk), "by": str(new.pk)}
+    proposal = proposal_of(space, Operation.SUPERSEDE, [old, new], change)
     consolidation.apply(proposal, CURATOR)
 
     html = editor.get(page(old)).content.decode()

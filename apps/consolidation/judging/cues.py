@@ -42,6 +42,19 @@ CHANGE = _phrases(
     "cancelled", "canceled", "called off", "is off", "was off", "dropped out", "pulled out",
     "decided against", "decided not", "no plans", "not going", "won't be",
 )  # fmt: skip
+# Of those, the words that move a plan or drop it: the only changes an event to come
+# (a flight, a wedding, a trip) can undergo; "new" or "cut" says nothing about a date.
+RESCHEDULE = frozenset(
+    ("moved", "moves", "has moved", "rescheduled", "postponed", "pushed", "pushed back",
+     "put off", "put back", "brought forward", "moved up", "delayed", "reschedule",
+     "postpone", "push", "delay", "bring forward", "changed", "switched", "now", "instead",
+     "actually", "in fact", "correction", "corrected", "misheard", "mistaken", "was wrong")
+)  # fmt: skip
+CANCEL = frozenset(
+    ("cancel", "cancelled", "canceled", "call off", "called off", "is off", "was off",
+     "dropped out", "pulled out", "decided against", "decided not", "no plans", "not going",
+     "won't be", "no longer", "gave up", "given up")
+)  # fmt: skip
 # "Instead" at the end of a change ("takes the tram instead"), not "X instead of Y",
 # which states a preference; "left" a job or a named place, not a left hand.
 CHANGE_IN_CONTEXT = re.compile(
@@ -121,6 +134,28 @@ def cues_in(text: str) -> list[Cue]:
         Cue("change", m.group(0), m.start(), m.end()) for m in CHANGE_IN_CONTEXT.finditer(text)
     ]
     return sorted(found, key=lambda cue: cue.start)
+
+
+# "From September", "since 1 May": the day a new state starts. Not "since" after a
+# perfect ("has been learning since 2020"), which says how long a state has lasted,
+# nor "from 8 to 11 April", a span.
+START = re.compile(r"(?<![\w-])(?:since|from|as\s+of|starting|effective)\s+(?:the\s+)?$", re.I)
+_PERFECT = re.compile(r"(?<![\w-])(?:has|have|had|'s\s+been|\u2019s\s+been)(?![\w-])", re.I)
+_SPAN = re.compile(r"^\s*(?:to|until|till|through|-|\u2013)\s", re.I)
+
+
+def starts_at(text: str, start: int, end: int) -> bool:
+    """Whether the value at [start, end) says when a new state starts."""
+    before = text[:start]
+    cue = START.search(before)
+    if not cue or _SPAN.match(text[end:]):
+        return False
+    return not (cue.group(0).casefold().startswith("since") and _PERFECT.search(before))
+
+
+def is_plan(text: str) -> bool:
+    """Told as something to come: a booking, a date, an intention."""
+    return bool(PLAN.search(text))
 
 
 def is_past_event(text: str) -> bool:

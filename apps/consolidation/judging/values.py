@@ -214,7 +214,12 @@ def values_in(text: str, ignore_names: set[str] = frozenset()) -> list[Value]:  
         add("number", match.start(), match.end(), _number(match.group(0)))
     for match in WORD.finditer(text):
         word = match.group(0).casefold()
-        if word in NUMBER_WORDS and word not in ("once", "single", "double", "half"):
+        first = word.split("-")[0]
+        if "-" in word and first in NUMBER_WORDS and first not in ("once", "single", "half"):
+            # An age or a size in one word: "a nine-year-old cat", "a two-bedroom flat".
+            end = match.start() + len(first)
+            add("number", match.start(), end, _number(str(NUMBER_WORDS[first])))
+        elif word in NUMBER_WORDS and word not in ("once", "single", "double", "half"):
             add("number", match.start(), match.end(), _number(str(NUMBER_WORDS[word])))
         elif word in WEEKDAYS or (word.endswith("s") and word[:-1] in WEEKDAYS):
             add("weekday", match.start(), match.end(), word.rstrip("s"))

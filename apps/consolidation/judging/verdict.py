@@ -16,7 +16,15 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from apps.consolidation.judging.cues import Cue, cues_in, is_past_event
+from apps.consolidation.judging.cues import (
+    CANCEL,
+    RESCHEDULE,
+    Cue,
+    cues_in,
+    is_past_event,
+    is_plan,
+    starts_at,
+)
 from apps.consolidation.judging.values import Value, content_words, values_in
 
 MERGE = "merge"
@@ -27,6 +35,10 @@ MERGE_SIMILARITY = 0.72
 # When the two differ only by one word each way ("loves sushi" / "loves ramen"), that
 # word is a value of the slot, not a rewording, unless they are nearly identical.
 SWAP_MERGE_SIMILARITY = 0.85
+# Words of its own that make a statement tell more than a restatement would.
+_MORE_WORDS = 3
+_MEASURES = ("number", "amount", "percent")
+_ONLY = re.compile(r"(?<![\w-])(?:only|just|exclusively)(?![\w-])", re.IGNORECASE)
 # Close enough in topic for a change cue in the newer one to be about the older one.
 CHANGE_SIMILARITY = 0.5
 NAMED_SIMILARITY = 0.4
@@ -54,6 +66,8 @@ _RELATED = re.compile(
     r"(?:(?:[a-z-]+)\s+){0,2}?(?P<relation>" + "|".join(RELATIONS) + r")\b"
     r"(?:['\u2019]s)?(?:,?\s+(?P<name>[A-ZÀ-Ý][\w-]+))?"
 )
+# A statement headed by what it is about: "Maya's knee plan: ...", not a time ("9:30").
+_LABEL = re.compile(r"^\s*(?P<label>[^:\d]{2,60}):\s")
 _LEADING_WORD = re.compile(r"^\s*(?P<word>[A-ZÀ-Ý][\w-]*)")
 
 
@@ -107,6 +121,23 @@ class Statement:
         if leading and leading.group("word").casefold() in {r.casefold() for r in self.relatives}:
             return leading.group("word").casefold()
         return ""  # the subject
+
+    @cached_property
+    def starts(self) -> list[Value]:
+        """The dates it says a new state starts on ("from September", "since 1 May")."""
+        return [
+            v
+            for v in self.values
+            if v.kind in ("date", "month", "year") and starts_at(self.content, v.start, v.end)
+        ]
+
+    @cached_property
+    def topic(self) -> set[str]:
+        """The words of a label the statement starts with ("Maya's taper: ..."), if any."""
+        match = _LABEL.match(self.content)
+        if not match:
+            return set()
+        return set(content_words(match.group("label"), [], self.subject_names))
 
     def mentions(self, name: str) -> bool:
         return bool(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", self.content, re.IGNORECASE))
@@ -172,6 +203,7 @@ _COMPARABLE = {"amount": "amount", "number": "number", "percent": "percent", "da
                "weekday": "weekday", "month": "when", "time": "time", "year": "when",
                "daypart": "daypart",
                "phone": "phone", "email": "email", "name": "name"}  # fmt: skip
+_NUMERALS = ("number", "year")
 
 
 def compare_values(older: Statement, newer: Statement) -> dict[str, Any]:
@@ -200,7 +232,41 @@ def compare_values(older: Statement, newer: Statement) -> dict[str, Any]:
         else:
             added += only_after
             dropped += only_before
+    # Digits in the year range read as a year ("item 1945"); against other digits the
+    # other gives in their place ("item 582") they are another number. ("Six years"
+    # and "since 2020" can say one thing: only numbers in digits count here.)
+    before = [v for v in dropped if v.kind in _NUMERALS and v.text.isdigit()]
+    after = [v for v in added if v.kind in _NUMERALS and v.text.isdigit()]
+    if before and after:
+        conflicts.append(
+            {
+                "kind": "number",
+                "before": [v.as_evidence() for v in before],
+                "after": [v.as_evidence() for v in after],
+            }
+        )
+        added = [v for v in added if v not in after]
+        dropped = [v for v in dropped if v not in before]
     return {"conflicts": conflicts, "added": added, "dropped": dropped}
+
+
+# What moving a plan changes: when it is, or where.
+_PLAN_SLOTS = ("when", "weekday", "time", "daypart", "name")
+
+
+def _replaces_plan(
+    older: Statement, newer: Statement, change: list[str], conflicts: list[dict[str, Any]]
+) -> bool:
+    """Whether a later episode replaces an earlier one: only while the earlier is a plan
+    (or a plan already moved), and only when the later drops it, or moves it with a
+    word that says so and another date, time or place. Anything else told about an
+    event, in conversation above all ("now I paint", "a new group"), is another event."""
+    planned = is_plan(older.content) or bool(older.cue_texts("change") & (RESCHEDULE | CANCEL))
+    if not planned:
+        return False
+    if set(change) & CANCEL:
+        return True
+    return bool(set(change) & RESCHEDULE) and any(c["kind"] in _PLAN_SLOTS for c in conflicts)
 
 
 def judge(a: Statement, b: Statement, similarity: float) -> Verdict:
@@ -230,11 +296,19 @@ def judge(a: Statement, b: Statement, similarity: float) -> Verdict:
             return verdict(None, 0.0, f"one of them is about {holder}, not the subject")
         if older.holder and newer.holder:
             return verdict(None, 0.0, "they are about different people")
+    older_topic, newer_topic = older.topic, newer.topic
+    if older_topic and newer_topic and not older_topic & newer_topic:
+        # "Maya's knee plan: ..." and "Maya's taper: ...": each names what it is about.
+        return verdict(None, 0.0, "they name different topics")
     change_cues = newer.cue_texts("change")
     if older.kind in STANDING_KINDS and "again" in newer.cue_texts("repeat"):
         change_cues.add("again")  # "eating meat again": how things are has changed back
     change = sorted(change_cues - older.cue_texts("change") - older.cue_texts("repeat"))
-    if not change and similarity < min(VALUE_SIMILARITY, MERGE_SIMILARITY):
+    if (
+        not change
+        and similarity < min(VALUE_SIMILARITY, MERGE_SIMILARITY)
+        and not (older.kind in STANDING_KINDS and newer.starts)
+    ):
         # Neither a word of change nor close enough for a value or a rewording: the
         # common case in a large space, decided before reading any values.
         return verdict(None, 0.0, "not close enough in meaning")
@@ -268,14 +342,20 @@ def judge(a: Statement, b: Statement, similarity: float) -> Verdict:
     if change and newer.cue_texts("one_off") and older.cue_texts("habit"):
         return verdict(None, 0.0, "a one-off exception to a habit", **evidence)
 
+    # "Head of science from September": a state that starts on a date the older lacks.
+    started = [v for v in newer.starts if v in values["added"]]
+    if (
+        newer.cue_texts("additive") - older.cue_texts("additive")
+        and not conflicts
+        # "By phone only" or "no online booking" is what "online as well" undoes.
+        and not older.cue_texts("negation")
+        and not _ONLY.search(older.content)
+    ):
+        # "Also writes the wine list now": one more fact, both true.
+        return verdict(None, 0.0, "the newer one adds a fact besides the older", **evidence)
     # A later statement that says it changed, or gives another value in the same frame.
     flipped = negated[0] != negated[1] and not only_older and not only_newer and shared
-    # An earlier event can be replaced only while it is a plan (or a plan's change).
-    supersedable = (
-        older.kind in STANDING_KINDS
-        or not is_past_event(older.content)
-        or bool(older.cue_texts("change"))
-    )
+    supersedable = older.kind in STANDING_KINDS or _replaces_plan(older, newer, change, conflicts)
     # A name both give ("the Web Summit") ties a change to its topic even in few words.
     same_name = any(
         _same(x, y)
@@ -291,6 +371,24 @@ def judge(a: Statement, b: Statement, similarity: float) -> Verdict:
             "the newer one says it changed: " + ", ".join(change),
             **evidence,
         )
+    if (
+        started
+        and older.kind in STANDING_KINDS
+        and topical
+        # The same slot (an employer, a home, a role at one place) with another value.
+        and (
+            any(c["kind"] == "name" for c in conflicts)
+            # At the same place, the newer must speak to all the older says: a role
+            # from September does not replace "cycles 9 km to the school".
+            or (
+                same_name
+                and similarity >= VALUE_SIMILARITY
+                and not any(v.kind in _MEASURES for v in values["dropped"])
+            )
+        )
+    ):
+        since = ", ".join(v.text for v in started)
+        return verdict(SUPERSEDE, similarity, f"the newer one holds from {since}", **evidence)
     if (
         supersedable
         and older.kind != EPISODE
@@ -310,6 +408,17 @@ def judge(a: Statement, b: Statement, similarity: float) -> Verdict:
         return verdict(None, 0.0, "the newer one describes a change", **evidence)
     if similarity < MERGE_SIMILARITY:
         return verdict(None, 0.0, "not close enough in meaning", **evidence)
+    if started:
+        return verdict(None, 0.0, "the newer one says from when it holds", **evidence)
+    # A value only one gives (an age) while the other tells more of its own (an
+    # illness): two facts about one thing, not one fact twice.
+    lost = [v for v in values["dropped"] if v.kind in _MEASURES]
+    gained = [v for v in values["added"] if v.kind in _MEASURES]
+    if similarity < SWAP_MERGE_SIMILARITY and (
+        (lost and not values["added"] and len(only_newer) >= _MORE_WORDS)
+        or (gained and not values["dropped"] and len(only_older) >= _MORE_WORDS)
+    ):
+        return verdict(None, 0.0, "each says something the other does not", **evidence)
     if older.cue_texts("additive") ^ newer.cue_texts("additive"):
         return verdict(None, 0.0, "one adds a fact besides the other", **evidence)
     if (

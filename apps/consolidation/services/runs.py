@@ -54,14 +54,7 @@ def consolidate(
                 transaction.set_rollback(dry_run)
             report.proposed[ENTITIES] = len(found.proposals)
             if not dry_run and Operation.ENTITY in auto_applied(space):
-                applied = 0
-                for proposal in found.proposals:
-                    try:
-                        apply(proposal, JOB_ACTOR)
-                        applied += 1
-                    except ProposalError:
-                        continue  # stale by now: left for a person to look at
-                report.applied[ENTITIES] = applied
+                report.applied[ENTITIES] = _apply_what_still_holds(found.proposals)
             continue
         if dry_run:
             with transaction.atomic():
@@ -71,15 +64,21 @@ def consolidate(
         made = OPERATIONS[operation](space)
         report.proposed[operation] = len(made)
         if operation in auto_applied(space):
-            applied = 0
-            for proposal in made:
-                try:
-                    apply(proposal, JOB_ACTOR)
-                    applied += 1
-                except ProposalError:
-                    continue  # stale by now: left for a person to look at
-            report.applied[operation] = applied
+            report.applied[operation] = _apply_what_still_holds(made)
     return report
+
+
+def _apply_what_still_holds(proposals: list[Proposal]) -> int:
+    """Apply `proposals` as the job; one gone stale by now is left for a person to look
+    at. Returns how many were applied."""
+    applied = 0
+    for proposal in proposals:
+        try:
+            apply(proposal, JOB_ACTOR)
+        except ProposalError:
+            continue
+        applied += 1
+    return applied
 
 
 def auto_applied(space: Space) -> set[str]:

@@ -32,7 +32,6 @@ from apps.memories.services.lifecycle import (
     delete_memory,
     purge_memory,
     restore_memory,
-    revert_memory,
     revert_to_version,
     update_memory,
 )
@@ -75,7 +74,6 @@ __all__ = [
     "replace_memory",
     "request_reembedding",
     "restore_memory",
-    "revert_memory",
     "revert_to_version",
     "store_embeddings",
     "summarize_memories",

@@ -260,23 +260,3 @@ def revert_to_version(
         if by:
             outcome += f"; no longer superseded by {', '.join(by)}"
     return Reverted(memory, to_version, True, kept_because is None, outcome)
-
-
-def revert_memory(
-    space: Space,
-    actor: Actor,
-    memory_id: MemoryId,
-    *,
-    to_version: int,
-    expected_version: int | None = None,
-    reason: str = "",
-) -> Memory:
-    """`revert_to_version`, for callers that only need the memory."""
-    return revert_to_version(
-        space,
-        actor,
-        memory_id,
-        to_version=to_version,
-        expected_version=expected_version,
-        reason=reason,
-    ).memory
