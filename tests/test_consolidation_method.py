@@ -15,7 +15,7 @@ from apps.consolidation import services as consolidation
 from apps.consolidation.judging import MERGE, SUPERSEDE, Statement, judge
 from apps.consolidation.judging.cues import cues_in, is_past_event
 from apps.consolidation.judging.grouping import decide
-from apps.consolidation.judging.values import values_in
+from apps.consolidation.judging.values import stem, values_in
 from apps.consolidation.models import Proposal
 from apps.memories import services
 from tests.conftest import free_port
@@ -68,6 +68,16 @@ def test_names_keep_particles_and_the_subject_is_not_a_value():
     assert found("Weekends mean surfing for Rafael.", {"rafael"}) == []
     # Digits inside a code are not a number.
     assert found("Code w12 is active.") == []
+
+
+def test_a_word_and_its_forms_with_a_doubled_consonant_share_a_stem():
+    assert stem("running") == stem("runs") == stem("run") == "run"
+    assert stem("stopped") == stem("stops") == "stop"
+    assert stem("buzzing") == stem("buzz")
+    # And so "weekly running volume" is the frame of "runs ... a week".
+    older = said("Ana now swims about 3 km a week.", 0, "Ana")
+    newer = said("Ana's weekly swimming distance has reached about 5 km at peak.", 90, "Ana")
+    assert judge(older, newer, 0.76).op == SUPERSEDE
 
 
 def test_cue_words_are_told_apart_by_what_they_say():

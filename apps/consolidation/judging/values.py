@@ -241,14 +241,16 @@ def stem(word: str) -> str:
     word = word.casefold().replace("\u2019", "'")
     if word.endswith("'s"):
         word = word[:-2]
+    stripped = False
     for suffix in ("ingly", "edly", "ings", "ing", "ied", "ies", "ed", "es", "s", "ly"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             word = word[: -len(suffix)]
             if suffix in ("ied", "ies"):
                 word += "y"
+            stripped = True
             break
-    if len(word) > 4 and word[-1] == word[-2] and word[-1] not in "aeiousl":
-        word = word[:-1]  # "stopp(ed)" -> "stop"
+    if len(word) > (3 if stripped else 4) and word[-1] == word[-2] and word[-1] not in "aeiouslz":
+        word = word[:-1]  # "stopp(ed)" -> "stop", "runn(ing)" -> "run"
     return word.rstrip("e") if len(word) > 4 else word
 
 
