@@ -117,6 +117,15 @@ def test_a_changed_value_with_a_cue_supersedes_the_older_by_the_newer():
     assert [c["text"] for c in verdict.evidence["change_cues"]] == ["moved"]
 
 
+def test_a_change_with_another_value_scores_at_most_one():
+    # Bulk approval reads scores as 0-1; a close change with a cue must not pass 1.
+    older = said("The gallery opening is on 2 November.", 0, subject="Gallery")
+    newer = said("The gallery opening moved to 9 November.", 30, subject="Gallery")
+    verdict = judge(older, newer, 0.97)
+    assert verdict.op == SUPERSEDE
+    assert verdict.evidence["differs"] and verdict.score == 1.0
+
+
 def test_the_same_preference_negated_is_not_a_reversal():
     older = said("Aleksander prefers kilometres to miles.", 0, kind="preference")
     newer = said("Aleksander uses kilometres, never miles.", 90, kind="preference")

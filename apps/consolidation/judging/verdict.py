@@ -274,7 +274,8 @@ def judge(a: Statement, b: Statement, similarity: float) -> Verdict:
     older, newer = _order(a, b)
 
     def verdict(op: str | None, score: float, reason: str, **evidence: Any) -> Verdict:
-        return Verdict(op, round(score, 4), reason, older, newer, evidence)
+        # Scores are read as 0-1 (bulk approve "score at least"), bonuses included.
+        return Verdict(op, round(min(max(score, 0.0), 1.0), 4), reason, older, newer, evidence)
 
     from apps.consolidation.services.proposals import normalized
 
