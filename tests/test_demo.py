@@ -41,6 +41,14 @@ def test_load_demo_loads_people_with_history_once(db, django_user_model):
 
     memories = Memory.objects.for_space(space)
     assert set(memories.values_list("subject", flat=True)) == set(PEOPLE)
+    # Two agents write and read, so per-agent views have something to tell apart.
+    assert set(memories.values_list("agent", flat=True)) == {"assistant", "running-coach"}
+    recalls = AuditEvent.objects.for_space(space).filter(action="memory.recall")
+    labels = set(recalls.values_list("actor_label", flat=True))
+    assert labels == {"system:assistant", "system:running-coach"}
+    # Dated when they happened, over weeks, not when the demo was loaded.
+    recall_days = {at.date() for at in recalls.values_list("created_at", flat=True)}
+    assert len(recall_days) >= 10
     assert len(PEOPLE) >= 5
     assert 150 <= memories.count() <= 250
     assert memories.filter(status=Status.SUPERSEDED).exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Required, TypedDict, Unpack
+
+from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.context import request_id_var
@@ -62,13 +65,18 @@ def record_events(
     targets: list[tuple[str, object, dict[str, Any]]],
     *,
     reason: str = "",
+    at: datetime | None = None,
 ) -> None:
-    """One event per (target_type, target_id, summary), written with one COPY."""
+    """One event per (target_type, target_id, summary), written with one COPY.
+
+    `at` dates events that report something already done (a recall's time)."""
     request_id = request_id_var.get()
+    created_at = at or timezone.now()
     copy_insert(
         [
             AuditEvent(
                 space=space,
+                created_at=created_at,
                 action=action,
                 target_type=target_type,
                 target_id=str(target_id),

@@ -1,4 +1,4 @@
-"""The demo space: six people talking to an assistant from January to November 2026.
+"""The demo space: six people talking to two agents from January to November 2026.
 
 The data lives in `demo_data`; this module loads it through the domain services, as
 an agent and a curator would have written it: every message an episode, the memories
@@ -16,7 +16,16 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.memories import services
-from apps.memories.demo_data import AGENT, FADING, LINKS, PEOPLE, RECALLED, SESSIONS, SUPERSEDED
+from apps.memories.demo_data import (
+    AGENT,
+    FADING,
+    LINKS,
+    PEOPLE,
+    RECALLED,
+    SESSIONS,
+    SUPERSEDED,
+    agent_of,
+)
 from apps.memories.models import Memory
 from apps.spaces.models import Membership, Role, Space
 
@@ -26,17 +35,18 @@ DEMO_SLUG = "demo"
 def _load(space: Space, actor: Actor) -> None:
     memories: dict[str, Memory] = {}
     for session in SESSIONS:
+        agent = agent_of(session.subject)
         for index, message in enumerate(session.messages):
             occurred = session.started + timedelta(minutes=3 * index)
-            speaker = message.speaker or session.subject
+            from_agent = message.speaker == AGENT
             episode = services.record_episode(
                 space,
                 actor,
                 content=message.text,
                 session=session.id,
-                role="assistant" if speaker == AGENT else "user",
-                speaker=speaker,
-                agent=AGENT,
+                role="assistant" if from_agent else "user",
+                speaker=agent if from_agent else session.subject,
+                agent=agent,
                 occurred_at=occurred,
             )
             for derived in message.memories:
@@ -46,7 +56,7 @@ def _load(space: Space, actor: Actor) -> None:
                     content=derived.content,
                     kind=derived.kind,
                     subject=session.subject,
-                    agent=AGENT,
+                    agent=agent,
                     session=session.id,
                     tags=list(derived.tags),
                     importance=derived.importance,
@@ -64,24 +74,27 @@ def _load(space: Space, actor: Actor) -> None:
 
 
 def _recall(space: Space, memories: dict[str, Memory]) -> None:
-    """The assistant's reads: each recall adds a day of strength (MemoryBank), and
+    """The agents' reads: each recall adds a day of strength (MemoryBank), and
     retention decays from the last one."""
-    agent = Actor.system(AGENT)
-    for key in FADING:
+
+    def reader(key: str) -> Actor:
+        return Actor.system(memories[key].agent or AGENT)
+
+    for key, question in FADING.items():
         # Looked at once, the day after it was said, and never again.
         at = (memories[key].occurred_at or timezone.now()) + timedelta(days=1)
         services.record_recall(
-            space, agent, [memories[key].pk], at=at, query=memories[key].content, mode="hybrid"
+            space, reader(key), [memories[key].pk], at=at, query=question, mode="hybrid"
         )
     now = timezone.now()
-    for key, times in RECALLED:
+    for key, times, question in RECALLED:
         for days_ago in range(1, 4 * times, 4):
             services.record_recall(
                 space,
-                agent,
+                reader(key),
                 [memories[key].pk],
                 at=now - timedelta(days=days_ago),
-                query=memories[key].content,
+                query=question,
                 mode="hybrid",
             )
 
@@ -140,7 +153,7 @@ def load_demo(admin_username: str | None = None) -> tuple[Space, bool]:
             defaults={
                 "name": "Demo",
                 "description": (
-                    f"{len(PEOPLE)} people and their assistant's memories, "
+                    f"{len(PEOPLE)} people and their agents' memories, "
                     "January to November 2026."
                 ),
             },

@@ -1,4 +1,4 @@
-"""The demo space's data: six people and their assistant, from January to November 2026.
+"""The demo space's data: six people and their two agents, from January to November 2026.
 
 Each session is a conversation; each message becomes an episode, and the memories an
 assistant would keep from it point back to that episode. The data is written to give
@@ -25,6 +25,8 @@ from datetime import UTC, datetime
 from apps.memories.models import Kind, LinkType
 
 AGENT = "assistant"
+# Maya talks to a running coach, an agent of its own; the others to the assistant.
+COACH = "running-coach"
 MAYA = "Maya Okafor"
 TOMAS = "Tomás Reyes"
 PRIYA = "Priya Raman"
@@ -32,6 +34,11 @@ DANIEL = "Daniel Mensah"
 AIKO = "Aiko Tanaka"
 LENA = "Lena Fischer"
 PEOPLE = (MAYA, TOMAS, PRIYA, DANIEL, AIKO, LENA)
+AGENT_OF = {MAYA: COACH}
+
+
+def agent_of(person: str) -> str:
+    return AGENT_OF.get(person, AGENT)
 
 
 @dataclass(frozen=True)
@@ -1844,29 +1851,30 @@ LINKS = [
     ("aiko_submitted", "aiko_phd", LinkType.RELATED_TO),
 ]
 
-# One-off memories the assistant looked at once, soon after, and never again: they
-# fade (MemoryBank retention) and are proposed for archiving.
-FADING = [
-    "maya_post_office",
-    "tomas_flour",
-    "priya_parcel",
-    "daniel_library",
-    "aiko_induction",
-    "maya_porto_trip",
-    "priya_move_flight",
-    "lena_lockers",
-]
+# One-off memories an agent looked at once, the day after, for the question asked
+# then, and never again: they fade (MemoryBank retention) and are proposed for archiving.
+FADING = {
+    "maya_post_office": "Is the post office open on Saturday afternoon?",
+    "tomas_flour": "How much does a cup of flour weigh?",
+    "priya_parcel": "When is Priya's IKEA delivery?",
+    "daniel_library": "When are Daniel's library books due?",
+    "aiko_induction": "What time is Aiko's lab induction?",
+    "maya_porto_trip": "When is Maya going to Porto?",
+    "priya_move_flight": "Which day does Priya fly to Lisbon?",
+    "lena_lockers": "Where can Lena leave her luggage in Hamburg?",
+}
 
-# Memories the assistant keeps recalling: (key, how many times over the last weeks).
+# Memories the agents keep recalling: (key, how many times over the last weeks, the
+# question that brought them up).
 RECALLED = [
-    ("maya_marathon", 6),
-    ("maya_fuelling", 3),
-    ("tomas_brasa", 5),
-    ("tomas_lists", 4),
-    ("priya_penicillin", 2),
-    ("daniel_kofi_peanuts", 4),
-    ("aiko_phd", 3),
-    ("lena_klaus_dose_10", 3),
+    ("maya_marathon", 6, "What race is Maya training for?"),
+    ("maya_fuelling", 3, "What should Maya eat during the long run?"),
+    ("tomas_brasa", 5, "What is Tomás working on?"),
+    ("tomas_lists", 4, "How does Tomás like his prep lists?"),
+    ("priya_penicillin", 2, "Does Priya have any allergies?"),
+    ("daniel_kofi_peanuts", 4, "Can Kofi have the satay at the party?"),
+    ("aiko_phd", 3, "What does Aiko study?"),
+    ("lena_klaus_dose_10", 3, "What dose of amlodipine does Klaus take?"),
 ]
 
 # What consolidation should and must not propose on this data, by memory key. Pairs

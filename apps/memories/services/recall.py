@@ -51,5 +51,6 @@ def record_recall(
             ("memory", memory_id, {"query": query[:500], "mode": mode, "rank": rank})
             for rank, memory_id in enumerate(ids, start=1)
         ],
+        at=at,
     )
     return updated
