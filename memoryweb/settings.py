@@ -419,6 +419,9 @@ SEARCH_RRF_K = env_int("MEMORYWEB_SEARCH_RRF_K", 5)
 SEARCH_CONTEXT_NEXT = env_float("MEMORYWEB_SEARCH_CONTEXT_NEXT", 0.5)
 SEARCH_CONTEXT_PREVIOUS = env_float("MEMORYWEB_SEARCH_CONTEXT_PREVIOUS", 0.3)
 SEARCH_GRAPH_WEIGHT = env_float("MEMORYWEB_SEARCH_GRAPH_WEIGHT", 0.0)
+# A hit found by meaning alone (no query word matched) with a cosine similarity under
+# this is shown as a weak match: with MiniLM, unrelated text scores about 0.0 to 0.25.
+SEARCH_WEAK_SIMILARITY = env_float("MEMORYWEB_SEARCH_WEAK_SIMILARITY", 0.3)
 MEMORY_MAX_CONTENT_CHARS = env_int("MEMORYWEB_MAX_CONTENT_CHARS", 20_000)
 HEALTH_CHECK_TIMEOUT_SECONDS = env_int("MEMORYWEB_HEALTH_TIMEOUT", 2)
 

@@ -220,6 +220,7 @@ def edit_data(memory: Memory, **changes: str) -> dict[str, str]:
     """The dashboard's edit form as the page renders it for `memory`, with `changes`."""
     data = {
         "content": memory.content,
+        "subject": memory.subject,
         "tags": ", ".join(memory.tags),
         "kind": memory.kind,
         "importance": str(memory.importance),

@@ -106,7 +106,7 @@ def test_the_memory_browser_answers_any_filters_with_a_page(space, alice, hashin
     @FUZZ
     @given(st.dictionaries(st.sampled_from(names), texts, max_size=5))
     def check(params: dict[str, str]) -> None:
-        response = client.get(f"/s/{space.slug}/", params)
+        response = client.get(f"/s/{space.slug}/memories/", params)
         assert response.status_code in (200, 400), (params, response.status_code)
 
     check()

@@ -146,10 +146,12 @@ RULES: dict[str, Rule] = {
     # The form; a failed sign-in shows it again (Django's FormView takes PUT as POST).
     "login": page(GET=public(), POST=public(), PUT=public()),
     "logout": page(POST=public(LOGIN)),
+    "dashboard:favicon": page(GET=public("302")),  # to the static icon
     # -- pages that are not about one space
     "home": page(GET=signed_in()),
     "dashboard:switch": page(GET=signed_in("302", query=lambda w: {"space": w.ids["space"]})),
-    # -- the memory browser
+    # -- a space's home (its overview) and the memory browser
+    "dashboard:home": page(GET=read()),
     "dashboard:browse": page(GET=read()),
     "dashboard:bulk": page(
         POST=write(
@@ -158,6 +160,18 @@ RULES: dict[str, Rule] = {
     ),
     "dashboard:undo": page(POST=write("302", body=lambda w: {"token": "nothing-to-undo"})),
     # -- one memory
+    "dashboard:memory_new": page(
+        GET=write(),
+        POST=write(
+            "302",
+            body=lambda w: {
+                "content": "A curator's note.",
+                "kind": "fact",
+                "importance": "0.5",
+                "confidence": "1",
+            },
+        ),
+    ),
     "dashboard:memory": page(GET=read()),
     "dashboard:memory_edit": page(POST=write("302", body=edit_form)),
     "dashboard:memory_status": page(POST=write("302", body=lambda w: {"action": "archive"})),
@@ -176,6 +190,20 @@ RULES: dict[str, Rule] = {
     "dashboard:entity": page(GET=read()),
     "dashboard:episode": page(GET=read("302")),  # to its place in the session's transcript
     "dashboard:timeline": page(GET=read()),
+    # -- the recall simulator: simulating is reading; acting on a hit is writing
+    "dashboard:recall": page(GET=read(query=lambda w: {"q": "tea", "mode": "text"})),
+    "dashboard:recall_pin": page(POST=write("302", body=lambda w: {"version": "2"})),
+    "dashboard:recall_status": page(POST=write("302", body=lambda w: {"action": "archive"})),
+    "dashboard:recall_edit": page(
+        POST=write("302", body=lambda w: {"content": "Alice likes oolong.", "version": "2"})
+    ),
+    "dashboard:recall_link": page(
+        POST=write(
+            "302",
+            body=lambda w: {"target": w.ids["other"], "type": LinkType.RELATED_TO},
+            names_objects=True,
+        )
+    ),
     "dashboard:graph": page(GET=read()),
     "dashboard:map": page(GET=read()),
     "dashboard:map_project": page(POST=write("302")),

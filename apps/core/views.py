@@ -1,7 +1,7 @@
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -13,7 +13,8 @@ from rest_framework.response import Response
 
 from apps.api.errors import api_not_found, api_server_error
 from apps.core.health import run_checks
-from apps.spaces.models import ApiToken, Scope, Space
+from apps.dashboard.attention import FAILED_JOBS_WINDOW, attention_for
+from apps.spaces.models import ApiToken, Scope
 
 
 def sees_server_details(request: Request) -> bool:
@@ -43,14 +44,15 @@ def health(request: Request) -> Response:
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    spaces = (
-        Space.objects.for_user(request.user)
-        .annotate(
-            memory_count=Count("memories", filter=~Q(memories__status="deleted")),
-        )
-        .order_by("name")
+    """The person's spaces, each with what needs their attention there."""
+    return render(
+        request,
+        "core/home.html",
+        {
+            "spaces": attention_for(request.user, timezone.now()),
+            "failed_days": FAILED_JOBS_WINDOW.days,
+        },
     )
-    return render(request, "core/home.html", {"spaces": spaces})
 
 
 def _is_api(request: HttpRequest) -> bool:

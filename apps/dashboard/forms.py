@@ -7,20 +7,23 @@ the domain layer's own `clean_tags`, so a page refuses exactly what the API refu
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from django import forms
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 from django.utils import timezone
-from django.utils.text import capfirst
+from django.utils.text import Truncator, capfirst
 
 from apps.audit.models import AuditEvent
 from apps.consolidation.models import Operation, Proposal
 from apps.core.params import DayFormField, InstantFormField
 from apps.dashboard.access import Curator
+from apps.dashboard.subjects import subject_matching
 from apps.memories.graph import EDGE_TYPES, MAX_HOPS, MENTIONS, GraphError, NodeRef
 from apps.memories.models import (
     STATUS_TRANSITIONS,
+    Entity,
     Kind,
     LinkType,
     Memory,
@@ -30,8 +33,8 @@ from apps.memories.models import (
 )
 from apps.memories.services import InvalidMemory
 from apps.memories.services.rules import clean_tags
-from apps.retrieval.search import MODES, Filters
-from apps.spaces.models import Scope
+from apps.retrieval.search import MODES, Filters, search
+from apps.spaces.models import Scope, Space
 
 BULK_ACTIONS = {
     "archive": "Archive",
@@ -67,7 +70,12 @@ class BrowseForm(forms.Form):
         ],
         required=False,
     )
-    subject = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
+    subject = forms.CharField(
+        required=False,
+        max_length=MemoryRules.LABEL_MAX_LENGTH,
+        # The space's subjects are offered; free text matches the start of any word.
+        widget=forms.TextInput(attrs={"list": "space-subjects", "placeholder": "e.g. Maya"}),
+    )
     agent = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
     session = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
     tag = forms.CharField(
@@ -83,11 +91,11 @@ class BrowseForm(forms.Form):
         required=False, label="Occurred before", widget=forms.DateInput(attrs={"type": "date"})
     )
 
-    def filters(self) -> Filters:
+    def filters(self) -> BrowseFilters:
         data: dict[str, Any] = self.cleaned_data
         status = data.get("status") or ""
-        return Filters(
-            subject=data.get("subject") or None,
+        return BrowseFilters(
+            subject_words=(data.get("subject") or "").strip(),
             agent=data.get("agent") or None,
             session=data.get("session") or None,
             kinds=[data["kind"]] if data.get("kind") else [],
@@ -99,6 +107,25 @@ class BrowseForm(forms.Form):
 
     def query(self) -> str:
         return str(self.cleaned_data.get("q") or "").strip()
+
+
+class BrowseFilters(Filters):
+    """The search's filters, with the memory list's own Subject: words that start a
+    word of the subject (`subject_matching`), where the API's `subject` is exact.
+
+    Not a dataclass field: `Filters.narrows` compares each field with a plain
+    `Filters()`'s, which has no such field."""
+
+    def __init__(self, *, subject_words: str = "", **filters: Any) -> None:
+        super().__init__(**filters)
+        self.subject_words = subject_words
+
+    def narrows(self) -> bool:
+        return bool(self.subject_words) or super().narrows()
+
+    def apply(self, queryset: QuerySet[Memory]) -> QuerySet[Memory]:
+        found = super().apply(queryset)
+        return found.filter(subject_matching(self.subject_words)) if self.subject_words else found
 
 
 def _midnight(day: date | None) -> datetime | None:
@@ -130,18 +157,30 @@ def _datetime_local() -> forms.DateTimeInput:
     return forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL)
 
 
-def _score() -> forms.FloatField:
+def _model_default(name: str) -> Any:
+    """A Memory column's default: what a new memory gets when a field is left as it is."""
+    return cast("Field[Any, Any]", Memory._meta.get_field(name)).get_default()
+
+
+def _score(name: str) -> forms.FloatField:
     return forms.FloatField(
+        initial=_model_default(name),
         min_value=MemoryRules.SCORE_MIN,
         max_value=MemoryRules.SCORE_MAX,
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
 
 
-class MemoryEditForm(forms.Form):
-    """The fields a curator edits, as they appear on the page."""
+class MemoryFieldsForm(forms.Form):
+    """A memory's fields as a curator writes them, for a new memory and an edit alike."""
 
     content = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), strip=False)
+    subject = forms.CharField(
+        required=False,
+        max_length=MemoryRules.LABEL_MAX_LENGTH,
+        help_text="Whom or what it is about, e.g. “Maya Okafor”.",
+        widget=forms.TextInput(attrs={"list": "space-subjects"}),
+    )
     tags = forms.CharField(
         required=False,
         help_text="Separate tags with commas.",
@@ -149,12 +188,80 @@ class MemoryEditForm(forms.Form):
         # Room for every tag allowed at its longest, each with a comma and a space.
         max_length=MemoryRules.MAX_TAGS * (MemoryRules.TAG_MAX_LENGTH + 2),
     )
-    kind = forms.ChoiceField(choices=Kind.choices)
-    importance = _score()
-    confidence = _score()
+    kind = forms.ChoiceField(choices=Kind.choices, initial=_model_default("kind"))
+    importance = _score("importance")
+    confidence = _score("confidence")
     valid_from = InstantFormField(required=False, widget=_datetime_local())
     valid_to = InstantFormField(required=False, widget=_datetime_local())
     pinned = forms.BooleanField(required=False)
+
+    def clean_content(self) -> str:
+        # Browsers send a textarea's line breaks as CRLF; stored text uses LF.
+        content = self.cleaned_data["content"].replace("\r\n", "\n")
+        if not content.strip():
+            raise forms.ValidationError("A memory cannot be empty.")
+        limit = MemoryRules.content_max_chars()
+        if len(content) > limit:
+            raise forms.ValidationError(
+                f"This is {len(content)} characters; a memory holds at most {limit}."
+            )
+        return content
+
+    def clean_subject(self) -> str:
+        return str(self.cleaned_data["subject"]).strip()
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return clean_tags(self.cleaned_data["tags"].split(","))
+        except InvalidMemory as refused:
+            raise forms.ValidationError(f"{capfirst(refused.message)}.") from None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        starts, ends = data.get("valid_from"), data.get("valid_to")
+        if starts and ends and starts >= ends:
+            self.add_error("valid_to", "“Valid to” must be after “valid from”.")
+        return data
+
+
+class MemoryCreateForm(MemoryFieldsForm):
+    """A new memory written by a curator; `fields_for_create()` is what `create_memory` takes."""
+
+    occurred_at = InstantFormField(
+        required=False,
+        label="Occurred at",
+        help_text="When it happened, if it is an event.",
+        widget=_datetime_local(),
+    )
+    reason = forms.CharField(
+        required=False, max_length=500, help_text="Optional; kept with the first version."
+    )
+
+    CREATED = (
+        "content",
+        "subject",
+        "tags",
+        "kind",
+        "importance",
+        "confidence",
+        "occurred_at",
+        "valid_from",
+        "valid_to",
+        "pinned",
+    )
+    field_order = [*CREATED, "reason"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "new_%s")
+        super().__init__(*args, **kwargs)
+
+    def fields_for_create(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in self.CREATED}
+
+
+class MemoryEditForm(MemoryFieldsForm):
+    """The fields a curator edits, as they appear on the page."""
+
     reason = forms.CharField(
         required=False, max_length=500, help_text="Optional; kept with the version."
     )
@@ -162,6 +269,7 @@ class MemoryEditForm(forms.Form):
 
     EDITED = (
         "content",
+        "subject",
         "tags",
         "kind",
         "importance",
@@ -181,31 +289,6 @@ class MemoryEditForm(forms.Form):
         initial["tags"] = ", ".join(memory.tags)
         initial["version"] = memory.version
         return cls(initial=initial)
-
-    def clean_content(self) -> str:
-        # Browsers send a textarea's line breaks as CRLF; stored text uses LF.
-        content = self.cleaned_data["content"].replace("\r\n", "\n")
-        if not content.strip():
-            raise forms.ValidationError("A memory cannot be empty.")
-        limit = MemoryRules.content_max_chars()
-        if len(content) > limit:
-            raise forms.ValidationError(
-                f"This is {len(content)} characters; a memory holds at most {limit}."
-            )
-        return content
-
-    def clean_tags(self) -> list[str]:
-        try:
-            return clean_tags(self.cleaned_data["tags"].split(","))
-        except InvalidMemory as refused:
-            raise forms.ValidationError(f"{capfirst(refused.message)}.") from None
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        starts, ends = data.get("valid_from"), data.get("valid_to")
-        if starts and ends and starts >= ends:
-            self.add_error("valid_to", "“Valid to” must be after “valid from”.")
-        return data
 
     def changes(self, memory: Memory) -> dict[str, Any]:
         """The edited fields whose submitted value differs from the memory's.
@@ -308,7 +391,11 @@ EDGE_LABELS = {**dict(LinkType.choices), MENTIONS: "mentions"}
 
 
 class GraphForm(forms.Form):
-    center = forms.CharField(required=False, max_length=80)
+    """Where the graph starts: `memory:<id>`, `entity:<id>`, or words. Words name an
+    entity of the space by its exact name, else the memory that best matches them as
+    text (`matched` then says which, so the page can tell the curator)."""
+
+    center = forms.CharField(required=False, max_length=MemoryRules.LABEL_MAX_LENGTH)
     hops = forms.TypedChoiceField(
         choices=[(n, str(n)) for n in range(1, MAX_HOPS + 1)], coerce=int, initial=1, required=False
     )
@@ -319,14 +406,43 @@ class GraphForm(forms.Form):
         label="Edge types",
     )
 
+    def __init__(self, *args: Any, space: Space, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.space = space
+        self.matched: str = ""  # the words' pick, described, when words were given
+
     def clean_center(self) -> NodeRef | None:
         raw = self.cleaned_data["center"].strip()
         if not raw:
             return None
-        try:
-            return NodeRef.parse(raw)
-        except GraphError as error:
-            raise forms.ValidationError(error.message) from None
+        if raw.startswith(("memory:", "entity:")) or _is_uuid(raw):
+            try:
+                return NodeRef.parse(raw)
+            except GraphError as error:
+                raise forms.ValidationError(error.message) from None
+        entity = Entity.objects.for_space(self.space).filter(name__iexact=raw).first()
+        if entity is not None:
+            self.matched = f"the entity {entity.name}"
+            return NodeRef("entity", entity.pk)
+        # Text mode: words either occur in a memory or match nothing, where a vector
+        # search would always return its nearest memory, however far.
+        found = search(self.space, raw, mode="text", k=1, record_access=False)
+        if not found.hits:
+            raise forms.ValidationError(
+                f"No memory or entity in this space matches “{raw}”. Try other words, "
+                "or start from one of the memories listed below."
+            )
+        memory = found.hits[0].memory
+        self.matched = f"“{Truncator(memory.content).chars(120)}”"
+        return NodeRef("memory", memory.pk)
+
+
+def _is_uuid(raw: str) -> bool:
+    try:
+        UUID(raw)
+    except ValueError:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------- map
@@ -435,6 +551,9 @@ class AuditFilterForm(forms.Form):
     until = DayFormField(
         required=False, label="Until", widget=forms.DateInput(attrs={"type": "date"})
     )
+    # Each visit to a memory's page is a read in the log; a curator's own would bury
+    # everything else they look for there.
+    mine = forms.BooleanField(required=False, label="Show my page views")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -443,8 +562,14 @@ class AuditFilterForm(forms.Form):
             self.add_error("until", "“Until” is before “Since”.")
         return data
 
-    def apply(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+    def apply(self, events: QuerySet[AuditEvent], *, viewer: str) -> QuerySet[AuditEvent]:
+        """The events these filters keep, without `viewer`'s own dashboard page views
+        unless "Show my page views" is ticked."""
         data = self.cleaned_data
+        if not data.get("mine"):
+            events = events.exclude(
+                action="memory.read", actor_label=viewer, summary__contains={"via": "dashboard"}
+            )
         actor = data.get("actor", "").strip()
         if actor:
             # A bare name matches whoever bears it; each label stays an indexed equality.

@@ -2,8 +2,10 @@
 
 Each memory is changed through the domain layer (a version and an audit event
 each); a memory the action does not apply to (already archived, say) is skipped
-and reported, without stopping the others. What an undo needs is returned as a
-plain dict the view keeps in the session.
+and reported, without stopping the others. One more audit event records the bulk
+action as a whole, with what an undo needs (each memory's version and status
+after it), so the action can be undone later from the audit log, not only from
+the message shown right after it.
 """
 
 from __future__ import annotations
@@ -13,14 +15,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Left
 
 from apps.audit.actors import Actor
+from apps.audit.models import AuditEvent
+from apps.audit.services import record_event
 from apps.memories import services
-from apps.memories.models import STATUS_TRANSITIONS, Memory, Status
+from apps.memories.models import STATUS_TRANSITIONS, Memory, MemoryVersion, Status
 from apps.spaces.models import Space
 
 # The most memories one bulk action touches; past this, narrow the filter.
 BULK_LIMIT = 1000
+# The audit events of a bulk action as a whole, and of its undo (whose target is the
+# bulk action's event, so "was it undone?" is an indexed lookup by target).
+BULK_EVENT = "memory.bulk"
+BULK_UNDO_EVENT = "memory.bulk_undo"
+BULK_UNDO_TARGET = "audit"
+# How many of the memories changed since a bulk action an undo names one by one.
+NAMED_CHANGES = 3
 
 # How to take back a status change, by the status the memory had before.
 _BACK_TO: dict[str, Callable[..., Memory]] = {
@@ -36,6 +48,14 @@ class BulkOutcome:
     changed: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     undo: dict[str, Any] | None = None
+    event: AuditEvent | None = None  # the bulk action's own event, when it can be undone
+    changed_since: list[str] = field(default_factory=list)  # an undo's skipped, described
+
+
+class NothingToUndo(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def apply_bulk(
@@ -65,8 +85,17 @@ def apply_bulk(
             undo_items.append(
                 {"id": str(memory.pk), "version": changed.version, "status": memory.status}
             )
-    if undo_items:
-        outcome.undo = {"action": action, "tag": tag, "items": undo_items}
+        if undo_items:
+            outcome.undo = {"action": action, "tag": tag, "items": undo_items}
+            outcome.event = record_event(
+                space,
+                actor,
+                BULK_EVENT,
+                target_type="space",
+                target_id=space.pk,
+                reason=f"bulk {action}",
+                summary={**outcome.undo, "count": len(undo_items)},
+            )
     return outcome
 
 
@@ -85,6 +114,79 @@ def _apply_one(space: Space, actor: Actor, action: str, memory: Memory, tag: str
     return services.update_memory(
         space, actor, memory.pk, expected_version=memory.version, reason=reason, tags=tags
     )
+
+
+def undo_bulk_event(space: Space, actor: Actor, event_id: int) -> BulkOutcome:
+    """Undo the bulk action its audit event records, once: for each memory nobody
+    changed since; the others are described in `changed_since`."""
+    events = AuditEvent.objects.for_space(space)
+    with transaction.atomic():
+        # The lock makes a second, concurrent undo wait, then find the first one's event.
+        event = events.select_for_update().filter(pk=event_id, action=BULK_EVENT).first()
+        if event is None:
+            raise NothingToUndo("There is nothing to undo any more.")
+        done = (
+            events.filter(
+                action=BULK_UNDO_EVENT, target_type=BULK_UNDO_TARGET, target_id=str(event.pk)
+            )
+            .only("actor_label", "created_at")
+            .first()
+        )
+        if done is not None:
+            when = done.created_at.strftime("%Y-%m-%d %H:%M")
+            raise NothingToUndo(
+                f"There is nothing to undo any more: {done.actor_label} undid this bulk "
+                f"{event.summary.get('action', 'action')} on {when}."
+            )
+        outcome = undo_bulk(space, actor, event.summary)
+        record_event(
+            space,
+            actor,
+            BULK_UNDO_EVENT,
+            target_type=BULK_UNDO_TARGET,
+            target_id=event.pk,
+            reason=f"undo bulk {event.summary.get('action', '')}".strip(),
+            summary={
+                "action": event.summary.get("action", ""),
+                "count": outcome.changed,
+                "skipped": len(outcome.skipped),
+            },
+        )
+    outcome.changed_since = changed_since(space, [item["id"] for item in outcome.skipped])
+    return outcome
+
+
+def changed_since(space: Space, memory_ids: Sequence[str]) -> list[str]:
+    """What became of the first few of these memories: their words, their current
+    version and the change that made it, or that they are gone. Two queries."""
+    named = list(memory_ids[:NAMED_CHANGES])
+    heads = {
+        str(pk): head
+        for pk, head in Memory.objects.for_space(space)
+        .filter(pk__in=named)
+        .annotate(head=Left("content", 60))
+        .values_list("pk", "head")
+    }
+    latest = {
+        str(v.memory_id): v
+        for v in MemoryVersion.objects.for_space(space)
+        .filter(memory_id__in=named)
+        .order_by("memory_id", "-version")
+        .distinct("memory_id")
+        .only("memory_id", "version", "action", "actor_label")
+    }
+    described = []
+    for memory_id in named:
+        head, version = heads.get(memory_id), latest.get(memory_id)
+        if head is None or version is None:
+            described.append(f"memory {memory_id[:8]} is gone")
+            continue
+        words = head if len(head) < 60 else head[:59] + "…"
+        described.append(
+            f"“{words}” is now version {version.version} "
+            f"({version.get_action_display().lower()} by {version.actor_label})"
+        )
+    return described
 
 
 def undo_bulk(space: Space, actor: Actor, record: dict[str, Any]) -> BulkOutcome:

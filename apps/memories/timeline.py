@@ -120,11 +120,19 @@ def details(memories: QuerySet[Memory], limit: int = DETAIL_LIMIT) -> list[dict[
     )
 
 
-def edits(memories: QuerySet[Memory], space_id: int) -> list[dict[str, Any]]:
-    """Versions after the first of these memories: when each was changed, and how."""
+def edits(
+    memories: QuerySet[Memory], space_id: int, start: datetime, end: datetime
+) -> list[dict[str, Any]]:
+    """Versions after the first of these memories made from `start` to `end` (the
+    chart's range: a later edit would stretch its axis): when each was made, and how."""
     versions = (
         MemoryVersion.objects.for_space(space_id)
-        .filter(memory__in=memories.values("pk"), version__gt=1)
+        .filter(
+            memory__in=memories.values("pk"),
+            version__gt=1,
+            created_at__gte=start,
+            created_at__lte=end,
+        )
         .order_by("created_at")
         .values("memory_id", "version", "action", "created_at", "actor_label")
     )

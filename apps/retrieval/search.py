@@ -143,6 +143,21 @@ class Hit:
     score: float
     components: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def similarity(self) -> float | None:
+        """The cosine similarity to the query, when the vector side ranked this memory."""
+        vector = self.components.get("vector")
+        return float(vector["score"]) if vector else None
+
+    def is_weak(self, floor: float | None = None) -> bool:
+        """Found by meaning alone, and by little of it: no word of the query matched and
+        the similarity is under `floor` (settings.SEARCH_WEAK_SIMILARITY). A vector
+        search always returns its k nearest, however far; these are the far ones."""
+        if floor is None:
+            floor = settings.SEARCH_WEAK_SIMILARITY
+        similarity = self.similarity
+        return "text" not in self.components and similarity is not None and similarity < floor
+
 
 @dataclass
 class SearchResult:
@@ -152,6 +167,8 @@ class SearchResult:
     embed_ms: float = 0.0
     db_ms: float = 0.0
     notice: str = ""
+    # With `below_cut`: the candidates ranked just after the k hits, best first.
+    below_cut: list[Hit] = field(default_factory=list)
 
 
 def _hit_columns(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
@@ -246,8 +263,13 @@ def _fuse(
     ):
         for rank, (pk, score) in enumerate(hits, start=1):
             candidate = fused.setdefault(pk, _Candidate())
-            candidate.components[source] = {"rank": rank, "score": round(score, 6)}
-            candidate.score += weight / (weights.rrf_k + rank)
+            share = weight / (weights.rrf_k + rank)
+            candidate.components[source] = {
+                "rank": rank,
+                "score": round(score, 6),
+                "fused": round(share, 6),
+            }
+            candidate.score += share
     return fused
 
 
@@ -350,16 +372,25 @@ def search(
     actor: Actor | None = None,
     record_access: bool = True,
     vector: list[float] | None = None,
+    below_cut: int = 0,
 ) -> SearchResult:
     """Search one space. An empty query lists the matching memories, newest first.
 
     `vector` replaces the query's embedding (a caller with its own embedding of the
-    query); the text side still uses `query`.
+    query); the text side still uses `query`. `below_cut` also returns, in
+    `result.below_cut`, up to that many candidates ranked just after the k hits, with
+    their components: what nearly made it, for explaining a ranking. They are never
+    recorded as recalled. The fused modes take them from the candidates they ranked
+    (at least 3k), so there may be fewer than asked.
     """
     if mode not in MODES:
         raise InvalidSearch(f"mode must be one of {', '.join(MODES)}", {"mode": mode})
     if not isinstance(k, int) or not 1 <= k <= MAX_K:
         raise InvalidSearch(f"k must be an integer from 1 to {MAX_K}", {"k": k})
+    if not isinstance(below_cut, int) or not 0 <= below_cut <= MAX_K:
+        raise InvalidSearch(
+            f"below_cut must be an integer from 0 to {MAX_K}", {"below_cut": below_cut}
+        )
     filters = filters or Filters()
     weights = weights or Weights.from_settings()
     scoped = filters.apply(Memory.objects.for_space(space))
@@ -388,6 +419,8 @@ def search(
         )
     )
     # Fusion and re-scoring look a little deeper than k; 30 deep was as good as 100 on LoCoMo.
+    # What falls below the cut comes from these same candidates, so asking for it never
+    # changes the hits (see _ranked_below for the modes that read exactly k).
     candidates = max(k * 3, 30) if reranked else k
     if mode in ("vector", "hybrid") and vector is None:
         started = time.perf_counter()
@@ -406,6 +439,37 @@ def search(
     result.db_ms += (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
+    hits = _ranked_hits(space, scoped, vector_hits, text_hits, weights, now, k + below_cut)
+    result.db_ms += (time.perf_counter() - started) * 1000
+    result.hits = hits[:k]
+    if below_cut:
+        result.below_cut = (
+            hits[k:]
+            if reranked
+            else _ranked_below(space, scoped, result, vector, filters, weights, now, below_cut)
+        )
+    if not result.hits:
+        result.notice = (
+            "This space has no memories yet."
+            if not Memory.objects.for_space(space).exists()
+            else "Nothing matched."
+        )
+    if record_access and result.hits:
+        _record_access(space, result, actor or Actor.system("search"), now)
+    return result
+
+
+def _ranked_hits(
+    space: Space,
+    scoped: QuerySet[Memory],
+    vector_hits: list[tuple[UUID, float]],
+    text_hits: list[tuple[UUID, float]],
+    weights: Weights,
+    now: datetime,
+    depth: int,
+) -> list[Hit]:
+    """The best `depth` candidates as hits, best first, each with its components and
+    its final score."""
     fused = _fuse(vector_hits, text_hits, weights)
     _expand_context(space, scoped, fused, weights)
     _expand_graph(space, scoped, fused, weights)
@@ -414,7 +478,7 @@ def search(
     # Only the memories that can still make the top k are loaded, vectors left out.
     # Every candidate already passed the filters; testing them again made the planner
     # combine the filters' indexes with the primary key instead of reading ten rows.
-    wanted = ranked if rescoring else ranked[:k]
+    wanted = ranked if rescoring else ranked[:depth]
     loaded = (
         {m.pk: m for m in _hit_columns(Memory.objects.for_space(space)).filter(pk__any_of=wanted)}
         if wanted
@@ -425,21 +489,40 @@ def search(
         for pk in ranked
         if pk in loaded
     ]
-    result.db_ms += (time.perf_counter() - started) * 1000
     _rescore(hits, weights, now)
     hits.sort(key=lambda h: h.score, reverse=True)
-    result.hits = hits[:k]
-    for hit in result.hits:
+    hits = hits[:depth]
+    for hit in hits:
         hit.components["final"] = round(hit.score, 6)
-    if not result.hits:
-        result.notice = (
-            "This space has no memories yet."
-            if not Memory.objects.for_space(space).exists()
-            else "Nothing matched."
-        )
-    if record_access and result.hits:
-        _record_access(space, result, actor or Actor.system("search"), now)
-    return result
+    return hits
+
+
+def _ranked_below(
+    space: Space,
+    scoped: QuerySet[Memory],
+    result: SearchResult,
+    vector: list[float] | None,
+    filters: Filters,
+    weights: Weights,
+    now: datetime,
+    below_cut: int,
+) -> list[Hit]:
+    """What ranks after the hits of a plain vector or text search. Those read exactly
+    k candidates, and a text search widens its match when it finds fewer than it asks
+    for: reading deeper could change the hits themselves, so this is a second look,
+    kept apart from the answer."""
+    depth = len(result.hits) + below_cut
+    vector_hits, text_hits = _candidate_lists(
+        scoped,
+        space,
+        result.query if result.mode == "text" else "",
+        vector if result.mode == "vector" else None,
+        depth,
+        narrowed=filters.narrows(),
+    )
+    shown = {hit.memory.pk for hit in result.hits}
+    deeper = _ranked_hits(space, scoped, vector_hits, text_hits, weights, now, depth)
+    return [hit for hit in deeper if hit.memory.pk not in shown][:below_cut]
 
 
 def _record_access(space: Space, result: SearchResult, actor: Actor, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -74,6 +74,37 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.VIEWER: 1, Role.EDITOR: 2, Role.ADMIN: 3}
 
 
+# Page views of a space's home less than this apart belong to one visit.
+VISIT_GAP = timedelta(minutes=30)
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    """A visit is a run of views of the space's home less than VISIT_GAP apart.
+    "New since your last visit" counts from the end of the previous visit, so the
+    figure a curator is reading does not drop to zero on the next page view."""
+
+    def with_new_since(self, now: datetime) -> MembershipQuerySet:
+        """Annotate `new_since`: the end of the last visit before the one under way
+        at `now` (None before the first visit)."""
+        return self.annotate(
+            new_since=models.Case(
+                models.When(visited_at__gte=now - VISIT_GAP, then=models.F("previous_visit_at")),
+                default=models.F("visited_at"),
+            )
+        )
+
+    def record_visit(self, now: datetime) -> int:
+        """Note a view of the space's home at `now`; a view after a gap starts a new
+        visit, and the last one becomes the previous visit."""
+        return self.update(
+            previous_visit_at=models.Case(
+                models.When(visited_at__lt=now - VISIT_GAP, then=models.F("visited_at")),
+                default=models.F("previous_visit_at"),
+            ),
+            visited_at=now,
+        )
+
+
 class Membership(models.Model):
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -81,6 +112,11 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(default=timezone.now)
+    # The latest view of the space's home, and the last view of the visit before it.
+    visited_at = models.DateTimeField(null=True, blank=True)
+    previous_visit_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [

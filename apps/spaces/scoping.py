@@ -14,6 +14,7 @@ lookups) and through `get_queryset()` (the admin), which stay available.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.db import models
@@ -37,6 +38,13 @@ class SpaceScopedManager(BaseManager[M], Generic[M]):
         if space_id is None:
             raise ValueError("for_space() needs a saved space")
         return self.get_queryset().filter(space_id=space_id)
+
+    def for_spaces(self, spaces: Iterable[Space | int]) -> models.QuerySet[M]:
+        """Rows of several named spaces at once (a person's spaces, counted on one page)."""
+        space_ids = [space if isinstance(space, int) else space.pk for space in spaces]
+        if None in space_ids:
+            raise ValueError("for_spaces() needs saved spaces")
+        return self.get_queryset().filter(space_id__in=space_ids)
 
     def _is_related_manager(self) -> bool:
         # Django's related managers subclass the default manager and carry the

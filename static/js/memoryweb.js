@@ -143,3 +143,124 @@
     });
   });
 })();
+
+// Keyboard shortcuts on every page (listed in templates/dashboard/_shortcuts.html): / goes
+// to the page's search or filter field, j/k walk the rows of a list ([data-keynav]) and
+// Enter opens the row in focus, e opens the edit form ([data-shortcut-edit]), Ctrl+Enter
+// or Cmd+Enter submits the form being typed in, ? shows the list. The listener is on
+// window, so it runs after the document's: a page's own keys (review.js) win by calling
+// preventDefault, and the same key is never handled twice.
+(function () {
+  function typing(target) {
+    return (
+      target instanceof HTMLElement &&
+      (target.isContentEditable || target.closest("input, textarea, select, [contenteditable]"))
+    );
+  }
+
+  function visible(element) {
+    return element.getClientRects().length > 0;
+  }
+
+  // The first visible field, most specific kind first.
+  function searchField() {
+    const kinds = [
+      "main [data-shortcut-search]",
+      'main input[type="search"]',
+      'main form[role="search"] :is(input:not([type="hidden"]), select)',
+      'main form[method="get"] :is(input:not([type="hidden"], [type="checkbox"], [type="radio"]), select)',
+    ];
+    for (const kind of kinds) {
+      const field = Array.from(document.querySelectorAll(kind)).find(visible);
+      if (field) return field;
+    }
+    return null;
+  }
+
+  function rows() {
+    return Array.from(document.querySelectorAll("[data-keynav] > :not(.more)")).filter(visible);
+  }
+
+  function moveRow(step) {
+    const all = rows();
+    if (!all.length) return false;
+    const active = document.activeElement;
+    const index = all.indexOf(active && active.closest("[data-keynav] > *"));
+    const next = index < 0 ? (step > 0 ? 0 : all.length - 1) : index + step;
+    const row = all[Math.max(0, Math.min(all.length - 1, next))];
+    if (!row.hasAttribute("tabindex")) row.tabIndex = -1;
+    row.focus({ preventScroll: true });
+    row.scrollIntoView({ block: "nearest" });
+    return true;
+  }
+
+  // A row's own page, not one of its filter links (?actor=… in the audit log).
+  function openRow(row) {
+    const link = row.querySelector('a[href]:not([href^="?"])');
+    if (!link) return false;
+    link.click();
+    return true;
+  }
+
+  function edit() {
+    const target = document.querySelector("[data-shortcut-edit]");
+    if (!target) return false;
+    if (target instanceof HTMLDetailsElement) {
+      target.open = true;
+      const field = target.querySelector("textarea, input:not([type='hidden']), select");
+      target.scrollIntoView({ block: "start" });
+      if (field) field.focus({ preventScroll: true });
+    } else {
+      target.click();
+    }
+    return true;
+  }
+
+  // requestSubmit() fires the submit event htmx listens for, and passing the form's
+  // first submit button sends its name and value, as pressing Enter in a field would.
+  function submit(field) {
+    const form = field.form || field.closest("form");
+    if (!form) return false;
+    const button = Array.from(form.elements).find(
+      (element) => element.type === "submit" && !element.disabled,
+    );
+    form.requestSubmit(button || null);
+    return true;
+  }
+
+  function toggleHelp() {
+    const dialog = document.getElementById("shortcuts");
+    if (!dialog) return false;
+    if (dialog.open) dialog.close();
+    else dialog.showModal();
+    return true;
+  }
+
+  window.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.altKey) return;
+    const target = event.target;
+    let done = false;
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      done = target instanceof HTMLElement && submit(target);
+    } else if (event.ctrlKey || event.metaKey || typing(target)) {
+      return;
+    } else if (event.key === "/") {
+      const field = searchField();
+      if (field) field.focus();
+      done = Boolean(field);
+    } else if (event.key === "j" || event.key === "k") {
+      done = moveRow(event.key === "j" ? 1 : -1);
+    } else if (event.key === "Enter" && target instanceof Element && target.matches("[data-keynav] > *")) {
+      done = openRow(target);
+    } else if (event.key === "e") {
+      done = edit();
+    } else if (event.key === "?") {
+      done = toggleHelp();
+    }
+    if (done) event.preventDefault();
+  });
+
+  document.addEventListener("click", (event) => {
+    if (event.target.closest("[data-shortcuts-open]")) toggleHelp();
+  });
+})();

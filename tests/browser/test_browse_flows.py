@@ -38,7 +38,9 @@ def test_log_in_search_and_filter(logged_in, live_server, curator_space, shot, h
     seed(curator_space)
     shot(page, "home")
     page.get_by_label("Space").select_option("lab")  # the switcher
-    expect(page).to_have_url(f"{live_server.url}/s/lab/")
+    expect(page).to_have_url(f"{live_server.url}/s/lab/")  # the space's home
+    page.get_by_role("navigation", name="Space").get_by_role("link", name="Memories").click()
+    expect(page).to_have_url(f"{live_server.url}/s/lab/memories/")
     expect(page.get_by_role("table", name="Memories")).to_contain_text("Lisbon marathon")
     shot(page, "browser")
 
@@ -51,7 +53,7 @@ def test_log_in_search_and_filter(logged_in, live_server, curator_space, shot, h
     expect(rows.first.locator("mark")).to_have_text("marathon")
     shot(page, "browser-search")
 
-    page.goto(f"{live_server.url}/s/lab/")
+    page.goto(f"{live_server.url}/s/lab/memories/")
     page.get_by_text("Filters").click()
     page.get_by_label("Subject").fill("Tomás")
     page.get_by_role("searchbox", name="Search").press("Enter")
@@ -63,7 +65,7 @@ def test_log_in_search_and_filter(logged_in, live_server, curator_space, shot, h
 def test_bulk_archive_three_memories_and_undo(logged_in, live_server, curator_space, shot):
     page = logged_in
     seed(curator_space)
-    page.goto(f"{live_server.url}/s/lab/?subject=Tom%C3%A1s")
+    page.goto(f"{live_server.url}/s/lab/memories/?subject=Tom%C3%A1s")
     boxes = page.get_by_label("Select memory")
     expect(boxes).to_have_count(3)
     boxes.nth(0).click()

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from apps.audit.actors import Actor
 from apps.memories import services
 from apps.memories.models import Memory
+from tests.browser.console import at_both_widths, console_errors
 from tests.dashboard.test_map_page import draw_map
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def test_hover_select_and_archive_two_memories_from_the_map(
     dialog.get_by_role("button", name="Archive 2").click()
 
     expect(page.get_by_role("status").first).to_contain_text("Archive: 2 of 2 memories.")
-    expect(page).to_have_url(f"{live_server.url}/s/lab/map/")
+    expect(page).to_have_url(f"{live_server.url}/s/lab/map/?colour=cluster")
     statuses = dict(Memory.objects.for_space(curator_space).values_list("content", "status"))
     assert statuses == {
         "Runs on Sundays.": "archived",
@@ -69,3 +70,54 @@ def test_hover_select_and_archive_two_memories_from_the_map(
         " {points: [{customdata: 3}]})"
     )
     expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{memories[3].pk}/")
+
+
+def test_the_colouring_survives_a_bulk_action_and_the_points_are_listed(
+    logged_in, live_server, curator_space, shot
+):
+    page = logged_in
+    errors = console_errors(page)
+    memories = services.create_memories(
+        curator_space,
+        ACTOR,
+        [
+            {"content": "Runs on Sundays.", "kind": "preference"},
+            {"content": "Ran a marathon in May.", "kind": "episodic"},
+            {"content": "Cooks on Fridays.", "kind": "fact"},
+        ],
+    )
+    draw_map(curator_space, memories, clusters=[-1, -1, -1])
+    page.goto(f"{live_server.url}/s/lab/map/")
+    plot = page.locator("[data-plotly]")
+    expect(plot.locator(".main-svg").first).to_be_visible()
+    # No clusters: coloured by kind, so the legend tells something apart.
+    expect(page.get_by_label("Colour by")).to_have_value("kind")
+    expect(plot).to_contain_text("Episodic")
+
+    # The points as a list, for a keyboard: each opens its memory.
+    page.get_by_text("List the points").click()
+    points = page.get_by_role("table", name="Memories on the map")
+    expect(points.get_by_role("link")).to_have_count(3)
+    at_both_widths(page, shot, "map-points")
+
+    page.get_by_label("Colour by").select_option("status")
+    expect(page).to_have_url(f"{live_server.url}/s/lab/map/?colour=status")
+    expect(plot.locator(".main-svg").first).to_be_visible()
+    emit = "([name, data]) => document.querySelector('[data-plotly]').emit(name, data)"
+    page.evaluate(emit, ["plotly_selected", {"points": [{"customdata": 0}]}])
+    selection = page.locator("#map-selection")
+    expect(selection).to_contain_text("1 selected")
+    selection.get_by_label("Action").select_option("archive")
+    selection.get_by_role("button", name="Apply…").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Archive 1").click()
+
+    # Back on the map, coloured as it was chosen, the archived point in its own colour.
+    expect(page.get_by_role("status").first).to_contain_text("Archive: 1 of 1 memories.")
+    expect(page).to_have_url(f"{live_server.url}/s/lab/map/?colour=status")
+    expect(page.get_by_label("Colour by")).to_have_value("status")
+    expect(plot.locator(".main-svg").first).to_be_visible()
+    expect(plot).to_contain_text("archived")
+    page.get_by_text("List the points").click()
+    points.get_by_role("link", name="Cooks on Fridays.").click()
+    expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{memories[2].pk}/")
+    assert errors == []

@@ -25,7 +25,7 @@ def memories(space, actor, *contents, **fields):
 
 
 def test_it_sends_anonymous_visitors_to_log_in(client, space):
-    response = client.get("/s/home/")
+    response = client.get("/s/home/memories/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
 
@@ -39,7 +39,7 @@ def test_it_hides_a_space_from_outsiders(outsider, space, actor):
 def test_it_lists_newest_first_with_kind_status_subject_and_version(editor, space, actor):
     memories(space, actor, "Older memory.", subject="Maya")
     memories(space, actor, "Newer memory.", kind="preference")
-    response = editor.get("/s/home/")
+    response = editor.get("/s/home/memories/")
     html = response.content.decode()
     assert response.status_code == 200
     assert html.index("Newer memory.") < html.index("Older memory.")
@@ -55,7 +55,7 @@ def test_it_filters_in_the_url(editor, space, actor):
     services.archive_memory(space, actor, archived.pk)
 
     def shown(query):
-        html = editor.get(f"/s/home/?{query}").content.decode()
+        html = editor.get(f"/s/home/memories/?{query}").content.decode()
         return sorted(re.findall(r"About \w+\.|Archived one\.", html))
 
     assert shown("subject=Maya") == ["About Maya."]
@@ -66,15 +66,15 @@ def test_it_filters_in_the_url(editor, space, actor):
 
 def test_it_searches_and_highlights_matches(editor, space, actor, hashing_backend):
     memories(space, actor, "Maya is training for the marathon.", "Tomás cooks <b>octopus</b>.")
-    html = editor.get("/s/home/?q=marathon&mode=text").content.decode()
+    html = editor.get("/s/home/memories/?q=marathon&mode=text").content.decode()
     assert "<mark>marathon</mark>" in html
     assert "octopus" not in html
-    escaped = editor.get("/s/home/?q=octopus&mode=text").content.decode()
+    escaped = editor.get("/s/home/memories/?q=octopus&mode=text").content.decode()
     assert "&lt;b&gt;<mark>octopus</mark>&lt;/b&gt;" in escaped
 
 
 def test_it_shows_form_errors_for_bad_filters(editor, space):
-    response = editor.get("/s/home/?after=not-a-date&kind=gossip")
+    response = editor.get("/s/home/memories/?after=not-a-date&kind=gossip")
     html = response.content.decode()
     assert response.status_code == 200
     assert "Enter a valid date." in html
@@ -82,22 +82,22 @@ def test_it_shows_form_errors_for_bad_filters(editor, space):
 
 
 def test_it_explains_an_empty_space_and_an_empty_filter(editor, space, actor):
-    assert "no memories yet" in editor.get("/s/home/").content.decode()
+    assert "no memories yet" in editor.get("/s/home/memories/").content.decode()
     memories(space, actor, "One.")
-    assert "No memories match" in editor.get("/s/home/?subject=Nobody").content.decode()
+    assert "No memories match" in editor.get("/s/home/memories/?subject=Nobody").content.decode()
 
 
 def test_it_pages_with_an_htmx_partial_and_a_plain_link(editor, space, actor, settings):
     services.create_memories(space, actor, [{"content": f"memory number {i}"} for i in range(55)])
-    first = editor.get("/s/home/").content.decode()
+    first = editor.get("/s/home/memories/").content.decode()
     found = re.search(r'hx-get="\?([^"]+)"', first)
     assert found, "no next page"
     more = found.group(1).replace("&amp;", "&")
     assert f'href="?{more.replace("&", "&amp;")}"' in first  # works without JavaScript too
-    partial = editor.get(f"/s/home/?{more}", HTTP_HX_REQUEST="true")
+    partial = editor.get(f"/s/home/memories/?{more}", HTTP_HX_REQUEST="true")
     body = partial.content.decode()
     assert "<html" not in body and body.count("data-row-check") == 5
-    plain = editor.get(f"/s/home/?{more}").content.decode()
+    plain = editor.get(f"/s/home/memories/?{more}").content.decode()
     assert "<html" in plain
 
 
@@ -107,15 +107,16 @@ def test_the_browser_page_answers_in_a_bounded_number_of_queries(
     services.create_memories(
         space, actor, [{"content": f"m {i}", "tags": ["t"]} for i in range(60)]
     )
-    # session, user, membership, spaces for the switcher, the page of memories
+    # session, user, membership, spaces for the switcher, the page of memories, the
+    # space's subjects for the Subject filter
     with django_assert_max_num_queries(6):
-        response = editor.get("/s/home/")
+        response = editor.get("/s/home/memories/")
     assert response.status_code == 200
 
 
 def test_a_viewer_sees_no_bulk_controls_and_cannot_post(viewer, space, actor):
     memory = memories(space, actor, "Keep me.")[0]
-    html = viewer.get("/s/home/").content.decode()
+    html = viewer.get("/s/home/memories/").content.decode()
     assert "bulk-form" not in html
     response = viewer.post(
         "/s/home/bulk/", {"action": "delete", "ids": [memory.pk], "confirmed": "1"}
@@ -245,7 +246,7 @@ def test_it_filters_by_any_of_several_tags(editor, space, actor):
     memories(space, actor, "Runs.", tags=["running"])
     memories(space, actor, "Eats.", tags=["diet"])
     memories(space, actor, "Sleeps.", tags=["rest"])
-    html = editor.get("/s/home/?tag=running,+diet").content.decode()
+    html = editor.get("/s/home/memories/?tag=running,+diet").content.decode()
     assert sorted(re.findall(r"Runs\.|Eats\.|Sleeps\.", html)) == ["Eats.", "Runs."]
 
 
@@ -255,7 +256,11 @@ def test_list_pages_never_load_embeddings(editor, space, actor, hashing_backend,
 
     services.create_memories(space, actor, [{"content": f"tea note {i}"} for i in range(12)])
     embed_now(space)
-    for url in ("/s/home/", "/s/home/?q=tea&mode=hybrid", "/s/home/?q=tea&mode=vector"):
+    for url in (
+        "/s/home/memories/",
+        "/s/home/memories/?q=tea&mode=hybrid",
+        "/s/home/memories/?q=tea&mode=vector",
+    ):
         with CaptureQueriesContext(connection) as queries:
             assert editor.get(url).status_code == 200
         selected = [q["sql"].split(" FROM ")[0] for q in queries if q["sql"].startswith("SELECT")]
@@ -267,21 +272,21 @@ def test_the_search_page_answers_in_a_bounded_number_of_queries(
 ):
     services.create_memories(space, actor, [{"content": f"tea note {i}"} for i in range(60)])
     embed_now(space)
-    editor.get("/s/home/?q=tea")  # word counts and the links check are cached per process
+    editor.get("/s/home/memories/?q=tea")  # word counts and the links check are cached per process
     # session, user, membership, switcher; the query's words, both candidate lists (in
-    # a savepoint that raises ef_search for a page of 50), the hits' rows
-    with django_assert_max_num_queries(10):
-        response = editor.get("/s/home/?q=tea")
+    # a savepoint that raises ef_search for a page of 50), the hits' rows; the subjects
+    with django_assert_max_num_queries(11):
+        response = editor.get("/s/home/memories/?q=tea")
     assert response.status_code == 200 and response.content.decode().count("data-row-check") == 50
 
 
 def test_search_results_scroll_in_with_an_htmx_partial(editor, space, actor, hashing_backend):
     services.create_memories(space, actor, [{"content": f"tea note {i}"} for i in range(60)])
-    first = editor.get("/s/home/?q=tea&mode=text").content.decode()
+    first = editor.get("/s/home/memories/?q=tea&mode=text").content.decode()
     found = re.search(r'hx-get="\?([^"]+offset=50[^"]*)"', first)
     assert found, "no next page of results"
     more = found.group(1).replace("&amp;", "&")
-    partial = editor.get(f"/s/home/?{more}", HTTP_HX_REQUEST="true").content.decode()
+    partial = editor.get(f"/s/home/memories/?{more}", HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in partial and partial.count("data-row-check") == 10
 
 
@@ -298,7 +303,7 @@ def test_all_matching_a_search_says_it_acts_on_the_best_matches(editor, space, a
 
 
 def test_logging_out_ends_the_session(editor, space):
-    assert editor.get("/s/home/").status_code == 200
+    assert editor.get("/s/home/memories/").status_code == 200
     response = editor.post("/logout/")
     assert response.status_code == 302
-    assert editor.get("/s/home/").status_code == 302  # back to the login page
+    assert editor.get("/s/home/memories/").status_code == 302  # back to the login page

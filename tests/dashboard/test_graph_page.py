@@ -87,3 +87,63 @@ def test_a_malformed_centre_is_a_form_error(viewer, linked):
     response = viewer.get("/s/home/graph/?center=memory:not-an-id")
     assert response.status_code == 400
     assert "center must be memory:" in response.content.decode()
+
+
+@pytest.fixture
+def queued_recalls(monkeypatch):
+    """Every access-log write a search queues, instead of sending it to the broker."""
+    from apps.retrieval import tasks
+
+    queued: list[tuple] = []
+
+    def delay(space_id, ids, at, query, mode, actor):
+        queued.append((space_id, ids, query))
+
+    monkeypatch.setattr(tasks.record_recall, "delay", delay)
+    return queued
+
+
+def test_words_centre_the_graph_on_the_best_matching_memory(viewer, linked, queued_recalls):
+    b = linked[1]
+    response = viewer.get("/s/home/graph/?center=trains")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "“trains” matched “Maya trains.”" in html
+    # The field now holds the centre itself, and the figure is drawn around it.
+    assert f'value="memory:{b.pk}"' in html
+    assert len(figure_of(html)["data"][-1]["x"]) == 3
+    assert queued_recalls == []  # looking a centre up is not a recall by anyone
+
+
+def test_words_naming_an_entity_centre_on_that_entity(viewer, space, actor, linked):
+    from apps.memories.models import Entity
+
+    maya = Entity.objects.for_space(space).create(
+        space=space, name="Maya Okafor", normalized_name="maya okafor", kind="person"
+    )
+    html = viewer.get("/s/home/graph/?center=maya+okafor").content.decode()
+    assert "matched the entity Maya Okafor" in html
+    assert f'value="entity:{maya.pk}"' in html
+
+
+def test_words_matching_nothing_are_a_form_error_with_the_starting_points(viewer, linked):
+    response = viewer.get("/s/home/graph/?center=zeppelin")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "No memory or entity in this space matches “zeppelin”" in html
+    assert 'aria-invalid="true"' in html and 'value="zeppelin"' in html
+    assert f"?center=memory:{linked[0].pk}" in html  # somewhere to start instead
+
+
+def test_the_centre_field_follows_a_recentring_swap(viewer, linked):
+    c = linked[2]
+    response = viewer.get(
+        f"/s/home/graph/?center=memory:{c.pk}&hops=2",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="graph-panel",
+    )
+    body = response.content.decode()
+    # The form is part of the swapped panel, so its field shows the new centre.
+    assert f'name="center" id="id_center" value="memory:{c.pk}"' in body
+    assert '<option value="2" selected>' in body
+    assert "Centred on" in body and "Old plan." in body

@@ -80,7 +80,7 @@ def test_the_audit_log_starts_over_for_a_cursor_it_cannot_use(viewer, noted, mom
 
 @pytest.mark.parametrize("moment", UNREPRESENTABLE_INSTANTS)
 def test_the_memory_list_starts_over_for_a_cursor_it_cannot_use(viewer, noted, moment):
-    response = viewer.get("/s/home/", {"cursor": cursor_for(moment, noted.pk)})
+    response = viewer.get("/s/home/memories/", {"cursor": cursor_for(moment, noted.pk)})
 
     assert response.status_code == 200
     assert "Maya runs on Sundays." in response.content.decode()
@@ -90,7 +90,7 @@ def test_the_memory_list_starts_over_for_a_cursor_it_cannot_use(viewer, noted, m
 def test_the_search_results_start_over_for_an_offset_they_cannot_use(
     viewer, noted, hashing_backend, offset
 ):
-    response = viewer.get("/s/home/", {"q": "Maya", "mode": "text", "offset": offset})
+    response = viewer.get("/s/home/memories/", {"q": "Maya", "mode": "text", "offset": offset})
 
     assert response.status_code == 200
     assert "Sundays" in response.content.decode()

@@ -22,7 +22,7 @@ def draw_map(space, memories, clusters=None):
         embedding_model="test",
         params={"method": "umap"},
         points=len(memories),
-        clusters=2,
+        clusters=len({c for c in clusters or [0] if c >= 0}),
         finished_at=timezone.now(),
     )
     for i, memory in enumerate(memories):
@@ -127,7 +127,7 @@ def test_a_selection_lists_its_memories_with_bulk_actions(editor, mapped):
     assert response.status_code == 200 and "2 selected" in html
     assert "note 1" in html and "note 4" in html and "note 2" not in html
     assert f'name="ids" value="{memories[1].pk}"' in html
-    assert 'name="return_to" value="/s/home/map/"' in html
+    assert 'name="return_to" value="/s/home/map/?colour=cluster"' in html
 
 
 def test_a_bulk_action_from_the_map_returns_to_the_map(editor, space, mapped):
@@ -151,7 +151,7 @@ def test_a_bulk_action_from_the_map_returns_to_the_map(editor, space, mapped):
             "return_to": "https://example.com/",
         },
     )
-    assert elsewhere["Location"] == "/s/home/"
+    assert elsewhere["Location"] == "/s/home/memories/"
 
 
 def test_another_spaces_map_is_not_found(space, outsider_space, mapped):
@@ -181,3 +181,94 @@ def test_names_in_the_figure_cannot_close_its_script(editor, space, actor, mappe
     assert "</script><b>" not in html
     names = [trace["name"] for trace in figure_of(html)["data"]]
     assert names == ["</script><b>bot</b>", "no agent"]
+
+
+def test_without_clusters_the_map_is_coloured_by_kind(
+    editor, space, actor, hashing_backend, embed_now
+):
+    memories = services.create_memories(
+        space,
+        actor,
+        [{"content": f"n{i}", "kind": "fact" if i % 2 else "episodic"} for i in range(4)],
+    )
+    embed_now(space)
+    draw_map(space, memories, clusters=[-1] * 4)
+    html = editor.get("/s/home/map/").content.decode()
+    figure = figure_of(html)
+    # Not one grey "no cluster" trace: something to tell the points apart.
+    assert [t["name"] for t in figure["data"]] == ["Episodic", "Semantic fact"]
+    assert '<option value="kind" selected>' in html
+    assert "in no clusters" in html
+
+
+def test_points_are_drawn_large_enough_to_see(editor, mapped):
+    figure = figure_of(editor.get("/s/home/map/").content.decode())
+    assert all(trace["marker"]["size"] == 12 for trace in figure["data"])
+
+
+@pytest.mark.parametrize(("count", "size"), [(1, 12), (500, 12), (501, 8), (100_000, 5)])
+def test_points_shrink_only_as_they_crowd(count, size):
+    from apps.dashboard.views.maps import point_size
+
+    assert point_size(count) == size
+
+
+def test_the_points_are_listed_with_links_for_whoever_cannot_point(editor, mapped):
+    memories, _ = mapped
+    html = editor.get("/s/home/map/").content.decode()
+    listing = html[html.index('<details class="map-points">') :]
+    listing = listing[: listing.index("</details>")]
+    # Every plotted memory, cluster by cluster, those in none last.
+    links = [f'href="/s/home/memories/{m.pk}/"' for m in memories]
+    assert all(link in listing for link in links)
+    assert listing.index(links[4]) < listing.index(links[5])
+    assert "cluster 1" in listing and "none" in listing
+
+
+def test_the_points_list_leaves_out_deleted_memories_and_says_when_it_is_cut(
+    editor, space, actor, mapped, monkeypatch
+):
+    from apps.dashboard.views import maps as map_views
+
+    memories, _ = mapped
+    services.change_status(space, actor, memories[0].pk, "delete")
+    monkeypatch.setattr(map_views, "LISTED_POINTS", 3)
+    html = editor.get("/s/home/map/").content.decode()
+    assert "the first 3 of 5" in html
+    assert f'href="/s/home/memories/{memories[0].pk}/"' not in html
+
+
+def test_a_selection_keeps_the_chosen_colouring_for_the_way_back(editor, mapped):
+    memories, projection = mapped
+    html = editor.get("/s/home/map/?colour=status").content.decode()
+    assert f'/s/home/map/{projection.pk}/selection/?colour=status"' in html
+    selection = editor.post(
+        f"/s/home/map/{projection.pk}/selection/?colour=status",
+        {"ordinals": "1"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert 'name="return_to" value="/s/home/map/?colour=status"' in selection
+    done = editor.post(
+        "/s/home/bulk/",
+        {
+            "action": "archive",
+            "ids": [memories[1].pk],
+            "confirmed": "1",
+            "return_to": "/s/home/map/?colour=status",
+        },
+        HTTP_HX_REQUEST="true",
+    )
+    # After the action the map comes back coloured as it was.
+    assert "/s/home/map/?colour=status" in done["HX-Location"]
+    memories[1].refresh_from_db()
+    assert memories[1].status == "archived"
+    after = editor.get("/s/home/map/?colour=status").content.decode()
+    assert [t["name"] for t in figure_of(after)["data"]] == ["active", "archived"]
+
+
+def test_an_unknown_colouring_on_a_selection_falls_back_to_the_default(editor, mapped):
+    _, projection = mapped
+    selection = editor.post(
+        f"/s/home/map/{projection.pk}/selection/?colour=%3Cb%3E", {"ordinals": "1"}
+    ).content.decode()
+    assert 'name="return_to" value="/s/home/map/?colour=cluster"' in selection

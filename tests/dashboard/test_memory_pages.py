@@ -346,7 +346,8 @@ def test_it_saves_an_edit_as_a_new_version(editor, space, make_memory):
         ),
     )
     assert response.status_code == 302
-    assert response["Location"] == url(memory)
+    # Back at the edit form, where the message is shown.
+    assert response["Location"] == url(memory) + "#edit"
     after = fresh(memory)
     assert after.content == "Alice likes green tea.\nEvery day."
     assert (after.version, after.tags, after.kind, after.importance, after.pinned) == (
@@ -368,7 +369,7 @@ def test_it_answers_an_htmx_edit_with_a_client_redirect(editor, make_memory):
     memory = make_memory("Before.")
     response = editor.post(url(memory, "memory_edit"), edit_data(memory, content="After."), **HTMX)
     assert response.status_code == 200
-    assert json.loads(response["HX-Location"])["path"] == url(memory)
+    assert json.loads(response["HX-Location"])["path"] == url(memory) + "#edit"
     assert fresh(memory).content == "After."
 
 
@@ -561,7 +562,7 @@ def test_it_reverts_to_an_older_version_as_a_new_version(editor, space, actor, m
         space, actor, memory.pk, expected_version=1, content="Wrong text.", tags=["second"]
     )
     response = editor.post(url(memory, "memory_revert"), {"to_version": "1", "version": "2"})
-    assert response.status_code == 302 and response["Location"] == url(memory)
+    assert response.status_code == 302 and response["Location"] == url(memory) + "#versions"
     after = fresh(memory)
     assert (after.content, after.tags, after.version) == ("Original text.", ["first"], 3)
     v3 = MemoryVersion.objects.for_space(space).get(memory_id=memory.pk, version=3)
@@ -584,9 +585,8 @@ def test_it_reports_a_revert_to_a_missing_version(editor, make_memory):
     response = editor.post(
         url(memory, "memory_revert"), {"to_version": "7", "version": "1"}, **HTMX
     )
-    assert response.status_code == 200 and json.loads(response["HX-Location"])["path"] == url(
-        memory
-    )
+    location = json.loads(response["HX-Location"])["path"]
+    assert response.status_code == 200 and location == url(memory) + "#versions"
     assert fresh(memory).version == 1
     assert any("has no version 7" in m for m in messages_of(response))
 
@@ -597,16 +597,15 @@ def test_it_reports_a_revert_to_a_missing_version(editor, make_memory):
 def test_it_changes_status_through_the_domain_layer(editor, space, make_memory):
     memory = make_memory()
     response = editor.post(url(memory, "memory_status"), {"action": "archive", "reason": "stale"})
-    assert response.status_code == 302 and response["Location"] == url(memory)
+    assert response.status_code == 302 and response["Location"] == url(memory) + "#status"
     after = fresh(memory)
     assert (after.status, after.version) == (Status.ARCHIVED, 2)
     v2 = MemoryVersion.objects.for_space(space).get(memory_id=memory.pk, version=2)
     assert (v2.action, v2.reason) == ("archive", "stale")
 
     response = editor.post(url(memory, "memory_status"), {"action": "delete"}, **HTMX)
-    assert response.status_code == 200 and json.loads(response["HX-Location"])["path"] == url(
-        memory
-    )
+    location = json.loads(response["HX-Location"])["path"]
+    assert response.status_code == 200 and location == url(memory) + "#status"
     assert fresh(memory).status == Status.DELETED
 
     editor.post(url(memory, "memory_status"), {"action": "restore"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.memories import services
 from apps.spaces.models import Role
@@ -49,10 +50,11 @@ def figure_of(html):
     return figure_in(html, "timeline-figure")
 
 
-def test_a_few_memories_are_drawn_one_by_one_with_intervals_and_edits(viewer, story):
+def test_a_few_memories_are_drawn_one_by_one_with_their_intervals(viewer, story):
     html = viewer.get("/s/home/timeline/").content.decode()
     names = [trace["name"] for trace in figure_of(html)["data"]]
-    assert names == ["valid (Semantic fact)", "Semantic fact", "edits"]
+    # The edit was made today, months after these memories: it is left out.
+    assert names == ["valid (Semantic fact)", "Semantic fact"]
     assert "2 memories from" in html
     assert "Maya is vegetarian." in html and "Monday, 4 May 2026" in html
     assert 'href="/s/home/sessions/s1/"' in html
@@ -110,3 +112,55 @@ def test_an_empty_space_says_so(viewer, space):
 def test_outsiders_get_404(outsider_space, story):
     outsider = member(outsider_space, "olga", Role.ADMIN)
     assert outsider.get("/s/home/timeline/").status_code == 404
+
+
+def test_the_axis_spans_the_memories_not_later_edits_or_validity(viewer, story):
+    figure = figure_of(viewer.get("/s/home/timeline/").content.decode())
+    first, last = figure["layout"]["xaxis"]["range"]
+    # From the first memory (4 May) to the last (7 May), with a little room either side;
+    # neither today's edit nor the validity ending on 14 May stretches it.
+    assert "2026-05-03" <= first < "2026-05-04T09:00"
+    assert "2026-05-07T09:00" < last < "2026-05-08"
+
+
+def test_edits_within_the_range_are_marked(viewer, space, actor):
+    now = timezone.now()
+    early = services.create_memory(
+        space, actor, content="Maya runs.", occurred_at=now - timedelta(days=5)
+    )
+    services.update_memory(space, actor, early.pk, expected_version=1, content="Maya runs far.")
+    services.create_memory(space, actor, content="Maya rests.")  # recorded after the edit
+    names = [t["name"] for t in figure_of(viewer.get("/s/home/timeline/").content.decode())["data"]]
+    assert names[-1] == "edits"
+
+
+def test_date_fields_narrow_the_range_and_keep_it_in_the_url(viewer, story):
+    response = viewer.get("/s/home/timeline/", {"start": "2026-05-05", "end": "2026-05-08T12:30"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "1 memory from" in html and "Tomás opens in June." in html
+    # The fields show the range asked for (in the display zone), ready to be changed.
+    assert 'name="start" id="id_start"' in html and 'value="2026-05-05T00:00"' in html
+    assert 'value="2026-05-08T12:30"' in html
+    assert 'hx-push-url="true"' in html
+
+
+def test_a_drawn_range_comes_back_in_the_fields_after_a_swap(viewer, story):
+    response = viewer.get(
+        "/s/home/timeline/?start=2026-05-06T10:00:00",
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="timeline-panel",
+    )
+    body = response.content.decode()
+    assert 'id="timeline-form"' in body and 'value="2026-05-06T10:00"' in body
+    assert "1 memory from" in body
+
+
+@pytest.mark.parametrize("bad", ["yesterday", "2026-13-01", "2026-05-01T25:00", "١٢"])
+def test_a_date_that_is_not_one_is_a_form_error_not_a_crash(viewer, story, bad):
+    response = viewer.get("/s/home/timeline/", {"start": bad})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert 'role="alert"' in html
+    assert 'for="id_start">From</label>: Enter a valid date/time.' in html
+    assert 'aria-invalid="true"' in html

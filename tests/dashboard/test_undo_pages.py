@@ -89,7 +89,7 @@ def test_a_superseded_memory_offers_to_undo_its_supersession(editor, space, acto
 
     response = editor.post(action, {"by": str(new.pk)})
 
-    assert response.status_code == 302 and response["Location"] == page(old)
+    assert response.status_code == 302 and response["Location"] == page(old) + "#undo"
     assert (fresh(old).status, fresh(old).valid_to) == (Status.ACTIVE, None)
     assert not Link.objects.for_space(space).filter(type=LinkType.SUPERSEDES).exists()
     assert messages_of(response)[0].startswith("Supersession undone: the memory is active again")

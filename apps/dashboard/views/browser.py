@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -22,7 +22,8 @@ from apps.api.pagination import decode_cursor, encode_cursor
 from apps.core.params import InvalidParameter, parse_instant, parse_int
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS, BrowseForm, BulkForm
-from apps.dashboard.services import BULK_LIMIT, apply_bulk, undo_bulk
+from apps.dashboard.services import BULK_LIMIT, NothingToUndo, apply_bulk, undo_bulk_event
+from apps.dashboard.subjects import space_subjects
 from apps.memories.models import Memory
 from apps.retrieval.search import MAX_K, search
 from apps.spaces.models import Membership, Role
@@ -30,8 +31,8 @@ from apps.spaces.models import Membership, Role
 PAGE = 50
 # Enough of the text for a snippet; the rest of a long memory stays in the database.
 SNIPPET_SOURCE_CHARS = 600
-UNDO_SESSION_KEY = "bulk_undo"
-UNDOABLE = {"archive", "restore", "delete", "tag", "untag"}
+# ?weak=show lists the weak matches of a search too (see Hit.is_weak).
+SHOW_WEAK = "show"
 
 
 def _listing(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
@@ -61,11 +62,12 @@ def browse(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     next_query: str | None = None
     notice = ""
     query = ""
+    matches: Matches | None = None
     if form.is_valid():
         query = form.query()
         filters = form.filters()
         if query:
-            rows, next_query, notice = _search_page(request, curator, form, query)
+            rows, next_query, notice, matches = _search_page(request, curator, form, query)
         else:
             rows, next_query = _list_page(
                 request, curator, filters.apply(Memory.objects.for_space(curator.space))
@@ -82,11 +84,16 @@ def browse(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         "query": query,
         "next_query": next_query,
         "notice": notice,
+        "matches": matches,
+        "weak_floor": settings.SEARCH_WEAK_SIMILARITY,
+        "show_weak_query": _state(request, cursor=None, offset=None, weak=SHOW_WEAK),
+        "hide_weak_query": _state(request, cursor=None, offset=None, weak=None),
         "state": _state(request, cursor=None, offset=None),
         "bulk_actions": BULK_ACTIONS,
     }
     if request.htmx and (request.GET.get("cursor") or request.GET.get("offset")):
         return render(request, "dashboard/browser.html#rows", context)
+    context["subjects"] = space_subjects(curator.space)
     return render(request, "dashboard/browser.html", context)
 
 
@@ -112,9 +119,24 @@ def _list_page(
     return rows, next_query
 
 
+@dataclass
+class Matches:
+    """What a page of search results says of itself: how many matched, and how many
+    weak matches (found by meaning alone, and by little of it) it left out."""
+
+    count: int
+    more: bool  # further pages may hold more
+    weak_hidden: int
+    weak_shown: bool
+
+
+def _shows_weak(request: HttpRequest) -> bool:
+    return request.GET.get("weak", request.POST.get("weak", "")) == SHOW_WEAK
+
+
 def _search_page(
     request: HttpRequest, curator: Curator, form: BrowseForm, query: str
-) -> tuple[list[Memory], str | None, str]:
+) -> tuple[list[Memory], str | None, str, Matches]:
     try:
         offset = parse_int(
             request.GET.get("offset", "0"), "offset", minimum=0, maximum=MAX_K - PAGE
@@ -130,12 +152,31 @@ def _search_page(
         # A curator looking is not the agent recalling: strength and retention stay.
         record_access=False,
     )
-    rows = [hit.memory for hit in result.hits[offset:]]
-    for memory in rows:
+    show_weak = _shows_weak(request)
+    page = result.hits[offset:]
+    kept = [hit for hit in page if show_weak or not hit.is_weak()]
+    rows = []
+    for hit in kept:
+        memory = hit.memory
         memory.snippet_source = memory.content[:SNIPPET_SOURCE_CHARS]  # type: ignore[attr-defined]
-    more = len(result.hits) == offset + PAGE and offset + PAGE < MAX_K
+        memory.search_score = hit.score  # type: ignore[attr-defined]
+        memory.search_similarity = hit.similarity  # type: ignore[attr-defined]
+        memory.search_weak = hit.is_weak()  # type: ignore[attr-defined]
+        rows.append(memory)
+    # A vector search ranks every memory; once a page is all weak matches, the rest
+    # of the ranking is weaker still, so the list ends there.
+    more = len(result.hits) == offset + PAGE and offset + PAGE < MAX_K and bool(kept)
     next_query = _state(request, offset=str(offset + PAGE)) if more else None
-    return rows, next_query, result.notice
+    matches = Matches(
+        count=len(kept),
+        more=more,
+        weak_hidden=len(page) - len(kept),
+        weak_shown=show_weak and any(hit.is_weak() for hit in page),
+    )
+    notice = result.notice
+    if result.hits and not kept and not offset:
+        notice = "Nothing matched well: only weak matches were found."
+    return rows, next_query, notice, matches
 
 
 @dataclass
@@ -164,7 +205,9 @@ def _targets(request: HttpRequest, curator: Curator) -> Targets:
             )
             # A search ranks; it has no "all". Say so when the ranking was cut.
             cut = query if len(result.hits) == MAX_K else ""
-            return Targets([str(hit.memory.pk) for hit in result.hits], best_of_search=cut)
+            # "All matching" is what the list showed: without the weak matches it hid.
+            shown = [h for h in result.hits if _shows_weak(request) or not h.is_weak()]
+            return Targets([str(hit.memory.pk) for hit in shown], best_of_search=cut)
         matching = browse_form.filters().apply(Memory.objects.for_space(curator.space))
         ids = [str(pk) for pk in matching.values_list("pk", flat=True)[: BULK_LIMIT + 1]]
         return Targets(ids[:BULK_LIMIT], too_many=len(ids) > BULK_LIMIT)
@@ -233,14 +276,9 @@ def bulk(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     text = f"{BULK_ACTIONS[action]}: {outcome.changed} of {len(ids)} memories."
     if outcome.skipped:
         text += f" {len(outcome.skipped)} skipped ({outcome.skipped[0]['reason']})."
-    if outcome.undo and action in UNDOABLE:
-        token = secrets.token_urlsafe(8)
-        request.session[UNDO_SESSION_KEY] = {
-            "token": token,
-            "slug": curator.space.slug,
-            **outcome.undo,
-        }
-        messages.success(request, text, extra_tags=f"undo:{token}")
+    if outcome.event is not None:
+        # The same Undo stays on the action's entry in the audit log.
+        messages.success(request, text, extra_tags=f"undo:{outcome.event.pk}")
     else:
         messages.success(request, text)
     return go_to(request, back)
@@ -249,21 +287,29 @@ def bulk(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
 @require_POST
 @space_page(Role.EDITOR)
 def undo(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
-    record = request.session.get(UNDO_SESSION_KEY)
-    back = reverse("dashboard:browse", args=[curator.space.slug])
-    if (
-        not record
-        or record.get("token") != request.POST.get("token")
-        or record.get("slug") != curator.space.slug
-    ):
+    """Undo a bulk action named by its audit event (`token`), from the message shown
+    after it or from its entry in the audit log; back to where the button was."""
+    back = _return_to(request, curator)
+    try:
+        event_id = int(request.POST.get("token", ""))
+    except ValueError:
         messages.error(request, "There is nothing to undo any more.")
         return go_to(request, back)
-    del request.session[UNDO_SESSION_KEY]
-    outcome = undo_bulk(curator.space, curator.actor, record)
-    text = f"Undone for {outcome.changed} memories."
+    try:
+        outcome = undo_bulk_event(curator.space, curator.actor, event_id)
+    except NothingToUndo as nothing:
+        messages.error(request, nothing.message)
+        return go_to(request, back)
+    text = f"Undone for {outcome.changed} memor{'y' if outcome.changed == 1 else 'ies'}."
     if outcome.skipped:
-        text += f" {len(outcome.skipped)} changed since and were left as they are."
-    messages.success(request, text)
+        text += (
+            f" {len(outcome.skipped)} changed since and were left as they are: "
+            + "; ".join(outcome.changed_since)
+            + ("; …" if len(outcome.skipped) > len(outcome.changed_since) else "")
+            + "."
+        )
+    level = messages.SUCCESS if outcome.changed else messages.WARNING
+    messages.add_message(request, level, text)
     return go_to(request, back)
 
 
@@ -278,4 +324,4 @@ def switch(request: HttpRequest) -> HttpResponse:
     slug = request.GET.get("space", "")
     if not Membership.objects.filter(user_id=request.user.pk or 0, space__slug=slug).exists():
         return redirect("home")
-    return redirect("dashboard:browse", slug)
+    return redirect("dashboard:home", slug)

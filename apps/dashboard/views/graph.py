@@ -146,7 +146,7 @@ def _starting_points(curator: Curator) -> dict[str, Any]:
 @require_GET
 @space_page()
 def graph(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
-    form = GraphForm(request.GET)
+    form = GraphForm(request.GET, space=curator.space)
     context: dict[str, Any] = {"nav": "graph", "form": form, "edge_labels": EDGE_LABELS}
     status = 200
     if form.is_valid() and form.cleaned_data["center"] is not None:
@@ -160,6 +160,8 @@ def graph(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         recentre = {key: _url(curator, key, hops, types) for key in subgraph.nodes}
         context.update(
             subgraph=subgraph,
+            centre=subgraph.nodes[center.key],
+            matched=form.matched,
             figure=figure(subgraph, recentre),
             rows=[
                 (node, recentre[key], _node_url(curator, node.ref))
@@ -172,6 +174,7 @@ def graph(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         context.update(_starting_points(curator))
     else:
         status = 400
+        context.update(_starting_points(curator))
     # Only a swap of the panel gets the panel; an htmx navigation gets the page.
     partial = request.htmx and request.htmx.target == "graph-panel"
     template = "dashboard/graph.html#panel" if partial else "dashboard/graph.html"

@@ -16,8 +16,9 @@ import numpy as np
 import plotly.graph_objects as go
 from django.contrib import messages
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Left
+from django.db.models.lookups import LessThan
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -40,6 +41,11 @@ NEAR_DUPLICATE = 0.95  # cosine similarity to the nearest other memory
 LEGEND_MAX = 24
 NOISE = "#9ca3af"
 SELECTION_ROWS = 200
+# The points listed under the map, for whoever cannot point at them (keyboard, screen
+# reader): a few hundred, by cluster; the memory browser lists every memory.
+LISTED_POINTS = 300
+# Points as large as the map can take: big while few, smaller as they crowd together.
+POINT_SIZES = ((500, 12), (20_000, 8), (None, 5))  # (up to this many points, size)
 
 
 @dataclass
@@ -122,6 +128,10 @@ def _categorical(points: Points, colour: str) -> list[Any]:
     return traces
 
 
+def point_size(count: int) -> int:
+    return next(size for limit, size in POINT_SIZES if limit is None or count <= limit)
+
+
 def _scatter(points: Points, chosen: np.ndarray, name: str, marker: dict[str, Any]) -> go.Scattergl:
     return go.Scattergl(
         x=points.xs[chosen],
@@ -129,7 +139,7 @@ def _scatter(points: Points, chosen: np.ndarray, name: str, marker: dict[str, An
         customdata=points.ordinals[chosen],
         mode="markers",
         name=name,
-        marker={"size": 5, "opacity": 0.8, **marker},
+        marker={"size": point_size(len(points)), "opacity": 0.8, **marker},
         hovertemplate=f"{name}<extra></extra>",
     )
 
@@ -160,6 +170,24 @@ def figure(points: Points, colour: str) -> SafeString:
     return charts.as_script_json(go.Figure(data=traces, layout=drawn))
 
 
+def listed_points(projection: Projection) -> list[dict[str, Any]]:
+    """The map's first LISTED_POINTS memories, cluster by cluster (noise last)."""
+    rows = (
+        maps.points_of(projection)
+        .exclude(memory__status=Status.DELETED)
+        .annotate(snippet=Left("memory__content", 120))
+        .order_by(LessThan(F("cluster"), 0), "cluster", "ordinal")
+        .values("ordinal", "cluster", "memory_id", "snippet", "memory__kind", "memory__status")
+    )
+    return list(rows[:LISTED_POINTS])
+
+
+def default_colour(projection: Projection | None) -> str:
+    """Clusters when the projection found some; else every point would be "no cluster"
+    grey, and kinds at least tell facts from episodes."""
+    return "cluster" if projection is None or projection.clusters else "kind"
+
+
 def _not_projected(curator: Curator, projection: Projection) -> int:
     on_map = MapPoint.objects.for_space(curator.space).filter(
         projection=projection, memory=OuterRef("pk")
@@ -171,8 +199,8 @@ def _not_projected(curator: Curator, projection: Projection) -> int:
 @space_page()
 def embedding_map(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     form = MapForm(request.GET)
-    colour = (form.cleaned_data["colour"] if form.is_valid() else "") or "cluster"
     projection = maps.latest(curator.space)
+    colour = (form.cleaned_data["colour"] if form.is_valid() else "") or default_colour(projection)
     running = curator.space.jobs.running().filter(kind="project").order_by("-created_at").first()
     context: dict[str, Any] = {
         "nav": "map",
@@ -188,6 +216,7 @@ def embedding_map(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
             shown=len(points),
             not_projected=_not_projected(curator, projection),
             bulk_actions=BULK_ACTIONS,
+            listed=listed_points(projection),
         )
     # Only a swap of the panel gets the panel; an htmx navigation gets the page.
     partial = request.htmx and request.htmx.target == "map-panel"
@@ -242,6 +271,8 @@ def point(request: HtmxHttpRequest, curator: Curator, projection_id: int, ordina
 def selection(request: HtmxHttpRequest, curator: Curator, projection_id: int) -> HttpResponse:
     """The memories behind a box or lasso selection, with the bulk actions."""
     projection = _projection_or_404(curator, projection_id)
+    form = MapForm(request.GET)
+    colour = (form.cleaned_data["colour"] if form.is_valid() else "") or default_colour(projection)
     raw = request.POST.get("ordinals", "")
     ordinals = sorted(
         {ordinal for o in raw.split(",") if (ordinal := _ordinal(o.strip())) is not None}
@@ -269,7 +300,8 @@ def selection(request: HtmxHttpRequest, curator: Curator, projection_id: int) ->
         "rows_cut": len(ids) > len(memories),
         "all_ids": ids,
         "bulk_actions": BULK_ACTIONS,
-        "return_to": reverse("dashboard:map", args=[curator.space.slug]),
+        # Back to the map as it was drawn: the colouring travels with the selection.
+        "return_to": f"{reverse('dashboard:map', args=[curator.space.slug])}?colour={colour}",
     }
     return render(request, "dashboard/map.html#selection", context)
 

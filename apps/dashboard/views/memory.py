@@ -14,13 +14,14 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
+from django.contrib.messages.storage.base import Message
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pgvector.django import CosineDistance
 
 from apps.audit.models import AuditEvent
@@ -35,12 +36,15 @@ from apps.dashboard.diffing import (
     render_word_diff,
 )
 from apps.dashboard.forms import (
+    MemoryCreateForm,
     MemoryEditForm,
+    MemoryFieldsForm,
     PurgeForm,
     RevertForm,
     StatusForm,
     VersionPairForm,
 )
+from apps.dashboard.subjects import space_subjects
 from apps.memories import services
 from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, Status
 from apps.spaces.models import Role
@@ -64,6 +68,8 @@ LINEAGE = (
     ("derived_into", "Memories derived from this one", LinkType.DERIVED_FROM, "incoming"),
 )
 STATUS_DONE = {"archive": "Archived", "restore": "Restored", "delete": "Deleted"}
+# A message's extra tag naming the section of the memory's page it is shown in.
+PLACED = "at:"
 
 
 # ----------------------------------------------------------------- loading
@@ -83,9 +89,30 @@ def _detail_url(curator: Curator, memory_id: object) -> str:
     return reverse("dashboard:memory", args=[curator.space.slug, memory_id])
 
 
-def _back_to_detail(request: HtmxHttpRequest, curator: Curator, memory_id: object) -> HttpResponse:
+def _back_to_detail(
+    request: HtmxHttpRequest, curator: Curator, memory_id: object, section: str
+) -> HttpResponse:
+    """Back to the memory's page, at the section acted on: its result message is shown
+    there (see `_placed_messages`), so it is in view where the curator was. Without the
+    anchor the page came back scrolled as far down as before, and with the edit form
+    folded up again that was the bottom: the Purge box."""
     url = _detail_url(curator, memory_id)
-    return go_to(request, url)
+    return go_to(request, f"{url}#{section}")
+
+
+def _tell(request: HtmxHttpRequest, level: int, text: str, section: str) -> None:
+    """Queue a result message to be shown in `section` of the memory's page."""
+    messages.add_message(request, level, text, extra_tags=f"{PLACED}{section}")
+
+
+def _placed_messages(request: HtmxHttpRequest) -> dict[str, list[Message]]:
+    """The queued messages by the page section they belong to ("top" for the rest)."""
+    placed: dict[str, list[Message]] = {}
+    for message in messages.get_messages(request):
+        tags = message.extra_tags.split() if message.extra_tags else []
+        section = next((t.removeprefix(PLACED) for t in tags if t.startswith(PLACED)), "top")
+        placed.setdefault(section, []).append(message)
+    return placed
 
 
 def _versions(memory: Memory) -> list[MemoryVersion]:
@@ -267,6 +294,7 @@ def _access_log(memory: Memory) -> list[AuditEvent]:
 
 
 def _page_context(
+    request: HtmxHttpRequest,
     curator: Curator,
     memory: Memory,
     *,
@@ -296,6 +324,7 @@ def _page_context(
         "access_log": _access_log(memory),
         "retention": memory.retention(timezone.now()),
         "purge_form": PurgeForm(),
+        "notes": _placed_messages(request),
         "limits": {"versions": VERSION_ROWS, "sources": SOURCE_EPISODES, "links": LINK_ROWS},
     }
 
@@ -313,6 +342,7 @@ def _edit_context(
         "form": form or MemoryEditForm.for_memory(memory),
         "conflict": conflict,
         "editable": memory.status != Status.DELETED,
+        "subjects": space_subjects(curator.space) if curator.can_edit else [],
     }
 
 
@@ -327,7 +357,45 @@ def detail(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
     record_events(
         curator.space, curator.actor, "memory.read", [("memory", memory.pk, {"via": "dashboard"})]
     )
-    return render(request, "dashboard/memory_detail.html", _page_context(curator, memory))
+    return render(request, "dashboard/memory_detail.html", _page_context(request, curator, memory))
+
+
+# ----------------------------------------------------------------- new memory
+
+
+@require_http_methods(["GET", "POST"])
+@space_page(Role.EDITOR)
+def create(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
+    """A memory written by the curator, through the same `create_memory` as the API's."""
+    if request.method == "GET":
+        return _create_page(request, curator, MemoryCreateForm())
+    form = MemoryCreateForm(request.POST)
+    if not form.is_valid():
+        return _create_page(request, curator, form, status=400)
+    try:
+        memory = services.create_memory(
+            curator.space,
+            curator.actor,
+            reason=form.cleaned_data["reason"].strip(),
+            **form.fields_for_create(),
+        )
+    except services.InvalidMemory as refused:
+        _add_service_errors(form, refused)
+        return _create_page(request, curator, form, status=400)
+    messages.success(request, "Memory created (version 1).")
+    return go_to(request, _detail_url(curator, memory.pk))
+
+
+def _create_page(
+    request: HtmxHttpRequest, curator: Curator, form: MemoryCreateForm, *, status: int = 200
+) -> HttpResponse:
+    context = {
+        "curator": curator,
+        "form": form,
+        "subjects": space_subjects(curator.space),
+        "nav": "memories",
+    }
+    return render(request, "dashboard/memory_new.html", context, status=status)
 
 
 # ----------------------------------------------------------------- edit
@@ -412,12 +480,12 @@ def _edit_refused(
     return render(
         request,
         "dashboard/memory_detail.html",
-        _page_context(curator, memory, form=form, conflict=conflict),
+        _page_context(request, curator, memory, form=form, conflict=conflict),
         status=status,
     )
 
 
-def _add_service_errors(form: MemoryEditForm, error: services.MemoryServiceError) -> None:
+def _add_service_errors(form: MemoryFieldsForm, error: services.MemoryServiceError) -> None:
     named = {name: text for name, text in error.details.items() if name in form.fields}
     for name, text in named.items():
         form.add_error(name, str(text))
@@ -449,10 +517,10 @@ def edit(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpRes
         _add_service_errors(form, refused)
         return _edit_refused(request, curator, memory, form, status=INVALID_EDIT)
     if saved.version == expected:
-        messages.info(request, "Nothing to save: no field was changed.")
+        _tell(request, messages.INFO, "Nothing to save: no field was changed.", "edit")
     else:
-        messages.success(request, f"Saved version {saved.version}.")
-    return _back_to_detail(request, curator, memory.pk)
+        _tell(request, messages.SUCCESS, f"Saved version {saved.version}.", "edit")
+    return _back_to_detail(request, curator, memory.pk, "edit")
 
 
 # ----------------------------------------------------------------- lifecycle
@@ -464,8 +532,8 @@ def status(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
     memory = _memory_or_404(curator, memory_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose archive, restore or delete.")
-        return _back_to_detail(request, curator, memory.pk)
+        _tell(request, messages.ERROR, "Choose archive, restore or delete.", "status")
+        return _back_to_detail(request, curator, memory.pk, "status")
     action = form.cleaned_data["action"]
     try:
         changed = services.change_status(
@@ -476,10 +544,11 @@ def status(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
             reason=form.cleaned_data["reason"].strip(),
         )
     except services.InvalidTransition as refused:
-        messages.error(request, f"Not changed: {refused.message}.")
+        _tell(request, messages.ERROR, f"Not changed: {refused.message}.", "status")
     else:
-        messages.success(request, f"{STATUS_DONE[action]}: now version {changed.version}.")
-    return _back_to_detail(request, curator, memory.pk)
+        done = f"{STATUS_DONE[action]}: now version {changed.version}."
+        _tell(request, messages.SUCCESS, done, "status")
+    return _back_to_detail(request, curator, memory.pk, "status")
 
 
 @require_POST
@@ -488,8 +557,8 @@ def revert(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
     memory = _memory_or_404(curator, memory_id)
     form = RevertForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Say which version to revert to.")
-        return _back_to_detail(request, curator, memory.pk)
+        _tell(request, messages.ERROR, "Say which version to revert to.", "versions")
+        return _back_to_detail(request, curator, memory.pk, "versions")
     to_version, expected = form.cleaned_data["to_version"], form.cleaned_data["version"]
     try:
         reverted = services.revert_to_version(
@@ -501,24 +570,26 @@ def revert(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpR
             reason=form.cleaned_data["reason"].strip(),
         )
     except services.VersionConflict as stale:
-        messages.error(
+        _tell(
             request,
+            messages.ERROR,
             f"Not reverted: the memory changed since you opened it "
             f"(now version {stale.details['current_version']}). Check the versions and try again.",
+            "versions",
         )
     except services.MemoryServiceError as refused:
-        messages.error(request, f"Not reverted: {refused.message}.")
+        _tell(request, messages.ERROR, f"Not reverted: {refused.message}.", "versions")
     else:
         if not reverted.changed:
-            messages.info(request, f"Nothing to revert: version {to_version} is the same.")
+            same = f"Nothing to revert: version {to_version} is the same."
+            _tell(request, messages.INFO, same, "versions")
         else:
-            messages.success(
-                request,
-                f"Reverted to version {to_version}: saved as version {reverted.memory.version}.",
-            )
+            saved = f"Reverted to version {to_version}: saved as version {reverted.memory.version}."
+            _tell(request, messages.SUCCESS, saved, "versions")
             # What came back, and what did not (status and validity go together).
-            messages.info(request, f"{reverted.outcome[0].upper()}{reverted.outcome[1:]}.")
-    return _back_to_detail(request, curator, memory.pk)
+            outcome = f"{reverted.outcome[0].upper()}{reverted.outcome[1:]}."
+            _tell(request, messages.INFO, outcome, "versions")
+    return _back_to_detail(request, curator, memory.pk, "versions")
 
 
 @require_POST
@@ -536,16 +607,18 @@ def unsupersede(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> 
             reason=request.POST.get("reason", "").strip()[:500] or "supersession undone",
         )
     except ValueError:
-        messages.error(request, "Say which memory's supersession to undo.")
+        _tell(request, messages.ERROR, "Say which memory's supersession to undo.", "undo")
     except services.MemoryServiceError as refused:
-        messages.error(request, f"Not undone: {refused.message}.")
+        _tell(request, messages.ERROR, f"Not undone: {refused.message}.", "undo")
     else:
-        messages.success(
+        _tell(
             request,
+            messages.SUCCESS,
             f"Supersession undone: the memory is {restored.status} again, with the validity "
             f"it had before; now version {restored.version}.",
+            "undo",
         )
-    return _back_to_detail(request, curator, memory.pk)
+    return _back_to_detail(request, curator, memory.pk, "undo")
 
 
 @require_POST

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,6 +26,8 @@ COLOURS = {
     "kind": dict(Kind.choices),
     "status": dict(Status.choices),
 }
+# The least room around the points of a range, as when it holds a single memory.
+MIN_PAD = timedelta(hours=1)
 PALETTE = ["#2563eb", "#d97706", "#16a34a", "#7c3aed", "#dc2626", "#0891b2", "#9ca3af"]
 
 
@@ -79,8 +81,16 @@ def _counts_figure(
 
 
 def _detail_figure(
-    curator: Curator, rows: list[dict[str, Any]], edits: list[dict[str, Any]], colour: str
+    curator: Curator,
+    rows: list[dict[str, Any]],
+    edits: list[dict[str, Any]],
+    colour: str,
+    window: tuple[datetime, datetime],
 ) -> dict[str, Any]:
+    """The memories one by one. The axis spans `window` (the memories' own times, or the
+    range asked for), not the edits (`edits` holds only those inside it) nor the
+    validity bars, which it cuts at its edges: an edit made months later would
+    otherwise squeeze the memories into a corner."""
     names = COLOURS[colour]
     categories = sorted({row[colour] for row in rows})
     colours = _colour_of(categories)
@@ -115,6 +125,7 @@ def _detail_figure(
                 hovertemplate="%{text}<extra>%{x}</extra>",
             )
         )
+    first, last = window
     shown_edits = [edit for edit in edits if edit["memory_id"] in lane]
     if shown_edits:
         traces.append(
@@ -132,17 +143,24 @@ def _detail_figure(
                 hovertemplate="%{text}<extra>%{x}</extra>",
             )
         )
-    layout = _layout(yaxis={"type": "category"})
+    # A little room either side, so the first and last points are not cut in half.
+    pad = max((last - first) * 0.03, MIN_PAD)
+    layout = _layout(
+        yaxis={"type": "category"},
+        xaxis={"type": "date", "range": [_plotted(first - pad), _plotted(last + pad)]},
+    )
     return json.loads(go.Figure(data=traces, layout=layout).to_json())
 
 
 def _layout(**extra: Any) -> go.Layout:
     return charts.layout(
-        height=360,
-        margin={"l": 60, "r": 10, "t": 10, "b": 40},
-        legend={"orientation": "h"},
-        xaxis={"type": "date"},
-        **extra,
+        **{
+            "height": 360,
+            "margin": {"l": 60, "r": 10, "t": 10, "b": 40},
+            "legend": {"orientation": "h"},
+            "xaxis": {"type": "date"},
+            **extra,
+        }
     )
 
 
@@ -169,7 +187,12 @@ def timeline_page(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         end = form.cleaned_data["end"] or last
         chosen = timeline.in_range(memories, form.cleaned_data["start"], form.cleaned_data["end"])
         count = chosen.count()
-        context.update(count=count, start=start, end=end, zoomed=bool(form.cleaned_data["start"]))
+        context.update(
+            count=count,
+            start=start,
+            end=end,
+            zoomed=bool(form.cleaned_data["start"] or form.cleaned_data["end"]),
+        )
         if count and start and end:
             context["whole"] = _page_url(curator, form)
             context["range_base"] = _page_url(curator, form)
@@ -184,8 +207,8 @@ def timeline_page(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
                 listed = timeline.details(chosen, limit=timeline.LIST_ROWS)
             else:
                 listed = timeline.details(chosen)
-                edits = timeline.edits(chosen, curator.space.pk)
-                context["figure"] = _detail_figure(curator, listed, edits, colour)
+                edits = timeline.edits(chosen, curator.space.pk, start, end)
+                context["figure"] = _detail_figure(curator, listed, edits, colour, (start, end))
             context.update(days=_grouped(listed), list_cut=count > timeline.LIST_ROWS)
     else:
         status = 400
