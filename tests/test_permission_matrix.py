@@ -190,6 +190,7 @@ RULES: dict[str, Rule] = {
     "dashboard:entity": page(GET=read()),
     "dashboard:episode": page(GET=read("302")),  # to its place in the session's transcript
     "dashboard:timeline": page(GET=read()),
+    "dashboard:then": page(GET=read()),
     # -- the recall simulator: simulating is reading; acting on a hit is writing
     "dashboard:recall": page(GET=read(query=lambda w: {"q": "tea", "mode": "text"})),
     "dashboard:recall_pin": page(POST=write("302", body=lambda w: {"version": "2"})),
