@@ -726,7 +726,14 @@ def test_it_serves_the_public_urls_to_anyone(
     public_patterns = [
         p for p in url_patterns() if all(c.need == PUBLIC for c in RULES[p.name].calls.values())
     ]
-    assert {p.name for p in public_patterns} == {"health", "schema", "api-docs", "login", "logout"}
+    assert {p.name for p in public_patterns} == {
+        "health",
+        "schema",
+        "api-docs",
+        "login",
+        "logout",
+        "dashboard:favicon",
+    }
     mismatches = []
     for pattern in public_patterns:
         for method, call in RULES[pattern.name].calls.items():
