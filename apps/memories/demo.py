@@ -153,8 +153,7 @@ def load_demo(admin_username: str | None = None) -> tuple[Space, bool]:
             defaults={
                 "name": "Demo",
                 "description": (
-                    f"{len(PEOPLE)} people and their agents' memories, "
-                    "January to November 2026."
+                    f"{len(PEOPLE)} people and their agents' memories, January to November 2026."
                 ),
             },
         )
