@@ -17,7 +17,7 @@ def test_favicon_ico_leads_to_the_svg_icon_without_signing_in():
     icon = client.get(response["Location"])
     assert icon.status_code == 200
     assert icon["Content-Type"].startswith("image/svg+xml")
-    assert b"<svg" in b"".join(icon.streaming_content)
+    assert b"<svg" in b"".join(icon.streaming_content)  # type: ignore[attr-defined]
 
 
 def test_pages_link_the_icon(viewer, space):

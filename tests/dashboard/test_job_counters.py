@@ -32,7 +32,7 @@ def counters_named_in_code() -> set[str]:
                 and any(getattr(t, "attr", "") == "counts" for t in node.targets)
                 and isinstance(node.value, ast.Dict)
             ):
-                names |= {k.value for k in node.value.keys if isinstance(k, ast.Constant)}
+                names |= {str(k.value) for k in node.value.keys if isinstance(k, ast.Constant)}
     return names
 
 
