@@ -175,9 +175,7 @@ def test_what_held_then_as_known_now_includes_history_recorded_later(space, acto
     # Nobody knew either in February; we know now that Lisbon held then, and Porto after.
     assert texts(space, february) == []
     held = history.held_at(space, february, subject="maya")
-    assert list(held.values_list("content", "status")) == [
-        ("Maya lived in Lisbon.", "superseded")
-    ]
+    assert list(held.values_list("content", "status")) == [("Maya lived in Lisbon.", "superseded")]
     april = [m.content for m in history.held_at(space, long_ago + timedelta(days=90))]
     assert april == ["Maya lives in Porto."]
     assert list(history.held_at(space, long_ago - timedelta(days=1))) == []
