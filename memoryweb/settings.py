@@ -168,6 +168,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.retrieval",
     "apps.api",
+    "apps.mcp",
     "apps.maps",
     "apps.consolidation",
     "apps.dashboard",
