@@ -34,7 +34,7 @@ WORKER_QUEUES = {
     "worker-consolidation": "consolidation",
     "worker-projection": "projection",
 }
-APP_SERVICES = {"web", *WORKER_QUEUES, "beat"}
+APP_SERVICES = {"web", "mcp", *WORKER_QUEUES, "beat"}
 SERVICES = {"db", "redis", "migrate", *APP_SERVICES}
 ONE_SHOT = {"migrate"}
 DATA_VOLUMES = {"db": "/var/lib/postgresql", "redis": "/data"}

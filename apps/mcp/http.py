@@ -26,6 +26,8 @@ from apps.mcp.server import build_server
 from apps.spaces.models import ApiToken
 
 PATH = "/mcp"
+# Answered without a token, for container health checks: the process is up and serving.
+HEALTH_PATH = "/health"
 
 
 def build_app(host: str = "127.0.0.1") -> ASGIApp:
@@ -67,6 +69,9 @@ class TokenDoor:
         if scope["type"] != "http":  # lifespan: the session manager starts here
             await self.app(scope, receive, send)
             return
+        if scope["path"] == HEALTH_PATH:
+            await _answer(send, 200, {"status": "ok"})
+            return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         scheme, _, raw = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
@@ -87,12 +92,19 @@ def _is_live(raw_token: str) -> bool:
 
 
 async def _refuse(send: Send, code: str, message: str) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "details": {}}}).encode()
-    headers: list[tuple[bytes, bytes]] = [
+    error = {"error": {"code": code, "message": message, "details": {}}}
+    await _answer(send, 401, error, ((b"www-authenticate", b'Bearer realm="memoryweb"'),))
+
+
+async def _answer(
+    send: Send, status: int, data: dict[str, Any], extra: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    body = json.dumps(data).encode()
+    headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        (b"www-authenticate", b'Bearer realm="memoryweb"'),
+        *extra,
     ]
-    start: dict[str, Any] = {"type": "http.response.start", "status": 401, "headers": headers}
+    start: dict[str, Any] = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)
     await send({"type": "http.response.body", "body": body})

@@ -5,14 +5,20 @@ threads (and processes), which see only committed rows."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 import uvicorn
+from django.conf import settings
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -20,7 +26,8 @@ from mcp_types import CallToolResult
 
 from apps.mcp.http import PATH, build_app
 from apps.spaces.models import ApiToken, Scope, Space
-from tests.conftest import free_port
+from tests.conftest import free_port, worker_env
+from tests.test_dev_server import procfile_command
 
 READ: list[str] = [Scope.MEMORIES_READ]
 WRITE: list[str] = [Scope.MEMORIES_READ, Scope.MEMORIES_WRITE]
@@ -108,3 +115,35 @@ def error_of(result: CallToolResult) -> dict[str, Any]:
     error = dict(result.structured_content["error"])
     assert text_of(result).startswith(f"{error['code']}: {error['message']}")
     return error
+
+
+@pytest.fixture
+def procfile_mcp(transactional_db: Any, tmp_path: Path) -> Iterator[str]:
+    """The Procfile's `mcp` process as `make run` starts it, on a free port: its base URL."""
+    port = free_port()
+    log_path = tmp_path / "mcp.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", procfile_command("mcp")],
+            cwd=settings.BASE_DIR,
+            env=worker_env(MEMORYWEB_MCP_PORT=str(port)),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the mcp process did not answer:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
