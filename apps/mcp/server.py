@@ -10,6 +10,7 @@ code and message.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -45,7 +46,8 @@ def build_server(token: str | None = None) -> MCPServer:
                 return raw.strip()
         return token or ""
 
-    def answer(result: ApiAnswer, text: str | None = None) -> CallToolResult:
+    def answer(result: ApiAnswer, describe: Callable[[Any], str] | None = None) -> CallToolResult:
+        """The API's answer as a tool result: `describe` words a success for the model."""
         if not result.ok:
             error = result.error
             message = f"{error['code']}: {error['message']}"
@@ -58,7 +60,12 @@ def build_server(token: str | None = None) -> MCPServer:
             )
         data = result.data if isinstance(result.data, dict) else {"results": result.data}
         return CallToolResult(
-            content=[TextContent(type="text", text=text or json.dumps(data, default=str))],
+            content=[
+                TextContent(
+                    type="text",
+                    text=describe(result.data) if describe else json.dumps(data, default=str),
+                )
+            ],
             structured_content=data,
         )
 
@@ -100,8 +107,9 @@ def build_server(token: str | None = None) -> MCPServer:
             if session:
                 body["session"] = session
             result = api(ctx, "POST", "/api/v1/episodes", body=body, headers=headers)
-            written = result.data.get("memories", []) if result.ok else []
-            return answer(result, f"Stored {len(written)} messages as memories.")
+            return answer(
+                result, lambda data: f"Stored {len(data['memories'])} messages as memories."
+            )
         fields = {
             "content": content,
             "subject": subject,
@@ -125,7 +133,7 @@ def build_server(token: str | None = None) -> MCPServer:
             )
         body = {name: value for name, value in fields.items() if value is not None}
         result = api(ctx, "POST", "/api/v1/memories", body=body, headers=headers)
-        return answer(result, (result.ok and f"Remembered: {describe_memory(result.data)}") or None)
+        return answer(result, lambda data: f"Remembered: {describe_memory(data)}")
 
     @server.tool(annotations=READ_ONLY)
     def recall(
@@ -167,13 +175,13 @@ def build_server(token: str | None = None) -> MCPServer:
         if as_of:
             body["as_of"] = as_of
         result = api(ctx, "POST", "/api/v1/search", body=body)
-        return answer(result, describe_hits(result.data) if result.ok else None)
+        return answer(result, describe_hits)
 
     @server.tool(annotations=READ_ONLY)
     def get_memory(ctx: Context, memory_id: MemoryId) -> CallToolResult:
         """One memory, whole: content, subject, kind, tags, version, status and times."""
         result = api(ctx, "GET", f"/api/v1/memories/{memory_id}")
-        return answer(result, describe_memory(result.data) if result.ok else None)
+        return answer(result, describe_memory)
 
     @server.tool(annotations=WRITES)
     def update_memory(
@@ -211,7 +219,7 @@ def build_server(token: str | None = None) -> MCPServer:
             body=body,
             headers={"If-Match": f'"{expected_version}"'},
         )
-        return answer(result, (result.ok and f"Updated: {describe_memory(result.data)}") or None)
+        return answer(result, lambda data: f"Updated: {describe_memory(data)}")
 
     @server.tool(annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False))
     def forget(
@@ -235,13 +243,13 @@ def build_server(token: str | None = None) -> MCPServer:
         else:
             result = api(ctx, "POST", f"{path}/purge", body={"reason": reason or "purged by agent"})
         done = {"archive": "Archived", "delete": "Deleted", "purge": "Purged"}[how]
-        return answer(result, f"{done} memory {memory_id}." if result.ok else None)
+        return answer(result, lambda _: f"{done} memory {memory_id}.")
 
     @server.tool(annotations=READ_ONLY)
     def history(ctx: Context, memory_id: MemoryId) -> CallToolResult:
         """Every version of a memory, oldest first: what it said, who changed it and why."""
         result = api(ctx, "GET", f"/api/v1/memories/{memory_id}/versions")
-        return answer(result, describe_versions(result.data) if result.ok else None)
+        return answer(result, describe_versions)
 
     @server.tool(annotations=WRITES)
     def link(
@@ -257,7 +265,7 @@ def build_server(token: str | None = None) -> MCPServer:
         result = api(
             ctx, "POST", "/api/v1/links", body={"source": source, "target": target, "type": type}
         )
-        return answer(result, f"Linked: {source} {type} {target}." if result.ok else None)
+        return answer(result, lambda _: f"Linked: {source} {type} {target}.")
 
     @server.tool(annotations=WRITES)
     def feedback(
@@ -277,6 +285,6 @@ def build_server(token: str | None = None) -> MCPServer:
         if note:
             body["note"] = note
         result = api(ctx, "POST", f"/api/v1/recalls/{recall_id}/feedback", body=body)
-        return answer(result, "Thanks: feedback recorded." if result.ok else None)
+        return answer(result, lambda _: "Thanks: feedback recorded.")
 
     return server
