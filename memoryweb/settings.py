@@ -420,6 +420,11 @@ SEARCH_RRF_K = env_int("MEMORYWEB_SEARCH_RRF_K", 5)
 SEARCH_CONTEXT_NEXT = env_float("MEMORYWEB_SEARCH_CONTEXT_NEXT", 0.5)
 SEARCH_CONTEXT_PREVIOUS = env_float("MEMORYWEB_SEARCH_CONTEXT_PREVIOUS", 0.3)
 SEARCH_GRAPH_WEIGHT = env_float("MEMORYWEB_SEARCH_GRAPH_WEIGHT", 0.0)
+# Off until measured to help (docs/evaluation.md, "Recall feedback").
+SEARCH_FEEDBACK_WEIGHT = env_float("MEMORYWEB_SEARCH_FEEDBACK_WEIGHT", 0.0)
+# A memory marked not useful this many times, and more often than useful, is listed
+# on its space's home as needing attention.
+RECALL_NOT_USEFUL_ATTENTION = env_int("MEMORYWEB_RECALL_NOT_USEFUL_ATTENTION", 2)
 # A hit found by meaning alone (no query word matched) with a cosine similarity under
 # this is shown as a weak match: with MiniLM, unrelated text scores about 0.0 to 0.25.
 SEARCH_WEAK_SIMILARITY = env_float("MEMORYWEB_SEARCH_WEAK_SIMILARITY", 0.3)

@@ -52,6 +52,7 @@ from apps.jobs.models import Job
 from apps.maps.models import MapPoint, Projection
 from apps.memories import services
 from apps.memories.models import Entity, LinkType, Mention
+from apps.retrieval.models import Recall
 from apps.spaces.models import ApiToken, Membership, Role, Scope, Space
 
 pytestmark = pytest.mark.django_db
@@ -258,6 +259,8 @@ RULES: dict[str, Rule] = {
     "episode-memories": api(GET=read()),
     # Searching is reading (a query that matches nothing: no recall task is queued).
     "search-list": api(POST=read(body=lambda w: {"query": "zebra xylophone", "mode": "text"})),
+    # Whoever may search may say whether a search's hits were useful.
+    "recall-feedback": api(POST=read(body=lambda w: {"useful": [w.ids["memory"]]})),
     # -- API: relations
     "link-list": api(
         GET=read(),
@@ -363,6 +366,7 @@ PK_OBJECTS = {
     "entity": "entity",
     "proposal": "proposal",
     "token": "token",
+    "recall": "recall",
 }
 
 
@@ -443,6 +447,13 @@ def build_world(space: Space, embed_now: Callable[[Space], int]) -> World:
         nearest_similarity=0.5,
     )
     token, _ = ApiToken.issue(space=space, name="spare", scopes=[Scope.MEMORIES_READ])
+    recall = Recall.objects.for_space(space).create(
+        space=space,
+        query="what does Alice drink?",
+        mode="hybrid",
+        memory_ids=[memory.pk, other.pk],
+        **actor.as_fields(),
+    )
     return World(
         space,
         {
@@ -460,6 +471,7 @@ def build_world(space: Space, embed_now: Callable[[Space], int]) -> World:
             "ordinal": "0",
             "token": str(token.pk),
             "version": "1",
+            "recall": str(recall.pk),
         },
     )
 

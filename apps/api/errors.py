@@ -16,10 +16,13 @@ from apps.core.params import InvalidParameter
 from apps.core.payload import UnusableJSON
 from apps.memories.services import (
     ContentTooLarge,
+    InvalidFeedback,
     InvalidMemory,
     InvalidTransition,
     MemoryNotFound,
     MemoryServiceError,
+    NotInRecall,
+    RecallNotFound,
     VersionConflict,
 )
 from apps.retrieval.search import InvalidSearch
@@ -56,6 +59,9 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 # Domain errors -> HTTP. A version conflict is 412: it only happens on If-Match.
 _DOMAIN_STATUS: list[tuple[type[MemoryServiceError], int]] = [
     (MemoryNotFound, status.HTTP_404_NOT_FOUND),
+    (RecallNotFound, status.HTTP_404_NOT_FOUND),
+    (InvalidFeedback, status.HTTP_400_BAD_REQUEST),
+    (NotInRecall, status.HTTP_422_UNPROCESSABLE_ENTITY),
     (VersionConflict, status.HTTP_412_PRECONDITION_FAILED),
     (InvalidTransition, status.HTTP_409_CONFLICT),
     (ContentTooLarge, status.HTTP_413_REQUEST_ENTITY_TOO_LARGE),

@@ -36,6 +36,7 @@ from apps.memories.models import (
     attach_source_episode_ids,
 )
 from apps.memories.models import Status as MemoryStatus
+from apps.retrieval.models import RecallFeedback, Verdict
 from apps.retrieval.search import MAX_K, MODES
 from apps.spaces.models import ApiToken, Scope, Space
 from apps.spaces.preferences import validate_space_settings
@@ -326,6 +327,12 @@ class SearchWeightsSerializer(StrictSerializer):
         required=False,
         help_text="Personalized PageRank over related_to/derived_from links and entities",
     )
+    feedback = StrictFloatField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        help_text="the prior from feedback given on earlier recalls of similar queries",
+    )
 
 
 class SearchRequestSerializer(StrictSerializer):
@@ -364,7 +371,47 @@ class SearchResponseSerializer(serializers.Serializer):
     embed_ms = serializers.FloatField()
     db_ms = serializers.FloatField()
     notice = serializers.CharField()
+    recall_id = serializers.UUIDField(
+        allow_null=True,
+        help_text="this search's recall, for POST /recalls/{recall_id}/feedback; "
+        "null when nothing was returned",
+    )
     hits = SearchHitSerializer(many=True)
+
+
+def _hit_ids_field(verdict: str) -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=MAX_K,
+        required=False,
+        default=list,
+        help_text=f"ids of the recall's hits that were {verdict}",
+    )
+
+
+class RecallFeedbackRequestSerializer(StrictSerializer):
+    useful = _hit_ids_field("useful")
+    not_useful = _hit_ids_field("not useful")
+    note = StrictCharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        max_length=RecallFeedback.NOTE_MAX_LENGTH,
+        help_text="why, for the curators; stored with every hit this request marks",
+    )
+
+
+class RecallFeedbackMarkSerializer(serializers.Serializer):
+    memory = serializers.UUIDField(source="memory_id")
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    note = serializers.CharField()
+    strength = serializers.FloatField(help_text="the memory's strength after this feedback")
+
+
+class RecallFeedbackResponseSerializer(serializers.Serializer):
+    recall_id = serializers.UUIDField()
+    query = serializers.CharField()
+    marks = RecallFeedbackMarkSerializer(many=True)
 
 
 # ------------------------------------------------------------------ links, entities, audit

@@ -4,7 +4,7 @@ from rest_framework.routers import SimpleRouter
 
 from apps.api.views.administration import SpacesViewSet, TokenViewSet
 from apps.api.views.consolidation import ConsolidateViewSet, ProposalViewSet
-from apps.api.views.conversation import EpisodeViewSet, SearchViewSet
+from apps.api.views.conversation import EpisodeViewSet, RecallViewSet, SearchViewSet
 from apps.api.views.memories import MemoryViewSet
 from apps.api.views.relations import AuditViewSet, EntityViewSet, GraphViewSet, LinkViewSet
 from apps.api.views.transfer import ExportViewSet, ImportViewSet
@@ -13,6 +13,7 @@ router = SimpleRouter(trailing_slash=False)
 router.register("memories", MemoryViewSet, basename="memory")
 router.register("episodes", EpisodeViewSet, basename="episode")
 router.register("search", SearchViewSet, basename="search")
+router.register("recalls", RecallViewSet, basename="recall")
 router.register("links", LinkViewSet, basename="link")
 router.register("entities", EntityViewSet, basename="entity")
 router.register("graph", GraphViewSet, basename="graph")

@@ -1,4 +1,7 @@
-"""Word statistics of a space's memories, for BM25's inverse document frequency.
+"""What retrieval keeps besides the memories: word statistics for BM25, and the
+recalls agents made with the feedback they gave on them.
+
+Word statistics of a space's memories, for BM25's inverse document frequency.
 
 Counting how many memories hold a word at query time costs a scan of the word's
 whole posting list; for common words in a large space that was most of a text
@@ -8,9 +11,21 @@ space has changed enough to move them.
 
 from __future__ import annotations
 
-from django.db import models
+import uuid
+from collections.abc import Iterable
+from typing import Any, cast
 
-from apps.spaces.models import Space
+from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from pgvector.django import VectorField
+
+from apps.audit.actors import ActorType
+from apps.memories.models import Memory, Status
+from apps.spaces.models import ApiToken, Space
 from apps.spaces.scoping import SpaceScopedManager
 
 
@@ -41,3 +56,112 @@ class LexemeFrequency(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lexeme}: {self.documents}"
+
+
+class Recall(models.Model):
+    """One search whose hits were recorded as recalled: what was asked, by whom, and the
+    hits in rank order, so that feedback can name them and later searches can learn
+    from it. Written with the search, one row per search; the access log's events carry
+    its id."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    actor_type = models.CharField(max_length=8, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    query = models.TextField(blank=True)
+    mode = models.CharField(max_length=16)
+    # The query's embedding: feedback given on this recall counts for later queries
+    # close to it in meaning (search.feedback_prior). Null for a text-only search.
+    query_vector = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True)
+    memory_ids = ArrayField(models.UUIDField(), help_text="the hits, best first")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = SpaceScopedManager["Recall"]()
+
+    class Meta:
+        indexes = [models.Index(fields=["space", "-created_at"], name="recall_recent")]
+
+    def __str__(self) -> str:
+        return f"recall {self.pk}: {self.query[:60]!r}"
+
+
+class Verdict(models.TextChoices):
+    USEFUL = "useful", "Useful"
+    NOT_USEFUL = "not_useful", "Not useful"
+
+
+class RecallFeedbackQuerySet(models.QuerySet["RecallFeedback"]):
+    def marked_not_useful(self, threshold: int) -> models.QuerySet[RecallFeedback, dict[str, Any]]:
+        """Per active memory, its not-useful and useful marks and the queries of the
+        not-useful ones, for the memories marked not useful at least `threshold` times
+        and more often than useful: those the agents keep being handed and keep
+        rejecting."""
+        not_useful = Q(verdict=Verdict.NOT_USEFUL)
+        return (
+            self.filter(memory__status=Status.ACTIVE)
+            .values("space_id", "memory_id")
+            .annotate(
+                not_useful=Count("pk", filter=not_useful),
+                useful=Count("pk", filter=Q(verdict=Verdict.USEFUL)),
+                queries=ArrayAgg("recall__query", filter=not_useful, distinct=True),
+            )
+            .filter(not_useful__gte=threshold, not_useful__gt=F("useful"))
+            .order_by("-not_useful", "memory_id")
+        )
+
+
+class RecallFeedbackManager(SpaceScopedManager["RecallFeedback"]):
+    _queryset_class = RecallFeedbackQuerySet
+
+    def for_space(self, space: Space | int) -> RecallFeedbackQuerySet:
+        return cast(RecallFeedbackQuerySet, super().for_space(space))
+
+    def for_spaces(self, spaces: Iterable[Space | int]) -> RecallFeedbackQuerySet:
+        return cast(RecallFeedbackQuerySet, super().for_spaces(spaces))
+
+
+class RecallFeedback(models.Model):
+    """Whether one hit of a recall was useful to whoever searched. One row per hit: a
+    second mark of the same hit replaces the verdict and the note (the audit log keeps
+    both marks)."""
+
+    NOTE_MAX_LENGTH = 2000
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    recall = models.ForeignKey(Recall, on_delete=models.CASCADE, related_name="feedback")
+    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="recall_feedback")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    note = models.TextField(blank=True)
+    # Whether this hit's strength was raised: on its first useful mark, once, so
+    # marking it again (or not useful, then useful) never counts a recall twice.
+    strengthened = models.BooleanField(default=False)
+    actor_type = models.CharField(max_length=8, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_token = models.ForeignKey(
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = RecallFeedbackManager()
+
+    class Meta:
+        indexes = [models.Index(fields=["space", "memory"], name="recallfeedback_memory")]
+        constraints = [
+            models.UniqueConstraint(fields=["recall", "memory"], name="recallfeedback_unique"),
+            models.CheckConstraint(
+                condition=Q(verdict__in=Verdict.values), name="recallfeedback_verdict_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} {self.memory_id} in {self.recall_id}"

@@ -4,8 +4,9 @@ Modes: `vector` (pgvector HNSW, cosine), `text` (Postgres full text, ranked) and
 `hybrid` (reciprocal-rank fusion of both). Filters are applied inside the database
 query, and vector queries use pgvector's iterative index scan so a selective filter
 still yields k results. Results can be re-scored by recency, importance and
-retention (MemoryBank: R = exp(-t / S)). Every hit carries the components of its
-score, so `explain` can show why it ranked where it did.
+retention (MemoryBank: R = exp(-t / S)), and by the feedback given on earlier
+recalls of similar queries. Every hit carries the components of its score, so
+`explain` can show why it ranked where it did.
 """
 
 from __future__ import annotations
@@ -20,15 +21,17 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Sum, When
 from django.utils import timezone
 from pgvector import Vector
+from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
 from apps.retrieval import expansion
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
+from apps.retrieval.models import Recall, RecallFeedback, Verdict
 from apps.retrieval.scope import TABLE, SqlScope, column
 from apps.spaces.models import Space
 
@@ -36,6 +39,10 @@ logger = logging.getLogger(__name__)
 
 MODES = ("vector", "text", "hybrid")
 MAX_K = 200
+# Feedback given on an earlier recall counts for a query only when the two queries are
+# this close in meaning (cosine similarity of their embeddings): with MiniLM, 0.5 and
+# above is a rewording or a question about the same thing.
+FEEDBACK_SIMILARITY = 0.5
 
 
 class InvalidSearch(ValueError):
@@ -124,6 +131,8 @@ class Weights:
     context_previous: float = 0.0
     # Personalized PageRank over consolidation's links and entities (expansion.py).
     graph: float = 0.0
+    # The prior from feedback on earlier recalls of similar queries (feedback_prior).
+    feedback: float = 0.0
 
     @classmethod
     def from_settings(cls) -> Weights:
@@ -134,6 +143,7 @@ class Weights:
             context_next=settings.SEARCH_CONTEXT_NEXT,
             context_previous=settings.SEARCH_CONTEXT_PREVIOUS,
             graph=settings.SEARCH_GRAPH_WEIGHT,
+            feedback=settings.SEARCH_FEEDBACK_WEIGHT,
         )
 
 
@@ -169,6 +179,9 @@ class SearchResult:
     notice: str = ""
     # With `below_cut`: the candidates ranked just after the k hits, best first.
     below_cut: list[Hit] = field(default_factory=list)
+    # The Recall row this search wrote, for feedback on its hits; None when the search
+    # was not recorded (record_access=False, or no hits).
+    recall_id: UUID | None = None
 
 
 def _hit_columns(queryset: QuerySet[Memory]) -> QuerySet[Memory]:
@@ -332,6 +345,48 @@ def _expand_graph(
         candidate.components["graph"] = {"share": round(share, 6), "score": round(added, 6)}
 
 
+def feedback_prior(space: Space, vector: list[float], memory_ids: list[UUID]) -> dict[UUID, float]:
+    """Per memory, what earlier feedback says about it for a query meaning `vector`: the
+    sum over its marks of +1 (useful) or -1 (not useful) times the cosine similarity
+    between this query and the query of the marked recall, counting only recalls of
+    queries at least FEEDBACK_SIMILARITY alike. A memory marked not useful for
+    "when does the gym open" is pushed down for "gym opening hours", not for "who
+    is Maya's coach". One statement."""
+    similarity = 1 - CosineDistance("recall__query_vector", Vector(vector))
+    rows = (
+        RecallFeedback.objects.for_space(space)
+        .filter(memory_id__any_of=memory_ids, recall__query_vector__isnull=False)
+        .annotate(similarity=similarity)
+        .filter(similarity__gte=FEEDBACK_SIMILARITY)
+        .values("memory_id")
+        .annotate(
+            prior=Sum(
+                Case(
+                    When(verdict=Verdict.USEFUL, then=F("similarity")),
+                    default=-F("similarity"),
+                )
+            )
+        )
+        .order_by()
+        .values_list("memory_id", "prior")
+    )
+    return {memory_id: float(prior) for memory_id, prior in rows}
+
+
+def _apply_feedback(
+    space: Space, fused: dict[UUID, _Candidate], vector: list[float] | None, weights: Weights
+) -> None:
+    """Add weight * feedback_prior to each candidate's score. No new candidates: the
+    prior reorders what the query found, it does not bring in what it did not."""
+    if not weights.feedback or vector is None or not fused:
+        return
+    for pk, prior in feedback_prior(space, vector, list(fused)).items():
+        added = weights.feedback * prior
+        candidate = fused[pk]
+        candidate.score += added
+        candidate.components["feedback"] = {"prior": round(prior, 6), "score": round(added, 6)}
+
+
 def _recency(memory: Memory, now: datetime, half_life_days: float) -> float:
     when = memory.occurred_at or memory.created_at
     return 0.5 ** (days_between(when, now) / half_life_days)
@@ -416,6 +471,7 @@ def search(
             weights.context_next,
             weights.context_previous,
             weights.graph,
+            weights.feedback,
         )
     )
     # Fusion and re-scoring look a little deeper than k; 30 deep was as good as 100 on LoCoMo.
@@ -439,7 +495,9 @@ def search(
     result.db_ms += (time.perf_counter() - started) * 1000
 
     started = time.perf_counter()
-    hits = _ranked_hits(space, scoped, vector_hits, text_hits, weights, now, k + below_cut)
+    hits = _ranked_hits(
+        space, scoped, vector_hits, text_hits, weights, now, k + below_cut, vector=vector
+    )
     result.db_ms += (time.perf_counter() - started) * 1000
     result.hits = hits[:k]
     if below_cut:
@@ -455,7 +513,7 @@ def search(
             else "Nothing matched."
         )
     if record_access and result.hits:
-        _record_access(space, result, actor or Actor.system("search"), now)
+        _record_access(space, result, actor or Actor.system("search"), now, vector)
     return result
 
 
@@ -467,12 +525,15 @@ def _ranked_hits(
     weights: Weights,
     now: datetime,
     depth: int,
+    *,
+    vector: list[float] | None = None,
 ) -> list[Hit]:
     """The best `depth` candidates as hits, best first, each with its components and
-    its final score."""
+    its final score. `vector`, the query's embedding, is what feedback is weighed by."""
     fused = _fuse(vector_hits, text_hits, weights)
     _expand_context(space, scoped, fused, weights)
     _expand_graph(space, scoped, fused, weights)
+    _apply_feedback(space, fused, vector, weights)
     ranked = sorted(fused, key=lambda pk: fused[pk].score, reverse=True)
     rescoring = bool(weights.recency or weights.importance or weights.strength)
     # Only the memories that can still make the top k are loaded, vectors left out.
@@ -521,18 +582,39 @@ def _ranked_below(
         narrowed=filters.narrows(),
     )
     shown = {hit.memory.pk for hit in result.hits}
-    deeper = _ranked_hits(space, scoped, vector_hits, text_hits, weights, now, depth)
+    deeper = _ranked_hits(space, scoped, vector_hits, text_hits, weights, now, depth, vector=vector)
     return [hit for hit in deeper if hit.memory.pk not in shown][:below_cut]
 
 
-def _record_access(space: Space, result: SearchResult, actor: Actor, now: datetime) -> None:
+def _record_access(
+    space: Space, result: SearchResult, actor: Actor, now: datetime, vector: list[float] | None
+) -> None:
     from apps.retrieval.tasks import record_recall
 
-    ids = [str(hit.memory.pk) for hit in result.hits]
+    # The recall itself is one INSERT, made now so that the answer can name it and
+    # feedback can follow at once; the access log and the strengths are the worker's.
+    recall = Recall(
+        space=space,
+        query=result.query,
+        mode=result.mode,
+        query_vector=vector,
+        memory_ids=[hit.memory.pk for hit in result.hits],
+        created_at=now,
+        **actor.as_fields(),
+    )
+    recall.save(force_insert=True)
+    result.recall_id = recall.pk
+    ids = [str(pk) for pk in recall.memory_ids]
     try:
         # Deferred to a worker so the query does not wait on the write.
         record_recall.delay(
-            space.pk, ids, now.isoformat(), result.query, result.mode, actor.to_payload()
+            space.pk,
+            ids,
+            now.isoformat(),
+            result.query,
+            result.mode,
+            actor.to_payload(),
+            recall_id=str(recall.pk),
         )
     except Exception:  # the broker being down must not fail a read
         logger.warning("could not queue the access log for %d memories", len(ids), exc_info=True)

@@ -236,7 +236,13 @@ def reembed(job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def record_recall(
-    space_id: int, memory_ids: list[str], at: str, query: str, mode: str, actor: dict
+    space_id: int,
+    memory_ids: list[str],
+    at: str,
+    query: str,
+    mode: str,
+    actor: dict,
+    recall_id: str | None = None,
 ) -> int:
     space = Space.objects.filter(pk=space_id).first()
     if space is None:
@@ -248,6 +254,7 @@ def record_recall(
         at=datetime.fromisoformat(at),
         query=query,
         mode=mode,
+        recall_id=recall_id,
     )
 
 

@@ -1,4 +1,5 @@
-"""/api/v1/episodes (conversation input) and /api/v1/search."""
+"""/api/v1/episodes (conversation input), /api/v1/search and the feedback on what a
+search returned, /api/v1/recalls/{id}/feedback."""
 
 from __future__ import annotations
 
@@ -180,6 +181,58 @@ class SearchViewSet(SpaceScopedViewSet):
                 "embed_ms": round(result.embed_ms, 2),
                 "db_ms": round(result.db_ms, 2),
                 "notice": result.notice,
+                "recall_id": str(result.recall_id) if result.recall_id else None,
                 "hits": hits,
+            }
+        )
+
+
+class RecallViewSet(SpaceScopedViewSet):
+    """A recall is a search whose hits were recorded; its id comes with the search's
+    answer. Only the caller's space's recalls exist for it."""
+
+    # Anything in the path: an id that is not a UUID is a recall not found, not a route.
+    lookup_value_regex = "[^/]+"
+    # Whoever may search may say what the search was worth.
+    action_scopes = {"feedback": Scope.MEMORIES_READ}
+
+    @extend_schema(
+        request=s.RecallFeedbackRequestSerializer,
+        responses=s.RecallFeedbackResponseSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        description="Mark hits of a recall useful or not useful, with an optional note. "
+        "Every id must be a hit of that recall (422 not_in_recall otherwise, and nothing "
+        "is stored). Marking a hit again replaces its verdict and note. A useful hit gains "
+        "one strength on its first useful mark in the recall, as a recall does.",
+    )
+    @action(detail=True, methods=["post"])
+    def feedback(self, request: Request, pk: str) -> Response:
+        return run_once(request, self.caller, lambda: self._feedback(request, pk))
+
+    def _feedback(self, request: Request, pk: str) -> Response:
+        body = s.RecallFeedbackRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        recorded = services.record_feedback(
+            self.space,
+            self.actor,
+            pk,
+            useful=data["useful"],
+            not_useful=data["not_useful"],
+            note=data["note"],
+        )
+        return Response(
+            {
+                "recall_id": str(recorded.recall.pk),
+                "query": recorded.recall.query,
+                "marks": [
+                    {
+                        "memory": str(mark.memory_id),
+                        "verdict": mark.verdict,
+                        "note": mark.note,
+                        "strength": recorded.strengths[mark.memory_id],
+                    }
+                    for mark in recorded.marks
+                ],
             }
         )

@@ -19,10 +19,13 @@ from apps.memories.services.episodes import (
 )
 from apps.memories.services.errors import (
     ContentTooLarge,
+    InvalidFeedback,
     InvalidMemory,
     InvalidTransition,
     MemoryNotFound,
     MemoryServiceError,
+    NotInRecall,
+    RecallNotFound,
     VersionConflict,
 )
 from apps.memories.services.lifecycle import (
@@ -44,18 +47,22 @@ from apps.memories.services.lineage import (
     unsupersede_memory,
 )
 from apps.memories.services.links import create_links, link_memories, unlink
-from apps.memories.services.recall import record_recall
+from apps.memories.services.recall import FeedbackRecorded, record_feedback, record_recall
 from apps.memories.services.records import MemoryId
 from apps.memories.services.rules import EDITABLE_FIELDS
 
 __all__ = [
     "EDITABLE_FIELDS",
     "ContentTooLarge",
+    "FeedbackRecorded",
+    "InvalidFeedback",
     "InvalidMemory",
     "InvalidTransition",
     "MemoryId",
     "MemoryNotFound",
     "MemoryServiceError",
+    "NotInRecall",
+    "RecallNotFound",
     "Reverted",
     "VersionConflict",
     "archive_memory",
@@ -69,6 +76,7 @@ __all__ = [
     "purge_memory",
     "record_episode",
     "record_episodes",
+    "record_feedback",
     "record_recall",
     "remember_conversation",
     "replace_memory",

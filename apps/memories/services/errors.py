@@ -46,4 +46,20 @@ class ContentTooLarge(InvalidMemory):
     code = "content_too_large"
 
 
+class RecallNotFound(MemoryServiceError):
+    """No recall with this id in the caller's space (another space's is not found)."""
+
+    code = "recall_not_found"
+
+
+class NotInRecall(MemoryServiceError):
+    """Feedback named memories the recall did not return."""
+
+    code = "not_in_recall"
+
+
+class InvalidFeedback(MemoryServiceError):
+    code = "invalid_request"
+
+
 # What a caller may change directly; status changes have their own actions.
