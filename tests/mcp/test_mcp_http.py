@@ -4,6 +4,7 @@ scopes, errors, isolation and audit as the REST API."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from mcp_types import CallToolResult
 
 from apps.audit.models import AuditEvent
 from apps.memories.models import Link, Memory, MemoryVersion, Status
+from apps.retrieval.models import RecallFeedback
 from apps.spaces.models import ApiToken, Space
 from tests.mcp.conftest import READ, WRITE, error_of, http_client, run_client, text_of
 
@@ -280,3 +282,41 @@ def test_it_answers_the_structured_content_as_json(call: Call, writer: str) -> N
     result = call(writer, "get_memory", memory_id=stored["id"])
     assert result.structured_content is not None
     assert json.loads(json.dumps(result.structured_content))["content"] == "Maya likes figs."
+
+
+def test_it_takes_feedback_on_a_recall_and_strengthens_the_useful_hit(
+    call: Call, writer: str, home: Space
+) -> None:
+    opens = remembered(call, writer, "Brasa opens at noon on Sundays.")
+    closes = remembered(call, writer, "Brasa closes at ten on weekdays.")
+    found = call(writer, "recall", query="Brasa", mode="text")
+    assert found.structured_content is not None
+    recall_id = found.structured_content["recall_id"]
+    assert text_of(found).startswith(f"recall_id {recall_id}\n")
+    before = Memory.objects.for_space(home).get(pk=opens["id"]).strength
+
+    result = call(
+        writer,
+        "feedback",
+        recall_id=recall_id,
+        useful=[opens["id"]],
+        not_useful=[closes["id"]],
+        note="asked about Sunday",
+    )
+    assert not result.is_error, text_of(result)
+    assert Memory.objects.for_space(home).get(pk=opens["id"]).strength == before + 1
+    marks = RecallFeedback.objects.for_space(home).order_by("verdict")
+    assert [(str(m.memory_id), m.verdict, m.note) for m in marks] == [
+        (closes["id"], "not_useful", "asked about Sunday"),
+        (opens["id"], "useful", "asked about Sunday"),
+    ]
+    token = ApiToken.objects.get(space=home)
+    audited = AuditEvent.objects.for_space(home).filter(action="memory.feedback")
+    assert {e.actor_token_id for e in audited} == {token.pk} and audited.count() == 2
+
+    unknown = error_of(call(writer, "feedback", recall_id=str(uuid.uuid4()), useful=[opens["id"]]))
+    assert unknown["code"] == "recall_not_found"
+    stranger = remembered(call, writer, "Not in that recall.")
+    outside = error_of(call(writer, "feedback", recall_id=recall_id, useful=[stranger["id"]]))
+    assert outside["code"] == "not_in_recall"
+    assert RecallFeedback.objects.for_space(home).count() == 2
