@@ -89,6 +89,17 @@ class Recall(models.Model):
     def __str__(self) -> str:
         return f"recall {self.pk}: {self.query[:60]!r}"
 
+    @staticmethod
+    def forget_words_about(space_id: int, memory_id: object, redacted: str) -> int:
+        """For a purge: the recalls that returned the memory lose their query (worded to
+        find it, it may quote it), its embedding, and the notes of their feedback; what
+        was returned, when and by whom stays. Returns how many recalls changed."""
+        recalls = Recall.objects.for_space(space_id).filter(memory_ids__contains=[memory_id])
+        RecallFeedback.objects.for_space(space_id).filter(recall__in=recalls).exclude(
+            note=""
+        ).update(note=redacted)
+        return recalls.update(query=redacted, query_vector=None)
+
 
 class Verdict(models.TextChoices):
     USEFUL = "useful", "Useful"
