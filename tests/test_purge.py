@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.audit.models import AuditEvent
@@ -20,8 +19,9 @@ from apps.consolidation import entities
 from apps.consolidation import services as consolidation
 from apps.memories import services
 from apps.memories.models import Entity, LinkType, Memory
+from apps.retrieval import tasks
 from apps.retrieval.lexical import refresh_lexicon
-from apps.retrieval.models import LexemeFrequency
+from apps.retrieval.models import LexemeFrequency, Recall, RecallFeedback
 from apps.retrieval.search import search
 from apps.spaces.models import ApiToken, Scope
 
@@ -68,7 +68,7 @@ def marker() -> str:
 
 
 def test_it_leaves_the_marker_in_no_column_of_any_table(
-    space: Any, actor: Any, hashing_backend: Any, embed_now: Any, marker: str
+    space: Any, actor: Any, hashing_backend: Any, embed_now: Any, marker: str, monkeypatch: Any
 ) -> None:
     said = f"Maya said the vault code is {marker}; the Lisbon office opens at 9."
     _, raw = ApiToken.issue(
@@ -120,12 +120,20 @@ def test_it_leaves_the_marker_in_no_column_of_any_table(
     summary = services.summarize_memories(
         space, actor, [memory.pk, other.pk], content=f"The vault code is {marker}."
     )
-    # What the worker does after a search: the access log keeps the query.
-    found = search(space, f"Lisbon vault {marker}", mode="text", record_access=False)
+    # An agent's search, its recall row, and the worker's access log keep the query;
+    # the agent's feedback on it keeps a note.
+    monkeypatch.setattr(tasks.record_recall, "delay", tasks.record_recall)
+    found = search(space, f"Lisbon vault {marker}", mode="hybrid", actor=actor)
     recalled = [hit.memory.pk for hit in found.hits]
     assert {memory.pk, other.pk} <= set(recalled)
-    services.record_recall(
-        space, actor, recalled, at=timezone.now(), query=found.query, mode=found.mode
+    assert found.recall_id is not None
+    services.record_feedback(
+        space,
+        actor,
+        found.recall_id,
+        useful=[other.pk],
+        not_useful=[memory.pk],
+        note=f"the {marker} code is wrong",
     )
     planted = set(columns_holding(marker))
     assert {
@@ -148,6 +156,8 @@ def test_it_leaves_the_marker_in_no_column_of_any_table(
         "audit_auditevent.reason",
         "audit_auditevent.summary",
         "django_admin_log.object_repr",
+        "retrieval_recall.query",
+        "retrieval_recallfeedback.note",
     } <= planted
     counted = dict(LexemeFrequency.objects.for_space(space).values_list("lexeme", "documents"))
     assert counted["lisbon"] == 3
@@ -179,9 +189,18 @@ def test_it_leaves_the_marker_in_no_column_of_any_table(
     (also_found,) = events.filter(action="memory.recall", target_id=str(other.pk))
     assert also_found.summary == {
         "query": REDACTED,
-        "mode": "text",
+        "mode": "hybrid",
         "rank": recalled.index(other.pk) + 1,
+        "recall_id": str(found.recall_id),
     }
+    # So is the feedback given on that search: the verdicts stay, the words go.
+    (judged,) = events.filter(action="memory.feedback", target_id=str(other.pk))
+    assert judged.summary["verdict"] == "useful"
+    assert judged.summary["query"] == judged.summary["note"] == REDACTED
+    recall = Recall.objects.for_space(space).get(pk=found.recall_id)
+    assert recall.query == REDACTED and recall.query_vector is None
+    assert recall.memory_ids == recalled
+    assert RecallFeedback.objects.for_space(space).get(recall=recall).note == REDACTED
 
 
 def test_it_keeps_an_entity_another_memory_still_mentions(space: Any, actor: Any) -> None:

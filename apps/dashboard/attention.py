@@ -9,10 +9,13 @@ landing page costs the same with two spaces or two hundred.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import (
     Count,
     DurationField,
@@ -33,6 +36,7 @@ from apps.consolidation.models import Operation, Proposal
 from apps.consolidation.services.forgetting import FORGET_BELOW
 from apps.jobs.models import Job
 from apps.memories.models import Kind, Link, LinkType, Memory, MemoryQuerySet, MemoryVersion, Status
+from apps.retrieval.models import RecallFeedback, Verdict
 from apps.spaces.models import Membership, Space
 
 # A failure stays on the front page for a week: long enough to be seen after a
@@ -65,6 +69,8 @@ class Attention:
     pending_proposals: int
     stale_proposals: int
     failed_jobs: int
+    # Active memories agents marked not useful often enough (marked_not_useful).
+    not_useful: int = 0
 
     @property
     def total(self) -> int:
@@ -88,6 +94,7 @@ class Attention:
             or self.embedding_backlog
             or self.failed_jobs
             or self.new_memories
+            or self.not_useful
         )
 
 
@@ -109,8 +116,8 @@ def _memory_counts() -> dict[str, Any]:
 def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[Attention]:
     """The figures of each of `user`'s spaces (or of `space` alone), by space name.
 
-    Three queries whatever the number of spaces: the memberships with their memory
-    counts, the open proposals, the recent failed jobs.
+    Four queries whatever the number of spaces: the memberships with their memory
+    counts, the open proposals, the recent failed jobs, the memories marked not useful.
     """
     memberships = Membership.objects.filter(user_id=user.pk or 0).with_new_since(now)
     if space is not None:
@@ -141,6 +148,12 @@ def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[
         .order_by()
         .values_list("space_id", "n")
     )
+    not_useful = Counter(
+        row["space_id"]
+        for row in RecallFeedback.objects.for_spaces(space_ids).marked_not_useful(
+            settings.RECALL_NOT_USEFUL_ATTENTION
+        )
+    )
     return [
         Attention(
             space=row.space,
@@ -156,6 +169,7 @@ def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[
             pending_proposals=proposals.get((row.space_id, Proposal.Status.PENDING), 0),
             stale_proposals=proposals.get((row.space_id, Proposal.Status.STALE), 0),
             failed_jobs=failed.get(row.space_id, 0),
+            not_useful=not_useful[row.space_id],
         )
         for row in rows
     ]
@@ -235,6 +249,37 @@ def fading(space: Space, now: datetime) -> list[Memory]:
     rows = list(_short(found)[: SHORT_LIST + 1])
     for memory in rows:
         memory.retention_now = memory.retention(now)  # type: ignore[attr-defined]
+    return rows
+
+
+def marked_not_useful(space: Space) -> list[Memory]:
+    """Active memories the agents marked not useful at least
+    settings.RECALL_NOT_USEFUL_ATTENTION times, and more often than useful, most marked
+    first, each with its counts and the queries it was not useful for: recalled again
+    and again for questions it does not answer, so worth a rewrite, a link or archiving."""
+    tallies = list(
+        RecallFeedback.objects.for_space(space)
+        .marked_not_useful(settings.RECALL_NOT_USEFUL_ATTENTION)
+        .annotate(
+            queries=ArrayAgg("recall__query", filter=Q(verdict=Verdict.NOT_USEFUL), distinct=True)
+        )
+        .order_by("-not_useful", "memory_id")[: SHORT_LIST + 1]
+    )
+    if not tallies:
+        return []
+    memories = {
+        memory.pk: memory
+        for memory in _short(
+            Memory.objects.for_space(space).filter(pk__in=[t["memory_id"] for t in tallies])
+        )
+    }
+    rows = []
+    for tally in tallies:
+        memory = memories[tally["memory_id"]]
+        memory.not_useful = tally["not_useful"]  # type: ignore[attr-defined]
+        memory.useful = tally["useful"]  # type: ignore[attr-defined]
+        memory.not_useful_queries = [q for q in tally["queries"] if q]  # type: ignore[attr-defined]
+        rows.append(memory)
     return rows
 
 

@@ -7,10 +7,16 @@ with its session's date. The memories are embedded by the same code the Celery
 worker runs, every question is searched, and the official evidence recall is
 computed: per question, the share of its evidence turns found in the top k
 (1 when it has no evidence), averaged per category and overall.
+
+With feedback (`evaluate(feedback_weights=...)`), each conversation's questions are
+split in two halves by a stable hash: the first half is searched and every hit marked
+useful (an evidence turn) or not useful, as an agent with the gold answers would; the
+second half is then measured without and with the feedback prior.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -23,10 +29,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
 from apps.audit.actors import Actor
 from apps.memories import services
 from apps.memories.models import Kind
-from apps.retrieval.search import Filters, Weights, search
+from apps.retrieval.embedding import get_backend
+from apps.retrieval.search import Filters, Weights, new_recall, search
 from apps.retrieval.tasks import embed_all_pending
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
@@ -156,6 +165,9 @@ class ModeScores:
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
     ndcg10: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # Reciprocal rank of the first evidence turn found (0 if none), for questions
+    # that have evidence.
+    reciprocal_ranks: list[float] = field(default_factory=list)
     search_seconds: float = 0.0
 
     def add(self, question: Question, retrieved: list[str], ks: list[int]) -> None:
@@ -168,6 +180,9 @@ class ModeScores:
         score = ndcg(retrieved, relevant)
         self.ndcg10[CATEGORIES[question.category]].append(score)
         self.ndcg10["overall"].append(score)
+        if relevant:
+            first = next((rank for rank, dia in enumerate(retrieved, 1) if dia in relevant), 0)
+            self.reciprocal_ranks.append(1 / first if first else 0.0)
 
     def summary(self) -> dict[str, Any]:
         def mean(values: list[float]) -> float:
@@ -180,6 +195,7 @@ class ModeScores:
                 for k, by in sorted(self.recall.items())
             },
             "ndcg@10": {g: mean(self.ndcg10[g]) for g in groups if self.ndcg10[g]},
+            "mrr": mean(self.reciprocal_ranks),
             "questions": len(self.ndcg10["overall"]),
             "search_seconds": round(self.search_seconds, 1),
         }
@@ -195,14 +211,14 @@ TURNS_ONLY = Filters(kinds=[Kind.EPISODIC])
 
 def _ask(
     space: Space,
-    conversation: Conversation,
+    questions: list[Question],
     mode: str,
     weights: Weights,
     scores: ModeScores,
     ks: list[int],
 ) -> None:
     began = time.perf_counter()
-    for question in conversation.questions:
+    for question in questions:
         result = search(
             space,
             question.question,
@@ -226,6 +242,93 @@ def _consolidate(space: Space, counts: Counter[str], applied: Counter[str]) -> N
     counts.update(report.proposed)
     applied.update(report.applied)
     embed_all_pending(space)  # the summaries
+
+
+# The hits an agent sees and marks: the API's default k.
+FEEDBACK_K = 10
+
+
+def in_feedback_half(conversation: Conversation, question: Question) -> bool:
+    """Whether the question is in the half that gives feedback: by a hash of the
+    conversation and the question's words, so every run splits alike."""
+    digest = hashlib.sha256(f"{conversation.sample_id}\n{question.question}".encode()).digest()
+    return digest[0] % 2 == 0
+
+
+def _give_feedback(
+    space: Space, questions: list[Question], mode: str, weights: Weights, k: int
+) -> Counter[str]:
+    """Search each question and mark its hits as an agent knowing the gold evidence
+    would: the evidence turns useful, the others not useful. Questions without
+    evidence give none (there is nothing to tell right from wrong by)."""
+    marks: Counter[str] = Counter()
+    backend = get_backend()
+    for question in questions:
+        if not question.evidence:
+            continue
+        vector = backend.embed([question.question])[0]
+        result = search(
+            space,
+            question.question,
+            mode=mode,
+            k=k,
+            filters=TURNS_ONLY,
+            weights=weights,
+            record_access=False,
+            vector=vector,
+        )
+        if not result.hits:
+            continue
+        recall = new_recall(space, result, ACTOR, vector, timezone.now())
+        evidence = set(question.evidence)
+        useful = [h.memory.pk for h in result.hits if h.memory.metadata.get("dia_id") in evidence]
+        not_useful = [h.memory.pk for h in result.hits if h.memory.pk not in useful]
+        services.record_feedback(space, ACTOR, recall.pk, useful=useful, not_useful=not_useful)
+        marks.update(useful=len(useful), not_useful=len(not_useful))
+    return marks
+
+
+def evaluate_feedback(
+    path: Path,
+    mode: str,
+    ks: list[int],
+    feedback_weights: list[float],
+    *,
+    limit: int | None = None,
+    weights: Weights | None = None,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """MRR and recall on the held-out half of each conversation's questions, without
+    the feedback prior and with it at each of `feedback_weights`, after the other half
+    gave feedback from the gold evidence."""
+    started = time.perf_counter()
+    weights = replace(weights or Weights.from_settings(), feedback=0.0)
+    held_out = {0.0: ModeScores(), **{w: ModeScores() for w in feedback_weights}}
+    marks: Counter[str] = Counter()
+    halves: Counter[str] = Counter()
+    conversations = load_conversations(path, limit)
+    for conversation in conversations:
+        space = load_into_space(conversation)
+        try:
+            embed_all_pending(space)
+            giving = [q for q in conversation.questions if in_feedback_half(conversation, q)]
+            measured = [q for q in conversation.questions if not in_feedback_half(conversation, q)]
+            halves.update(feedback=len(giving), measured=len(measured))
+            marks += _give_feedback(space, giving, mode, weights, FEEDBACK_K)
+            for weight, scores in held_out.items():
+                _ask(space, measured, mode, replace(weights, feedback=weight), scores, ks)
+        finally:
+            if not keep:
+                purge_space(space, ACTOR, reason="evaluation finished")
+    return {
+        "dataset": str(path),
+        "conversations": [c.sample_id for c in conversations],
+        "mode": mode,
+        "questions": dict(halves),
+        "marks": dict(marks),
+        "held_out": {f"feedback {w:g}": scores.summary() for w, scores in held_out.items()},
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def evaluate(
@@ -258,7 +361,7 @@ def evaluate(
             embed_all_pending(space)
             timings["embed_seconds"] += time.perf_counter() - began
             for mode in modes:
-                _ask(space, conversation, mode, weights, scores[mode], ks)
+                _ask(space, conversation.questions, mode, weights, scores[mode], ks)
             if not consolidated:
                 continue
             began = time.perf_counter()
@@ -266,7 +369,7 @@ def evaluate(
             timings["consolidate_seconds"] += time.perf_counter() - began
             walking = replace(weights, graph=graph_weight)
             for mode in modes:
-                _ask(space, conversation, mode, walking, after[mode], ks)
+                _ask(space, conversation.questions, mode, walking, after[mode], ks)
         finally:
             if not keep:
                 purge_space(space, ACTOR, reason="evaluation finished")

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from django.conf import settings
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Count, F, Q
@@ -90,6 +89,17 @@ class Recall(models.Model):
     def __str__(self) -> str:
         return f"recall {self.pk}: {self.query[:60]!r}"
 
+    @staticmethod
+    def forget_words_about(space_id: int, memory_id: object, redacted: str) -> int:
+        """For a purge: the recalls that returned the memory lose their query (worded to
+        find it, it may quote it), its embedding, and the notes of their feedback; what
+        was returned, when and by whom stays. Returns how many recalls changed."""
+        recalls = Recall.objects.for_space(space_id).filter(memory_ids__contains=[memory_id])
+        RecallFeedback.objects.for_space(space_id).filter(recall__in=recalls).exclude(
+            note=""
+        ).update(note=redacted)
+        return recalls.update(query=redacted, query_vector=None)
+
 
 class Verdict(models.TextChoices):
     USEFUL = "useful", "Useful"
@@ -98,21 +108,17 @@ class Verdict(models.TextChoices):
 
 class RecallFeedbackQuerySet(models.QuerySet["RecallFeedback"]):
     def marked_not_useful(self, threshold: int) -> models.QuerySet[RecallFeedback, dict[str, Any]]:
-        """Per active memory, its not-useful and useful marks and the queries of the
-        not-useful ones, for the memories marked not useful at least `threshold` times
-        and more often than useful: those the agents keep being handed and keep
-        rejecting."""
-        not_useful = Q(verdict=Verdict.NOT_USEFUL)
+        """One row per active memory marked not useful at least `threshold` times and
+        more often than useful (space_id, memory_id, not_useful, useful): those the
+        agents keep being handed and keep rejecting."""
         return (
             self.filter(memory__status=Status.ACTIVE)
             .values("space_id", "memory_id")
             .annotate(
-                not_useful=Count("pk", filter=not_useful),
+                not_useful=Count("pk", filter=Q(verdict=Verdict.NOT_USEFUL)),
                 useful=Count("pk", filter=Q(verdict=Verdict.USEFUL)),
-                queries=ArrayAgg("recall__query", filter=not_useful, distinct=True),
             )
             .filter(not_useful__gte=threshold, not_useful__gt=F("useful"))
-            .order_by("-not_useful", "memory_id")
         )
 
 

@@ -4,11 +4,19 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from apps.audit.redaction import REDACTED
 from apps.memories.signals import memory_purging
 from apps.retrieval.lexical import forget_words_of
+from apps.retrieval.models import Recall
 
 
 @receiver(memory_purging, dispatch_uid="retrieval.forget_purged_words")
 def forget_purged_words(sender: Any, space: Any, memory: Any, **kwargs: Any) -> None:
     """The purged memory's words leave BM25's counts."""
     forget_words_of(space.pk, memory.pk)
+
+
+@receiver(memory_purging, dispatch_uid="retrieval.forget_purged_recalls")
+def forget_purged_recalls(sender: Any, space: Any, memory: Any, **kwargs: Any) -> None:
+    """The searches that found the purged memory forget their words."""
+    Recall.forget_words_about(space.pk, memory.pk, REDACTED)

@@ -586,6 +586,25 @@ def _ranked_below(
     return [hit for hit in deeper if hit.memory.pk not in shown][:below_cut]
 
 
+def new_recall(
+    space: Space, result: SearchResult, actor: Actor, vector: list[float] | None, at: datetime
+) -> Recall:
+    """Write the Recall row of a search's hits (one INSERT) and name it in `result`.
+    `vector` is the query's embedding, kept for the feedback prior."""
+    recall = Recall(
+        space=space,
+        query=result.query,
+        mode=result.mode,
+        query_vector=vector,
+        memory_ids=[hit.memory.pk for hit in result.hits],
+        created_at=at,
+        **actor.as_fields(),
+    )
+    recall.save(force_insert=True)
+    result.recall_id = recall.pk
+    return recall
+
+
 def _record_access(
     space: Space, result: SearchResult, actor: Actor, now: datetime, vector: list[float] | None
 ) -> None:
@@ -593,17 +612,7 @@ def _record_access(
 
     # The recall itself is one INSERT, made now so that the answer can name it and
     # feedback can follow at once; the access log and the strengths are the worker's.
-    recall = Recall(
-        space=space,
-        query=result.query,
-        mode=result.mode,
-        query_vector=vector,
-        memory_ids=[hit.memory.pk for hit in result.hits],
-        created_at=now,
-        **actor.as_fields(),
-    )
-    recall.save(force_insert=True)
-    result.recall_id = recall.pk
+    recall = new_recall(space, result, actor, vector, now)
     ids = [str(pk) for pk in recall.memory_ids]
     try:
         # Deferred to a worker so the query does not wait on the write.

@@ -47,6 +47,7 @@ from apps.dashboard.forms import (
 from apps.dashboard.subjects import space_subjects
 from apps.memories import services
 from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, Status
+from apps.retrieval.models import RecallFeedback
 from apps.spaces.models import Role
 
 # Bounds that keep a busy memory's page fast; each list says when it is cut.
@@ -284,13 +285,36 @@ def _supersessions(
     ]
 
 
+def _recall_id(event: AuditEvent) -> UUID | None:
+    try:
+        return UUID(str(event.summary["recall_id"]))
+    except (KeyError, TypeError, ValueError):  # a read, or a recall logged before recall ids
+        return None
+
+
 def _access_log(memory: Memory) -> list[AuditEvent]:
-    return list(
+    """The latest reads and recalls, each recall with the feedback given on this memory
+    in that recall (`event.feedback`, or None): two queries however many rows."""
+    events = list(
         AuditEvent.objects.for_space(memory.space_id)
         .filter(target_type="memory", target_id=str(memory.pk), action__in=ACCESS_ACTIONS)
         .only("actor_label", "action", "created_at", "summary")
         .order_by("-created_at", "-pk")[:ACCESS_LOG_ROWS]
     )
+    recall_ids = [pk for pk in map(_recall_id, events) if pk is not None]
+    marks = (
+        {
+            mark.recall_id: mark
+            for mark in RecallFeedback.objects.for_space(memory.space_id)
+            .filter(memory=memory, recall_id__in=recall_ids)
+            .only("recall_id", "verdict", "note", "actor_label", "updated_at")
+        }
+        if recall_ids
+        else {}
+    )
+    for event in events:
+        event.feedback = marks.get(_recall_id(event))  # type: ignore[attr-defined, arg-type]
+    return events
 
 
 def _page_context(

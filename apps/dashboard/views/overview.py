@@ -1,5 +1,5 @@
 """A space's home: what needs attention, what the agents did lately, which memories
-are contradicted, never recalled or fading, and the last jobs."""
+are contradicted, never recalled, fading or marked not useful, and the last jobs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import plotly.graph_objects as go
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -73,6 +74,7 @@ def home(request: HttpRequest, curator: Curator) -> HttpResponse:
         "contradicted": attention.contradicted(curator.space),
         "never_recalled": attention.never_recalled(curator.space, now),
         "fading": attention.fading(curator.space, now),
+        "not_useful": attention.marked_not_useful(curator.space),
     }
     return render(
         request,
@@ -89,6 +91,7 @@ def home(request: HttpRequest, curator: Curator) -> HttpResponse:
             **{name: rows[: attention.SHORT_LIST] for name, rows in lists.items()},
             **{f"{name}_more": len(rows) > attention.SHORT_LIST for name, rows in lists.items()},
             "never_recalled_days": attention.NEVER_RECALLED_AFTER.days,
+            "not_useful_marks": settings.RECALL_NOT_USEFUL_ATTENTION,
             "jobs": attention.recent_jobs(curator.space),
         },
     )

@@ -23,6 +23,7 @@ from apps.memories.models import (
 )
 from apps.memories.services.entities import forget_entities_of
 from apps.memories.signals import memory_purging
+from apps.retrieval.models import Verdict
 from apps.retrieval.search import MODES
 from apps.spaces.models import Space
 
@@ -37,8 +38,11 @@ VOCABULARY = frozenset(
         *Entity.EntityKind.values,
         *Episode.Source.values,
         *MODES,
+        *Verdict.values,
     ]
 )
+
+RECALL, FEEDBACK = "memory.recall", "memory.feedback"
 
 
 @transaction.atomic
@@ -54,8 +58,10 @@ def scrub_everywhere(space: Space, memory: Memory) -> dict[str, Any]:
       and every event naming it, keep action, actor, time, ids and numbers, and lose
       their reason and text values (a subject, tags, metadata keys, a session, a query);
       earlier purge events keep their reason, which is the purger's, not the memory's;
-    - the query of every search that recalled it, in every memory's access log: a
-      search is worded to find what it found, and may quote it;
+    - the query of every search that recalled it, in every memory's access log and
+      feedback events: a search is worded to find what it found, and may quote it; and
+      the notes of the feedback given on those searches (the Recall rows themselves
+      are retrieval's, through memory_purging);
     - the admin's change log, whose entries name a memory by the start of its text.
     """
     pk = str(memory.pk)
@@ -70,14 +76,24 @@ def scrub_everywhere(space: Space, memory: Memory) -> dict[str, Any]:
     memory_purging.send(sender=Memory, space=space, memory=memory)
 
     events = AuditEvent.objects.for_space(space)
-    recalls = events.filter(action="memory.recall", target_type="memory", target_id=pk)
+    recalls = events.filter(action=RECALL, target_type="memory", target_id=pk)
     queries = [
         query
         for query in recalls.values_list("summary__query", flat=True).distinct()
         if query not in (None, "", REDACTED)
     ]
+    recall_ids = [
+        recall_id
+        for recall_id in recalls.values_list("summary__recall_id", flat=True).distinct()
+        if recall_id
+    ]
     queries_redacted = redact_summary_key(
-        space, events.filter(action="memory.recall", summary__query__in=queries), "query"
+        space,
+        events.filter(action__in=[RECALL, FEEDBACK], summary__query__in=queries),
+        "query",
+    )
+    notes_redacted = redact_summary_key(
+        space, events.filter(action=FEEDBACK, summary__recall_id__in=recall_ids), "note"
     )
     about = (
         Q(target_type="memory", target_id=pk)
@@ -97,4 +113,5 @@ def scrub_everywhere(space: Space, memory: Memory) -> dict[str, Any]:
         "entities_deleted": len(entities),
         "events_redacted": events_redacted,
         "queries_redacted": queries_redacted,
+        "notes_redacted": notes_redacted,
     }

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.retrieval.locomo import CATEGORIES, evaluate
+from apps.retrieval.locomo import CATEGORIES, evaluate, evaluate_feedback
 from apps.retrieval.search import MODES
 
 
@@ -34,6 +34,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--graph-weight", type=float, default=1.0, help="weight of the graph expansion"
         )
+        parser.add_argument(
+            "--feedback",
+            nargs="+",
+            type=float,
+            metavar="WEIGHT",
+            help="give feedback from the gold evidence on half of each conversation's "
+            "questions, then measure the other half without the feedback prior and with it "
+            "at each WEIGHT (first --mode only)",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -44,6 +53,22 @@ class Command(BaseCommand):
             raise CommandError("--k values must be positive")
         if options["graph_weight"] < 0:
             raise CommandError("--graph-weight must not be negative")
+        if options["feedback"]:
+            if any(w <= 0 for w in options["feedback"]):
+                raise CommandError("--feedback weights must be positive")
+            report = evaluate_feedback(
+                path,
+                options["mode"][0],
+                sorted(set(options["k"])),
+                sorted(set(options["feedback"])),
+                limit=options["limit"],
+                keep=options["keep"],
+            )
+            if options["json"]:
+                self.stdout.write(json.dumps(report))
+            else:
+                self._print_feedback(report)
+            return
         report = evaluate(
             path,
             options["mode"],
@@ -85,3 +110,18 @@ class Command(BaseCommand):
                 f"consolidation {report['consolidate_seconds']}s; proposed "
                 f"{consolidated['proposed']}; applied {consolidated['applied']}"
             )
+
+    def _print_feedback(self, report: dict[str, Any]) -> None:
+        questions = report["questions"]
+        self.stdout.write(
+            f"LoCoMo feedback, {report['mode']}: {len(report['conversations'])} conversations; "
+            f"{questions.get('feedback', 0)} questions gave feedback "
+            f"({report['marks']}), {questions.get('measured', 0)} held out; "
+            f"total {report['total_seconds']}s"
+        )
+        ks = list(next(iter(report["held_out"].values()))["recall"])
+        header = " ".join(f"R{k}".rjust(6) for k in ks)
+        self.stdout.write(f"{'held-out half':16} {'MRR':>6} {header}")
+        for name, scores in report["held_out"].items():
+            cells = " ".join(f"{scores['recall'][k]['overall']:>6.1f}" for k in ks)
+            self.stdout.write(f"{name:16} {scores['mrr']:>6.1f} {cells}")
