@@ -305,6 +305,7 @@ def seeded(space, actor, make_memory, hashing_backend, settings) -> dict[str, An
     from apps.jobs.models import Job
     from apps.memories import services
     from apps.memories.models import Entity, Link
+    from apps.retrieval.models import Recall
     from tests.dashboard.test_map_page import draw_map
 
     settings.API_RATE_LIMIT = (100_000, 60)
@@ -330,8 +331,12 @@ def seeded(space, actor, make_memory, hashing_backend, settings) -> dict[str, An
     job = Job.objects.create(kind="reembed", space=space, status=Job.Status.SUCCEEDED)
     projection = draw_map(space, [first, second])
     link = Link.objects.for_space(space).get()
+    recall = Recall.objects.for_space(space).create(
+        space=space, query="Maya", mode="text", memory_ids=[first.pk, second.pk], **actor.as_fields()
+    )
     return {
         "memories": first.pk,
+        "recalls": recall.pk,
         "episodes": episode.pk,
         "links": link.pk,
         "entities": entity.pk,
