@@ -332,7 +332,11 @@ def seeded(space, actor, make_memory, hashing_backend, settings) -> dict[str, An
     projection = draw_map(space, [first, second])
     link = Link.objects.for_space(space).get()
     recall = Recall.objects.for_space(space).create(
-        space=space, query="Maya", mode="text", memory_ids=[first.pk, second.pk], **actor.as_fields()
+        space=space,
+        query="Maya",
+        mode="text",
+        memory_ids=[first.pk, second.pk],
+        **actor.as_fields(),
     )
     return {
         "memories": first.pk,
