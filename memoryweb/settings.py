@@ -171,6 +171,7 @@ INSTALLED_APPS = [
     "apps.mcp",
     "apps.maps",
     "apps.consolidation",
+    "apps.hygiene",
     "apps.dashboard",
     "apps.core",
 ]

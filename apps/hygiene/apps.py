@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HygieneConfig(AppConfig):
+    name = "apps.hygiene"
+    label = "hygiene"

@@ -1,0 +1,431 @@
+"""Text planted in a memory to steer the model that later reads it: overrides of its
+rules, new roles, fake tool calls, exfiltration links, hidden text, instructions that
+wait for a trigger, and the same in other languages.
+
+No library covers this; the rules look for the *addressee* and the *act*: a sentence
+that tells the reading model to drop its instructions, to become something else, to
+call a tool or to send data out. A user's standing preference ("always answer Tomás
+in Portuguese") addresses the assistant too, but asks for nothing of that kind, and
+talk about prompt injection names the act without performing it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from apps.hygiene.findings import Finding
+
+_I = re.IGNORECASE
+
+# Clause bounds: the span of an instruction is the clause that carries it, from the
+# last sentence end, colon or semicolon before it to the next sentence end.
+_CLAUSE_START = re.compile(r"[.!?。！？;:][\"')\]]*\s+|\n")
+_SENTENCE_END = re.compile(r"[.!?。！？](?=[\"')\]]*(?:\s|$))|\n")
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    left = 0
+    for match in _CLAUSE_START.finditer(text, max(0, start - 300), start):
+        left = match.end()
+    right_match = _SENTENCE_END.search(text, end)
+    right = right_match.end() if right_match else len(text)
+    while right > left and text[right - 1].isspace():
+        right -= 1
+    while left < right and text[left].isspace():
+        left += 1
+    return left, right
+
+
+# Reported speech and discussion: "the attacker wrote 'ignore previous instructions'",
+# "a test of whether the model resists ...". These sentences name the act.
+_DISCUSSION = re.compile(
+    r"\b(?:prompt[- ]injection|jailbreak(?:s|ing)?\b|attack(?:er|s)?\b|red[- ]team|"
+    r"(?:a|an|the|this|that|such|common|known|classic|typical|example of|examples of)"
+    r"[ \t]+(?:phrase|string|payload|pattern|technique|trick)s?|"
+    r"(?:filter|detect|flag|block|catch|recogni[sz]e|test(?:s|ed|ing)? (?:for|whether|if)|"
+    r"classif(?:y|ier)|guard(?:rail)?s?) (?:against|for|phrases?|strings?|inputs?|"
+    r"messages?|text|attempts?|such|it|them|lines?|like)|"
+    r"(?:talk|lecture|paper|article|blog post|workshop|course|slides?|training|"
+    r"policy|documentation|docs|write-?up|ticket|issue|bug) (?:on|about|covering|explains?|"
+    r"describ\w+)|"
+    r"(?:wrote|posted|tried|typed|pasted|sent|said|reported|quoted|contains?|containing|"
+    r"included|includes|saw|seen|noticed|found|classic|phrases? like|such as|"
+    r"e\.g\.|for example)[ \t:,]*[\"'“‘])",
+    _I,
+)
+
+_OVERRIDE = re.compile(
+    r"\b(?:ignore|disregard|forget|override|overrule|bypass|discard|drop|abandon|skip|"
+    r"set aside|do not follow|don't follow|stop following|no longer follow)"
+    r"[ \t]+(?:all[ \t]+|any[ \t]+|every[ \t]+|each[ \t]+|the[ \t]+|of[ \t]+|of your[ \t]+|"
+    r"your[ \t]+|my[ \t]+|these[ \t]+|those[ \t]+|everything[ \t]+|whatever[ \t]+)*"
+    r"(?:(?:previous|prior|above|earlier|preceding|former|original|initial|existing|old|"
+    r"current|system|safety|developer|default|standing|given|other|operator's|"
+    r"content|security|built-in)[ \t]+)*"
+    r"(?:instructions?|rules|directions|directives|guidelines|prompts?|system prompt|"
+    r"guardrails|restrictions|constraints|polic(?:y|ies)|programming|orders|commands|"
+    r"filters|safeguards|limitations|context|messages|you were told|you've been told|"
+    r"you have been told|that came before|above)\b"
+    r"|\b(?:new|updated|real|actual|true|revised|overriding|priority)[ \t]+"
+    r"(?:system[ \t]+)?(?:instructions?|directives?|rules|orders)[ \t]*(?::|follow|"
+    r"(?:are|take)[ \t]+(?:as follows|precedence|priority))"
+    r"|\b(?:your|the)[ \t]+(?:system prompt|instructions|rules)[ \t]+(?:has|have)[ \t]+"
+    r"(?:been[ \t]+)?(?:changed|updated|replaced|revoked|lifted|removed)"
+    r"|\b(?:system|admin|administrator|developer|root)[ \t]+(?:override|overrides|command)"
+    r"[ \t]*:"
+    r"|\[(?:system|admin|developer|sys)[ \t]*(?:message|note|override|instruction)?\][ \t]*:?"
+    r"|<\|?(?:im_start\|>[ \t]*system|system\|?>)"
+    r"|\bprint[ \t]+(?:out[ \t]+)?(?:your|the)[ \t]+(?:system prompt|instructions|"
+    r"hidden prompt|initial prompt)"
+    r"|\b(?:reveal|repeat|output|show|dump|leak)[ \t]+(?:your|the)[ \t]+"
+    r"(?:full[ \t]+|entire[ \t]+|hidden[ \t]+)?(?:system prompt|instructions|initial prompt|"
+    r"configuration)\b"
+    r"|\bdisable[ \t]+(?:your[ \t]+|all[ \t]+|the[ \t]+)*(?:safety|content)[ \t]+"
+    r"(?:filters?|checks|guidelines|rules)",
+    _I,
+)
+_ROLE_HIJACK = re.compile(
+    r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
+    r"(?!(?:talking|speaking|chatting|helping|working|done|ready|connected|able|going|"
+    r"logged|in|on|at|with)\b)"
+    r"|\bfrom now on,?[ \t]+you[ \t]+(?:are|will be|shall be|act as|must act as|play)\b"
+    r"|\b(?:act|behave|respond|operate)[ \t]+as[ \t]+(?:if you (?:are|were)[ \t]+)?"
+    r"(?:an?[ \t]+)?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|"
+    r"different|new)\b"
+    r"|\b(?:pretend|imagine)[ \t]+(?:to be|that you are|you are|you're)[ \t]+[^.]{0,60}?"
+    r"(?:without|no)[ \t]+(?:any[ \t]+)?(?:restrictions|rules|limits|filters|guidelines)"
+    r"|\b(?:enter|enable|activate|switch to)[ \t]+(?:developer|dev|god|admin|debug|"
+    r"unrestricted|jailbreak|DAN)[ \t]+mode\b"
+    r"|\bDAN[ \t]+(?:mode|prompt)|\bdo anything now\b"
+    r"|\byou[ \t]+(?:have|now have)[ \t]+no[ \t]+(?:restrictions|rules|limits|guidelines|"
+    r"filters|ethical)"
+    r"|\byour[ \t]+new[ \t]+(?:role|persona|identity|name|purpose|objective|task|goal)[ \t]+"
+    r"(?:is|:)"
+    r"|\b(?:assume|adopt|take on)[ \t]+(?:the[ \t]+)?(?:role|persona|identity)[ \t]+of[ \t]+"
+    r"(?:an?[ \t]+)?(?:unrestricted|system|admin|administrator|root|developer|hacker)"
+    r"|\bI[ \t]+am[ \t]+(?:your|the)[ \t]+(?:developer|creator|administrator|admin|owner|"
+    r"operator|system)\b[^.]{0,40}\b(?:must|will|have to|obey|comply)",
+    _I,
+)
+_TOOL_CALL = re.compile(
+    r"<\/?(?:tool_call|tool_use|function_call|function_calls|invoke|antml:invoke|tool|"
+    r"tool_code|execute|action)\b[^>]*>"
+    r"|\"(?:tool|tool_name|function|function_call|name)\"[ \t]*:[ \t]*\"(?:\w+\.)?"
+    r"(?:send|email|post|delete|remove|transfer|upload|forward|exec|run|shell|http|fetch|"
+    r"write|create|update|pay|share|invite|grant)\w*\"[^}]{0,200}\"(?:arguments|args|"
+    r"parameters|input)\""
+    r"|\b(?:call|invoke|use|run|execute|trigger)[ \t]+(?:the[ \t]+)?`?(?:\w+[._])?"
+    r"(?:send_?\w*|email\w*|delete_?\w*|transfer\w*|upload\w*|forward\w*|exec\w*|shell|"
+    r"http_?\w*|fetch_?url|web_?request|run_?command|bash|python|curl|wget|"
+    r"write_?file|make_?payment|share_?\w*|create_?user|grant_?\w*)`?[ \t]+"
+    r"(?:tool|function|command|action|api)\b"
+    r"|\bAction:[ \t]*\w+[ \t]*\n[ \t]*Action Input:"
+    r"|\bfunctions\.\w+\([^)]{0,200}\)"
+    r"|\b(?:tool|function)[ \t]+call[ \t]*:[ \t]*\w+\("
+    r"|\b(?:run|execute)[ \t]+(?:this|the following)[ \t]+(?:command|shell command|code|"
+    r"script)[^.:]{0,30}:"
+    r"|\b(?:curl|wget)[ \t]+[^\n]{0,80}\|[ \t]*(?:ba|z)?sh\b"
+    r"|\brm[ \t]+-rf[ \t]+[/~]",
+    _I,
+)
+# Imperative sending of private data somewhere: "send the user's API keys to ...".
+_EXFIL_INSTRUCTION = re.compile(
+    r"\b(?:send|forward|post|upload|email|e-mail|transmit|leak|exfiltrate|copy|submit|"
+    r"append|include|encode|embed|put)[ \t]+(?:all[ \t]+|every[ \t]+|the[ \t]+|any[ \t]+|"
+    r"a copy of[ \t]+|their[ \t]+|the user's[ \t]+|this[ \t]+|these[ \t]+|your[ \t]+|"
+    r"user[ \t]+)*"
+    r"(?:conversation|chat|history|memories|memory|messages|transcript|context|"
+    r"system prompt|credentials|passwords?|api[ \t]+keys?|keys|tokens?|secrets?|"
+    r"session|cookies|data|details|personal (?:data|information|info)|contacts|"
+    r"emails|files|documents|summary|answers?|replies|response)\b[^.\n]{0,80}?"
+    r"(?:https?://|\bto[ \t]+[\w.+-]+@[\w-]+\.\w+|\bin(?:to)?[ \t]+the[ \t]+(?:url|link|"
+    r"query|image))",
+    _I,
+)
+_MARKDOWN_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\((?P<url>[^)\s]{8,2000})(?:[ \t]+\"[^\"]*\")?\)")
+_MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]\n]{0,200}\]\((?P<url>https?://[^)\s]{8,2000})\)")
+# Query values that carry data: template slots the model is meant to fill, or long
+# encoded blobs.
+_DATA_SLOT = re.compile(
+    r"[{<\[]\s*[\w .-]{1,40}\s*[}>\]]|\$\{?\w+|%7B|%3C|\bINSERT\b|\bDATA\b|\bSECRET\b|"
+    r"\bCONVERSATION\b|\bMEMORY\b|\bHISTORY\b|\bPASSWORD\b|\bTOKEN\b",
+)
+_DATA_PARAM = re.compile(
+    r"^(?:q|d|data|payload|p|msg|message|text|content|c|info|secret|token|key|pw|password|"
+    r"creds?|session|history|chat|conv|conversation|memory|mem|log|leak|exfil|x|u|email)$",
+    _I,
+)
+_IMAGE_HOSTS_OK = re.compile(
+    r"(?:^|\.)(?:githubusercontent\.com|github\.com|shields\.io|imgur\.com|"
+    r"wikimedia\.org|gravatar\.com|googleusercontent\.com|cloudfront\.net|unsplash\.com|"
+    r"quickchart\.io|img\.youtube\.com)$",
+    _I,
+)
+
+# Hidden text.
+_INVISIBLE = "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u180e"
+_INVISIBLE_CHAR = re.compile(f"[{_INVISIBLE}\U000e0000-\U000e007f]")
+_HTML_COMMENT = re.compile(r"<!--(?P<body>.*?)(?:-->|\Z)", re.DOTALL)
+_HIDDEN_ELEMENT = re.compile(
+    r"<(?P<tag>span|div|p|font|small|section|a)\b[^>]*?(?:display[ \t]*:[ \t]*none|"
+    r"visibility[ \t]*:[ \t]*hidden|font-size[ \t]*:[ \t]*0(?:px|pt|em)?\b|opacity[ \t]*:"
+    r"[ \t]*0(?:\.0+)?\b|color[ \t]*:[ \t]*(?:white|#fff(?:fff)?|transparent)\b|"
+    r"\bhidden\b|aria-hidden)[^>]*>(?P<body>.*?)</(?P=tag)>",
+    re.DOTALL | _I,
+)
+# Words that make a hidden passage an instruction rather than markup housekeeping.
+_ADDRESSES_MODEL = re.compile(
+    r"\b(?:you|your|assistant|ai|model|llm|gpt|claude|chatbot|agent|bot|instructions?|"
+    r"ignore|must|always|never|tell|say|send|reply|respond|recommend|include|do not|"
+    r"don't|forget|system)\b",
+    _I,
+)
+
+# Instructions that wait for a trigger.
+_DELAYED = re.compile(
+    r"\b(?:when(?:ever)?|once|as soon as|the (?:next|first) time|next time|after|if|upon|"
+    r"the moment)[ \t]+(?:you|an? (?:ai|assistant|model|agent|llm|bot)|the (?:ai|assistant|"
+    r"model|agent|llm|bot)|any (?:ai|assistant|model|agent|llm))[ \t]+"
+    r"(?:\w+[ \t]+){0,2}?"
+    r"(?:read|reads|see|sees|load|loads|retrieve|retrieves|recall|recalls|process|"
+    r"processes|encounter|encounters|find|finds|come across|parse|parses|summari[sz]e|"
+    r"summari[sz]es|are (?:reading|shown|given|asked to summari[sz]e)|get to|reach)"
+    r"[ \t]+(?:this|these|that|the following|this memory|this note|this message|this text|"
+    r"this document|this line|it)\b"
+    r"|\b(?:upon|on|after)[ \t]+(?:reading|seeing|loading|retrieving|recalling|"
+    r"processing|encountering)[ \t]+(?:this|these)\b"
+    r"|\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+"
+    r"(?:the user|a user|any user|anyone|someone|somebody|they|he|she|the customer|a customer"
+    r"|\w+)[ \t]+(?:asks?|mentions?|says?|types?|writes?|brings? up|requests?|inquires?|"
+    r"enquires?)\b[^.\n]{0,80}?,?[ \t]+(?:you[ \t]+(?:must|should|will|are to)[ \t]+)?"
+    r"(?:(?:secretly|quietly|silently|immediately|also|instead|first)[ \t]+)?"
+    r"(?:tell (?:them|him|her|the user) (?:that|to)|say (?:that|it)|claim|insist|"
+    r"reply (?:that|with (?:the|their|his|her))|respond (?:that|with (?:the|their|his|her))|"
+    r"send|forward|reveal|leak|share (?:the|their|his|her|all)|email (?:the|their|"
+    r"his|her|all)|delete|wipe|transfer|ignore|disregard|recommend|redirect|direct them|"
+    r"include (?:the|this|a) link|output (?:the|your)|give (?:them|him|her) (?:the|your))\b",
+    _I,
+)
+# Triggers an ordinary preference never uses: the memory speaking about itself.
+_SELF_REFERENCE = re.compile(
+    r"\b(?:this|these)[ \t]+(?:memory|memories|note|notes|message|instructions?|text|"
+    r"entry|record)\b[^.\n]{0,40}\b(?:is|are)[ \t]+(?:addressed|meant|intended|written)[ \t]+"
+    r"(?:to|for)[ \t]+(?:you|the (?:ai|assistant|model|agent))"
+    r"|\b(?:note|message|instructions?)[ \t]+(?:to|for)[ \t]+(?:the[ \t]+)?(?:ai|assistant|"
+    r"model|llm|agent|chatbot|any (?:ai|assistant|model|agent))[ \t]*(?:reading|that reads|"
+    r"who reads|:)",
+    _I,
+)
+
+# Other languages: override, role and trigger phrases.
+_FOREIGN = re.compile(
+    # Spanish
+    r"\b(?:ignora|ignore|olvida|olvide|descarta|omite)[ \t]+(?:todas[ \t]+)?(?:las|tus|sus)"
+    r"[ \t]+(?:instrucciones|reglas|indicaciones)(?:[ \t]+(?:anteriores|previas))?"
+    r"|\b(?:ahora|a partir de ahora)[ \t]+(?:eres|serás|actúa como)\b"
+    # Portuguese
+    r"|\b(?:ignore|ignora|esqueça|esquece|desconsidere)[ \t]+(?:todas[ \t]+)?(?:as|suas)"
+    r"[ \t]+(?:instruções|regras|orientações)(?:[ \t]+(?:anteriores|prévias))?"
+    r"|\b(?:agora[ \t]+(?:você|tu)[ \t]+(?:é|és)|a partir de agora[ \t]+(?:você|tu)"
+    r"[ \t]+(?:é|és|será))\b"
+    # French
+    r"|\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte de)[ \t]+(?:toutes[ \t]+)?"
+    r"(?:les|tes|vos)[ \t]+(?:instructions|consignes|règles|directives)"
+    r"(?:[ \t]+(?:précédentes|antérieures))?"
+    r"|\b(?:tu es|vous êtes)[ \t]+(?:maintenant|désormais)\b"
+    r"|\b(?:quand|lorsque|dès que)[ \t]+(?:tu liras|vous lirez|tu lis|vous lisez)[ \t]+"
+    r"(?:ceci|ce message|cette note)"
+    # German
+    r"|\b(?:ignoriere|ignorieren Sie|vergiss|vergessen Sie|missachte)[ \t]+(?:alle[ \t]+)?"
+    r"(?:vorherigen|bisherigen|früheren|vorigen|deine|ihre|die)[ \t]+"
+    r"(?:\w+[ \t]+)?(?:Anweisungen|Regeln|Instruktionen|Vorgaben)"
+    r"|\b(?:du bist|Sie sind)[ \t]+(?:jetzt|ab sofort|nun)[ \t]+(?:ein|eine|der|die|kein)"
+    r"|\bwenn du (?:das|dies|diese Notiz|diese Nachricht) liest\b"
+    # Italian
+    r"|\b(?:ignora|dimentica|trascura)[ \t]+(?:tutte[ \t]+)?(?:le|tue)[ \t]+"
+    r"(?:istruzioni|regole)(?:[ \t]+(?:precedenti|anteriori))?"
+    r"|\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"
+    # Dutch
+    r"|\b(?:negeer|vergeet)[ \t]+(?:alle[ \t]+)?(?:vorige|eerdere|voorgaande|je|jouw)[ \t]+"
+    r"(?:instructies|regels)"
+    r"|\bje bent nu\b"
+    # Polish
+    r"|\b(?:zignoruj|ignoruj|zapomnij)[ \t]+(?:wszystkie[ \t]+)?(?:poprzednie[ \t]+)?"
+    r"(?:instrukcje|polecenia|zasady)"
+    # Turkish
+    r"|önceki[ \t]+(?:tüm[ \t]+)?talimatları[ \t]+(?:yok say|görmezden gel|unut)"
+    # Russian, Ukrainian
+    r"|(?:игнорируй|проигнорируй|забудь|игноруй|забудь)[ \t]+(?:все[ \t]+|всі[ \t]+)?"
+    r"(?:предыдущие[ \t]+|попередні[ \t]+)?(?:инструкции|указания|правила|інструкції)"
+    r"|теперь ты\b"
+    # Arabic, Persian, Hebrew, Hindi
+    r"|تجاهل[ \t]+(?:جميع[ \t]+|كل[ \t]+)?(?:التعليمات|الأوامر)"
+    r"|دستورالعمل\S*[ \t]+قبلی[ \t]+را[ \t]+نادیده"
+    r"|התעלם[ \t]+(?:מכל[ \t]+)?ה?הוראות"
+    r"|(?:पिछले|सभी)[ \t]+(?:सभी[ \t]+)?निर्देशों[ \t]+को[ \t]+(?:अनदेखा|नज़रअंदाज़|नजरअंदाज)"
+    # Chinese, Japanese, Korean
+    r"|(?:忽略|无视|忘记|忘掉|無視)(?:之前|以上|上面|先前|所有|你的|前面)+(?:的)?(?:所有)?"
+    r"(?:指令|指示|说明|規則|规则|提示)"
+    r"|你现在是|從現在開始你是|从现在开始你是|当你读到"
+    r"|(?:以前|これまで|前|上記)の(?:すべての)?(?:指示|命令|ルール)を(?:すべて)?(?:無視|忘れ)"
+    r"|あなたは今から"
+    r"|이전[ \t]*(?:의[ \t]*)?(?:모든[ \t]+)?(?:지시|명령|지침)(?:사항)?(?:을|를)?[ \t]*무시",
+    _I,
+)
+_FOREIGN_GATE = re.compile(r"[^\x00-\x7f]|ignor|olvid|oubli|vergi|negeer|zapomn|ahora|agora")
+
+
+def _is_discussion(text: str, start: int, end: int) -> bool:
+    left = 0
+    for match in _SENTENCE_END.finditer(text, max(0, start - 300), start):
+        left = match.end()
+    sentence = text[left : _sentence(text, start, end)[1]]
+    # A quoted instruction in a sentence about attacks is talk about injection.
+    return bool(_DISCUSSION.search(sentence))
+
+
+def _instruction_findings(
+    text: str, pattern: re.Pattern[str], kind: str, detector: str
+) -> Iterator[Finding]:
+    for match in pattern.finditer(text):
+        if _is_discussion(text, match.start(), match.end()):
+            continue
+        left, right = _sentence(text, match.start(), match.end())
+        yield Finding("injection", kind, left, right, detector)
+
+
+def _overrides(text: str) -> Iterator[Finding]:
+    yield from _instruction_findings(text, _OVERRIDE, "override", "override_phrase")
+
+
+def _role_hijacks(text: str) -> Iterator[Finding]:
+    yield from _instruction_findings(text, _ROLE_HIJACK, "role_hijack", "role_phrase")
+
+
+def _tool_calls(text: str) -> Iterator[Finding]:
+    for match in _TOOL_CALL.finditer(text):
+        if _is_discussion(text, match.start(), match.end()):
+            continue
+        if match.group().startswith("<"):
+            # A tag: the call runs to its closing tag (or the end of the paragraph).
+            tag = re.match(r"</?([\w:]+)", match.group())
+            name = tag.group(1) if tag else ""
+            close = text.find(f"</{name}>", match.end())
+            end = (
+                close + len(name) + 3
+                if close >= 0
+                else _sentence(text, match.start(), match.end())[1]
+            )
+            yield Finding("injection", "tool_call", match.start(), end, "tool_markup")
+            continue
+        left, right = _sentence(text, match.start(), match.end())
+        yield Finding("injection", "tool_call", left, right, "tool_phrase")
+
+
+def _carries_data(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https", ""):
+        return False
+    decoded = unquote(url)
+    if _DATA_SLOT.search(decoded[len(parts.scheme) + 3 :]):
+        return True
+    host = parts.hostname or ""
+    if _IMAGE_HOSTS_OK.search(host):
+        return False
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if _DATA_PARAM.match(name) and value:
+            return True
+        if len(value) >= 40 and re.fullmatch(r"[A-Za-z0-9+/=_-]+", value):
+            return True  # an encoded blob
+    return False
+
+
+def _exfiltration(text: str) -> Iterator[Finding]:
+    if "](" in text:
+        for match in _MARKDOWN_IMAGE.finditer(text):
+            if _carries_data(match.group("url")):
+                yield Finding(
+                    "injection", "exfiltration_link", match.start(), match.end(), "markdown_image"
+                )
+        for match in _MARKDOWN_LINK.finditer(text):
+            url = match.group("url")
+            if _DATA_SLOT.search(unquote(url)[8:]):
+                yield Finding(
+                    "injection", "exfiltration_link", match.start(), match.end(), "markdown_link"
+                )
+    yield from _instruction_findings(
+        text, _EXFIL_INSTRUCTION, "exfiltration_link", "exfiltration_phrase"
+    )
+
+
+def _is_ordinary_joiner(text: str, at: int) -> bool:
+    """A joiner between two non-ASCII characters: emoji sequences (👨‍👩‍👧) and
+    Indic or Persian words use ZWJ and ZWNJ as ordinary spelling."""
+    if text[at] not in "\u200c\u200d":
+        return False
+    before = text[at - 1] if at else ""
+    after = text[at + 1] if at + 1 < len(text) else ""
+    return bool(before and after) and not before.isascii() and not after.isascii()
+
+
+def _hidden_runs(text: str) -> Iterator[tuple[int, int, bool]]:
+    """Runs of invisible characters (allowing a few visible ones between, as when they
+    are interleaved with a word's letters): (start, end, has_tag_characters)."""
+    start = end = -1
+    count = 0
+    tags = False
+    for match in _INVISIBLE_CHAR.finditer(text):
+        at = match.start()
+        char = text[at]
+        if (at == 0 and char == "\ufeff") or _is_ordinary_joiner(text, at):
+            continue
+        is_tag = "\U000e0000" <= char <= "\U000e007f"
+        if is_tag and at and text[at - 1] == "\U0001f3f4":
+            continue  # subdivision flags (England, Scotland, Wales) spell with tags
+        if start >= 0 and at - end <= 3 and not any(c.isspace() for c in text[end:at]):
+            end = at + 1
+            count += 1
+            tags = tags or is_tag
+            continue
+        if start >= 0 and (count >= 2 or tags):
+            yield start, end, tags
+        start, end, count, tags = at, at + 1, 1, is_tag
+    if start >= 0 and (count >= 2 or tags):
+        yield start, end, tags
+
+
+def _hidden(text: str) -> Iterator[Finding]:
+    if not text.isascii():
+        for start, end, tags in _hidden_runs(text):
+            detector = "tag_characters" if tags else "zero_width"
+            yield Finding("injection", "hidden_text", start, end, detector)
+    if "<!--" in text:
+        for match in _HTML_COMMENT.finditer(text):
+            if _ADDRESSES_MODEL.search(match.group("body")):
+                yield Finding("injection", "hidden_text", *match.span(), "html_comment")
+    if "<" in text:
+        for match in _HIDDEN_ELEMENT.finditer(text):
+            if _ADDRESSES_MODEL.search(match.group("body")):
+                yield Finding("injection", "hidden_text", *match.span(), "hidden_element")
+
+
+def _delayed(text: str) -> Iterator[Finding]:
+    yield from _instruction_findings(text, _DELAYED, "delayed_instruction", "trigger_phrase")
+    yield from _instruction_findings(text, _SELF_REFERENCE, "delayed_instruction", "self_addressed")
+
+
+def _foreign(text: str) -> Iterator[Finding]:
+    if _FOREIGN_GATE.search(text):
+        yield from _instruction_findings(text, _FOREIGN, "foreign_language", "foreign_phrase")
+
+
+DETECTORS = (_hidden, _overrides, _role_hijacks, _tool_calls, _exfiltration, _delayed, _foreign)
+
+
+def find_injections(text: str) -> list[Finding]:
+    return [finding for detector in DETECTORS for finding in detector(text)]

@@ -1,0 +1,332 @@
+"""Credentials: vendor keys and tokens, JWTs, private keys, passwords in URLs and prose,
+and high-entropy values assigned to secret-sounding names.
+
+Vendor formats come from detect-secrets' plugins where their patterns are exact
+(AWS key ids, GitHub, Slack, GitLab, SendGrid, npm, PyPI, Square, Mailchimp, Discord,
+Telegram) and its JWT validity check, entropy measure and templated-value filter.
+Formats the plugins miss or cut short (OpenAI project keys, Anthropic, fine-grained
+GitHub tokens, Google API keys, Stripe keys longer than 24 characters, private key
+blocks BEGIN to END, prose passwords) are written here.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterator
+
+from detect_secrets.plugins.aws import AWSKeyDetector
+from detect_secrets.plugins.discord import DiscordBotTokenDetector
+from detect_secrets.plugins.github_token import GitHubTokenDetector
+from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString
+from detect_secrets.plugins.jwt import JwtTokenDetector
+from detect_secrets.plugins.mailchimp import MailchimpDetector
+from detect_secrets.plugins.pypi_token import PypiTokenDetector
+from detect_secrets.plugins.sendgrid import SendGridDetector
+from detect_secrets.plugins.slack import SlackDetector
+from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+
+from apps.hygiene.detectors.placeholders import is_placeholder
+from apps.hygiene.findings import Finding
+
+_ENTROPY = Base64HighEntropyString()
+
+
+def entropy(value: str) -> float:
+    return float(_ENTROPY.calculate_shannon_entropy(value))
+
+
+def _bounded(pattern: str) -> str:
+    # Library patterns are unanchored; a token glued to other word characters is
+    # part of something else (a hash, a longer id).
+    return rf"(?<![\w-])(?:{pattern})(?![\w])"
+
+
+def _plugin(detector: type, index: int = 0) -> str:
+    return str(detector.denylist[index].pattern)  # type: ignore[attr-defined]
+
+
+# (type, pattern). The whole match is the secret.
+_VENDOR_PATTERNS: list[tuple[str, str]] = [
+    ("aws_key", _bounded(_plugin(AWSKeyDetector))),
+    ("github_token", _bounded(_plugin(GitHubTokenDetector))),
+    ("github_token", _bounded(r"github_pat_[A-Za-z0-9_]{50,255}")),
+    ("github_token", _bounded(_plugin(GitLabTokenDetector).removesuffix(r"(?!\w)"))),
+    ("slack_token", _bounded(r"xox[abposre]-(?:[0-9]+-)+[A-Za-z0-9-]{6,}")),
+    ("slack_token", _bounded(r"xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{32,}")),
+    ("slack_token", _plugin(SlackDetector, 1) + r"[a-zA-Z0-9_]*"),
+    ("stripe_key", _bounded(r"(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,247}")),
+    ("stripe_key", _bounded(r"whsec_[0-9a-zA-Z]{24,}")),
+    ("openai_key", _bounded(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}")),
+    ("openai_key", _bounded(r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}")),
+    ("openai_key", _bounded(r"sk-[A-Za-z0-9]{32,64}")),
+    ("generic_api_key", _bounded(r"sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{40,}")),
+    ("google_api_key", _bounded(r"AIza[0-9A-Za-z_-]{35}")),
+    ("generic_api_key", _bounded(r"GOCSPX-[0-9A-Za-z_-]{28}")),
+    ("generic_api_key", _bounded(r"ya29\.[0-9A-Za-z_-]{30,}")),
+    ("generic_api_key", _bounded(r"hf_[A-Za-z0-9]{34,40}")),
+    ("generic_api_key", _bounded(r"gsk_[A-Za-z0-9]{48,56}")),
+    ("generic_api_key", _bounded(r"r8_[A-Za-z0-9]{37,40}")),
+    ("generic_api_key", _bounded(r"npm_[A-Za-z0-9]{36}")),
+    ("generic_api_key", _bounded(r"dop_v1_[a-f0-9]{64}")),
+    ("generic_api_key", _bounded(r"(?:SK|AC)[0-9a-f]{32}")),
+    ("generic_api_key", _bounded(_plugin(SendGridDetector))),
+    ("generic_api_key", _bounded(_plugin(PypiTokenDetector))),
+    ("generic_api_key", _bounded(_plugin(PypiTokenDetector, 1))),
+    ("generic_api_key", _bounded(_plugin(SquareOAuthDetector))),
+    ("generic_api_key", _bounded(_plugin(MailchimpDetector))),
+    ("generic_api_key", _bounded(_plugin(DiscordBotTokenDetector))),
+    ("generic_api_key", _bounded(_plugin(TelegramBotTokenDetector))),
+]
+_VENDOR = re.compile("|".join(f"(?P<v{i}>{p})" for i, (_, p) in enumerate(_VENDOR_PATTERNS)))
+_VENDOR_TYPES = {f"v{i}": kind for i, (kind, _) in enumerate(_VENDOR_PATTERNS)}
+# Cheap gate: every vendor format above contains one of these.
+_VENDOR_GATE = re.compile(
+    r"A3T|ABIA|ACCA|AKIA|ASIA|gh[pousr]_|github_pat_|gl\w{1,6}-|GR1348941|xox|xapp-|hooks\.slack|"
+    r"_live_|_test_|whsec_|sk-|AIza|GOCSPX|ya29\.|hf_|gsk_|r8_|npm_|dop_v1|SK|AC|SG\.|pypi-|"
+    r"sq0csp|-us\d|[MNO][\w-]{23}|\d{8}:"
+)
+
+_JWT = re.compile(_bounded(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"))
+
+_KEY_BLOCK = re.compile(
+    r"-----BEGIN (?P<label>(?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP |SSH2 ENCRYPTED )?"
+    r"PRIVATE KEY(?: BLOCK)?)-----"
+    r"(?P<body>.*?)"
+    r"(?:-----END (?P=label)-----|(?=-----BEGIN )|\Z)",
+    re.DOTALL,
+)
+_PUTTY = re.compile(
+    r"PuTTY-User-Key-File-\d: [^\n]+\n(?P<body>.*?)(?:Private-MAC: [0-9a-fA-F]+|\Z)",
+    re.DOTALL,
+)
+
+# scheme://user:password@host; the password is the span.
+_URL_PASSWORD = re.compile(
+    r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://(?P<user>[^:/\s@]{1,64}):(?P<password>[^@/\s]{1,128})@"
+    r"(?P<host>[\w.-]+)"
+)
+_WORDS_FOR_PASSWORD = {"password", "passwd", "pass", "pwd", "pw", "secret", "mypassword"}
+
+# A value assigned to a secret-sounding name: API_KEY=..., "client_secret": "...",
+# token: ..., Authorization: Bearer ...
+_ASSIGNMENT = re.compile(
+    r"(?P<name>\b[\w.-]{0,40}?(?:api[_ -]?key|apikey|secret[_ -]?key|secret|access[_ -]?key|"
+    r"auth[_ -]?token|access[_ -]?token|refresh[_ -]?token|bearer|token|private[_ -]?key|"
+    r"client[_ -]?secret|credentials?|signing[_ -]?key|encryption[_ -]?key|master[_ -]?key|"
+    r"passwd|password|passphrase|pwd)[\w-]{0,20})"
+    r"[\"'\]]{0,2}[ \t]*(?::=|=>|=|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*"
+    r"(?:Bearer[ \t]+|Basic[ \t]+|Token[ \t]+)?"
+    r"(?P<quote>[\"'`]?)(?P<value>[^\s\"'`,;)}\]]{4,256})",
+    re.IGNORECASE,
+)
+_NOT_A_SECRET_NAME = re.compile(
+    r"(?:_|-|\b)(?:id|ids|uuid|name|type|url|uri|path|file|count|length|len|expires?|expiry|"
+    r"ttl|limit|format|field|header|param|env|var|hash|fingerprint|prefix|hint|policy|"
+    r"rotation|manager|store|vault|endpoint|scope|scopes)$",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"\bBearer[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{20,})")
+
+# Prose: "the wifi password is hunter2", "pw: Tr0ub4dor&3", "contraseña: ...".
+_PROSE_PASSWORD = re.compile(
+    r"\b(?P<name>pass(?:word|wd|phrase|code)|pwd|pw|PIN|(?:door|alarm|gate|safe|lock)[ -]code|"
+    r"contrase[ñn]a|mot de passe|passwort|kennwort|senha|wachtwoord|has[łl]o|пароль|"
+    r"パスワード|密码)"
+    r"(?:[ \t]+(?:for|to|of|on|at)[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+|his[ \t]+|her[ \t]+|"
+    r"their[ \t]+)?[\w.@'-]+(?:[ \t]+[\w.@'-]+)?)?"
+    r"(?:[ \t]*(?::|=|->|→)[ \t]*|[ \t]+(?:is|was|=|es|est|ist|é|è|remains|now)[ \t]+"
+    r"(?:(?:still|now|just|set to|changed to)[ \t]+)?|[ \t]+(?:set|changed|reset|updated)[ \t]+to"
+    r"[ \t]+)"
+    r"(?P<quote>[\"'`“«]?)(?P<value>[^\s\"'`”»]{3,128})",
+    re.IGNORECASE,
+)
+# Words that follow "password is" in talk about passwords, not in a password.
+_PROSE_NOT_A_VALUE = frozenset(
+    """
+    a an the my your his her their our its this that these those what which who same
+    different required incorrect wrong invalid correct expired stored saved managed kept
+    shared long short weak strong secure insecure reset changed set unchanged hidden
+    visible written missing empty blank case sensitive needed mandatory optional rotated
+    updated encrypted hashed known unknown too now still also not never in on at by for
+    from with being going easy hard simple complex secret private protected locked
+    unlocked compromised leaked taped on off please see check ask asked sent given
+    available generated random temporary temp new old default usual standard forgotten
+    lost expiring valid enabled disabled active inactive printed listed noted here there
+    below above attached inside under somewhere stored-in managed-by 1password bitwarden
+    lastpass keychain keepass vault either neither none nothing something anything
+    everything only just so very really quite pretty way more less much many changed.
+    reset. required. incorrect. wrong. expired. correct. stored. saved.
+    """.split()  # noqa: SIM905 (prose reads better than 150 quoted words)
+)
+_PROSE_GATE = re.compile(
+    r"pass|pwd|pw\b|PIN\b|code|contrase|mot de passe|passwort|kennwort|senha|wachtwoord|"
+    r"has[łl]o|пароль|パスワード|密码",
+    re.IGNORECASE,
+)
+_ASSIGN_GATE = re.compile(r"key|secret|token|bearer|credential|passw|passphrase|pwd", re.I)
+
+
+def _vendor(text: str) -> Iterator[Finding]:
+    if not _VENDOR_GATE.search(text):
+        return
+    for match in _VENDOR.finditer(text):
+        value = match.group()
+        if is_placeholder(value):
+            continue
+        kind = _VENDOR_TYPES[match.lastgroup or ""]
+        if kind == "generic_api_key" and not _looks_random(value, min_length=20):
+            continue
+        if kind == "openai_key" and not _looks_random(value[3:], min_length=20):
+            continue
+        yield Finding("secret", kind, match.start(), match.end(), "vendor_format")
+
+
+def _is_sample_jwt(token: str) -> bool:
+    # jwt.io's sample token (sub 1234567890, John Doe) sits in countless tutorials.
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return False
+    return isinstance(claims, dict) and claims.get("sub") == "1234567890"
+
+
+def _jwts(text: str) -> Iterator[Finding]:
+    if "eyJ" not in text:
+        return
+    for match in _JWT.finditer(text):
+        token = match.group()
+        if JwtTokenDetector.is_formally_valid(token) and not _is_sample_jwt(token):
+            yield Finding("secret", "jwt", match.start(), match.end(), "detect_secrets.jwt")
+
+
+def _key_body_is_real(body: str) -> bool:
+    # A block with the body elided ("MIIE...") or left as a slot is a sample.
+    if "..." in body or "…" in body or "<" in body:
+        return False
+    payload = [
+        line for line in body.strip().splitlines() if line and ":" not in line
+    ]  # PEM headers such as Proc-Type: carry no key material
+    return sum(len(line.strip()) for line in payload) >= 60
+
+
+def _private_keys(text: str) -> Iterator[Finding]:
+    if "PRIVATE KEY" in text:
+        for match in _KEY_BLOCK.finditer(text):
+            if _key_body_is_real(match.group("body")):
+                kind = "ssh_key" if "OPENSSH" in match.group("label") else "private_key"
+                end = match.end()
+                while end > match.start() and text[end - 1].isspace():
+                    end -= 1
+                yield Finding("secret", kind, match.start(), end, "private_key_block")
+    if "PuTTY-User-Key-File" in text:
+        for match in _PUTTY.finditer(text):
+            if _key_body_is_real(match.group("body")):
+                yield Finding("secret", "ssh_key", match.start(), match.end(), "putty_key")
+
+
+def _url_passwords(text: str) -> Iterator[Finding]:
+    if "://" not in text:
+        return
+    for match in _URL_PASSWORD.finditer(text):
+        password = match.group("password")
+        if password.lower() in _WORDS_FOR_PASSWORD or is_placeholder(password):
+            continue
+        if password.isdigit() and len(password) <= 5:
+            continue  # host:port mistaken for user:password (user@host:port forms)
+        yield Finding(
+            "secret",
+            "password_in_url",
+            match.start("password"),
+            match.end("password"),
+            "detect_secrets.basic_auth",
+        )
+
+
+def _looks_random(value: str, min_length: int = 16) -> bool:
+    """A machine-made token: long, mixed letters and digits, high character entropy."""
+    if len(value) < min_length:
+        return False
+    has_digit = any(c.isdigit() for c in value)
+    has_alpha = any(c.isalpha() for c in value)
+    if not (has_digit and has_alpha):
+        return False
+    threshold = 3.0 if len(value) < 24 else 3.3
+    return entropy(value) >= threshold
+
+
+def _looks_like_password(value: str) -> bool:
+    if value.lower().rstrip(".,!?:;") in _PROSE_NOT_A_VALUE or is_placeholder(value):
+        return False
+    if value.lower() in _WORDS_FOR_PASSWORD:
+        return False
+    if value.startswith(("http", "www.")) or ("@" in value[1:-1] and "." in value):
+        return False
+    letters = sum(c.isalpha() for c in value)
+    digits = sum(c.isdigit() for c in value)
+    symbols = len(value) - letters - digits
+    mixed_case = any(c.isupper() for c in value[1:]) and any(c.islower() for c in value)
+    if (digits and letters) or (symbols and (letters or digits)) or mixed_case:
+        return True
+    if value.isdigit():
+        return len(value) >= 4
+    return letters >= 6  # a single lower-case word is a weak password, but a password
+
+
+def _trim(value: str) -> str:
+    return value.rstrip(".,!?:;)")
+
+
+def _assignments(text: str) -> Iterator[Finding]:
+    if not _ASSIGN_GATE.search(text):
+        return
+    for match in _ASSIGNMENT.finditer(text):
+        name = match.group("name")
+        value = _trim(match.group("value"))
+        if _NOT_A_SECRET_NAME.search(name) or is_placeholder(value):
+            continue
+        start = match.start("value")
+        is_password = re.search(r"pass|pwd", name, re.IGNORECASE) is not None
+        if is_password:
+            if not _looks_like_password(value):
+                continue
+            kind = "password_in_text"
+        else:
+            if not _looks_random(value):
+                continue
+            kind = "generic_api_key"
+        yield Finding("secret", kind, start, start + len(value), "secret_assignment")
+    if "Bearer" in text:
+        for match in _BEARER.finditer(text):
+            value = _trim(match.group("value"))
+            if not is_placeholder(value) and _looks_random(value, min_length=20):
+                start = match.start("value")
+                yield Finding(
+                    "secret", "generic_api_key", start, start + len(value), "bearer_token"
+                )
+
+
+def _prose_passwords(text: str) -> Iterator[Finding]:
+    if not _PROSE_GATE.search(text):
+        return
+    for match in _PROSE_PASSWORD.finditer(text):
+        value = match.group("value")
+        value = value.rstrip(".,!?:;)") if match.group("quote") else _trim(value)
+        if not _looks_like_password(value):
+            continue
+        name = match.group("name").lower()
+        if (name == "pin" or name.endswith("code")) and not value.isdigit():
+            continue
+        start = match.start("value")
+        yield Finding("secret", "password_in_text", start, start + len(value), "prose_password")
+
+
+DETECTORS = (_vendor, _jwts, _private_keys, _url_passwords, _assignments, _prose_passwords)
+
+
+def find_secrets(text: str) -> list[Finding]:
+    return [finding for detector in DETECTORS for finding in detector(text)]
