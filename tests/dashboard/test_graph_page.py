@@ -96,7 +96,7 @@ def queued_recalls(monkeypatch):
 
     queued: list[tuple] = []
 
-    def delay(space_id, ids, at, query, mode, actor):
+    def delay(space_id, ids, at, query, mode, actor, recall_id=None):
         queued.append((space_id, ids, query))
 
     monkeypatch.setattr(tasks.record_recall, "delay", delay)
