@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 from django.utils import timezone
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult
@@ -17,7 +19,7 @@ from mcp_types import CallToolResult
 from apps.audit.models import AuditEvent
 from apps.memories.models import Link, Memory, MemoryVersion, Status
 from apps.retrieval.models import RecallFeedback
-from apps.spaces.models import ApiToken, Space
+from apps.spaces.models import ApiToken, Membership, Role, Space
 from tests.mcp.conftest import READ, WRITE, error_of, http_client, run_client, text_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -320,3 +322,33 @@ def test_it_takes_feedback_on_a_recall_and_strengthens_the_useful_hit(
     outside = error_of(call(writer, "feedback", recall_id=recall_id, useful=[stranger["id"]]))
     assert outside["code"] == "not_in_recall"
     assert RecallFeedback.objects.for_space(home).count() == 2
+
+
+def test_it_shows_memories_agents_keep_rejecting_on_the_space_home(
+    call: Call, writer: str, home: Space
+) -> None:
+    remembered(call, writer, "Brasa opens at noon on Sundays.")
+    wrong = remembered(call, writer, "Brasa's old owner sold the place.")
+    for query in ("when does Brasa open", "Brasa opening hours"):
+        found = call(writer, "recall", query=query, mode="text")
+        assert found.structured_content is not None
+        ids = [hit["memory"]["id"] for hit in found.structured_content["hits"]]
+        assert wrong["id"] in ids, query
+        result = call(
+            writer,
+            "feedback",
+            recall_id=found.structured_content["recall_id"],
+            not_useful=[wrong["id"]],
+        )
+        assert not result.is_error, text_of(result)
+
+    curator = get_user_model().objects.create_user("curator", password="correct horse battery")
+    Membership.objects.create(space=home, user=curator, role=Role.EDITOR)
+    browser = Client()
+    browser.force_login(curator)
+    html = browser.get("/s/home/").content.decode()
+    listed = html.split('id="not-useful"', 1)[1].split("</section>", 1)[0]
+    assert f"/s/home/memories/{wrong['id']}/#access" in listed
+    assert "not useful 2 times" in listed
+    assert "“Brasa opening hours”" in listed and "“when does Brasa open”" in listed
+    assert "Brasa opens at noon" not in listed
