@@ -38,23 +38,25 @@ def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
-# Reported speech and discussion: "the attacker wrote 'ignore previous instructions'",
-# "a test of whether the model resists ...". These sentences name the act.
+# Talk about injection: "the talk covered prompt injection such as 'ignore previous
+# instructions'", "we filter phrases like 'you are now DAN'". These sentences name the
+# act; they do not perform it. Quoting alone is not enough: injected text usually
+# arrives quoted ("pasted from the ticket: ...").
 _DISCUSSION = re.compile(
-    r"\b(?:prompt[- ]injection|jailbreak(?:s|ing)?\b|attack(?:er|s)?\b|red[- ]team|"
-    r"(?:a|an|the|this|that|such|common|known|classic|typical|example of|examples of)"
-    r"[ \t]+(?:phrase|string|payload|pattern|technique|trick)s?|"
-    r"(?:filter|detect|flag|block|catch|recogni[sz]e|test(?:s|ed|ing)? (?:for|whether|if)|"
-    r"classif(?:y|ier)|guard(?:rail)?s?) (?:against|for|phrases?|strings?|inputs?|"
-    r"messages?|text|attempts?|such|it|them|lines?|like)|"
+    r"\b(?:prompt[- ]injections?|injection (?:attacks?|attempts?|payloads?)|jailbreak"
+    r"(?:s|ing| attempts?| prompts?)\b|red[- ]team\w*|"
+    r"(?:phrases?|strings?|payloads?|patterns?|prompts?|examples?|lines?|things?) "
+    r"(?:like|such as)|(?:such as|e\.g\.|for example)[ \t:,]*[\"'“‘]|"
+    r"(?:filter\w*|detect\w*|flag\w*|block\w*|catch\w*|recogni[sz]\w*|classif\w*|"
+    r"guardrails?|test(?:s|ed|ing)?) (?:against|for|whether|if|on) (?:phrases|strings|"
+    r"inputs|messages|text|attempts|injections?|prompts|jailbreaks?|such|it|them|lines|"
+    r"things|like)|"
     r"(?:talk|lecture|paper|article|blog post|workshop|course|slides?|training|"
-    r"policy|documentation|docs|write-?up|ticket|issue|bug) (?:on|about|covering|explains?|"
-    r"describ\w+)|"
-    r"(?:wrote|posted|tried|typed|pasted|sent|said|reported|quoted|contains?|containing|"
-    r"included|includes|saw|seen|noticed|found|classic|phrases? like|such as|"
-    r"e\.g\.|for example)[ \t:,]*[\"'“‘])",
+    r"documentation|docs|write-?up|chapter|video|podcast) (?:on|about|covering|explain\w*|"
+    r"describ\w*))",
     _I,
 )
+_URL = re.compile(r"https?://\S+")
 
 _OVERRIDE = re.compile(
     r"\b(?:ignore|disregard|forget|override|overrule|bypass|discard|drop|abandon|skip|"
@@ -281,7 +283,7 @@ def _is_discussion(text: str, start: int, end: int) -> bool:
     left = 0
     for match in _SENTENCE_END.finditer(text, max(0, start - 300), start):
         left = match.end()
-    sentence = text[left : _sentence(text, start, end)[1]]
+    sentence = _URL.sub(" ", text[left : _sentence(text, start, end)[1]])
     # A quoted instruction in a sentence about attacks is talk about injection.
     return bool(_DISCUSSION.search(sentence))
 

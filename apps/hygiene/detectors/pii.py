@@ -56,14 +56,36 @@ _ROLE_MAILBOX = re.compile(
 )
 
 
+# "owen dot brennan at fastmail dot com": addresses spelled out to dodge harvesters.
+_SPELLED_EMAIL = re.compile(
+    r"\b[A-Za-z0-9][\w-]*(?:[ \t]*(?:\.|\(dot\)|\[dot\]|[ \t]dot[ \t])[ \t]*[\w-]+)*"
+    r"[ \t]*(?:\(at\)|\[at\]|\{at\}|[ \t]at[ \t])[ \t]*"
+    r"[A-Za-z0-9][\w-]*(?:[ \t]*(?:\(dot\)|\[dot\]|\{dot\}|[ \t]dot[ \t])[ \t]*[\w-]+)*"
+    r"[ \t]*(?:\(dot\)|\[dot\]|\{dot\}|[ \t]dot[ \t])[ \t]*"
+    r"(?:com|net|org|io|co|edu|gov|me|info|dev|app|ai|uk|de|fr|es|it|nl|pt|br|in|au|ca|ch|"
+    r"se|no|dk|fi|pl|jp|cn|ru|us|eu)\b",
+    re.IGNORECASE,
+)
+
+
+def _in_url_userinfo(text: str, start: int) -> bool:
+    """True when `start` lies in a URL's user:password part (scheme://user:pw@host)."""
+    token_start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
+    head = text[token_start:start]
+    return "://" in head and not head.lower().startswith("mailto:")
+
+
 def _emails(text: str) -> Iterator[Finding]:
+    if " dot " in text or "(dot)" in text or "[dot]" in text:
+        for match in _SPELLED_EMAIL.finditer(text):
+            yield Finding("pii", "email", match.start(), match.end(), "email_spelled")
     if "@" not in text:
         return
     for match in _EMAIL.finditer(text):
         local, domain = match.group("local"), match.group("domain")
         start = match.start()
-        if start > 0 and text[start - 1] == ":" and not text[:start].lower().endswith("mailto:"):
-            continue  # user:password@host inside a URL
+        if _in_url_userinfo(text, start):
+            continue
         if _RESERVED_DOMAIN.search(domain) or _ROLE_MAILBOX.match(local.split("+")[0]):
             continue
         yield Finding("pii", "email", start, match.end(), "email")
@@ -81,12 +103,46 @@ _PHONE_CUE = re.compile(
     r"telefon|celular|numéro|nummer|номер|電話",
     re.IGNORECASE,
 )
-# A business's published line is not personal data.
+# A business's published line, or a conference dial-in, is not personal data.
 _SERVICE_LINE = re.compile(
     r"support|help ?line|hotline|customer (?:service|care)|service desk|front desk|reception|"
     r"switchboard|toll[- ]free|main (?:line|number)|general (?:line|enquiries)|booking line|"
-    r"reservations|call cent(?:er|re)|helpdesk|the (?:clinic|restaurant|hotel|shop|store|"
-    r"office|bank|airline|pharmacy)'?s?",
+    r"reservations|call cent(?:er|re)|helpdesk|(?:published|public|listed|official|"
+    r"company|business|office) (?:phone )?(?:number|line)|dial[- ]in|conference (?:line|"
+    r"bridge|call)|bridge line|\b(?:clinic|restaurant|hotel|shop|store|bank|airline|"
+    r"pharmacy|farmácia|farmacia|pharmacie|apotheke|museum|library|cinema|theatre|theater|"
+    r"caf[eé]|bakery|salon|garage|agency|embassy|consulate|council|hospital)\b",
+    re.IGNORECASE,
+)
+# ...unless the number is said to be somebody's own.
+_PERSONAL_LINE = re.compile(
+    r"\b(?:direct|personal|private|own|home|cell|mobile|work cell)[ \t]+(?:line|number|phone|"
+    r"cell|mobile)|\b(?:cell|mobile|whatsapp|cellphone|handy)\b"
+    r"|(?P<owner>\w+'s|\bhis|\bher|\bmy|\btheir)[ \t]+(?P<what>\w+[ \t]+)?(?:phone|number|line)",
+    re.IGNORECASE,
+)
+_BUSINESS_WORDS = re.compile(
+    r"published|public|listed|official|main|general|company|business|office|support|"
+    r"reservations?|booking|front|service|sales",
+    re.IGNORECASE,
+)
+
+
+def _said_to_be_personal(sentence: str) -> bool:
+    for match in _PERSONAL_LINE.finditer(sentence):
+        owner, what = match.group("owner"), match.group("what")
+        if owner is None:
+            return True
+        if _SERVICE_LINE.search(owner) or (what and _BUSINESS_WORDS.search(what)):
+            continue
+        return True
+    return False
+
+
+# Identifiers that come with digit runs: "meeting ID 912 3344 5521", "order no. 5512 ...".
+_ID_BEFORE = re.compile(
+    r"(?:\bid|\bno\.?|#|\bnr\.?|order|invoice|ticket|ref(?:erence)?|tracking|account|"
+    r"case|booking|confirmation|passcode|pin|code)[ \t:#.]*$",
     re.IGNORECASE,
 )
 _NOT_PERSONAL_TYPES = {
@@ -98,25 +154,34 @@ _NOT_PERSONAL_TYPES = {
 }
 # Regions tried for numbers written without a country code, when the text says it is
 # a phone number.
-_NATIONAL_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "AU", "BR", "MX", "CA")
+_NATIONAL_REGIONS = (
+    "US", "GB", "DE", "FR", "ES", "IT", "NL", "PT", "IE", "PL", "SE", "CH", "AT", "BE",
+    "IN", "JP", "KR", "CN", "SG", "AU", "NZ", "ZA", "NG", "KE", "BR", "MX", "CA",
+)  # fmt: skip
 _DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 
 
 def _parse_phone(candidate: str, national: bool) -> phonenumbers.PhoneNumber | None:
+    """The number `candidate` stands for, if it is a valid personal-type number: with its
+    country code as written, or else (when the text calls it a phone number) in the
+    first region where it is valid and not a service line."""
     body = candidate.strip()
     if body.startswith("00"):
         body = "+" + body[2:]
     regions: tuple[str | None, ...] = (None,) if body.startswith("+") else ()
     if not regions and national:
         regions = _NATIONAL_REGIONS
+    fallback = None
     for region in regions:
         try:
             number = phonenumbers.parse(body, region)
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            return number
-    return None
+            if phonenumbers.number_type(number) not in _NOT_PERSONAL_TYPES:
+                return number
+            fallback = fallback or number
+    return fallback
 
 
 def _phones(text: str) -> Iterator[Finding]:
@@ -134,7 +199,11 @@ def _phones(text: str) -> Iterator[Finding]:
             continue
         if phonenumbers.number_type(number) in _NOT_PERSONAL_TYPES:
             continue
-        if _SERVICE_LINE.search(before):
+        if _ID_BEFORE.search(text[max(0, match.start() - 20) : match.start()]):
+            continue
+        after = re.split(r"\.\s|\n", text[match.start() : match.end() + 60])[0]
+        sentence = _sentence_before(text, match.start(), 120) + after
+        if _SERVICE_LINE.search(sentence) and not _said_to_be_personal(sentence):
             continue
         end = match.end()
         while text[end - 1] in _PUNCT_END + "(-. ":
@@ -292,7 +361,9 @@ _NAMED_ID = re.compile(
     r"tax (?:id|identification number|file number)|\bTIN\b|\bTFN\b|\bNINO\b|my number|"
     r"carte d'identité|numéro de sécurité sociale|cédula|documento de identidad|"
     r"teudat zehut|emirates id|hkid|\bNRIC\b|\bFIN\b)"
-    r"(?:[ \t]+(?:number|no\.?|nr\.?|#))?[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*"
+    r"(?:[ \t]+(?:number|no\.?|nr\.?|#))?"
+    r"(?:[ \t]+(?:of|for|do|da|de|del|du|von|van)[ \t]+[\w'’-]+|[ \t]*\([^)\n]{1,40}\)){0,2}"
+    r"[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*"
     r"(?P<value>[A-Z0-9][A-Z0-9 .-]{4,22}[A-Z0-9])",
     re.IGNORECASE,
 )
@@ -301,6 +372,12 @@ _PASSPORT = re.compile(
     r"паспорт|护照|パスポート)"
     r"(?:[ \t]+(?:number|no\.?|nr\.?|num(?:ber|éro|ero)?|#|n[ºo°]\.?))?"
     r"[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*(?P<value>[A-Z0-9]{1,3}[ ]?[0-9][A-Z0-9]{4,9})\b",
+    re.IGNORECASE,
+)
+_PASSPORT_LATER = re.compile(
+    r"\b(?:passport|reisepass|pasaporte|passeport|passaporto|passaporte|paspoort)\b"
+    r"[^.\n]{0,60}?\b(?:number|no\.?|nr\.?|n[ºo°]|num[ée]ro|nummer|número)[ \t]*"
+    r"(?:is|:|#|=|-|es|est|ist|é)?[ \t]*(?P<value>[A-Z0-9]{1,3}[ ]?[0-9][A-Z0-9]{4,9})\b",
     re.IGNORECASE,
 )
 _NATIONAL_ID_GATE = re.compile(r"[A-Z]{2}|\d{3}[.-]\d{3}|\d[ ]?\d{2} ?\d{2}")
@@ -321,9 +398,10 @@ def _national_ids(text: str) -> Iterator[Finding]:
             if fresh(*match.span()) and _SSN_CUE.search(_sentence_before(text, match.start())):
                 seen.append(match.span())
                 yield Finding("pii", "ssn", match.start(), match.end(), "ssn_named")
-    for match in _PASSPORT.finditer(text):
+    for match in [*_PASSPORT.finditer(text), *_PASSPORT_LATER.finditer(text)]:
         value = match.group("value")
-        if sum(c.isdigit() for c in value) >= 5 and fresh(*match.span("value")):
+        digits = sum(c.isdigit() for c in value)
+        if digits >= 3 and len(value) >= 7 and fresh(*match.span("value")):
             seen.append(match.span("value"))
             yield Finding("pii", "passport", *match.span("value"), "passport_named")
     for match in _NAMED_ID.finditer(text):
@@ -512,12 +590,25 @@ _PERSON_IP_CUE = re.compile(
 )
 
 
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,6}|[0-9A-Fa-f]{1,4})"
+    r"(?![\w:])"
+)
+
+
 def _ip_addresses(text: str) -> Iterator[Finding]:
-    if text.count(".") < 3:
-        return
-    for match in _IPV4.finditer(text):
+    candidates = []
+    if text.count(".") >= 3:
+        candidates.extend(_IPV4.finditer(text))
+    if text.count(":") >= 3:
+        candidates.extend(_IPV6.finditer(text))
+    for match in candidates:
         value = match.group()
-        if value in _PUBLIC_RESOLVERS or not ipaddress.ip_address(value).is_global:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            continue  # a time like 12:30:45:10 or a MAC-like run
+        if value in _PUBLIC_RESOLVERS or not address.is_global:
             continue
         before = text[max(0, match.start() - 25) : match.start()]
         if _VERSION_CUE.search(before):

@@ -132,16 +132,35 @@ _NOT_A_SECRET_NAME = re.compile(
 _BEARER = re.compile(r"\bBearer[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{20,})")
 
 # Prose: "the wifi password is hunter2", "pw: Tr0ub4dor&3", "contraseña: ...".
+_PASSWORD_NAMES = (
+    r"pass(?:word|wd|code)|pwd|pw|PIN|(?:door|alarm|gate|safe|lock|entry)[ -]code|"
+    r"contrase[ñn]a|mot de passe|passwort|kennwort|senha|wachtwoord|has[łl]o|lösenord|"
+    r"adgangskode|salasana|parola|пароль|パスワード|密码|密碼|비밀번호"
+)
+# "for the encrypted backup drive", "im Ferienhaus", "de la box"
+_QUALIFIER = (
+    r"(?:[ \t]+(?:for|to|of|on|at|in|im|am|für|zum|zur|del|de|du|da|do|pour|para|per|van|"
+    r"voor|för|til)[ \t]+(?:[\w.@'’-]+[ \t]+){0,3}?[\w.@'’-]+)?"
+)
 _PROSE_PASSWORD = re.compile(
-    r"\b(?P<name>pass(?:word|wd|phrase|code)|pwd|pw|PIN|(?:door|alarm|gate|safe|lock)[ -]code|"
-    r"contrase[ñn]a|mot de passe|passwort|kennwort|senha|wachtwoord|has[łl]o|пароль|"
-    r"パスワード|密码)"
-    r"(?:[ \t]+(?:for|to|of|on|at)[ \t]+(?:the[ \t]+|my[ \t]+|our[ \t]+|his[ \t]+|her[ \t]+|"
-    r"their[ \t]+)?[\w.@'-]+(?:[ \t]+[\w.@'-]+)?)?"
-    r"(?:[ \t]*(?::|=|->|→)[ \t]*|[ \t]+(?:is|was|=|es|est|ist|é|è|remains|now)[ \t]+"
-    r"(?:(?:still|now|just|set to|changed to)[ \t]+)?|[ \t]+(?:set|changed|reset|updated)[ \t]+to"
-    r"[ \t]+)"
-    r"(?P<quote>[\"'`“«]?)(?P<value>[^\s\"'`”»]{3,128})",
+    rf"(?P<name>\b(?:{_PASSWORD_NAMES})|\b(?:wi-?fi|wlan))"
+    rf"{_QUALIFIER}"
+    r"(?:(?P<strong>[ \t]*(?::|=|->|→)[ \t]*|[ \t]+(?:is|was|es|est|ist|é|è|är|er|è|jest|"
+    r"remains|stays)[ \t]+(?:(?:still|now|just|currently|set to|changed to)[ \t]+)?)"
+    r"|(?P<weak>[ \t]+(?:(?:set|changed|reset|updated)[ \t]+)?to[ \t]+|[ \t]+))"
+    r"(?P<quote>[\"'`“«„]?)(?P<value>[^\s\"'`”»“]{3,128})",
+    re.IGNORECASE,
+)
+# A passphrase is several words: "passphrase for the backup drive: copper lantern orbit 42".
+_PASSPHRASE = re.compile(
+    rf"\bpass[ -]?phrase{_QUALIFIER}[ \t]*(?::|[ \t]is[ \t])[ \t]*(?P<quote>[\"'“«„]?)"
+    r"(?P<value>[^\s\"”»]+(?:[ \t]+[^\s\"”»]+){1,7}?)[\"”»]?[ \t]*(?=[.;!?]?(?:\s*$|\n)|[.;!?]\s)",
+    re.IGNORECASE,
+)
+# The AWS secret access key: 40 characters of base64 named as the secret.
+_AWS_SECRET = re.compile(
+    r"\baws\w*(?:[ \t_-]+\w+){0,4}?[ \t_-]+secret(?:[ \t_-]+\w+){0,3}?[\"']?[ \t]*(?:[:=]|is)?"
+    r"[ \t]*[\"']?(?P<value>(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
     re.IGNORECASE,
 )
 # Words that follow "password is" in talk about passwords, not in a password.
@@ -163,7 +182,8 @@ _PROSE_NOT_A_VALUE = frozenset(
     """.split()  # noqa: SIM905 (prose reads better than 150 quoted words)
 )
 _PROSE_GATE = re.compile(
-    r"pass|pwd|pw\b|PIN\b|code|contrase|mot de passe|passwort|kennwort|senha|wachtwoord|"
+    r"pass|wi-?fi|wlan|lösenord|adgangskode|salasana|parola|密碼|비밀번호|pwd|pw\b|PIN\b|code|"
+    r"contrase|mot de passe|passwort|kennwort|senha|wachtwoord|"
     r"has[łl]o|пароль|パスワード|密码",
     re.IGNORECASE,
 )
@@ -178,8 +198,8 @@ def _vendor(text: str) -> Iterator[Finding]:
         if is_placeholder(value):
             continue
         kind = _VENDOR_TYPES[match.lastgroup or ""]
-        if kind == "generic_api_key" and not _looks_random(value, min_length=20):
-            continue
+        if kind == "generic_api_key" and entropy(value) < 3.0:
+            continue  # the vendor prefix vouches for the format; a repeated run does not
         if kind == "openai_key" and not _looks_random(value[3:], min_length=20):
             continue
         yield Finding("secret", kind, match.start(), match.end(), "vendor_format")
@@ -259,22 +279,31 @@ def _looks_random(value: str, min_length: int = 16) -> bool:
     return entropy(value) >= threshold
 
 
-def _looks_like_password(value: str) -> bool:
+def _looks_like_password(value: str, strict: bool = False) -> bool:
+    """Could `value` be a password? `strict` asks for one beyond doubt (letters with
+    digits or symbols), for values not introduced by "is" or a colon."""
     if value.lower().rstrip(".,!?:;") in _PROSE_NOT_A_VALUE or is_placeholder(value):
         return False
     if value.lower() in _WORDS_FOR_PASSWORD:
         return False
     if value.startswith(("http", "www.")) or ("@" in value[1:-1] and "." in value):
         return False
+    if _DATE_OR_VERSION.match(value):
+        return False
     letters = sum(c.isalpha() for c in value)
     digits = sum(c.isdigit() for c in value)
     symbols = len(value) - letters - digits
+    if strict:
+        return len(value) >= 6 and letters >= 2 and (digits + symbols) >= 1 and digits >= 1
     mixed_case = any(c.isupper() for c in value[1:]) and any(c.islower() for c in value)
     if (digits and letters) or (symbols and (letters or digits)) or mixed_case:
         return True
     if value.isdigit():
         return len(value) >= 4
     return letters >= 6  # a single lower-case word is a weak password, but a password
+
+
+_DATE_OR_VERSION = re.compile(r"^v?\d+(?:[.:/-]\d+)+[a-z]?$|^\d+(?:st|nd|rd|th|am|pm|h|min)$", re.I)
 
 
 def _trim(value: str) -> str:
@@ -313,19 +342,47 @@ def _assignments(text: str) -> Iterator[Finding]:
 def _prose_passwords(text: str) -> Iterator[Finding]:
     if not _PROSE_GATE.search(text):
         return
+    for match in _PASSPHRASE.finditer(text):
+        value = match.group("value").rstrip(".,;!?")
+        first = value.split()[0].lower()
+        if first not in _PROSE_NOT_A_VALUE and not is_placeholder(value):
+            start = match.start("value")
+            yield Finding("secret", "password_in_text", start, start + len(value), "passphrase")
     for match in _PROSE_PASSWORD.finditer(text):
         value = match.group("value")
         value = value.rstrip(".,!?:;)") if match.group("quote") else _trim(value)
-        if not _looks_like_password(value):
-            continue
         name = match.group("name").lower()
-        if (name == "pin" or name.endswith("code")) and not value.isdigit():
+        is_wifi = name.replace("-", "") in ("wifi", "wlan")
+        strict = bool(match.group("weak")) or is_wifi
+        if name == "pin" or name.endswith("code"):
+            if not (value.isdigit() and 4 <= len(value) <= 8) or is_placeholder(value):
+                continue
+        elif not _looks_like_password(value, strict=strict):
             continue
         start = match.start("value")
         yield Finding("secret", "password_in_text", start, start + len(value), "prose_password")
 
 
-DETECTORS = (_vendor, _jwts, _private_keys, _url_passwords, _assignments, _prose_passwords)
+def _aws_secrets(text: str) -> Iterator[Finding]:
+    lowered = text.lower()
+    if "aws" not in lowered or "secret" not in lowered:
+        return
+    for match in _AWS_SECRET.finditer(text):
+        value = match.group("value")
+        has_cases = any(c.isupper() for c in value) and any(c.islower() for c in value)
+        if has_cases and not is_placeholder(value) and entropy(value) >= 4.0:
+            yield Finding("secret", "aws_key", *match.span("value"), "aws_secret_key")
+
+
+DETECTORS = (
+    _vendor,
+    _aws_secrets,
+    _jwts,
+    _private_keys,
+    _url_passwords,
+    _assignments,
+    _prose_passwords,
+)
 
 
 def find_secrets(text: str) -> list[Finding]:
