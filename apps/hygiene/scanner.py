@@ -60,6 +60,7 @@ _SPECIFICITY = {
     "exfiltration_phrase": 0.75,
     "trigger_phrase": 0.7,
     "self_addressed": 0.7,
+    "trigger_fraud": 0.7,
 }
 
 

@@ -52,8 +52,9 @@ _DISCUSSION = re.compile(
     r"inputs|messages|text|attempts|injections?|prompts|jailbreaks?|such|it|them|lines|"
     r"things|like)|"
     r"(?:talk|lecture|paper|article|blog post|workshop|course|slides?|training|"
-    r"documentation|docs|write-?up|chapter|video|podcast) (?:on|about|covering|explain\w*|"
-    r"describ\w*))",
+    r"documentation|docs|write-?up|chapter|video|podcast)(?: (?:is|was|will be))? "
+    r"(?:on|about|covering|explain\w*|describ\w*)|"
+    r"[\"'”’] (?:attacks?|injections?|payloads?|jailbreaks?|exploits?)\b)",
     _I,
 )
 _URL = re.compile(r"https?://\S+")
@@ -84,6 +85,12 @@ _OVERRIDE = re.compile(
     r"|\b(?:reveal|repeat|output|show|dump|leak)[ \t]+(?:your|the)[ \t]+"
     r"(?:full[ \t]+|entire[ \t]+|hidden[ \t]+)?(?:system prompt|instructions|initial prompt|"
     r"configuration)\b"
+    r"|#{2,}[ \t]*(?:new|updated|real|system)[ \t]+(?:instructions?|rules|prompt)\b"
+    r"|\b(?:previous|prior|above|earlier|old|original|initial|all other|your|the system)"
+    r"[ \t]+(?:instructions|rules|guidelines|prompts?|directives)[ \t]+(?:are|is|have been|"
+    r"were|has been)[ \t]+(?:now[ \t]+)?(?:obsolete|void|null|cancell?ed|revoked|invalid|"
+    r"superseded|overridden|no longer valid|no longer apply|outdated|deprecated|suspended|"
+    r"lifted|disabled)\b"
     r"|\bdisable[ \t]+(?:your[ \t]+|all[ \t]+|the[ \t]+)*(?:safety|content)[ \t]+"
     r"(?:filters?|checks|guidelines|rules)",
     _I,
@@ -92,7 +99,14 @@ _ROLE_HIJACK = re.compile(
     r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
     r"(?!(?:talking|speaking|chatting|helping|working|done|ready|connected|able|going|"
     r"logged|in|on|at|with)\b)"
-    r"|\bfrom now on,?[ \t]+you[ \t]+(?:are|will be|shall be|act as|must act as|play)\b"
+    r"|\b(?:from|starting)[ \t]+(?:now|this point|this moment|here|today)[ \t]+on(?:wards)?,?"
+    r"[ \t]+you(?:[ \t]+are|'re|[ \t]+will be|[ \t]+shall be|[ \t]+act as|"
+    r"[ \t]+must act as|[ \t]+play)\b(?![ \t]+to\b)"
+    r"|\b(?:an?|the)[ \t]+(?:ai|assistant|model|chatbot|bot|llm|version of yourself)[ \t]+"
+    r"(?:with|that has|having|without)[ \t]+(?:no|any)[ \t]+(?:restrictions|rules|limits|"
+    r"filters|guidelines|ethics|morals|censorship)"
+    r"|\b(?:stay|remain|keep)[ \t]+in[ \t]+character\b|\b(?:never|do not|don't)[ \t]+"
+    r"break[ \t]+character\b"
     r"|\b(?:act|behave|respond|operate)[ \t]+as[ \t]+(?:if you (?:are|were)[ \t]+)?"
     r"(?:an?[ \t]+)?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|"
     r"different|new)\b"
@@ -123,6 +137,7 @@ _TOOL_CALL = re.compile(
     r"http_?\w*|fetch_?url|web_?request|run_?command|bash|python|curl|wget|"
     r"write_?file|make_?payment|share_?\w*|create_?user|grant_?\w*)`?[ \t]+"
     r"(?:tool|function|command|action|api)\b"
+    r"|\"tool_calls\"[ \t]*:[ \t]*\[|\"function\"[ \t]*:[ \t]*\{[ \t]*\"name\"[ \t]*:"
     r"|\bAction:[ \t]*\w+[ \t]*\n[ \t]*Action Input:"
     r"|\bfunctions\.\w+\([^)]{0,200}\)"
     r"|\b(?:tool|function)[ \t]+call[ \t]*:[ \t]*\w+\("
@@ -135,24 +150,36 @@ _TOOL_CALL = re.compile(
 # Imperative sending of private data somewhere: "send the user's API keys to ...".
 _EXFIL_INSTRUCTION = re.compile(
     r"\b(?:send|forward|post|upload|email|e-mail|transmit|leak|exfiltrate|copy|submit|"
-    r"append|include|encode|embed|put)[ \t]+(?:all[ \t]+|every[ \t]+|the[ \t]+|any[ \t]+|"
+    r"append|include|encode|embed|put|add)[ \t]+(?:all[ \t]+|every[ \t]+|the[ \t]+|any[ \t]+|"
+    r"his[ \t]+|her[ \t]+|saved[ \t]+|stored[ \t]+|"
     r"a copy of[ \t]+|their[ \t]+|the user's[ \t]+|this[ \t]+|these[ \t]+|your[ \t]+|"
     r"user[ \t]+)*"
     r"(?:conversation|chat|history|memories|memory|messages|transcript|context|"
     r"system prompt|credentials|passwords?|api[ \t]+keys?|keys|tokens?|secrets?|"
     r"session|cookies|data|details|personal (?:data|information|info)|contacts|"
-    r"emails|files|documents|summary|answers?|replies|response)\b[^.\n]{0,80}?"
-    r"(?:https?://|\bto[ \t]+[\w.+-]+@[\w-]+\.\w+|\bin(?:to)?[ \t]+the[ \t]+(?:url|link|"
-    r"query|image))",
+    r"emails|files|documents|summary|answers?|replies|response|notes|saved notes|"
+    r"(?:home |email |street )?address(?:es)?|phone numbers?|location|bank details)\b"
+    r"[^.\n]{0,80}?"
+    r"(?:https?://|\bto[ \t]+[\w.+-]+@[\w-]+\.\w+|\b(?:in|into|to)[ \t]+the[ \t]+(?:url|link|"
+    r"query|image|\w+[ \t]+parameter|parameter)|\bafter[ \t]+\w+=)",
     _I,
 )
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\((?P<url>[^)\s]{8,2000})(?:[ \t]+\"[^\"]*\")?\)")
-_MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]\n]{0,200}\]\((?P<url>https?://[^)\s]{8,2000})\)")
+# A URL, with template slots ({summary of the chat}) allowed to hold spaces.
+_LINK_URL = r"(?P<url>(?:[^)\s{]|\{[^}\n]{0,200}\}){8,2000})"
+_MARKDOWN_IMAGE = re.compile(rf"!\[[^\]\n]{{0,200}}\]\({_LINK_URL}(?:[ \t]+\"[^\"]*\")?\)")
+_MARKDOWN_LINK = re.compile(rf"(?<!!)\[[^\]\n]{{0,200}}\]\((?=https?://){_LINK_URL}\)")
 # Query values that carry data: template slots the model is meant to fill, or long
 # encoded blobs.
 _DATA_SLOT = re.compile(
-    r"[{<\[]\s*[\w .-]{1,40}\s*[}>\]]|\$\{?\w+|%7B|%3C|\bINSERT\b|\bDATA\b|\bSECRET\b|"
-    r"\bCONVERSATION\b|\bMEMORY\b|\bHISTORY\b|\bPASSWORD\b|\bTOKEN\b",
+    r"\{[^{}]{1,200}\}|<[\w .'-]{1,60}>|\[[\w .'-]{1,60}\]|[?&][\w-]{1,20}=$|\$\{?\w+|%7B|%3C|"
+    r"\bINSERT\b|\bDATA\b|\bSECRET\b|\bCONVERSATION\b|\bMEMORY\b|\bHISTORY\b|"
+    r"\bPASSWORD\b|\bTOKEN\b",
+)
+# In a plain link a slot must name private data: API docs write /users/{id} too.
+_PRIVATE_SLOT = re.compile(
+    r"[?&][\w-]{1,20}=$|[{<\[$][^}>\]]{0,200}\b(?:user|conversation|chat|history|memor|"
+    r"message|summary|secret|password|token|key|address|email|data|notes|context|prompt)",
+    _I,
 )
 _DATA_PARAM = re.compile(
     r"^(?:q|d|data|payload|p|msg|message|text|content|c|info|secret|token|key|pw|password|"
@@ -210,9 +237,25 @@ _DELAYED = re.compile(
     r"include (?:the|this|a) link|output (?:the|your)|give (?:them|him|her) (?:the|your))\b",
     _I,
 )
+# A trigger on what someone says, then a payload a preference never asks for: money
+# moved, details "changed", credentials, links to follow.
+_DELAYED_FRAUD = re.compile(
+    r"\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+[\w' ]{1,30}?"
+    r"[ \t]+(?:asks?|mentions?|says?|writes?|brings? up|requests?|inquires?|enquires?|"
+    r"contacts? you|messages? you)\b[^.\n]{0,80}?,?[ \t]+"
+    r"(?:tell|inform|remind|let|assure|convince|advise|instruct|direct|ask)[ \t]+\w+[^.\n]{0,80}?"
+    r"\b(?:bank details|account (?:number|details)|new account|pay(?:ment)?|wire|transfer|"
+    r"gift ?cards?|crypto|bitcoin|password|credentials|log ?in|verify|click|link|urgent|"
+    r"changed (?:bank|account|address|number))\b",
+    _I,
+)
 # Triggers an ordinary preference never uses: the memory speaking about itself.
 _SELF_REFERENCE = re.compile(
-    r"\b(?:this|these)[ \t]+(?:memory|memories|note|notes|message|instructions?|text|"
+    r"\b(?:when(?:ever)?|once|each time|every time|if|after)[ \t]+(?:this|these)[ \t]+"
+    r"(?:memory|memories|note|notes|message|entry|record|text|document)[ \t]+(?:is|are|gets?|"
+    r"has been)[ \t]+(?:\w+[ \t]+)?(?:retrieved|read|loaded|recalled|shown|seen|processed|"
+    r"accessed|surfaced|used|opened|summari[sz]ed)\b"
+    r"|\b(?:this|these)[ \t]+(?:memory|memories|note|notes|message|instructions?|text|"
     r"entry|record)\b[^.\n]{0,40}\b(?:is|are)[ \t]+(?:addressed|meant|intended|written)[ \t]+"
     r"(?:to|for)[ \t]+(?:you|the (?:ai|assistant|model|agent))"
     r"|\b(?:note|message|instructions?)[ \t]+(?:to|for)[ \t]+(?:the[ \t]+)?(?:ai|assistant|"
@@ -227,16 +270,25 @@ _FOREIGN = re.compile(
     r"\b(?:ignora|ignore|olvida|olvide|descarta|omite)[ \t]+(?:todas[ \t]+)?(?:las|tus|sus)"
     r"[ \t]+(?:instrucciones|reglas|indicaciones)(?:[ \t]+(?:anteriores|previas))?"
     r"|\b(?:ahora|a partir de ahora)[ \t]+(?:eres|serás|actúa como)\b"
+    r"|\bcuando[ \t]+(?:leas|veas|proceses|recibas|encuentres)[ \t]+(?:esto|esta nota|este "
+    r"mensaje|esta memoria|este texto)"
+    r"|\b(?:dile|dígale|diles|dígales)[ \t]+al?[ \t]+(?:usuario|cliente|usuaria)[ \t]+que\b"
+    r"|\b(?:sin|ningunas?)[ \t]+(?:restricciones|reglas|filtros|límites)\b[^.]{0,40}"
+    r"\b(?:responde|contesta|obedece)"
     # Portuguese
     r"|\b(?:ignore|ignora|esqueça|esquece|desconsidere)[ \t]+(?:todas[ \t]+)?(?:as|suas)"
     r"[ \t]+(?:instruções|regras|orientações)(?:[ \t]+(?:anteriores|prévias))?"
     r"|\b(?:agora[ \t]+(?:você|tu)[ \t]+(?:é|és)|a partir de agora[ \t]+(?:você|tu)"
     r"[ \t]+(?:é|és|será))\b"
+    r"|\bquando[ \t]+(?:você[ \t]+)?(?:ler|leres|vir|processar)[ \t]+(?:isto|esta nota|esta "
+    r"mensagem|esta memória|este texto)"
+    r"|\b(?:diga|diz|conte)[ \t]+ao[ \t]+(?:usuário|utilizador|cliente)[ \t]+que\b"
     # French
     r"|\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte de)[ \t]+(?:toutes[ \t]+)?"
     r"(?:les|tes|vos)[ \t]+(?:instructions|consignes|règles|directives)"
     r"(?:[ \t]+(?:précédentes|antérieures))?"
     r"|\b(?:tu es|vous êtes)[ \t]+(?:maintenant|désormais)\b"
+    r"|\b(?:dis|dites)[ \t]+à[ \t]+l'utilisat(?:eur|rice)[ \t]+que\b"
     r"|\b(?:quand|lorsque|dès que)[ \t]+(?:tu liras|vous lirez|tu lis|vous lisez)[ \t]+"
     r"(?:ceci|ce message|cette note)"
     # German
@@ -244,11 +296,17 @@ _FOREIGN = re.compile(
     r"(?:vorherigen|bisherigen|früheren|vorigen|deine|ihre|die)[ \t]+"
     r"(?:\w+[ \t]+)?(?:Anweisungen|Regeln|Instruktionen|Vorgaben)"
     r"|\b(?:du bist|Sie sind)[ \t]+(?:jetzt|ab sofort|nun)[ \t]+(?:ein|eine|der|die|kein)"
-    r"|\bwenn du (?:das|dies|diese Notiz|diese Nachricht) liest\b"
+    r"|\bwenn du (?:das|dies|diese Notiz|diese Nachricht|diesen Text) liest\b"
+    r"|\bab[ \t]+sofort[ \t]+(?:bist|antwortest|handelst|agierst|sprichst|spielst|reagierst)"
+    r"[ \t]+du\b"
+    r"|\bignorier(?:st|e|en)?[ \t]+(?:sämtliche|alle|deine|die|jegliche)[ \t]+"
+    r"(?:\w+[ \t]+)?\w*(?:richtlinien|regeln|anweisungen|vorgaben|instruktionen)"
+    r"|\b(?:sage|sag)[ \t]+dem[ \t]+(?:nutzer|benutzer|kunden)[ \t]+,?[ \t]*dass\b"
     # Italian
     r"|\b(?:ignora|dimentica|trascura)[ \t]+(?:tutte[ \t]+)?(?:le|tue)[ \t]+"
     r"(?:istruzioni|regole)(?:[ \t]+(?:precedenti|anteriori))?"
     r"|\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"
+    r"|\bquando[ \t]+(?:leggi|leggerai|vedi)[ \t]+(?:questo|questa nota|questo messaggio)"
     # Dutch
     r"|\b(?:negeer|vergeet)[ \t]+(?:alle[ \t]+)?(?:vorige|eerdere|voorgaande|je|jouw)[ \t]+"
     r"(?:instructies|regels)"
@@ -276,7 +334,11 @@ _FOREIGN = re.compile(
     r"|이전[ \t]*(?:의[ \t]*)?(?:모든[ \t]+)?(?:지시|명령|지침)(?:사항)?(?:을|를)?[ \t]*무시",
     _I,
 )
-_FOREIGN_GATE = re.compile(r"[^\x00-\x7f]|ignor|olvid|oubli|vergi|negeer|zapomn|ahora|agora")
+_FOREIGN_GATE = re.compile(
+    r"[^\x00-\x7f]|ignor|olvid|oubli|vergi|negeer|zapomn|ahora|agora|cuando|quando|wenn|"
+    r"sofort|\bdu\b|\btu\b|\bsei\b|\beres\b",
+    _I,
+)
 
 
 def _is_discussion(text: str, start: int, end: int) -> bool:
@@ -356,7 +418,7 @@ def _exfiltration(text: str) -> Iterator[Finding]:
                 )
         for match in _MARKDOWN_LINK.finditer(text):
             url = match.group("url")
-            if _DATA_SLOT.search(unquote(url)[8:]):
+            if _PRIVATE_SLOT.search(unquote(url)[8:]):
                 yield Finding(
                     "injection", "exfiltration_link", match.start(), match.end(), "markdown_link"
                 )
@@ -419,6 +481,7 @@ def _hidden(text: str) -> Iterator[Finding]:
 def _delayed(text: str) -> Iterator[Finding]:
     yield from _instruction_findings(text, _DELAYED, "delayed_instruction", "trigger_phrase")
     yield from _instruction_findings(text, _SELF_REFERENCE, "delayed_instruction", "self_addressed")
+    yield from _instruction_findings(text, _DELAYED_FRAUD, "delayed_instruction", "trigger_fraud")
 
 
 def _foreign(text: str) -> Iterator[Finding]:

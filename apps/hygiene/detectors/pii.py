@@ -597,7 +597,7 @@ _IPV6 = re.compile(
 
 
 def _ip_addresses(text: str) -> Iterator[Finding]:
-    candidates = []
+    candidates: list[re.Match[str]] = []
     if text.count(".") >= 3:
         candidates.extend(_IPV4.finditer(text))
     if text.count(":") >= 3:
