@@ -133,7 +133,7 @@ _BEARER = re.compile(r"\bBearer[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{20,})")
 
 # Prose: "the wifi password is hunter2", "pw: Tr0ub4dor&3", "contraseña: ...".
 _PASSWORD_NAMES = (
-    r"pass(?:word|wd|code)|pwd|pw|PIN|(?:door|alarm|gate|safe|lock|entry)[ -]code|"
+    r"pass(?:word|wd|code)|pass[ -]?phrase|pwd|pw|PIN|(?:door|alarm|gate|safe|lock|entry)[ -]code|"
     r"contrase[ñn]a|mot de passe|passwort|kennwort|senha|wachtwoord|has[łl]o|lösenord|"
     r"adgangskode|salasana|parola|пароль|パスワード|密码|密碼|비밀번호"
 )
@@ -142,13 +142,20 @@ _QUALIFIER = (
     r"(?:[ \t]+(?:for|to|of|on|at|in|im|am|für|zum|zur|del|de|du|da|do|pour|para|per|van|"
     r"voor|för|til)[ \t]+(?:[\w.@'’-]+[ \t]+){0,3}?[\w.@'’-]+)?"
 )
+_PASSWORD_VALUE = r"(?P<quote>[\"'`“«„]?)(?P<value>[^\s\"'`”»“]{3,128})"
+# "password for the router: X", "WLAN-Passwort im Ferienhaus ist X"
 _PROSE_PASSWORD = re.compile(
-    rf"(?P<name>\b(?:{_PASSWORD_NAMES})|\b(?:wi-?fi|wlan))"
-    rf"{_QUALIFIER}"
-    r"(?:(?P<strong>[ \t]*(?::|=|->|→)[ \t]*|[ \t]+(?:is|was|es|est|ist|é|è|är|er|è|jest|"
-    r"remains|stays)[ \t]+(?:(?:still|now|just|currently|set to|changed to)[ \t]+)?)"
-    r"|(?P<weak>[ \t]+(?:(?:set|changed|reset|updated)[ \t]+)?to[ \t]+|[ \t]+))"
-    r"(?P<quote>[\"'`“«„]?)(?P<value>[^\s\"'`”»“]{3,128})",
+    rf"(?P<name>\b(?:{_PASSWORD_NAMES})|\b(?:wi-?fi|wlan)){_QUALIFIER}"
+    r"(?:[ \t]*(?::|=|->|→)[ \t]*|[ \t]+(?:is|was|es|est|ist|é|è|är|er|jest|remains|stays)"
+    r"[ \t]+(?:(?:still|now|just|currently|set to|changed to)[ \t]+)?)"
+    rf"{_PASSWORD_VALUE}",
+    re.IGNORECASE,
+)
+# "pw Girassol#2019", "set the password to X": no "is" or colon, so the value itself
+# must leave no doubt.
+_BARE_PASSWORD = re.compile(
+    rf"(?P<name>\b(?:{_PASSWORD_NAMES}))[ \t]+(?:(?:set|changed|reset|updated)[ \t]+)?"
+    rf"(?:to[ \t]+)?{_PASSWORD_VALUE}",
     re.IGNORECASE,
 )
 # A passphrase is several words: "passphrase for the backup drive: copper lantern orbit 42".
@@ -157,12 +164,14 @@ _PASSPHRASE = re.compile(
     r"(?P<value>[^\s\"”»]+(?:[ \t]+[^\s\"”»]+){1,7}?)[\"”»]?[ \t]*(?=[.;!?]?(?:\s*$|\n)|[.;!?]\s)",
     re.IGNORECASE,
 )
-# The AWS secret access key: 40 characters of base64 named as the secret.
+# The AWS secret access key: 40 characters of base64 named as the secret, in a memory
+# that is about AWS.
 _AWS_SECRET = re.compile(
-    r"\baws\w*(?:[ \t_-]+\w+){0,4}?[ \t_-]+secret(?:[ \t_-]+\w+){0,3}?[\"']?[ \t]*(?:[:=]|is)?"
-    r"[ \t]*[\"']?(?P<value>(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+    r"\bsecret(?:[ \t_-]?access)?(?:[ \t_-]?key)?[\"']?[ \t]*(?:[:=]|is|was)?[ \t]*[\"']?"
+    r"(?P<value>(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
     re.IGNORECASE,
 )
+_AWS_CONTEXT = re.compile(r"\baws|amazon|\bs3\b|\biam\b|\bsts\b|(?:AKIA|ASIA)[0-9A-Z]{16}", re.I)
 # Words that follow "password is" in talk about passwords, not in a password.
 _PROSE_NOT_A_VALUE = frozenset(
     """
@@ -348,12 +357,13 @@ def _prose_passwords(text: str) -> Iterator[Finding]:
         if first not in _PROSE_NOT_A_VALUE and not is_placeholder(value):
             start = match.start("value")
             yield Finding("secret", "password_in_text", start, start + len(value), "passphrase")
-    for match in _PROSE_PASSWORD.finditer(text):
+    matches = [(m, False) for m in _PROSE_PASSWORD.finditer(text)]
+    matches += [(m, True) for m in _BARE_PASSWORD.finditer(text)]
+    for match, bare in matches:
         value = match.group("value")
         value = value.rstrip(".,!?:;)") if match.group("quote") else _trim(value)
         name = match.group("name").lower()
-        is_wifi = name.replace("-", "") in ("wifi", "wlan")
-        strict = bool(match.group("weak")) or is_wifi
+        strict = bare or name.replace("-", "") in ("wifi", "wlan")
         if name == "pin" or name.endswith("code"):
             if not (value.isdigit() and 4 <= len(value) <= 8) or is_placeholder(value):
                 continue
@@ -364,8 +374,7 @@ def _prose_passwords(text: str) -> Iterator[Finding]:
 
 
 def _aws_secrets(text: str) -> Iterator[Finding]:
-    lowered = text.lower()
-    if "aws" not in lowered or "secret" not in lowered:
+    if "ecret" not in text or not _AWS_CONTEXT.search(text):
         return
     for match in _AWS_SECRET.finditer(text):
         value = match.group("value")
