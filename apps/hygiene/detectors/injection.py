@@ -97,8 +97,9 @@ _OVERRIDE = re.compile(
 )
 _ROLE_HIJACK = re.compile(
     r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
-    r"(?!(?:talking|speaking|chatting|helping|working|done|ready|connected|able|going|"
-    r"logged|in|on|at|with)\b)"
+    r"(?:an?[ \t]+|the[ \t]+|my[ \t]+|in[ \t]+\w+[ \t]+mode|acting|playing|operating|"
+    r"allowed|free|unrestricted|unfiltered|uncensored|jailbroken|bound|[\"'“‘]|"
+    r"(?-i:[A-Z][\w-]+)(?![ \t]+(?:on|in|at|to|for|of|from)\b))"
     r"|\b(?:from|starting)[ \t]+(?:now|this point|this moment|here|today)[ \t]+on(?:wards)?,?"
     r"[ \t]+you(?:[ \t]+are|'re|[ \t]+will be|[ \t]+shall be|[ \t]+act as|"
     r"[ \t]+must act as|[ \t]+play)\b(?![ \t]+to\b)"

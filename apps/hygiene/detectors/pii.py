@@ -51,7 +51,9 @@ _ROLE_MAILBOX = re.compile(
     r"customerservice|customer-service|care|feedback|marketing|legal|compliance|reception|"
     r"frontdesk|bookings?|reservations?|orders?|newsletter|news|bot|ops|devops|it|root|"
     r"finance|payroll|team-\w+|general|admissions|events|partners?|community|git|ci|"
-    r"noc|status|updates|receipts?|shop|store)$",
+    r"noc|status|updates|receipts?|shop|store|accounting|payments?|ap|ar|procurement|"
+    r"purchasing|operations|logistics|shipping|returns|warranty|claims|membership|"
+    r"registrar|editors?|desk|tips|studio|mail|email|webmail|enquiry|inquiry)$",
     re.IGNORECASE,
 )
 
@@ -459,6 +461,14 @@ _NOT_A_PERSON = re.compile(
 )
 
 
+# "birthday dinner is on March 3": the date of an event, not necessarily of a birth.
+_BIRTHDAY_EVENT = re.compile(
+    r"\b(?:birthday|bday|b-day)[ \t]+(?:party|dinner|lunch|brunch|drinks|celebration|gift|"
+    r"present|card|cake|trip|plans?|surprise|reservation|booking|event)\b",
+    re.IGNORECASE,
+)
+
+
 def _dates_of_birth(text: str) -> Iterator[Finding]:
     if not _BIRTH_CUE.search(text):
         return
@@ -468,7 +478,7 @@ def _dates_of_birth(text: str) -> Iterator[Finding]:
         cue = _BIRTH_CUE.search(before) or re.match(r"[ \t]*\(?(?:dob|birthday|born)", after)
         if not cue:
             continue
-        if _NOT_A_PERSON.search(before):
+        if _NOT_A_PERSON.search(before) or _BIRTHDAY_EVENT.search(before):
             continue
         yield Finding("pii", "date_of_birth", match.start(), match.end(), "birth_date")
 

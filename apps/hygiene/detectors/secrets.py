@@ -348,6 +348,11 @@ def _assignments(text: str) -> Iterator[Finding]:
                 )
 
 
+_MEETING = re.compile(
+    r"\b(?:meeting|zoom|webex|teams|webinar|join|dial-?in|conference|call|event)\b", re.I
+)
+
+
 def _prose_passwords(text: str) -> Iterator[Finding]:
     if not _PROSE_GATE.search(text):
         return
@@ -367,6 +372,8 @@ def _prose_passwords(text: str) -> Iterator[Finding]:
         if name == "pin" or name.endswith("code"):
             if not (value.isdigit() and 4 <= len(value) <= 8) or is_placeholder(value):
                 continue
+            if _MEETING.search(text[max(0, match.start() - 80) : match.start()]):
+                continue  # a meeting's join code is shared with every invitee
         elif not _looks_like_password(value, strict=strict):
             continue
         start = match.start("value")
