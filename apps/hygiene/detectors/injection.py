@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from apps.hygiene.detectors.gates import mentions
 from apps.hygiene.findings import Finding
 
 _I = re.IGNORECASE
@@ -265,81 +266,176 @@ _SELF_REFERENCE = re.compile(
     _I,
 )
 
-# Other languages: override, role and trigger phrases.
-_FOREIGN = re.compile(
+# Other languages: override, role and trigger phrases, each with the words its matches
+# contain (one large alternation would cost more than every other detector together).
+_FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
     # Spanish
-    r"\b(?:ignora|ignore|olvida|olvide|descarta|omite)[ \t]+(?:todas[ \t]+)?(?:las|tus|sus)"
-    r"[ \t]+(?:instrucciones|reglas|indicaciones)(?:[ \t]+(?:anteriores|previas))?"
-    r"|\b(?:ahora|a partir de ahora)[ \t]+(?:eres|serás|actúa como)\b"
-    r"|\bcuando[ \t]+(?:leas|veas|proceses|recibas|encuentres)[ \t]+(?:esto|esta nota|este "
-    r"mensaje|esta memoria|este texto)"
-    r"|\b(?:dile|dígale|diles|dígales)[ \t]+al?[ \t]+(?:usuario|cliente|usuaria)[ \t]+que\b"
-    r"|\b(?:sin|ningunas?)[ \t]+(?:restricciones|reglas|filtros|límites)\b[^.]{0,40}"
-    r"\b(?:responde|contesta|obedece)"
+    (
+        ("ignor", "olvid", "descarta", "omite"),
+        r"\b(?:ignora|ignore|olvida|olvide|descarta|omite)[ \t]+(?:todas[ \t]+)?(?:las|tus|sus)"
+        r"[ \t]+(?:instrucciones|reglas|indicaciones)(?:[ \t]+(?:anteriores|previas))?",
+    ),
+    (("ahora",), r"\b(?:ahora|a partir de ahora)[ \t]+(?:eres|serás|actúa como)\b"),
+    (
+        ("cuando",),
+        r"\bcuando[ \t]+(?:leas|veas|proceses|recibas|encuentres)[ \t]+(?:esto|esta nota|"
+        r"este mensaje|esta memoria|este texto)",
+    ),
+    (
+        ("dile", "dígale", "diles", "dígales"),
+        r"\b(?:dile|dígale|diles|dígales)[ \t]+al?[ \t]+(?:usuario|cliente|usuaria)[ \t]+que\b",
+    ),
+    (
+        ("sin ", "ningun"),
+        r"\b(?:sin|ningunas?)[ \t]+(?:restricciones|reglas|filtros|límites)\b[^.]{0,40}"
+        r"\b(?:responde|contesta|obedece)",
+    ),
     # Portuguese
-    r"|\b(?:ignore|ignora|esqueça|esquece|desconsidere)[ \t]+(?:todas[ \t]+)?(?:as|suas)"
-    r"[ \t]+(?:instruções|regras|orientações)(?:[ \t]+(?:anteriores|prévias))?"
-    r"|\b(?:agora[ \t]+(?:você|tu)[ \t]+(?:é|és)|a partir de agora[ \t]+(?:você|tu)"
-    r"[ \t]+(?:é|és|será))\b"
-    r"|\bquando[ \t]+(?:você[ \t]+)?(?:ler|leres|vir|processar)[ \t]+(?:isto|esta nota|esta "
-    r"mensagem|esta memória|este texto)"
-    r"|\b(?:diga|diz|conte)[ \t]+ao[ \t]+(?:usuário|utilizador|cliente)[ \t]+que\b"
+    (
+        ("ignor", "esque", "desconsider"),
+        r"\b(?:ignore|ignora|esqueça|esquece|desconsidere)[ \t]+(?:todas[ \t]+)?(?:as|suas)"
+        r"[ \t]+(?:instruções|regras|orientações)(?:[ \t]+(?:anteriores|prévias))?",
+    ),
+    (
+        ("agora",),
+        r"\b(?:agora[ \t]+(?:você|tu)[ \t]+(?:é|és)|a partir de agora[ \t]+(?:você|tu)"
+        r"[ \t]+(?:é|és|será))\b",
+    ),
+    (
+        ("quando",),
+        r"\bquando[ \t]+(?:você[ \t]+)?(?:ler|leres|vir|processar)[ \t]+(?:isto|esta nota|"
+        r"esta mensagem|esta memória|este texto)",
+    ),
+    (
+        (" ao ",),
+        r"\b(?:diga|diz|conte)[ \t]+ao[ \t]+(?:usuário|utilizador|cliente)[ \t]+que\b",
+    ),
     # French
-    r"|\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte de)[ \t]+(?:toutes[ \t]+)?"
-    r"(?:les|tes|vos)[ \t]+(?:instructions|consignes|règles|directives)"
-    r"(?:[ \t]+(?:précédentes|antérieures))?"
-    r"|\b(?:tu es|vous êtes)[ \t]+(?:maintenant|désormais)\b"
-    r"|\b(?:dis|dites)[ \t]+à[ \t]+l'utilisat(?:eur|rice)[ \t]+que\b"
-    r"|\b(?:quand|lorsque|dès que)[ \t]+(?:tu liras|vous lirez|tu lis|vous lisez)[ \t]+"
-    r"(?:ceci|ce message|cette note)"
+    (
+        ("ignor", "oubli", "ne tiens pas"),
+        r"\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte de)[ \t]+(?:toutes[ \t]+)?"
+        r"(?:les|tes|vos)[ \t]+(?:instructions|consignes|règles|directives)"
+        r"(?:[ \t]+(?:précédentes|antérieures))?",
+    ),
+    (("maintenant", "désormais"), r"\b(?:tu es|vous êtes)[ \t]+(?:maintenant|désormais)\b"),
+    (("dis", "dites"), r"\b(?:dis|dites)[ \t]+à[ \t]+l'utilisat(?:eur|rice)[ \t]+que\b"),
+    (
+        ("quand", "lorsque", "dès que"),
+        r"\b(?:quand|lorsque|dès que)[ \t]+(?:tu liras|vous lirez|tu lis|vous lisez)[ \t]+"
+        r"(?:ceci|ce message|cette note)",
+    ),
     # German
-    r"|\b(?:ignoriere|ignorieren Sie|vergiss|vergessen Sie|missachte)[ \t]+(?:alle[ \t]+)?"
-    r"(?:vorherigen|bisherigen|früheren|vorigen|deine|ihre|die)[ \t]+"
-    r"(?:\w+[ \t]+)?(?:Anweisungen|Regeln|Instruktionen|Vorgaben)"
-    r"|\b(?:du bist|Sie sind)[ \t]+(?:jetzt|ab sofort|nun)[ \t]+(?:ein|eine|der|die|kein)"
-    r"|\bwenn du (?:das|dies|diese Notiz|diese Nachricht|diesen Text) liest\b"
-    r"|\bab[ \t]+sofort[ \t]+(?:bist|antwortest|handelst|agierst|sprichst|spielst|reagierst)"
-    r"[ \t]+du\b"
-    r"|\bignorier(?:st|e|en)?[ \t]+(?:sämtliche|alle|deine|die|jegliche)[ \t]+"
-    r"(?:\w+[ \t]+)?\w*(?:richtlinien|regeln|anweisungen|vorgaben|instruktionen)"
-    r"|\b(?:sage|sag)[ \t]+dem[ \t]+(?:nutzer|benutzer|kunden)[ \t]+,?[ \t]*dass\b"
+    (
+        ("ignorier", "vergiss", "vergessen", "missacht"),
+        r"\b(?:ignoriere|ignorieren Sie|vergiss|vergessen Sie|missachte)[ \t]+(?:alle[ \t]+)?"
+        r"(?:vorherigen|bisherigen|früheren|vorigen|deine|ihre|die)[ \t]+"
+        r"(?:\w+[ \t]+)?(?:Anweisungen|Regeln|Instruktionen|Vorgaben)",
+    ),
+    (
+        ("du bist", "sie sind"),
+        r"\b(?:du bist|Sie sind)[ \t]+(?:jetzt|ab sofort|nun)[ \t]+(?:ein|eine|der|die|kein)",
+    ),
+    (
+        ("wenn du",),
+        r"\bwenn du (?:das|dies|diese Notiz|diese Nachricht|diesen Text) liest\b",
+    ),
+    (
+        ("sofort",),
+        r"\bab[ \t]+sofort[ \t]+(?:bist|antwortest|handelst|agierst|sprichst|spielst|"
+        r"reagierst)[ \t]+du\b",
+    ),
+    (
+        ("ignorier",),
+        r"\bignorier(?:st|e|en)?[ \t]+(?:sämtliche|alle|deine|die|jegliche)[ \t]+"
+        r"(?:\w+[ \t]+)?\w*(?:richtlinien|regeln|anweisungen|vorgaben|instruktionen)",
+    ),
+    (("sag",), r"\b(?:sage|sag)[ \t]+dem[ \t]+(?:nutzer|benutzer|kunden)[ \t]+,?[ \t]*dass\b"),
     # Italian
-    r"|\b(?:ignora|dimentica|trascura)[ \t]+(?:tutte[ \t]+)?(?:le|tue)[ \t]+"
-    r"(?:istruzioni|regole)(?:[ \t]+(?:precedenti|anteriori))?"
-    r"|\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"
-    r"|\bquando[ \t]+(?:leggi|leggerai|vedi)[ \t]+(?:questo|questa nota|questo messaggio)"
+    (
+        ("ignora", "dimentica", "trascura"),
+        r"\b(?:ignora|dimentica|trascura)[ \t]+(?:tutte[ \t]+)?(?:le|tue)[ \t]+"
+        r"(?:istruzioni|regole)(?:[ \t]+(?:precedenti|anteriori))?",
+    ),
+    ((" sei",), r"\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"),
+    (
+        ("quando",),
+        r"\bquando[ \t]+(?:leggi|leggerai|vedi)[ \t]+(?:questo|questa nota|questo messaggio)",
+    ),
     # Dutch
-    r"|\b(?:negeer|vergeet)[ \t]+(?:alle[ \t]+)?(?:vorige|eerdere|voorgaande|je|jouw)[ \t]+"
-    r"(?:instructies|regels)"
-    r"|\bje bent nu\b"
+    (
+        ("negeer", "vergeet"),
+        r"\b(?:negeer|vergeet)[ \t]+(?:alle[ \t]+)?(?:vorige|eerdere|voorgaande|je|jouw)[ \t]+"
+        r"(?:instructies|regels)",
+    ),
+    (("je bent nu",), r"\bje bent nu\b"),
     # Polish
-    r"|\b(?:zignoruj|ignoruj|zapomnij)[ \t]+(?:wszystkie[ \t]+)?(?:poprzednie[ \t]+)?"
-    r"(?:instrukcje|polecenia|zasady)"
+    (
+        ("ignoruj", "zapomnij"),
+        r"\b(?:zignoruj|ignoruj|zapomnij)[ \t]+(?:wszystkie[ \t]+)?(?:poprzednie[ \t]+)?"
+        r"(?:instrukcje|polecenia|zasady)",
+    ),
     # Turkish
-    r"|önceki[ \t]+(?:tüm[ \t]+)?talimatları[ \t]+(?:yok say|görmezden gel|unut)"
+    (("talimat",), r"önceki[ \t]+(?:tüm[ \t]+)?talimatları[ \t]+(?:yok say|görmezden gel|unut)"),
     # Russian, Ukrainian
-    r"|(?:игнорируй|проигнорируй|забудь|игноруй|забудь)[ \t]+(?:все[ \t]+|всі[ \t]+)?"
-    r"(?:предыдущие[ \t]+|попередні[ \t]+)?(?:инструкции|указания|правила|інструкції)"
-    r"|теперь ты\b"
+    (
+        ("игнор", "забудь"),
+        r"(?:игнорируй|проигнорируй|забудь|игноруй)[ \t]+(?:все[ \t]+|всі[ \t]+)?"
+        r"(?:предыдущие[ \t]+|попередні[ \t]+)?(?:инструкции|указания|правила|інструкції)",
+    ),
+    (("теперь ты",), r"теперь ты\b"),
     # Arabic, Persian, Hebrew, Hindi
-    r"|تجاهل[ \t]+(?:جميع[ \t]+|كل[ \t]+)?(?:التعليمات|الأوامر)"
-    r"|دستورالعمل\S*[ \t]+قبلی[ \t]+را[ \t]+نادیده"
-    r"|התעלם[ \t]+(?:מכל[ \t]+)?ה?הוראות"
-    r"|(?:पिछले|सभी)[ \t]+(?:सभी[ \t]+)?निर्देशों[ \t]+को[ \t]+(?:अनदेखा|नज़रअंदाज़|नजरअंदाज)"
+    (("تجاهل",), r"تجاهل[ \t]+(?:جميع[ \t]+|كل[ \t]+)?(?:التعليمات|الأوامر)"),
+    (("نادیده",), r"دستورالعمل\S*[ \t]+قبلی[ \t]+را[ \t]+نادیده"),
+    (("התעלם",), r"התעלם[ \t]+(?:מכל[ \t]+)?ה?הוראות"),
+    (
+        ("निर्देश",),
+        r"(?:पिछले|सभी)[ \t]+(?:सभी[ \t]+)?निर्देशों[ \t]+को[ \t]+(?:अनदेखा|नज़रअंदाज़|नजरअंदाज)",
+    ),
     # Chinese, Japanese, Korean
-    r"|(?:忽略|无视|忘记|忘掉|無視)(?:之前|以上|上面|先前|所有|你的|前面)+(?:的)?(?:所有)?"
-    r"(?:指令|指示|说明|規則|规则|提示)"
-    r"|你现在是|從現在開始你是|从现在开始你是|当你读到"
-    r"|(?:以前|これまで|前|上記)の(?:すべての)?(?:指示|命令|ルール)を(?:すべて)?(?:無視|忘れ)"
-    r"|あなたは今から"
-    r"|이전[ \t]*(?:의[ \t]*)?(?:모든[ \t]+)?(?:지시|명령|지침)(?:사항)?(?:을|를)?[ \t]*무시",
-    _I,
-)
-_FOREIGN_GATE = re.compile(
-    r"[^\x00-\x7f]|ignor|olvid|oubli|vergi|negeer|zapomn|ahora|agora|cuando|quando|wenn|"
-    r"sofort|\bdu\b|\btu\b|\bsei\b|\beres\b",
-    _I,
-)
+    (
+        ("忽略", "无视", "忘记", "忘掉", "無視"),
+        r"(?:忽略|无视|忘记|忘掉|無視)(?:之前|以上|上面|先前|所有|你的|前面)+(?:的)?(?:所有)?"
+        r"(?:指令|指示|说明|規則|规则|提示)",
+    ),
+    (("你现在是", "你是", "当你读到"), r"你现在是|從現在開始你是|从现在开始你是|当你读到"),
+    (
+        ("の",),
+        r"(?:以前|これまで|前|上記)の(?:すべての)?(?:指示|命令|ルール)を(?:すべて)?(?:無視|忘れ)"
+        r"|あなたは今から",
+    ),
+    (
+        ("무시",),
+        r"이전[ \t]*(?:의[ \t]*)?(?:모든[ \t]+)?(?:지시|명령|지침)(?:사항)?(?:을|를)?[ \t]*무시",
+    ),
+]
+_FOREIGN = [(words, re.compile(pattern, _I)) for words, pattern in _FOREIGN_PHRASES]
+# Words every match of each pattern contains (see gates.py).
+_OVERRIDE_WORDS = (
+    "ignor", "disregard", "forget", "overrid", "overrul", "bypass", "discard", "drop",
+    "abandon", "skip", "set aside", "follow", "instruction", "rules", "system", "admin",
+    "developer", "root", "sys", "im_start", "prompt", "configuration", "disable", "directive",
+    "guideline",
+)  # fmt: skip
+_ROLE_WORDS = (
+    "you are", "you're", " as ", "pretend", "imagine", "mode", "dan", "do anything",
+    "you have", "you now have", "your new", "role", "persona", "identity", "i am",
+    "character", "restriction", "rules", "limits", "filters", "guidelines", "ethics",
+    "morals", "censor",
+)  # fmt: skip
+_TOOL_WORDS = (
+    "<", '"tool', '"function', '"name', "call", "invoke", "use", "run", "execute",
+    "trigger", "action", "functions.", "curl", "wget", "rm -rf",
+)  # fmt: skip
+_EXFIL_WORDS = ("http", "@", "url", "link", "query", "image", "parameter", "=")
+_TRIGGER_WORDS = (
+    "when", "once", "as soon as", "next time", "first time", "after", "if ", "upon",
+    "the moment", "on reading", "on seeing", "on loading",
+)  # fmt: skip
+_SELF_WORDS = ("this", "these", "note", "message", "instruction")
+_FRAUD_WORDS = (
+    "bank", "account", "pay", "wire", "transfer", "gift", "crypto", "bitcoin", "password",
+    "credential", "login", "log in", "verify", "click", "link", "urgent", "changed",
+)  # fmt: skip
 
 
 def _is_discussion(text: str, start: int, end: int) -> bool:
@@ -352,8 +448,10 @@ def _is_discussion(text: str, start: int, end: int) -> bool:
 
 
 def _instruction_findings(
-    text: str, pattern: re.Pattern[str], kind: str, detector: str
+    text: str, pattern: re.Pattern[str], kind: str, detector: str, words: tuple[str, ...]
 ) -> Iterator[Finding]:
+    if not mentions(text, words):
+        return
     for match in pattern.finditer(text):
         if _is_discussion(text, match.start(), match.end()):
             continue
@@ -362,14 +460,18 @@ def _instruction_findings(
 
 
 def _overrides(text: str) -> Iterator[Finding]:
-    yield from _instruction_findings(text, _OVERRIDE, "override", "override_phrase")
+    yield from _instruction_findings(
+        text, _OVERRIDE, "override", "override_phrase", _OVERRIDE_WORDS
+    )
 
 
 def _role_hijacks(text: str) -> Iterator[Finding]:
-    yield from _instruction_findings(text, _ROLE_HIJACK, "role_hijack", "role_phrase")
+    yield from _instruction_findings(text, _ROLE_HIJACK, "role_hijack", "role_phrase", _ROLE_WORDS)
 
 
 def _tool_calls(text: str) -> Iterator[Finding]:
+    if not mentions(text, _TOOL_WORDS):
+        return
     for match in _TOOL_CALL.finditer(text):
         if _is_discussion(text, match.start(), match.end()):
             continue
@@ -424,7 +526,7 @@ def _exfiltration(text: str) -> Iterator[Finding]:
                     "injection", "exfiltration_link", match.start(), match.end(), "markdown_link"
                 )
     yield from _instruction_findings(
-        text, _EXFIL_INSTRUCTION, "exfiltration_link", "exfiltration_phrase"
+        text, _EXFIL_INSTRUCTION, "exfiltration_link", "exfiltration_phrase", _EXFIL_WORDS
     )
 
 
@@ -480,14 +582,16 @@ def _hidden(text: str) -> Iterator[Finding]:
 
 
 def _delayed(text: str) -> Iterator[Finding]:
-    yield from _instruction_findings(text, _DELAYED, "delayed_instruction", "trigger_phrase")
-    yield from _instruction_findings(text, _SELF_REFERENCE, "delayed_instruction", "self_addressed")
-    yield from _instruction_findings(text, _DELAYED_FRAUD, "delayed_instruction", "trigger_fraud")
+    kind = "delayed_instruction"
+    yield from _instruction_findings(text, _DELAYED, kind, "trigger_phrase", _TRIGGER_WORDS)
+    yield from _instruction_findings(text, _SELF_REFERENCE, kind, "self_addressed", _SELF_WORDS)
+    if mentions(text, _TRIGGER_WORDS):
+        yield from _instruction_findings(text, _DELAYED_FRAUD, kind, "trigger_fraud", _FRAUD_WORDS)
 
 
 def _foreign(text: str) -> Iterator[Finding]:
-    if _FOREIGN_GATE.search(text):
-        yield from _instruction_findings(text, _FOREIGN, "foreign_language", "foreign_phrase")
+    for words, pattern in _FOREIGN:
+        yield from _instruction_findings(text, pattern, "foreign_language", "foreign_phrase", words)
 
 
 DETECTORS = (_hidden, _overrides, _role_hijacks, _tool_calls, _exfiltration, _delayed, _foreign)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from apps.hygiene.detectors.gates import mentions
 from apps.hygiene.findings import Finding
 
 _PUNCT_END = ".,;:!?)"
@@ -382,6 +383,17 @@ _PASSPORT_LATER = re.compile(
     r"(?:is|:|#|=|-|es|est|ist|é)?[ \t]*(?P<value>[A-Z0-9]{1,3}[ ]?[0-9][A-Z0-9]{4,9})\b",
     re.IGNORECASE,
 )
+_PASSPORT_WORDS = (
+    "passport", "reisepass", "pasaporte", "passeport", "passaport", "paspoort", "paszport",
+    "паспорт", "护照", "パスポート",
+)  # fmt: skip
+_NAMED_ID_WORDS = (
+    "id", "national", "insurance", "ni ", "sin", "aadha", "bsn", "burgerservice",
+    "personnummer", "henkilö", "pesel", "curp", "rut", "run", "dni", "nie", "nif", "cpf",
+    "codice", "steuer", "personalausweis", "tax", "tin", "tfn", "nino", "my number",
+    "carte d'identité", "sécurité sociale", "cédula", "documento", "teudat", "emirates",
+    "hkid", "nric", "fin",
+)  # fmt: skip
 _NATIONAL_ID_GATE = re.compile(r"[A-Z]{2}|\d{3}[.-]\d{3}|\d[ ]?\d{2} ?\d{2}")
 
 
@@ -400,13 +412,14 @@ def _national_ids(text: str) -> Iterator[Finding]:
             if fresh(*match.span()) and _SSN_CUE.search(_sentence_before(text, match.start())):
                 seen.append(match.span())
                 yield Finding("pii", "ssn", match.start(), match.end(), "ssn_named")
-    for match in [*_PASSPORT.finditer(text), *_PASSPORT_LATER.finditer(text)]:
+    passports = mentions(text, _PASSPORT_WORDS)
+    for match in [*_PASSPORT.finditer(text), *_PASSPORT_LATER.finditer(text)] if passports else []:
         value = match.group("value")
         digits = sum(c.isdigit() for c in value)
         if digits >= 3 and len(value) >= 7 and fresh(*match.span("value")):
             seen.append(match.span("value"))
             yield Finding("pii", "passport", *match.span("value"), "passport_named")
-    for match in _NAMED_ID.finditer(text):
+    for match in _NAMED_ID.finditer(text) if mentions(text, _NAMED_ID_WORDS) else []:
         value = match.group("value").rstrip(" .-")
         if sum(c.isdigit() for c in value) < 5 or not fresh(*match.span("value")):
             continue
@@ -469,8 +482,16 @@ _BIRTHDAY_EVENT = re.compile(
 )
 
 
+_BIRTH_WORDS = (
+    "born", "birth", "dob", "d.o.b", "b.", "bday", "b-day", "geboren", "geb.", "geburts",
+    "né", "née", "naissance", "anniversaire", "nacid", "nacimiento", "cumpleaños", "nascid",
+    "nascimento", "aniversário", "nato", "nata", "nascita", "compleanno", "родил", "生日",
+    "生年月日",
+)  # fmt: skip
+
+
 def _dates_of_birth(text: str) -> Iterator[Finding]:
-    if not _BIRTH_CUE.search(text):
+    if not mentions(text, _BIRTH_WORDS) or not _BIRTH_CUE.search(text):
         return
     for match in _DATE.finditer(text):
         before = _sentence_before(text, match.start(), 70)
