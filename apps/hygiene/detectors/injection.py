@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from apps.hygiene.detectors.gates import mentions
+from apps.hygiene.detectors.gates import PhraseSet, mentions
 from apps.hygiene.findings import Finding
 
 _I = re.IGNORECASE
@@ -60,94 +60,176 @@ _DISCUSSION = re.compile(
 )
 _URL = re.compile(r"https?://\S+")
 
-_OVERRIDE = re.compile(
-    r"\b(?:ignore|disregard|forget|override|overrule|bypass|discard|drop|abandon|skip|"
-    r"set aside|do not follow|don't follow|stop following|no longer follow)"
-    r"[ \t]+(?:all[ \t]+|any[ \t]+|every[ \t]+|each[ \t]+|the[ \t]+|of[ \t]+|of your[ \t]+|"
-    r"your[ \t]+|my[ \t]+|these[ \t]+|those[ \t]+|everything[ \t]+|whatever[ \t]+)*"
-    r"(?:(?:previous|prior|above|earlier|preceding|former|original|initial|existing|old|"
-    r"current|system|safety|developer|default|standing|given|other|operator's|"
-    r"content|security|built-in)[ \t]+)*"
-    r"(?:instructions?|rules|directions|directives|guidelines|prompts?|system prompt|"
-    r"guardrails|restrictions|constraints|polic(?:y|ies)|programming|orders|commands|"
-    r"filters|safeguards|limitations|context|messages|you were told|you've been told|"
-    r"you have been told|that came before|above)\b"
-    r"|\b(?:new|updated|real|actual|true|revised|overriding|priority)[ \t]+"
-    r"(?:system[ \t]+)?(?:instructions?|directives?|rules|orders)[ \t]*(?::|follow|"
-    r"(?:are|take)[ \t]+(?:as follows|precedence|priority))"
-    r"|\b(?:your|the)[ \t]+(?:system prompt|instructions|rules)[ \t]+(?:has|have)[ \t]+"
-    r"(?:been[ \t]+)?(?:changed|updated|replaced|revoked|lifted|removed)"
-    r"|\b(?:system|admin|administrator|developer|root)[ \t]+(?:override|overrides|command)"
-    r"[ \t]*:"
-    r"|\[(?:system|admin|developer|sys)[ \t]*(?:message|note|override|instruction)?\][ \t]*:?"
-    r"|<\|?(?:im_start\|>[ \t]*system|system\|?>)"
-    r"|\bprint[ \t]+(?:out[ \t]+)?(?:your|the)[ \t]+(?:system prompt|instructions|"
-    r"hidden prompt|initial prompt)"
-    r"|\b(?:reveal|repeat|output|show|dump|leak)[ \t]+(?:your|the)[ \t]+"
-    r"(?:full[ \t]+|entire[ \t]+|hidden[ \t]+)?(?:system prompt|instructions|initial prompt|"
-    r"configuration)\b"
-    r"|#{2,}[ \t]*(?:new|updated|real|system)[ \t]+(?:instructions?|rules|prompt)\b"
-    r"|\b(?:previous|prior|above|earlier|old|original|initial|all other|your|the system)"
-    r"[ \t]+(?:instructions|rules|guidelines|prompts?|directives)[ \t]+(?:are|is|have been|"
-    r"were|has been)[ \t]+(?:now[ \t]+)?(?:obsolete|void|null|cancell?ed|revoked|invalid|"
-    r"superseded|overridden|no longer valid|no longer apply|outdated|deprecated|suspended|"
-    r"lifted|disabled)\b"
-    r"|\bdisable[ \t]+(?:your[ \t]+|all[ \t]+|the[ \t]+)*(?:safety|content)[ \t]+"
-    r"(?:filters?|checks|guidelines|rules)",
-    _I,
+
+# Each rule is a list of (words, pattern): the pattern runs only on a memory whose
+# lower-cased text contains one of its words (see gates.py).
+def _phrases(*rules: tuple[tuple[str, ...], str]) -> PhraseSet:
+    return PhraseSet([(words, re.compile(pattern, _I)) for words, pattern in rules])
+
+
+_OVERRIDE = _phrases(
+    (
+        (
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "overrul",
+            "bypass",
+            "discard",
+            "drop",
+            "abandon",
+            "skip",
+            "set aside",
+            "follow",
+        ),
+        r"\b(?:ignore|disregard|forget|override|overrule|bypass|discard|drop|abandon|skip|"
+        r"set aside|do not follow|don't follow|stop following|no longer follow)"
+        r"[ \t]+(?:all[ \t]+|any[ \t]+|every[ \t]+|each[ \t]+|the[ \t]+|of[ \t]+|of your[ \t]+|"
+        r"your[ \t]+|my[ \t]+|these[ \t]+|those[ \t]+|everything[ \t]+|whatever[ \t]+)*"
+        r"(?:(?:previous|prior|above|earlier|preceding|former|original|initial|existing|old|"
+        r"current|system|safety|developer|default|standing|given|other|operator's|"
+        r"content|security|built-in)[ \t]+)*"
+        r"(?:instructions?|rules|directions|directives|guidelines|prompts?|system prompt|"
+        r"guardrails|restrictions|constraints|polic(?:y|ies)|programming|orders|commands|"
+        r"filters|safeguards|limitations|context|messages|you were told|you've been told|"
+        r"you have been told|that came before|above)\b",
+    ),
+    (
+        ("instruction", "directive", "rules", "orders"),
+        r"\b(?:new|updated|real|actual|true|revised|overriding|priority)[ \t]+"
+        r"(?:system[ \t]+)?(?:instructions?|directives?|rules|orders)[ \t]*(?::|follow|"
+        r"(?:are|take)[ \t]+(?:as follows|precedence|priority))"
+        r"|\b(?:your|the)[ \t]+(?:system prompt|instructions|rules)[ \t]+(?:has|have)[ \t]+"
+        r"(?:been[ \t]+)?(?:changed|updated|replaced|revoked|lifted|removed)"
+        r"|\b(?:previous|prior|above|earlier|old|original|initial|all other|your|the system)"
+        r"[ \t]+(?:instructions|rules|guidelines|prompts?|directives)[ \t]+(?:are|is|have been|"
+        r"were|has been)[ \t]+(?:now[ \t]+)?(?:obsolete|void|null|cancell?ed|revoked|invalid|"
+        r"superseded|overridden|no longer valid|no longer apply|outdated|deprecated|suspended|"
+        r"lifted|disabled)\b",
+    ),
+    (
+        ("system", "admin", "developer", "root", "sys]", "im_start"),
+        r"\b(?:system|admin|administrator|developer|root)[ \t]+(?:override|overrides|command)"
+        r"[ \t]*:"
+        r"|\[(?:system|admin|developer|sys)[ \t]*(?:message|note|override|instruction)?\][ \t]*:?"
+        r"|<\|?(?:im_start\|>[ \t]*system|system\|?>)",
+    ),
+    (
+        ("prompt", "instructions", "configuration"),
+        r"\bprint[ \t]+(?:out[ \t]+)?(?:your|the)[ \t]+(?:system prompt|instructions|"
+        r"hidden prompt|initial prompt)"
+        r"|\b(?:reveal|repeat|output|show|dump|leak)[ \t]+(?:your|the)[ \t]+"
+        r"(?:full[ \t]+|entire[ \t]+|hidden[ \t]+)?(?:system prompt|instructions|initial prompt|"
+        r"configuration)\b",
+    ),
+    (("##",), r"#{2,}[ \t]*(?:new|updated|real|system)[ \t]+(?:instructions?|rules|prompt)\b"),
+    (
+        ("disable",),
+        r"\bdisable[ \t]+(?:your[ \t]+|all[ \t]+|the[ \t]+)*(?:safety|content)[ \t]+"
+        r"(?:filters?|checks|guidelines|rules)",
+    ),
 )
-_ROLE_HIJACK = re.compile(
-    r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
-    r"(?:an?[ \t]+|the[ \t]+|my[ \t]+|in[ \t]+\w+[ \t]+mode|acting|playing|operating|"
-    r"allowed|free|unrestricted|unfiltered|uncensored|jailbroken|bound|[\"'“‘]|"
-    r"(?-i:[A-Z][\w-]+)(?![ \t]+(?:on|in|at|to|for|of|from)\b))"
-    r"|\b(?:from|starting)[ \t]+(?:now|this point|this moment|here|today)[ \t]+on(?:wards)?,?"
-    r"[ \t]+you(?:[ \t]+are|'re|[ \t]+will be|[ \t]+shall be|[ \t]+act as|"
-    r"[ \t]+must act as|[ \t]+play)\b(?![ \t]+to\b)"
-    r"|\b(?:an?|the)[ \t]+(?:ai|assistant|model|chatbot|bot|llm|version of yourself)[ \t]+"
-    r"(?:with|that has|having|without)[ \t]+(?:no|any)[ \t]+(?:restrictions|rules|limits|"
-    r"filters|guidelines|ethics|morals|censorship)"
-    r"|\b(?:stay|remain|keep)[ \t]+in[ \t]+character\b|\b(?:never|do not|don't)[ \t]+"
-    r"break[ \t]+character\b"
-    r"|\b(?:act|behave|respond|operate)[ \t]+as[ \t]+(?:if you (?:are|were)[ \t]+)?"
-    r"(?:an?[ \t]+)?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|"
-    r"different|new)\b"
-    r"|\b(?:pretend|imagine)[ \t]+(?:to be|that you are|you are|you're)[ \t]+[^.]{0,60}?"
-    r"(?:without|no)[ \t]+(?:any[ \t]+)?(?:restrictions|rules|limits|filters|guidelines)"
-    r"|\b(?:enter|enable|activate|switch to)[ \t]+(?:developer|dev|god|admin|debug|"
-    r"unrestricted|jailbreak|DAN)[ \t]+mode\b"
-    r"|\bDAN[ \t]+(?:mode|prompt)|\bdo anything now\b"
-    r"|\byou[ \t]+(?:have|now have)[ \t]+no[ \t]+(?:restrictions|rules|limits|guidelines|"
-    r"filters|ethical)"
-    r"|\byour[ \t]+new[ \t]+(?:role|persona|identity|name|purpose|objective|task|goal)[ \t]+"
-    r"(?:is|:)"
-    r"|\b(?:assume|adopt|take on)[ \t]+(?:the[ \t]+)?(?:role|persona|identity)[ \t]+of[ \t]+"
-    r"(?:an?[ \t]+)?(?:unrestricted|system|admin|administrator|root|developer|hacker)"
-    r"|\bI[ \t]+am[ \t]+(?:your|the)[ \t]+(?:developer|creator|administrator|admin|owner|"
-    r"operator|system)\b[^.]{0,40}\b(?:must|will|have to|obey|comply)",
-    _I,
+_ROLE_HIJACK = _phrases(
+    (
+        ("you are",),
+        r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
+        r"(?:an?[ \t]+|the[ \t]+|my[ \t]+|in[ \t]+\w+[ \t]+mode|acting|playing|operating|"
+        r"allowed|free|unrestricted|unfiltered|uncensored|jailbroken|bound|[\"'“‘]|"
+        r"(?-i:[A-Z][\w-]+)(?![ \t]+(?:on|in|at|to|for|of|from)\b))",
+    ),
+    (
+        (" on",),
+        r"\b(?:from|starting)[ \t]+(?:now|this point|this moment|here|today)[ \t]+on(?:wards)?,?"
+        r"[ \t]+you(?:[ \t]+are|'re|[ \t]+will be|[ \t]+shall be|[ \t]+act as|"
+        r"[ \t]+must act as|[ \t]+play)\b(?![ \t]+to\b)",
+    ),
+    (
+        ("restriction", "rules", "limits", "filters", "guidelines", "ethic", "morals", "censor"),
+        r"\b(?:an?|the)[ \t]+(?:ai|assistant|model|chatbot|bot|llm|version of yourself)[ \t]+"
+        r"(?:with|that has|having|without)[ \t]+(?:no|any)[ \t]+(?:restrictions|rules|limits|"
+        r"filters|guidelines|ethics|morals|censorship)"
+        r"|\b(?:pretend|imagine)[ \t]+(?:to be|that you are|you are|you're)[ \t]+[^.]{0,60}?"
+        r"(?:without|no)[ \t]+(?:any[ \t]+)?(?:restrictions|rules|limits|filters|guidelines)"
+        r"|\byou[ \t]+(?:have|now have)[ \t]+no[ \t]+(?:restrictions|rules|limits|guidelines|"
+        r"filters|ethical)",
+    ),
+    (
+        ("character",),
+        r"\b(?:stay|remain|keep)[ \t]+in[ \t]+character\b|\b(?:never|do not|don't)[ \t]+"
+        r"break[ \t]+character\b",
+    ),
+    (
+        (" as ",),
+        r"\b(?:act|behave|respond|operate)[ \t]+as[ \t]+(?:if you (?:are|were)[ \t]+)?"
+        r"(?:an?[ \t]+)?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|"
+        r"different|new)\b",
+    ),
+    (
+        ("mode", "dan ", "do anything"),
+        r"\b(?:enter|enable|activate|switch to)[ \t]+(?:developer|dev|god|admin|debug|"
+        r"unrestricted|jailbreak|DAN)[ \t]+mode\b"
+        r"|\bDAN[ \t]+(?:mode|prompt)|\bdo anything now\b",
+    ),
+    (
+        ("your new", "role", "persona", "identity"),
+        r"\byour[ \t]+new[ \t]+(?:role|persona|identity|name|purpose|objective|task|goal)[ \t]+"
+        r"(?:is|:)"
+        r"|\b(?:assume|adopt|take on)[ \t]+(?:the[ \t]+)?(?:role|persona|identity)[ \t]+of[ \t]+"
+        r"(?:an?[ \t]+)?(?:unrestricted|system|admin|administrator|root|developer|hacker)",
+    ),
+    (
+        ("i am",),
+        r"\bI[ \t]+am[ \t]+(?:your|the)[ \t]+(?:developer|creator|administrator|admin|owner|"
+        r"operator|system)\b[^.]{0,40}\b(?:must|will|have to|obey|comply)",
+    ),
 )
-_TOOL_CALL = re.compile(
+_TOOL_TAG = re.compile(
     r"<\/?(?:tool_call|tool_use|function_call|function_calls|invoke|antml:invoke|tool|"
-    r"tool_code|execute|action)\b[^>]*>"
-    r"|\"(?:tool|tool_name|function|function_call|name)\"[ \t]*:[ \t]*\"(?:\w+\.)?"
-    r"(?:send|email|post|delete|remove|transfer|upload|forward|exec|run|shell|http|fetch|"
-    r"write|create|update|pay|share|invite|grant)\w*\"[^}]{0,200}\"(?:arguments|args|"
-    r"parameters|input)\""
-    r"|\b(?:call|invoke|use|run|execute|trigger)[ \t]+(?:the[ \t]+)?`?(?:\w+[._])?"
-    r"(?:send_?\w*|email\w*|delete_?\w*|transfer\w*|upload\w*|forward\w*|exec\w*|shell|"
-    r"http_?\w*|fetch_?url|web_?request|run_?command|bash|python|curl|wget|"
-    r"write_?file|make_?payment|share_?\w*|create_?user|grant_?\w*)`?[ \t]+"
-    r"(?:tool|function|command|action|api)\b"
-    r"|\"tool_calls\"[ \t]*:[ \t]*\[|\"function\"[ \t]*:[ \t]*\{[ \t]*\"name\"[ \t]*:"
-    r"|\bAction:[ \t]*\w+[ \t]*\n[ \t]*Action Input:"
-    r"|\bfunctions\.\w+\([^)]{0,200}\)"
-    r"|\b(?:tool|function)[ \t]+call[ \t]*:[ \t]*\w+\("
-    r"|\b(?:run|execute)[ \t]+(?:this|the following)[ \t]+(?:command|shell command|code|"
-    r"script)[^.:]{0,30}:"
-    r"|\b(?:curl|wget)[ \t]+[^\n]{0,80}\|[ \t]*(?:ba|z)?sh\b"
-    r"|\brm[ \t]+-rf[ \t]+[/~]",
+    r"tool_code|execute|action)\b[^>]*>",
     _I,
+)
+_TOOL_CALL = _phrases(
+    (
+        ('"',),
+        r"\"(?:tool|tool_name|function|function_call|name)\"[ \t]*:[ \t]*\"(?:\w+\.)?"
+        r"(?:send|email|post|delete|remove|transfer|upload|forward|exec|run|shell|http|fetch|"
+        r"write|create|update|pay|share|invite|grant)\w*\"[^}]{0,200}\"(?:arguments|args|"
+        r"parameters|input)\""
+        r"|\"tool_calls\"[ \t]*:[ \t]*\[|\"function\"[ \t]*:[ \t]*\{[ \t]*\"name\"[ \t]*:",
+    ),
+    (
+        (" tool", " function", " command", " action", " api"),
+        r"\b(?:call|invoke|use|run|execute|trigger)[ \t]+(?:the[ \t]+)?`?(?:\w+[._])?"
+        r"(?:send_?\w*|email\w*|delete_?\w*|transfer\w*|upload\w*|forward\w*|exec\w*|shell|"
+        r"http_?\w*|fetch_?url|web_?request|run_?command|bash|python|curl|wget|"
+        r"write_?file|make_?payment|share_?\w*|create_?user|grant_?\w*)`?[ \t]+"
+        r"(?:tool|function|command|action|api)\b",
+    ),
+    (
+        ("action:", "functions.", "call:"),
+        r"\bAction:[ \t]*\w+[ \t]*\n[ \t]*Action Input:"
+        r"|\bfunctions\.\w+\([^)]{0,200}\)"
+        r"|\b(?:tool|function)[ \t]+call[ \t]*:[ \t]*\w+\(",
+    ),
+    (
+        (
+            "this command",
+            "following command",
+            "this shell",
+            "following shell",
+            "this code",
+            "following code",
+            "this script",
+            "following script",
+        ),
+        r"\b(?:run|execute)[ \t]+(?:this|the following)[ \t]+(?:command|shell command|code|"
+        r"script)[^.:]{0,30}:",
+    ),
+    (
+        ("curl", "wget", "rm -rf"),
+        r"\b(?:curl|wget)[ \t]+[^\n]{0,80}\|[ \t]*(?:ba|z)?sh\b|\brm[ \t]+-rf[ \t]+[/~]",
+    ),
 )
 # Imperative sending of private data somewhere: "send the user's API keys to ...".
 _EXFIL_INSTRUCTION = re.compile(
@@ -215,29 +297,34 @@ _ADDRESSES_MODEL = re.compile(
 )
 
 # Instructions that wait for a trigger.
-_DELAYED = re.compile(
-    r"\b(?:when(?:ever)?|once|as soon as|the (?:next|first) time|next time|after|if|upon|"
-    r"the moment)[ \t]+(?:you|an? (?:ai|assistant|model|agent|llm|bot)|the (?:ai|assistant|"
-    r"model|agent|llm|bot)|any (?:ai|assistant|model|agent|llm))[ \t]+"
-    r"(?:\w+[ \t]+){0,2}?"
-    r"(?:read|reads|see|sees|load|loads|retrieve|retrieves|recall|recalls|process|"
-    r"processes|encounter|encounters|find|finds|come across|parse|parses|summari[sz]e|"
-    r"summari[sz]es|are (?:reading|shown|given|asked to summari[sz]e)|get to|reach)"
-    r"[ \t]+(?:this|these|that|the following|this memory|this note|this message|this text|"
-    r"this document|this line|it)\b"
-    r"|\b(?:upon|on|after)[ \t]+(?:reading|seeing|loading|retrieving|recalling|"
-    r"processing|encountering)[ \t]+(?:this|these)\b"
-    r"|\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+"
-    r"(?:the user|a user|any user|anyone|someone|somebody|they|he|she|the customer|a customer"
-    r"|\w+)[ \t]+(?:asks?|mentions?|says?|types?|writes?|brings? up|requests?|inquires?|"
-    r"enquires?)\b[^.\n]{0,80}?,?[ \t]+(?:you[ \t]+(?:must|should|will|are to)[ \t]+)?"
-    r"(?:(?:secretly|quietly|silently|immediately|also|instead|first)[ \t]+)?"
-    r"(?:tell (?:them|him|her|the user) (?:that|to)|say (?:that|it)|claim|insist|"
-    r"reply (?:that|with (?:the|their|his|her))|respond (?:that|with (?:the|their|his|her))|"
-    r"send|forward|reveal|leak|share (?:the|their|his|her|all)|email (?:the|their|"
-    r"his|her|all)|delete|wipe|transfer|ignore|disregard|recommend|redirect|direct them|"
-    r"include (?:the|this|a) link|output (?:the|your)|give (?:them|him|her) (?:the|your))\b",
-    _I,
+_DELAYED = _phrases(
+    (
+        ("this", "these", "that", "the following", " it"),
+        r"\b(?:when(?:ever)?|once|as soon as|the (?:next|first) time|next time|after|if|upon|"
+        r"the moment)[ \t]+(?:you|an? (?:ai|assistant|model|agent|llm|bot)|the (?:ai|assistant|"
+        r"model|agent|llm|bot)|any (?:ai|assistant|model|agent|llm))[ \t]+"
+        r"(?:\w+[ \t]+){0,2}?"
+        r"(?:read|reads|see|sees|load|loads|retrieve|retrieves|recall|recalls|process|"
+        r"processes|encounter|encounters|find|finds|come across|parse|parses|summari[sz]e|"
+        r"summari[sz]es|are (?:reading|shown|given|asked to summari[sz]e)|get to|reach)"
+        r"[ \t]+(?:this|these|that|the following|this memory|this note|this message|this text|"
+        r"this document|this line|it)\b"
+        r"|\b(?:upon|on|after)[ \t]+(?:reading|seeing|loading|retrieving|recalling|"
+        r"processing|encountering)[ \t]+(?:this|these)\b",
+    ),
+    (
+        ("ask", "mention", "say", "type", "write", "bring", "request", "inquire", "enquire"),
+        r"\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+"
+        r"(?:the user|a user|any user|anyone|someone|somebody|they|he|she|the customer|"
+        r"a customer|\w+)[ \t]+(?:asks?|mentions?|says?|types?|writes?|brings? up|requests?|"
+        r"inquires?|enquires?)\b[^.\n]{0,80}?,?[ \t]+(?:you[ \t]+(?:must|should|will|are to)"
+        r"[ \t]+)?(?:(?:secretly|quietly|silently|immediately|also|instead|first)[ \t]+)?"
+        r"(?:tell (?:them|him|her|the user) (?:that|to)|say (?:that|it)|claim|insist|"
+        r"reply (?:that|with (?:the|their|his|her))|respond (?:that|with (?:the|their|his|her))|"
+        r"send|forward|reveal|leak|share (?:the|their|his|her|all)|email (?:the|their|"
+        r"his|her|all)|delete|wipe|transfer|ignore|disregard|recommend|redirect|direct them|"
+        r"include (?:the|this|a) link|output (?:the|your)|give (?:them|him|her) (?:the|your))\b",
+    ),
 )
 # A trigger on what someone says, then a payload a preference never asks for: money
 # moved, details "changed", credentials, links to follow.
@@ -271,7 +358,7 @@ _SELF_REFERENCE = re.compile(
 _FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
     # Spanish
     (
-        ("ignor", "olvid", "descarta", "omite"),
+        ("instrucciones", "reglas", "indicaciones"),
         r"\b(?:ignora|ignore|olvida|olvide|descarta|omite)[ \t]+(?:todas[ \t]+)?(?:las|tus|sus)"
         r"[ \t]+(?:instrucciones|reglas|indicaciones)(?:[ \t]+(?:anteriores|previas))?",
     ),
@@ -282,17 +369,17 @@ _FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
         r"este mensaje|esta memoria|este texto)",
     ),
     (
-        ("dile", "dígale", "diles", "dígales"),
+        ("usuario", "usuaria", "cliente"),
         r"\b(?:dile|dígale|diles|dígales)[ \t]+al?[ \t]+(?:usuario|cliente|usuaria)[ \t]+que\b",
     ),
     (
-        ("sin ", "ningun"),
+        ("restricciones", "reglas", "filtros", "límites"),
         r"\b(?:sin|ningunas?)[ \t]+(?:restricciones|reglas|filtros|límites)\b[^.]{0,40}"
         r"\b(?:responde|contesta|obedece)",
     ),
     # Portuguese
     (
-        ("ignor", "esque", "desconsider"),
+        ("instruções", "regras", "orientações"),
         r"\b(?:ignore|ignora|esqueça|esquece|desconsidere)[ \t]+(?:todas[ \t]+)?(?:as|suas)"
         r"[ \t]+(?:instruções|regras|orientações)(?:[ \t]+(?:anteriores|prévias))?",
     ),
@@ -312,21 +399,30 @@ _FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
     ),
     # French
     (
-        ("ignor", "oubli", "ne tiens pas"),
+        (
+            "ignorez",
+            "ignores",
+            "oublie",
+            "ne tiens pas",
+            "ignore les",
+            "ignore toutes",
+            "ignore tes",
+            "ignore vos",
+        ),
         r"\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte de)[ \t]+(?:toutes[ \t]+)?"
         r"(?:les|tes|vos)[ \t]+(?:instructions|consignes|règles|directives)"
         r"(?:[ \t]+(?:précédentes|antérieures))?",
     ),
     (("maintenant", "désormais"), r"\b(?:tu es|vous êtes)[ \t]+(?:maintenant|désormais)\b"),
-    (("dis", "dites"), r"\b(?:dis|dites)[ \t]+à[ \t]+l'utilisat(?:eur|rice)[ \t]+que\b"),
+    (("dis à", "dites à"), r"\b(?:dis|dites)[ \t]+à[ \t]+l'utilisat(?:eur|rice)[ \t]+que\b"),
     (
-        ("quand", "lorsque", "dès que"),
+        ("tu liras", "vous lirez", "tu lis", "vous lisez"),
         r"\b(?:quand|lorsque|dès que)[ \t]+(?:tu liras|vous lirez|tu lis|vous lisez)[ \t]+"
         r"(?:ceci|ce message|cette note)",
     ),
     # German
     (
-        ("ignorier", "vergiss", "vergessen", "missacht"),
+        ("anweisungen", "regeln", "instruktionen", "vorgaben"),
         r"\b(?:ignoriere|ignorieren Sie|vergiss|vergessen Sie|missachte)[ \t]+(?:alle[ \t]+)?"
         r"(?:vorherigen|bisherigen|früheren|vorigen|deine|ihre|die)[ \t]+"
         r"(?:\w+[ \t]+)?(?:Anweisungen|Regeln|Instruktionen|Vorgaben)",
@@ -349,28 +445,31 @@ _FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
         r"\bignorier(?:st|e|en)?[ \t]+(?:sämtliche|alle|deine|die|jegliche)[ \t]+"
         r"(?:\w+[ \t]+)?\w*(?:richtlinien|regeln|anweisungen|vorgaben|instruktionen)",
     ),
-    (("sag",), r"\b(?:sage|sag)[ \t]+dem[ \t]+(?:nutzer|benutzer|kunden)[ \t]+,?[ \t]*dass\b"),
+    (
+        ("sag dem", "sage dem"),
+        r"\b(?:sage|sag)[ \t]+dem[ \t]+(?:nutzer|benutzer|kunden)[ \t]+,?[ \t]*dass\b",
+    ),
     # Italian
     (
-        ("ignora", "dimentica", "trascura"),
+        ("istruzioni", "regole"),
         r"\b(?:ignora|dimentica|trascura)[ \t]+(?:tutte[ \t]+)?(?:le|tue)[ \t]+"
         r"(?:istruzioni|regole)(?:[ \t]+(?:precedenti|anteriori))?",
     ),
-    ((" sei",), r"\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"),
+    (("ora sei", "adesso sei", "in poi sei"), r"\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"),
     (
         ("quando",),
         r"\bquando[ \t]+(?:leggi|leggerai|vedi)[ \t]+(?:questo|questa nota|questo messaggio)",
     ),
     # Dutch
     (
-        ("negeer", "vergeet"),
+        ("instructies", "regels"),
         r"\b(?:negeer|vergeet)[ \t]+(?:alle[ \t]+)?(?:vorige|eerdere|voorgaande|je|jouw)[ \t]+"
         r"(?:instructies|regels)",
     ),
     (("je bent nu",), r"\bje bent nu\b"),
     # Polish
     (
-        ("ignoruj", "zapomnij"),
+        ("instrukcje", "polecenia", "zasady"),
         r"\b(?:zignoruj|ignoruj|zapomnij)[ \t]+(?:wszystkie[ \t]+)?(?:poprzednie[ \t]+)?"
         r"(?:instrukcje|polecenia|zasady)",
     ),
@@ -408,24 +507,8 @@ _FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
         r"이전[ \t]*(?:의[ \t]*)?(?:모든[ \t]+)?(?:지시|명령|지침)(?:사항)?(?:을|를)?[ \t]*무시",
     ),
 ]
-_FOREIGN = [(words, re.compile(pattern, _I)) for words, pattern in _FOREIGN_PHRASES]
+_FOREIGN = _phrases(*_FOREIGN_PHRASES)
 # Words every match of each pattern contains (see gates.py).
-_OVERRIDE_WORDS = (
-    "ignor", "disregard", "forget", "overrid", "overrul", "bypass", "discard", "drop",
-    "abandon", "skip", "set aside", "follow", "instruction", "rules", "system", "admin",
-    "developer", "root", "sys", "im_start", "prompt", "configuration", "disable", "directive",
-    "guideline",
-)  # fmt: skip
-_ROLE_WORDS = (
-    "you are", "you're", " as ", "pretend", "imagine", "mode", "dan", "do anything",
-    "you have", "you now have", "your new", "role", "persona", "identity", "i am",
-    "character", "restriction", "rules", "limits", "filters", "guidelines", "ethics",
-    "morals", "censor",
-)  # fmt: skip
-_TOOL_WORDS = (
-    "<", '"tool', '"function', '"name', "call", "invoke", "use", "run", "execute",
-    "trigger", "action", "functions.", "curl", "wget", "rm -rf",
-)  # fmt: skip
 _EXFIL_WORDS = ("http", "@", "url", "link", "query", "image", "parameter", "=")
 _TRIGGER_WORDS = (
     "when", "once", "as soon as", "next time", "first time", "after", "if ", "upon",
@@ -436,6 +519,10 @@ _FRAUD_WORDS = (
     "bank", "account", "pay", "wire", "transfer", "gift", "crypto", "bitcoin", "password",
     "credential", "login", "log in", "verify", "click", "link", "urgent", "changed",
 )  # fmt: skip
+
+_EXFIL = PhraseSet([(_EXFIL_WORDS, _EXFIL_INSTRUCTION)])
+_SELF = PhraseSet([(_SELF_WORDS, _SELF_REFERENCE)])
+_FRAUD = PhraseSet([(_FRAUD_WORDS, _DELAYED_FRAUD)])
 
 
 def _is_discussion(text: str, start: int, end: int) -> bool:
@@ -448,35 +535,30 @@ def _is_discussion(text: str, start: int, end: int) -> bool:
 
 
 def _instruction_findings(
-    text: str, pattern: re.Pattern[str], kind: str, detector: str, words: tuple[str, ...]
+    text: str, phrases: PhraseSet, kind: str, detector: str
 ) -> Iterator[Finding]:
-    if not mentions(text, words):
-        return
-    for match in pattern.finditer(text):
-        if _is_discussion(text, match.start(), match.end()):
-            continue
-        left, right = _sentence(text, match.start(), match.end())
-        yield Finding("injection", kind, left, right, detector)
+    for pattern in phrases.candidates(text):
+        for match in pattern.finditer(text):
+            if _is_discussion(text, match.start(), match.end()):
+                continue
+            left, right = _sentence(text, match.start(), match.end())
+            yield Finding("injection", kind, left, right, detector)
 
 
 def _overrides(text: str) -> Iterator[Finding]:
-    yield from _instruction_findings(
-        text, _OVERRIDE, "override", "override_phrase", _OVERRIDE_WORDS
-    )
+    yield from _instruction_findings(text, _OVERRIDE, "override", "override_phrase")
 
 
 def _role_hijacks(text: str) -> Iterator[Finding]:
-    yield from _instruction_findings(text, _ROLE_HIJACK, "role_hijack", "role_phrase", _ROLE_WORDS)
+    yield from _instruction_findings(text, _ROLE_HIJACK, "role_hijack", "role_phrase")
 
 
 def _tool_calls(text: str) -> Iterator[Finding]:
-    if not mentions(text, _TOOL_WORDS):
-        return
-    for match in _TOOL_CALL.finditer(text):
-        if _is_discussion(text, match.start(), match.end()):
-            continue
-        if match.group().startswith("<"):
-            # A tag: the call runs to its closing tag (or the end of the paragraph).
+    if "<" in text:
+        for match in _TOOL_TAG.finditer(text):
+            if _is_discussion(text, match.start(), match.end()):
+                continue
+            # A tag: the call runs to its closing tag (or the end of the sentence).
             tag = re.match(r"</?([\w:]+)", match.group())
             name = tag.group(1) if tag else ""
             close = text.find(f"</{name}>", match.end())
@@ -486,9 +568,7 @@ def _tool_calls(text: str) -> Iterator[Finding]:
                 else _sentence(text, match.start(), match.end())[1]
             )
             yield Finding("injection", "tool_call", match.start(), end, "tool_markup")
-            continue
-        left, right = _sentence(text, match.start(), match.end())
-        yield Finding("injection", "tool_call", left, right, "tool_phrase")
+    yield from _instruction_findings(text, _TOOL_CALL, "tool_call", "tool_phrase")
 
 
 def _carries_data(url: str) -> bool:
@@ -525,9 +605,7 @@ def _exfiltration(text: str) -> Iterator[Finding]:
                 yield Finding(
                     "injection", "exfiltration_link", match.start(), match.end(), "markdown_link"
                 )
-    yield from _instruction_findings(
-        text, _EXFIL_INSTRUCTION, "exfiltration_link", "exfiltration_phrase", _EXFIL_WORDS
-    )
+    yield from _instruction_findings(text, _EXFIL, "exfiltration_link", "exfiltration_phrase")
 
 
 def _is_ordinary_joiner(text: str, at: int) -> bool:
@@ -583,15 +661,15 @@ def _hidden(text: str) -> Iterator[Finding]:
 
 def _delayed(text: str) -> Iterator[Finding]:
     kind = "delayed_instruction"
-    yield from _instruction_findings(text, _DELAYED, kind, "trigger_phrase", _TRIGGER_WORDS)
-    yield from _instruction_findings(text, _SELF_REFERENCE, kind, "self_addressed", _SELF_WORDS)
-    if mentions(text, _TRIGGER_WORDS):
-        yield from _instruction_findings(text, _DELAYED_FRAUD, kind, "trigger_fraud", _FRAUD_WORDS)
+    yield from _instruction_findings(text, _SELF, kind, "self_addressed")
+    if not mentions(text, _TRIGGER_WORDS):
+        return
+    yield from _instruction_findings(text, _DELAYED, kind, "trigger_phrase")
+    yield from _instruction_findings(text, _FRAUD, kind, "trigger_fraud")
 
 
 def _foreign(text: str) -> Iterator[Finding]:
-    for words, pattern in _FOREIGN:
-        yield from _instruction_findings(text, pattern, "foreign_language", "foreign_phrase", words)
+    yield from _instruction_findings(text, _FOREIGN, "foreign_language", "foreign_phrase")
 
 
 DETECTORS = (_hidden, _overrides, _role_hijacks, _tool_calls, _exfiltration, _delayed, _foreign)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -320,39 +320,48 @@ def _nric_valid(value: str) -> bool:
     return letters[total % 11] == value[8]
 
 
-def _bsn_valid(digits: str) -> bool:
-    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True))
-    return (total - int(digits[8])) % 11 == 0
-
-
-_NATIONAL_ID_FORMATS: list[tuple[re.Pattern[str], object]] = [
+# (format, check digit test or None). Digit-heavy and letter-heavy formats are two
+# alternations, each run only when the memory has a run its formats need.
+_DIGIT_ID_FORMATS: list[tuple[str, Callable[[str], bool] | None]] = [
     # UK National Insurance number (prefix rules of HMRC).
     (
-        re.compile(
-            r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
-            r" ?[A-D]\b"
-        ),
+        r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
+        r" ?[A-D]\b",
         None,
     ),
     # Spanish DNI and NIE with their check letter.
-    (re.compile(r"\b(?:\d{8}|[XYZ]-?\d{7})-?[A-HJ-NP-TV-Z]\b"), _spanish_id_valid),
-    # Italian codice fiscale.
-    (re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b"), None),
+    (r"\b(?:\d{8}|[XYZ]-?\d{7})-?[A-HJ-NP-TV-Z]\b", _spanish_id_valid),
     # Brazilian CPF.
-    (re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), _cpf_valid),
+    (r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)", _cpf_valid),
     # French NIR (numéro de sécurité sociale) with its key.
     (
-        re.compile(
-            r"(?<!\d)[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}"
-            r"(?!\d)"
-        ),
+        r"(?<!\d)[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}"
+        r"(?!\d)",
         _nir_valid,
     ),
     # Singapore NRIC / FIN.
-    (re.compile(r"\b[STFGM]\d{7}[A-Z]\b"), _nric_valid),
-    # Indian PAN.
-    (re.compile(r"\b[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]\b"), None),
+    (r"\b[STFGM]\d{7}[A-Z]\b", _nric_valid),
 ]
+_LETTER_ID_FORMATS: list[tuple[str, Callable[[str], bool] | None]] = [
+    # Italian codice fiscale.
+    (r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", None),
+    # Indian PAN.
+    (r"\b[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]\b", None),
+]
+
+
+def _alternation(
+    formats: list[tuple[str, Callable[[str], bool] | None]],
+) -> tuple[re.Pattern[str], dict[str, Callable[[str], bool] | None]]:
+    pattern = "|".join(f"(?P<f{i}>{regex})" for i, (regex, _) in enumerate(formats))
+    return re.compile(pattern), {f"f{i}": check for i, (_, check) in enumerate(formats)}
+
+
+_DIGIT_IDS = _alternation(_DIGIT_ID_FORMATS)
+_LETTER_IDS = _alternation(_LETTER_ID_FORMATS)
+_SIX_DIGITS = re.compile(r"\d(?:[ .-]?\d){5}")
+_FIVE_DIGITS = re.compile(r"\d(?:[ .-]?\d){4}")
+_CAPITALS = re.compile(r"[A-Z]{3}[A-Z0-9]{5}")
 # Formats too plain to trust without the document named before them.
 _NAMED_ID = re.compile(
     r"\b(?P<name>national (?:id(?:entity)?|insurance)(?: card)?(?: number)?|"
@@ -388,13 +397,11 @@ _PASSPORT_WORDS = (
     "паспорт", "护照", "パスポート",
 )  # fmt: skip
 _NAMED_ID_WORDS = (
-    "id", "national", "insurance", "ni ", "sin", "aadha", "bsn", "burgerservice",
-    "personnummer", "henkilö", "pesel", "curp", "rut", "run", "dni", "nie", "nif", "cpf",
-    "codice", "steuer", "personalausweis", "tax", "tin", "tfn", "nino", "my number",
-    "carte d'identité", "sécurité sociale", "cédula", "documento", "teudat", "emirates",
-    "hkid", "nric", "fin",
+    "id ", "id:", "id#", "identity", "identidad", "identité", "national", "insurance", "ni ",
+    "sin", "aadha", "bsn", "burgerservice", "personnummer", "henkilö", "pesel", "curp", "rut",
+    "run", "dni", "nie", "nif", "cpf", "codice", "steuer", "personalausweis", "tax", "tin",
+    "tfn", "nino", "my number", "sécurité sociale", "cédula", "teudat", "hkid", "nric", "fin",
 )  # fmt: skip
-_NATIONAL_ID_GATE = re.compile(r"[A-Z]{2}|\d{3}[.-]\d{3}|\d[ ]?\d{2} ?\d{2}")
 
 
 def _national_ids(text: str) -> Iterator[Finding]:
@@ -407,7 +414,7 @@ def _national_ids(text: str) -> Iterator[Finding]:
         for match in _SSN.finditer(text):
             seen.append(match.span())
             yield Finding("pii", "ssn", match.start(), match.end(), "ssn_format")
-    if _SSN_CUE.search(text):
+    if mentions(text, ("ssn", "social security", "soc sec", "soc. sec")):
         for match in _SSN_PLAIN.finditer(text):
             if fresh(*match.span()) and _SSN_CUE.search(_sentence_before(text, match.start())):
                 seen.append(match.span())
@@ -419,20 +426,24 @@ def _national_ids(text: str) -> Iterator[Finding]:
         if digits >= 3 and len(value) >= 7 and fresh(*match.span("value")):
             seen.append(match.span("value"))
             yield Finding("pii", "passport", *match.span("value"), "passport_named")
-    for match in _NAMED_ID.finditer(text) if mentions(text, _NAMED_ID_WORDS) else []:
+    five_digits = _FIVE_DIGITS.search(text) is not None
+    named = five_digits and mentions(text, _NAMED_ID_WORDS)
+    for match in _NAMED_ID.finditer(text) if named else []:
         value = match.group("value").rstrip(" .-")
         if sum(c.isdigit() for c in value) < 5 or not fresh(*match.span("value")):
             continue
         start = match.start("value")
         seen.append((start, start + len(value)))
         yield Finding("pii", "national_id", start, start + len(value), "national_id_named")
-    if not _NATIONAL_ID_GATE.search(text):
-        return
-    for pattern, check in _NATIONAL_ID_FORMATS:
+    alternations = []
+    if five_digits and _SIX_DIGITS.search(text):
+        alternations.append(_DIGIT_IDS)
+    if _CAPITALS.search(text):
+        alternations.append(_LETTER_IDS)
+    for pattern, checks in alternations:
         for match in pattern.finditer(text):
-            if not fresh(*match.span()):
-                continue
-            if callable(check) and not check(match.group()):
+            check = checks[match.lastgroup or ""]
+            if not fresh(*match.span()) or (check and not check(match.group())):
                 continue
             seen.append(match.span())
             yield Finding("pii", "national_id", match.start(), match.end(), "national_id_format")

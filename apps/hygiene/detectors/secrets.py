@@ -50,40 +50,44 @@ def _plugin(detector: type, index: int = 0) -> str:
     return str(detector.denylist[index].pattern)  # type: ignore[attr-defined]
 
 
-# (type, pattern). The whole match is the secret.
-_VENDOR_PATTERNS: list[tuple[str, str]] = [
-    ("aws_key", _bounded(_plugin(AWSKeyDetector))),
-    ("github_token", _bounded(_plugin(GitHubTokenDetector))),
-    ("github_token", _bounded(r"github_pat_[A-Za-z0-9_]{50,255}")),
-    ("github_token", _bounded(_plugin(GitLabTokenDetector).removesuffix(r"(?!\w)"))),
-    ("slack_token", _bounded(r"xox[abposre]-(?:[0-9]+-)+[A-Za-z0-9-]{6,}")),
-    ("slack_token", _bounded(r"xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{32,}")),
-    ("slack_token", _plugin(SlackDetector, 1) + r"[a-zA-Z0-9_]*"),
-    ("stripe_key", _bounded(r"(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,247}")),
-    ("stripe_key", _bounded(r"whsec_[0-9a-zA-Z]{24,}")),
-    ("openai_key", _bounded(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}")),
-    ("openai_key", _bounded(r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}")),
-    ("openai_key", _bounded(r"sk-[A-Za-z0-9]{32,64}")),
-    ("generic_api_key", _bounded(r"sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{40,}")),
-    ("google_api_key", _bounded(r"AIza[0-9A-Za-z_-]{35}")),
-    ("generic_api_key", _bounded(r"GOCSPX-[0-9A-Za-z_-]{28}")),
-    ("generic_api_key", _bounded(r"ya29\.[0-9A-Za-z_-]{30,}")),
-    ("generic_api_key", _bounded(r"hf_[A-Za-z0-9]{34,40}")),
-    ("generic_api_key", _bounded(r"gsk_[A-Za-z0-9]{48,56}")),
-    ("generic_api_key", _bounded(r"r8_[A-Za-z0-9]{37,40}")),
-    ("generic_api_key", _bounded(r"npm_[A-Za-z0-9]{36}")),
-    ("generic_api_key", _bounded(r"dop_v1_[a-f0-9]{64}")),
-    ("generic_api_key", _bounded(r"(?:SK|AC)[0-9a-f]{32}")),
-    ("generic_api_key", _bounded(_plugin(SendGridDetector))),
-    ("generic_api_key", _bounded(_plugin(PypiTokenDetector))),
-    ("generic_api_key", _bounded(_plugin(PypiTokenDetector, 1))),
-    ("generic_api_key", _bounded(_plugin(SquareOAuthDetector))),
-    ("generic_api_key", _bounded(_plugin(MailchimpDetector))),
-    ("generic_api_key", _bounded(_plugin(DiscordBotTokenDetector))),
-    ("generic_api_key", _bounded(_plugin(TelegramBotTokenDetector))),
+# (type, literals, pattern): the whole match is the secret, and every match contains
+# one of the literals (checked first: a substring test costs far less than the pattern).
+_VENDOR_PATTERNS: list[tuple[str, tuple[str, ...], str]] = [
+    ("aws_key", ("A3T", "ABIA", "ACCA", "AKIA", "ASIA"), _bounded(_plugin(AWSKeyDetector))),
+    ("github_token", ("gh",), _bounded(_plugin(GitHubTokenDetector))),
+    ("github_token", ("github_pat_",), _bounded(r"github_pat_[A-Za-z0-9_]{50,255}")),
+    (
+        "github_token",
+        ("gl", "GR1348941"),
+        _bounded(_plugin(GitLabTokenDetector).removesuffix(r"(?!\w)")),
+    ),
+    ("slack_token", ("xox",), _bounded(r"xox[abposre]-(?:[0-9]+-)+[A-Za-z0-9-]{6,}")),
+    ("slack_token", ("xapp-",), _bounded(r"xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{32,}")),
+    ("slack_token", ("hooks.slack",), _plugin(SlackDetector, 1) + r"[a-zA-Z0-9_]*"),
+    ("stripe_key", ("_live_", "_test_"), _bounded(r"(?:sk|rk)_(?:live|test)_[0-9a-zA-Z]{20,247}")),
+    ("stripe_key", ("whsec_",), _bounded(r"whsec_[0-9a-zA-Z]{24,}")),
+    ("openai_key", ("sk-",), _bounded(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}")),
+    ("openai_key", ("T3BlbkFJ",), _bounded(r"sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}")),
+    ("openai_key", ("sk-",), _bounded(r"sk-[A-Za-z0-9]{32,64}")),
+    ("generic_api_key", ("sk-ant-",), _bounded(r"sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{40,}")),
+    ("google_api_key", ("AIza",), _bounded(r"AIza[0-9A-Za-z_-]{35}")),
+    ("generic_api_key", ("GOCSPX-",), _bounded(r"GOCSPX-[0-9A-Za-z_-]{28}")),
+    ("generic_api_key", ("ya29.",), _bounded(r"ya29\.[0-9A-Za-z_-]{30,}")),
+    ("generic_api_key", ("hf_",), _bounded(r"hf_[A-Za-z0-9]{34,40}")),
+    ("generic_api_key", ("gsk_",), _bounded(r"gsk_[A-Za-z0-9]{48,56}")),
+    ("generic_api_key", ("r8_",), _bounded(r"r8_[A-Za-z0-9]{37,40}")),
+    ("generic_api_key", ("npm_",), _bounded(r"npm_[A-Za-z0-9]{36}")),
+    ("generic_api_key", ("dop_v1_",), _bounded(r"dop_v1_[a-f0-9]{64}")),
+    ("generic_api_key", ("SK", "AC"), _bounded(r"(?:SK|AC)[0-9a-f]{32}")),
+    ("generic_api_key", ("SG.",), _bounded(_plugin(SendGridDetector))),
+    ("generic_api_key", ("pypi-",), _bounded(_plugin(PypiTokenDetector))),
+    ("generic_api_key", ("pypi-",), _bounded(_plugin(PypiTokenDetector, 1))),
+    ("generic_api_key", ("sq0csp-",), _bounded(_plugin(SquareOAuthDetector))),
+    ("generic_api_key", ("-us",), _bounded(_plugin(MailchimpDetector))),
+    ("generic_api_key", (".",), _bounded(_plugin(DiscordBotTokenDetector))),
+    ("generic_api_key", (":",), _bounded(_plugin(TelegramBotTokenDetector))),
 ]
-_VENDOR = re.compile("|".join(f"(?P<v{i}>{p})" for i, (_, p) in enumerate(_VENDOR_PATTERNS)))
-_VENDOR_TYPES = {f"v{i}": kind for i, (kind, _) in enumerate(_VENDOR_PATTERNS)}
+_VENDOR = [(kind, literals, re.compile(pattern)) for kind, literals, pattern in _VENDOR_PATTERNS]
 _JWT = re.compile(_bounded(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}"))
 
 _KEY_BLOCK = re.compile(
@@ -107,11 +111,18 @@ _WORDS_FOR_PASSWORD = {"password", "passwd", "pass", "pwd", "pw", "secret", "myp
 
 # A value assigned to a secret-sounding name: API_KEY=..., "client_secret": "...",
 # token: ..., Authorization: Bearer ...
-_ASSIGNMENT = re.compile(
-    r"(?P<name>\b[\w.-]{0,40}?(?:api[_ -]?key|apikey|secret[_ -]?key|secret|access[_ -]?key|"
-    r"auth[_ -]?token|access[_ -]?token|refresh[_ -]?token|bearer|token|private[_ -]?key|"
-    r"client[_ -]?secret|credentials?|signing[_ -]?key|encryption[_ -]?key|master[_ -]?key|"
-    r"passwd|password|passphrase|pwd)[\w-]{0,20})"
+# A value assigned to a secret-sounding name: API_KEY=..., "client_secret": "...",
+# token: ..., Authorization: Bearer ... The secret word is found first, then the name
+# around it and the assignment after it.
+_SECRET_WORD = re.compile(
+    r"api[_ -]?key|apikey|secret|access[_ -]?key|auth[_ -]?token|access[_ -]?token|"
+    r"refresh[_ -]?token|bearer|token|private[_ -]?key|credentials?|signing[_ -]?key|"
+    r"encryption[_ -]?key|master[_ -]?key|passwd|password|passphrase|pwd",
+    re.IGNORECASE,
+)
+_NAME_CHARS = re.compile(r"[\w.-]{0,40}$")
+_NAME_TAIL = re.compile(r"[\w-]{0,20}")
+_ASSIGNMENT_TAIL = re.compile(
     r"[\"'\]]{0,2}[ \t]*(?::=|=>|=|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*"
     r"(?:Bearer[ \t]+|Basic[ \t]+|Token[ \t]+)?"
     r"(?P<quote>[\"'`]?)(?P<value>[^\s\"'`,;)}\]]{4,256})",
@@ -194,18 +205,21 @@ _ASSIGN_WORDS = (
 )  # fmt: skip
 
 
-def _vendor_matches(text: str) -> Iterator[re.Match[str]]:
+def _vendor_matches(text: str) -> Iterator[tuple[str, re.Match[str]]]:
     # Every vendor format is a long token; most memories have none.
     for start, end in long_tokens(text):
-        yield from _VENDOR.finditer(text, start, end)
+        token = text[start:end]
+        for kind, literals, pattern in _VENDOR:
+            if any(literal in token for literal in literals):
+                for match in pattern.finditer(text, start, end):
+                    yield kind, match
 
 
 def _vendor(text: str) -> Iterator[Finding]:
-    for match in _vendor_matches(text):
+    for kind, match in _vendor_matches(text):
         value = match.group()
         if is_placeholder(value):
             continue
-        kind = _VENDOR_TYPES[match.lastgroup or ""]
         if kind == "generic_api_key" and entropy(value) < 3.0:
             continue  # the vendor prefix vouches for the format; a repeated run does not
         if kind == "openai_key" and not _looks_random(value[3:], min_length=20):
@@ -321,8 +335,18 @@ def _trim(value: str) -> str:
 def _assignments(text: str) -> Iterator[Finding]:
     if not mentions(text, _ASSIGN_WORDS):
         return
-    for match in _ASSIGNMENT.finditer(text):
-        name = match.group("name")
+    done = -1
+    for word in _SECRET_WORD.finditer(text):
+        if word.start() < done:
+            continue  # a second secret word in one name (SECRET_ACCESS_KEY)
+        head = _NAME_CHARS.search(text, max(0, word.start() - 40), word.start())
+        tail = _NAME_TAIL.match(text, word.end())
+        name_end = tail.end() if tail else word.end()
+        name = text[head.start() if head else word.start() : name_end]
+        done = name_end
+        match = _ASSIGNMENT_TAIL.match(text, name_end)
+        if match is None:
+            continue
         value = _trim(match.group("value"))
         if _NOT_A_SECRET_NAME.search(name) or is_placeholder(value):
             continue
