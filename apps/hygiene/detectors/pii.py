@@ -528,32 +528,97 @@ _PLACE_TAIL = (
     r"(?:,?[ \t]+(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|"
     r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d))?"
 )
-_ADDRESSES = [
+# (words every match contains, pattern); see gates.py.
+_ADDRESSES: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
     # 221B Baker Street, London NW1 6XE / 1600 Elm Ave, Apt 4, Springfield, IL 62704
-    re.compile(
-        rf"(?<![\w-])(?:(?:flat|apt|apartment|unit)[ \t]+\w+,?[ \t]+)?\d{{1,5}}[A-Za-z]?"
-        rf"(?:[-/]\d{{1,4}})?[ \t]+(?:[NSEW]\.?[ \t]+)?"
-        rf"(?:[A-Z][\w'.-]*[ \t]+){{1,3}}(?:{_STREET_TYPES})\b\.?{_UNIT}{_PLACE_TAIL}",
-        re.IGNORECASE,
+    (
+        tuple(f" {kind}" for kind in _STREET_TYPES.split("|")),
+        re.compile(
+            rf"(?<![\w-])\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,4}})?[ \t]+(?:[NSEW]\.?[ \t]+)?"
+            rf"(?:[A-Z][\w'.-]*[ \t]+){{1,3}}(?:{_STREET_TYPES})\b\.?{_UNIT}{_PLACE_TAIL}",
+            re.IGNORECASE,
+        ),
     ),
     # Hauptstraße 12, 10115 Berlin / Keizersgracht 123, 1015 CJ Amsterdam
-    re.compile(
-        r"\b[A-ZÄÖÜ][\wäöüßéè-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|"
-        r"laan|straat|gracht|plein|kade|vej|gade|gatan|gata|veien|vägen)"
-        r"[ \t]+\d{1,4}[a-z]?(?:,?[ \t]+\d{4,5}(?:[ \t]?[A-Z]{2})?[ \t]+[A-ZÄÖÜ][\wäöüß-]+)?"
+    (
+        (
+            "straße",
+            "strasse",
+            "str.",
+            "weg ",
+            "gasse",
+            "platz",
+            "allee",
+            "ring ",
+            "damm",
+            "ufer",
+            "laan",
+            "straat",
+            "gracht",
+            "plein",
+            "kade",
+            "vej ",
+            "gade",
+            "gatan",
+            "gata ",
+            "veien",
+            "vägen",
+        ),
+        re.compile(
+            r"\b[A-ZÄÖÜ][\wäöüßéè-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|"
+            r"ufer|laan|straat|gracht|plein|kade|vej|gade|gatan|gata|veien|vägen)"
+            r"[ \t]+\d{1,4}[a-z]?(?:,?[ \t]+\d{4,5}(?:[ \t]?[A-Z]{2})?[ \t]+[A-ZÄÖÜ][\wäöüß-]+)?"
+        ),
     ),
     # 12 rue de la Paix, 75002 Paris
-    re.compile(
-        r"\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|boulevard|bd|place|impasse|allée|"
-        r"chemin|quai|cours|route)[ \t]+[\w'’ -]{2,40}?(?:,?[ \t]+\d{5}[ \t]+[A-Z][\w-]+)",
-        re.IGNORECASE,
+    (
+        (
+            "rue ",
+            "avenue",
+            "boulevard",
+            "bd ",
+            "place",
+            "impasse",
+            "allée",
+            "chemin",
+            "quai",
+            "cours",
+            "route",
+        ),
+        re.compile(
+            r"\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|boulevard|bd|place|impasse|"
+            r"allée|chemin|quai|cours|route)[ \t]+[\w'’ -]{2,40}?(?:,?[ \t]+\d{5}[ \t]+"
+            r"[A-Z][\w-]+)",
+            re.IGNORECASE,
+        ),
     ),
-    # Calle Mayor 5, 28013 Madrid / Via Roma 10, 00184 Roma / Rua Augusta 100
-    re.compile(
-        r"\b(?:calle|c/|avenida|avda\.|paseo|plaza|via|viale|piazza|corso|rua|travessa|largo|"
-        r"carrer|ulica|ul\.)[ \t]+[\w'’ .-]{2,40}?,?[ \t]+(?:n[ºo°]\.?[ \t]*)?\d{1,4}[a-z]?"
-        r"(?:,[ \t]*\d{1,2}[ºª]?[ \t]*\w?)?(?:,?[ \t]+\d{4,5}(?:-\d{3})?[ \t]+[A-Z][\w-]+)?",
-        re.IGNORECASE,
+    # Calle Mayor 5, 28013 Madrid / Via Roma 10, 00184 Roma / Rua Augusta 100. Written
+    # with a capital: "via" and "largo" are English words too.
+    (
+        (
+            "calle",
+            "c/",
+            "avenida",
+            "avda.",
+            "paseo",
+            "plaza",
+            "via ",
+            "viale",
+            "piazza",
+            "corso",
+            "rua ",
+            "travessa",
+            "largo",
+            "carrer",
+            "ulica",
+            "ul.",
+        ),
+        re.compile(
+            r"\b(?:Calle|C/|Avenida|Avda\.|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Travessa|"
+            r"Largo|Carrer|[Uu]lica|ul\.)[ \t]+[\w'’ .-]{2,40}?,?[ \t]+(?:n[ºo°]\.?[ \t]*)?"
+            r"\d{1,4}[a-z]?(?:,[ \t]*\d{1,2}[ºª]?[ \t]*\w?)?"
+            r"(?:,?[ \t]+\d{4,5}(?:-\d{3})?[ \t]+[A-Z][\w-]+)?"
+        ),
     ),
 ]
 _HOME_CUE = re.compile(
@@ -579,7 +644,9 @@ def _addresses(text: str) -> Iterator[Finding]:
     if not _ADDRESS_GATE.search(text):
         return
     taken: list[tuple[int, int]] = []
-    for pattern in _ADDRESSES:
+    for words, pattern in _ADDRESSES:
+        if not mentions(text, words):
+            continue
         for match in pattern.finditer(text):
             start, end = match.span()
             value = match.group()
