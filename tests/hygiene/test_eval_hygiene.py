@@ -35,7 +35,7 @@ def tiny_cases() -> list[dict]:
                 label(one, KEY, "secret", "aws_key"),
                 label(one, "hunter", "secret", "password_in_text"),
             ],
-        },  # fmt: skip
+        },
         {"id": "t2", "content": "Tomás likes green tea.", "labels": []},
         # pii labelled on a name the scanner does not flag: a pii FN.
         {"id": "t3", "content": three, "labels": [label(three, "Marguerite", "pii", "email")]},
@@ -49,7 +49,7 @@ def tiny_cases() -> list[dict]:
             "labels": [
                 label(six, "teo.marsh@quillmail.org", "pii", "email"),
             ],
-        },  # fmt: skip
+        },
     ]
 
 
@@ -106,9 +106,13 @@ def test_it_refuses_a_bad_json_line_and_names_it(tmp_path):
 
 
 def test_it_refuses_offsets_outside_the_content_and_names_the_line(tmp_path):
-    case = {"id": "x9", "content": "short", "labels": [
-        {"category": "pii", "type": "email", "start": 2, "end": 40},
-    ]}  # fmt: skip
+    case = {
+        "id": "x9",
+        "content": "short",
+        "labels": [
+            {"category": "pii", "type": "email", "start": 2, "end": 40},
+        ],
+    }
     path = write(tmp_path, [json.dumps(tiny_cases()[1]), json.dumps(case)])
     with pytest.raises(CommandError, match=r"line 2 \(x9\): label offsets 2-40 do not fit"):
         run(path)
