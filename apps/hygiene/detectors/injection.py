@@ -93,7 +93,16 @@ _OVERRIDE = _phrases(
         r"(?:instructions?|rules|directions|directives|guidelines|prompts?|system prompt|"
         r"guardrails|restrictions|constraints|polic(?:y|ies)|programming|orders|commands|"
         r"filters|safeguards|limitations|context|messages|you were told|you've been told|"
-        r"you have been told|that came before|above)\b",
+        r"you have been told|that came before|above)\b"
+        # "ignore the previous instructions about the seating plan": a person's own
+        # instructions, scoped to a topic or attributed to whoever gave them.
+        r"(?![ \t]+(?:about|for|on|regarding)[ \t]+(?:the|her|his|their|my|our)[ \t]"
+        r"|[ \t]+(?:she|he|they|I|we)[ \t]+(?:gave|sent|wrote|left|made|had))",
+    ),
+    (
+        ("user",),
+        r"\b(?:ignore|disregard|skip)[ \t]+(?:the[ \t]+)?user'?s?[ \t]+(?:actual[ \t]+)?"
+        r"(?:question|request|message|prompt|query)[^.\n]{0,40}\binstead\b",
     ),
     (
         ("instruction", "directive", "rules", "orders"),
@@ -134,6 +143,9 @@ _ROLE_HIJACK = _phrases(
     (
         ("you are",),
         r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
+        r"(?!(?:an?|the|my)[ \t]+(?:owner|co-?owner|member|contact|subscriber|participant|"
+        r"attendee|organi[sz]er|host|editor|viewer|reviewer|assignee|approver|admin of|"
+        r"administrator of)\b)"
         r"(?:an?[ \t]+|the[ \t]+|my[ \t]+|in[ \t]+\w+[ \t]+mode|acting|playing|operating|"
         r"allowed|free|unrestricted|unfiltered|uncensored|jailbroken|bound|[\"'“‘]|"
         r"(?-i:[A-Z][\w-]+)(?![ \t]+(?:on|in|at|to|for|of|from)\b))",
@@ -204,7 +216,8 @@ _TOOL_CALL = _phrases(
         r"(?:send_?\w*|email\w*|delete_?\w*|transfer\w*|upload\w*|forward\w*|exec\w*|shell|"
         r"http_?\w*|fetch_?url|web_?request|run_?command|bash|python|curl|wget|"
         r"write_?file|make_?payment|share_?\w*|create_?user|grant_?\w*)`?[ \t]+"
-        r"(?:tool|function|command|action|api)\b",
+        r"(?:tool|function|command|action|api)(?:[ \t]+(?:with|using|passing|and|to)\b|"
+        r"[ \t]*[:(])",
     ),
     (
         ("action:", "functions.", "call:"),
@@ -316,14 +329,19 @@ _DELAYED = _phrases(
         ("ask", "mention", "say", "type", "write", "bring", "request", "inquire", "enquire"),
         r"\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+"
         r"(?:the user|a user|any user|anyone|someone|somebody|they|he|she|the customer|"
-        r"a customer|\w+)[ \t]+(?:asks?|mentions?|says?|types?|writes?|brings? up|requests?|"
-        r"inquires?|enquires?)\b[^.\n]{0,80}?,?[ \t]+(?:you[ \t]+(?:must|should|will|are to)"
-        r"[ \t]+)?(?:(?:secretly|quietly|silently|immediately|also|instead|first)[ \t]+)?"
+        r"a customer|\w+)[ \t]+(?:(?:ever|next|again|later|first)[ \t]+)?(?:asks?|mentions?|"
+        r"says?|types?|writes?|brings? up|requests?|inquires?|enquires?)\b[^.\n]{0,80}?,?"
+        r"[ \t]+(?:you[ \t]+(?:must|should|will|are to)[ \t]+)?"
+        r"(?:(?:secretly|quietly|silently)[ \t]+\w+|(?:(?:immediately|also|instead|first)[ \t]+)?"
         r"(?:tell (?:them|him|her|the user) (?:that|to)|say (?:that|it)|claim|insist|"
         r"reply (?:that|with (?:the|their|his|her))|respond (?:that|with (?:the|their|his|her))|"
-        r"send|forward|reveal|leak|share (?:the|their|his|her|all)|email (?:the|their|"
-        r"his|her|all)|delete|wipe|transfer|ignore|disregard|recommend|redirect|direct them|"
-        r"include (?:the|this|a) link|output (?:the|your)|give (?:them|him|her) (?:the|your))\b",
+        r"reveal|leak|(?:send|forward|share|email|upload|post)[ \t]+(?:them[ \t]+|him[ \t]+|"
+        r"her[ \t]+)?(?:all|every|the user's|their|his|her|the)[ \t]+(?:\w+[ \t]+)?"
+        r"(?:passwords?|credentials|data|files|messages|history|memories|contacts|details|"
+        r"keys|tokens|documents|emails)|(?:delete|wipe)[ \t]+(?:all|every|their|his|her)|"
+        r"transfer (?:money|funds|\$)|ignore (?:your|the|all|previous)|disregard|"
+        r"(?:redirect|direct) (?:them|him|her) to|include (?:the|this|a) link|"
+        r"output (?:the|your)|give (?:them|him|her) (?:the|your) (?:password|credentials|key)))\b",
     ),
 )
 # A trigger on what someone says, then a payload a preference never asks for: money

@@ -29,8 +29,18 @@ def _window(text: str, start: int, end: int, before: int = 60, after: int = 30) 
 def _sentence_before(text: str, start: int, reach: int = 80) -> str:
     """The text before `start` back to the sentence start (at most `reach` chars)."""
     head = text[max(0, start - reach) : start]
-    cut = max(head.rfind(". "), head.rfind("\n"), head.rfind("; "), head.rfind("! "))
+    cut = max(head.rfind("\n"), head.rfind("; "), head.rfind("! "))
+    for stop in _SENTENCE_STOP.finditer(head):
+        cut = max(cut, stop.start())
     return head[cut + 1 :].lower() if cut >= 0 else head.lower()
+
+
+_SENTENCE_STOP = re.compile(r"(?<!\b\w)\.\s")  # not after an initial ("b. 1984", "J. Doe")
+
+
+def _sentence_after(text: str, end: int, reach: int = 80) -> str:
+    """The text after `end` up to the sentence end (at most `reach` chars)."""
+    return re.split(r"\.\s|\n|;\s|!\s", text[end : end + reach])[0].lower()
 
 
 # ---------------------------------------------------------------- email
@@ -193,6 +203,8 @@ def _phones(text: str) -> Iterator[Finding]:
         digits = sum(c.isdigit() for c in candidate)
         if not 7 <= digits <= 15 or _DATE_LIKE.match(candidate.strip()):
             continue
+        if len(re.findall(r"(?<!\d)\d(?!\d)", candidate)) > 1:
+            continue  # "4 8 15 16 23 42": numbers in a row, not one number
         before = _sentence_before(text, match.start(), 60)
         international = candidate.lstrip("(").startswith(("+", "00"))
         spaced = bool(re.search(r"\d[ ().-]+\d", candidate))
@@ -524,9 +536,9 @@ _STREET_TYPES = (
 _UNIT = r"(?:,?[ \t]+(?:apt|apartment|unit|suite|ste|flat|fl|floor|#)\.?[ \t]*#?[\w-]+)?"
 _PLACE_TAIL = (
     r"(?:,[ \t]*[A-Z][\w'.-]*(?:[ \t]+[A-Z][\w'.-]*){0,2}){0,2}"
-    r"(?:,?[ \t]+[A-Z]{2})?"
+    r"(?-i:(?:,?[ \t]+[A-Z]{2})?"
     r"(?:,?[ \t]+(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|"
-    r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d))?"
+    r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d))?)"
 )
 # (words every match contains, pattern); see gates.py.
 _ADDRESSES: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
@@ -634,7 +646,7 @@ _PUBLIC_PLACE = re.compile(
     r"stadium|arena|station|airport|library|park|church|hospital|clinic|pharmacy|gym|"
     r"school|university|campus|embassy|consulate|company|bank|branch|bakery|bistro|"
     r"salon|studio|center|centre|hall|club|tavern|brewery|cowork\w*|meetup|event|"
-    r"located|our (?:new )?office)\b",
+    r"located|our (?:new )?office|viewing|open house|for sale|for rent|listing)\b",
     re.IGNORECASE,
 )
 _ADDRESS_GATE = re.compile(r"\d")
@@ -688,7 +700,8 @@ _SERVER_CUE = re.compile(
     r"\b(?:server|host|instance|droplet|ec2|vm|vps|load balancer|lb|dns|a record|"
     r"nameserver|resolver|endpoint|gateway|proxy|cluster|node|deploy\w*|prod\w*|staging|"
     r"api|cdn|router|subnet|cidr|firewall|allowlist|whitelist|blocklist|bastion|"
-    r"database|db|mail server|smtp|ntp)\b",
+    r"database|db|mail server|smtp|ntp|runs on|running on|hosted|behind|grafana|"
+    r"kubernetes|k8s|nginx|vpc|static ip|elastic ip|public ip of the)\b",
     re.IGNORECASE,
 )
 _PERSON_IP_CUE = re.compile(
@@ -722,7 +735,9 @@ def _ip_addresses(text: str) -> Iterator[Finding]:
         before = text[max(0, match.start() - 25) : match.start()]
         if _VERSION_CUE.search(before):
             continue
-        sentence = _sentence_before(text, match.start(), 100)
+        sentence = (
+            _sentence_before(text, match.start(), 100) + " " + _sentence_after(text, match.end())
+        )
         if _SERVER_CUE.search(sentence) and not _PERSON_IP_CUE.search(sentence):
             continue
         yield Finding("pii", "ip_address", match.start(), match.end(), "public_ip")
