@@ -188,3 +188,30 @@ def test_it_flags_a_third_set_in_fresh_wording(text, category):
 )
 def test_it_leaves_a_third_set_of_look_alikes_alone(text):
     assert scan(text) == [], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Storage: DefaultEndpointsProtocol=https;AccountName=kemiphotos;AccountKey="
+        "q8Vn3XbL0pZt7WmR2kYc9HdJ4sFa6GeU1iOo5Nb8Mx0Lz3Qw7Er2Ty6Ui9Op1As4Df7Gh0Jk3Lz6Xc9Vb2Nm5==;"
+        "EndpointSuffix=core.windows.net",
+        "Header for the legacy API: Authorization: Basic a2VtaTpTM2NyZXQhUGFzcw==",
+        "DB_PASS=Harbor#5521",
+    ],
+)
+def test_it_flags_connection_strings_basic_auth_and_env_passwords(text):
+    assert "secret" in categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The bypass valve on the boiler was replaced.",
+        "Use Basic auth only on the internal network.",
+        "System update: installed the March security patches on the NAS.",
+        "The PIN pad at the door was broken again.",
+    ],
+)
+def test_it_leaves_words_near_those_formats_alone(text):
+    assert scan(text) == [], text

@@ -119,8 +119,8 @@ _OVERRIDE = _phrases(
     ),
     (
         ("system", "admin", "developer", "root", "sys]", "im_start"),
-        r"\b(?:system|admin|administrator|developer|root)[ \t]+(?:override|overrides|command)"
-        r"[ \t]*:"
+        r"\b(?:system|admin|administrator|developer|root)(?:[ \t]+prompt)?[ \t]+"
+        r"(?:override|command)s?[ \t]*:"
         r"|\[(?:system|admin|developer|sys)[ \t]*(?:message|note|override|instruction)?\][ \t]*:?"
         r"|<\|?(?:im_start\|>[ \t]*system|system\|?>)",
     ),

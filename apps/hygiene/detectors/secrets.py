@@ -117,7 +117,8 @@ _WORDS_FOR_PASSWORD = {"password", "passwd", "pass", "pwd", "pw", "secret", "myp
 _SECRET_WORD = re.compile(
     r"api[_ -]?key|apikey|secret|access[_ -]?key|auth[_ -]?token|access[_ -]?token|"
     r"refresh[_ -]?token|bearer|token|private[_ -]?key|credentials?|signing[_ -]?key|"
-    r"encryption[_ -]?key|master[_ -]?key|passwd|password|passphrase|pwd",
+    r"encryption[_ -]?key|master[_ -]?key|account[_ -]?key|shared[_ -]?access[_ -]?key|"
+    r"passwd|password|passphrase|pwd|(?<![a-z])pass(?![a-z])",
     re.IGNORECASE,
 )
 _NAME_CHARS = re.compile(r"[\w.-]{0,40}$")
@@ -134,6 +135,19 @@ _NOT_A_SECRET_NAME = re.compile(
     r"rotation|manager|store|vault|endpoint|scope|scopes)$",
     re.IGNORECASE,
 )
+_BASIC = re.compile(r"\bBasic[ \t]+(?P<value>[A-Za-z0-9+/]{8,}={0,2})(?![\w+/=])")
+
+
+def _is_basic_credentials(value: str) -> bool:
+    """HTTP Basic credentials: base64 of "user:password" with a real password."""
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode()
+    except ValueError:
+        return False
+    user, colon, password = decoded.partition(":")
+    return bool(colon and user and password.isprintable() and not is_placeholder(password))
+
+
 _BEARER = re.compile(r"\bBearer[ \t]+(?P<value>[A-Za-z0-9._~+/=-]{20,})")
 
 # Prose: "the wifi password is hunter2", "pw: Tr0ub4dor&3", "contraseña: ...".
@@ -201,7 +215,7 @@ _PROSE_WORDS = (
     "adgangskode", "salasana", "parola", "пароль", "パスワード", "密码", "密碼", "비밀번호",
 )  # fmt: skip
 _ASSIGN_WORDS = (
-    "key", "secret", "token", "bearer", "credential", "passw", "passphrase", "pwd",
+    "key", "secret", "token", "bearer", "credential", "pass", "pwd", "basic ",
 )  # fmt: skip
 
 
@@ -371,6 +385,10 @@ def _assignments(text: str) -> Iterator[Finding]:
                 continue
             kind = "generic_api_key"
         yield Finding("secret", kind, start, start + len(value), "secret_assignment")
+    if "Basic" in text:
+        for match in _BASIC.finditer(text):
+            if _is_basic_credentials(match.group("value")):
+                yield Finding("secret", "generic_api_key", *match.span("value"), "basic_auth")
     if "Bearer" in text:
         for match in _BEARER.finditer(text):
             value = _trim(match.group("value"))
