@@ -22,10 +22,6 @@ from apps.hygiene.findings import Finding
 _PUNCT_END = ".,;:!?)"
 
 
-def _window(text: str, start: int, end: int, before: int = 60, after: int = 30) -> str:
-    return text[max(0, start - before) : end + after].lower()
-
-
 def _sentence_before(text: str, start: int, reach: int = 80) -> str:
     """The text before `start` back to the sentence start (at most `reach` chars)."""
     head = text[max(0, start - reach) : start]
