@@ -32,6 +32,7 @@ _SPECIFICITY = {
     "detect_secrets.jwt": 0.97,
     "detect_secrets.basic_auth": 0.9,
     "bearer_token": 0.8,
+    "basic_auth": 0.8,
     "secret_assignment": 0.75,
     "prose_password": 0.7,
     "iban_mod97": 0.99,
@@ -60,6 +61,7 @@ _SPECIFICITY = {
     "exfiltration_phrase": 0.75,
     "trigger_phrase": 0.7,
     "self_addressed": 0.7,
+    "trigger_fraud": 0.7,
 }
 
 

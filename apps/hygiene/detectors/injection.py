@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from apps.hygiene.detectors.gates import PhraseSet, mentions
 from apps.hygiene.findings import Finding
 
 _I = re.IGNORECASE
@@ -38,119 +39,244 @@ def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
-# Reported speech and discussion: "the attacker wrote 'ignore previous instructions'",
-# "a test of whether the model resists ...". These sentences name the act.
+# Talk about injection: "the talk covered prompt injection such as 'ignore previous
+# instructions'", "we filter phrases like 'you are now DAN'". These sentences name the
+# act; they do not perform it. Quoting alone is not enough: injected text usually
+# arrives quoted ("pasted from the ticket: ...").
 _DISCUSSION = re.compile(
-    r"\b(?:prompt[- ]injection|jailbreak(?:s|ing)?\b|attack(?:er|s)?\b|red[- ]team|"
-    r"(?:a|an|the|this|that|such|common|known|classic|typical|example of|examples of)"
-    r"[ \t]+(?:phrase|string|payload|pattern|technique|trick)s?|"
-    r"(?:filter|detect|flag|block|catch|recogni[sz]e|test(?:s|ed|ing)? (?:for|whether|if)|"
-    r"classif(?:y|ier)|guard(?:rail)?s?) (?:against|for|phrases?|strings?|inputs?|"
-    r"messages?|text|attempts?|such|it|them|lines?|like)|"
+    r"\b(?:prompt[- ]injections?|injection (?:attacks?|attempts?|payloads?)|jailbreak"
+    r"(?:s|ing| attempts?| prompts?)\b|red[- ]team\w*|"
+    r"(?:phrases?|strings?|payloads?|patterns?|prompts?|examples?|lines?|things?) "
+    r"(?:like|such as)|(?:such as|e\.g\.|for example)[ \t:,]*[\"'“‘]|"
+    r"(?:filter\w*|detect\w*|flag\w*|block\w*|catch\w*|recogni[sz]\w*|classif\w*|"
+    r"guardrails?|test(?:s|ed|ing)?) (?:against|for|whether|if|on) (?:phrases|strings|"
+    r"inputs|messages|text|attempts|injections?|prompts|jailbreaks?|such|it|them|lines|"
+    r"things|like)|"
     r"(?:talk|lecture|paper|article|blog post|workshop|course|slides?|training|"
-    r"policy|documentation|docs|write-?up|ticket|issue|bug) (?:on|about|covering|explains?|"
-    r"describ\w+)|"
-    r"(?:wrote|posted|tried|typed|pasted|sent|said|reported|quoted|contains?|containing|"
-    r"included|includes|saw|seen|noticed|found|classic|phrases? like|such as|"
-    r"e\.g\.|for example)[ \t:,]*[\"'“‘])",
+    r"documentation|docs|write-?up|chapter|video|podcast)(?: (?:is|was|will be))? "
+    r"(?:on|about|covering|explain\w*|describ\w*)|"
+    r"[\"'”’] (?:attacks?|injections?|payloads?|jailbreaks?|exploits?)\b)",
     _I,
 )
+_URL = re.compile(r"https?://\S+")
 
-_OVERRIDE = re.compile(
-    r"\b(?:ignore|disregard|forget|override|overrule|bypass|discard|drop|abandon|skip|"
-    r"set aside|do not follow|don't follow|stop following|no longer follow)"
-    r"[ \t]+(?:all[ \t]+|any[ \t]+|every[ \t]+|each[ \t]+|the[ \t]+|of[ \t]+|of your[ \t]+|"
-    r"your[ \t]+|my[ \t]+|these[ \t]+|those[ \t]+|everything[ \t]+|whatever[ \t]+)*"
-    r"(?:(?:previous|prior|above|earlier|preceding|former|original|initial|existing|old|"
-    r"current|system|safety|developer|default|standing|given|other|operator's|"
-    r"content|security|built-in)[ \t]+)*"
-    r"(?:instructions?|rules|directions|directives|guidelines|prompts?|system prompt|"
-    r"guardrails|restrictions|constraints|polic(?:y|ies)|programming|orders|commands|"
-    r"filters|safeguards|limitations|context|messages|you were told|you've been told|"
-    r"you have been told|that came before|above)\b"
-    r"|\b(?:new|updated|real|actual|true|revised|overriding|priority)[ \t]+"
-    r"(?:system[ \t]+)?(?:instructions?|directives?|rules|orders)[ \t]*(?::|follow|"
-    r"(?:are|take)[ \t]+(?:as follows|precedence|priority))"
-    r"|\b(?:your|the)[ \t]+(?:system prompt|instructions|rules)[ \t]+(?:has|have)[ \t]+"
-    r"(?:been[ \t]+)?(?:changed|updated|replaced|revoked|lifted|removed)"
-    r"|\b(?:system|admin|administrator|developer|root)[ \t]+(?:override|overrides|command)"
-    r"[ \t]*:"
-    r"|\[(?:system|admin|developer|sys)[ \t]*(?:message|note|override|instruction)?\][ \t]*:?"
-    r"|<\|?(?:im_start\|>[ \t]*system|system\|?>)"
-    r"|\bprint[ \t]+(?:out[ \t]+)?(?:your|the)[ \t]+(?:system prompt|instructions|"
-    r"hidden prompt|initial prompt)"
-    r"|\b(?:reveal|repeat|output|show|dump|leak)[ \t]+(?:your|the)[ \t]+"
-    r"(?:full[ \t]+|entire[ \t]+|hidden[ \t]+)?(?:system prompt|instructions|initial prompt|"
-    r"configuration)\b"
-    r"|\bdisable[ \t]+(?:your[ \t]+|all[ \t]+|the[ \t]+)*(?:safety|content)[ \t]+"
-    r"(?:filters?|checks|guidelines|rules)",
-    _I,
+
+# Each rule is a list of (words, pattern): the pattern runs only on a memory whose
+# lower-cased text contains one of its words (see gates.py).
+def _phrases(*rules: tuple[tuple[str, ...], str]) -> PhraseSet:
+    return PhraseSet([(words, re.compile(pattern, _I)) for words, pattern in rules])
+
+
+_OVERRIDE = _phrases(
+    (
+        (
+            "ignor",
+            "disregard",
+            "forget",
+            "overrid",
+            "overrul",
+            "bypass",
+            "discard",
+            "drop",
+            "abandon",
+            "skip",
+            "set aside",
+            "follow",
+        ),
+        r"\b(?:ignore|disregard|forget|override|overrule|bypass|discard|drop|abandon|skip|"
+        r"set aside|do not follow|don't follow|stop following|no longer follow)"
+        r"[ \t]+(?:all[ \t]+|any[ \t]+|every[ \t]+|each[ \t]+|the[ \t]+|of[ \t]+|of your[ \t]+|"
+        r"your[ \t]+|my[ \t]+|these[ \t]+|those[ \t]+|everything[ \t]+|whatever[ \t]+)*"
+        r"(?:(?:previous|prior|above|earlier|preceding|former|original|initial|existing|old|"
+        r"current|system|safety|developer|default|standing|given|other|operator's|"
+        r"content|security|built-in)[ \t]+)*"
+        r"(?:instructions?|rules|directions|directives|guidelines|prompts?|system prompt|"
+        r"guardrails|restrictions|constraints|polic(?:y|ies)|programming|orders|commands|"
+        r"filters|safeguards|limitations|context|messages|you were told|you've been told|"
+        r"you have been told|that came before|above)\b"
+        # "ignore the previous instructions about the seating plan": a person's own
+        # instructions, scoped to a topic or attributed to whoever gave them.
+        r"(?![ \t]+(?:about|for|on|regarding)[ \t]+(?:the|her|his|their|my|our)[ \t]"
+        r"|[ \t]+(?:she|he|they|I|we)[ \t]+(?:gave|sent|wrote|left|made|had))",
+    ),
+    (
+        ("user",),
+        r"\b(?:ignore|disregard|skip)[ \t]+(?:the[ \t]+)?user'?s?[ \t]+(?:actual[ \t]+)?"
+        r"(?:question|request|message|prompt|query)[^.\n]{0,40}\binstead\b",
+    ),
+    (
+        ("instruction", "directive", "rules", "orders"),
+        r"\b(?:new|updated|real|actual|true|revised|overriding|priority)[ \t]+"
+        r"(?:system[ \t]+)?(?:instructions?|directives?|rules|orders)[ \t]*(?::|follow|"
+        r"(?:are|take)[ \t]+(?:as follows|precedence|priority))"
+        r"|\b(?:your|the)[ \t]+(?:system prompt|instructions|rules)[ \t]+(?:has|have)[ \t]+"
+        r"(?:been[ \t]+)?(?:changed|updated|replaced|revoked|lifted|removed)"
+        r"|\b(?:previous|prior|above|earlier|old|original|initial|all other|your|the system)"
+        r"[ \t]+(?:instructions|rules|guidelines|prompts?|directives)[ \t]+(?:are|is|have been|"
+        r"were|has been)[ \t]+(?:now[ \t]+)?(?:obsolete|void|null|cancell?ed|revoked|invalid|"
+        r"superseded|overridden|no longer valid|no longer apply|outdated|deprecated|suspended|"
+        r"lifted|disabled)\b",
+    ),
+    (
+        ("system", "admin", "developer", "root", "sys]", "im_start"),
+        r"\b(?:system|admin|administrator|developer|root)(?:[ \t]+prompt)?[ \t]+"
+        r"(?:override|command)s?[ \t]*:"
+        r"|\[(?:system|admin|developer|sys)[ \t]*(?:message|note|override|instruction)?\][ \t]*:?"
+        r"|<\|?(?:im_start\|>[ \t]*system|system\|?>)",
+    ),
+    (
+        ("prompt", "instructions", "configuration"),
+        r"\bprint[ \t]+(?:out[ \t]+)?(?:your|the)[ \t]+(?:system prompt|instructions|"
+        r"hidden prompt|initial prompt)"
+        r"|\b(?:reveal|repeat|output|show|dump|leak)[ \t]+(?:your|the)[ \t]+"
+        r"(?:full[ \t]+|entire[ \t]+|hidden[ \t]+)?(?:system prompt|instructions|initial prompt|"
+        r"configuration)\b",
+    ),
+    (("##",), r"#{2,}[ \t]*(?:new|updated|real|system)[ \t]+(?:instructions?|rules|prompt)\b"),
+    (
+        ("disable",),
+        r"\bdisable[ \t]+(?:your[ \t]+|all[ \t]+|the[ \t]+)*(?:safety|content)[ \t]+"
+        r"(?:filters?|checks|guidelines|rules)",
+    ),
 )
-_ROLE_HIJACK = re.compile(
-    r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
-    r"(?!(?:talking|speaking|chatting|helping|working|done|ready|connected|able|going|"
-    r"logged|in|on|at|with)\b)"
-    r"|\bfrom now on,?[ \t]+you[ \t]+(?:are|will be|shall be|act as|must act as|play)\b"
-    r"|\b(?:act|behave|respond|operate)[ \t]+as[ \t]+(?:if you (?:are|were)[ \t]+)?"
-    r"(?:an?[ \t]+)?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|"
-    r"different|new)\b"
-    r"|\b(?:pretend|imagine)[ \t]+(?:to be|that you are|you are|you're)[ \t]+[^.]{0,60}?"
-    r"(?:without|no)[ \t]+(?:any[ \t]+)?(?:restrictions|rules|limits|filters|guidelines)"
-    r"|\b(?:enter|enable|activate|switch to)[ \t]+(?:developer|dev|god|admin|debug|"
-    r"unrestricted|jailbreak|DAN)[ \t]+mode\b"
-    r"|\bDAN[ \t]+(?:mode|prompt)|\bdo anything now\b"
-    r"|\byou[ \t]+(?:have|now have)[ \t]+no[ \t]+(?:restrictions|rules|limits|guidelines|"
-    r"filters|ethical)"
-    r"|\byour[ \t]+new[ \t]+(?:role|persona|identity|name|purpose|objective|task|goal)[ \t]+"
-    r"(?:is|:)"
-    r"|\b(?:assume|adopt|take on)[ \t]+(?:the[ \t]+)?(?:role|persona|identity)[ \t]+of[ \t]+"
-    r"(?:an?[ \t]+)?(?:unrestricted|system|admin|administrator|root|developer|hacker)"
-    r"|\bI[ \t]+am[ \t]+(?:your|the)[ \t]+(?:developer|creator|administrator|admin|owner|"
-    r"operator|system)\b[^.]{0,40}\b(?:must|will|have to|obey|comply)",
-    _I,
+_ROLE_HIJACK = _phrases(
+    (
+        ("you are",),
+        r"\byou[ \t]+are[ \t]+(?:now|no longer|from now on|henceforth)[ \t]+"
+        r"(?!(?:an?|the|my)[ \t]+(?:owner|co-?owner|member|contact|subscriber|participant|"
+        r"attendee|organi[sz]er|host|editor|viewer|reviewer|assignee|approver|admin of|"
+        r"administrator of)\b)"
+        r"(?:an?[ \t]+|the[ \t]+|my[ \t]+|in[ \t]+\w+[ \t]+mode|acting|playing|operating|"
+        r"allowed|free|unrestricted|unfiltered|uncensored|jailbroken|bound|[\"'“‘]|"
+        r"(?-i:[A-Z][\w-]+)(?![ \t]+(?:on|in|at|to|for|of|from)\b))",
+    ),
+    (
+        (" on",),
+        r"\b(?:from|starting)[ \t]+(?:now|this point|this moment|here|today)[ \t]+on(?:wards)?,?"
+        r"[ \t]+you(?:[ \t]+are|'re|[ \t]+will be|[ \t]+shall be|[ \t]+act as|"
+        r"[ \t]+must act as|[ \t]+play)\b(?![ \t]+to\b)",
+    ),
+    (
+        ("restriction", "rules", "limits", "filters", "guidelines", "ethic", "morals", "censor"),
+        r"\b(?:an?|the)[ \t]+(?:ai|assistant|model|chatbot|bot|llm|version of yourself)[ \t]+"
+        r"(?:with|that has|having|without)[ \t]+(?:no|any)[ \t]+(?:restrictions|rules|limits|"
+        r"filters|guidelines|ethics|morals|censorship)"
+        r"|\b(?:pretend|imagine)[ \t]+(?:to be|that you are|you are|you're)[ \t]+[^.]{0,60}?"
+        r"(?:without|no)[ \t]+(?:any[ \t]+)?(?:restrictions|rules|limits|filters|guidelines)"
+        r"|\byou[ \t]+(?:have|now have)[ \t]+no[ \t]+(?:restrictions|rules|limits|guidelines|"
+        r"filters|ethical)",
+    ),
+    (
+        ("character",),
+        r"\b(?:stay|remain|keep)[ \t]+in[ \t]+character\b|\b(?:never|do not|don't)[ \t]+"
+        r"break[ \t]+character\b",
+    ),
+    (
+        (" as ",),
+        r"\b(?:act|behave|respond|operate)[ \t]+as[ \t]+(?:if you (?:are|were)[ \t]+)?"
+        r"(?:an?[ \t]+)?(?:unrestricted|unfiltered|uncensored|jailbroken|evil|rogue|"
+        r"different|new)\b",
+    ),
+    (
+        ("mode", "dan ", "do anything"),
+        r"\b(?:enter|enable|activate|switch to)[ \t]+(?:developer|dev|god|admin|debug|"
+        r"unrestricted|jailbreak|DAN)[ \t]+mode\b"
+        r"|\bDAN[ \t]+(?:mode|prompt)|\bdo anything now\b",
+    ),
+    (
+        ("your new", "role", "persona", "identity"),
+        r"\byour[ \t]+new[ \t]+(?:role|persona|identity|name|purpose|objective|task|goal)[ \t]+"
+        r"(?:is|:)"
+        r"|\b(?:assume|adopt|take on)[ \t]+(?:the[ \t]+)?(?:role|persona|identity)[ \t]+of[ \t]+"
+        r"(?:an?[ \t]+)?(?:unrestricted|system|admin|administrator|root|developer|hacker)",
+    ),
+    (
+        ("i am",),
+        r"\bI[ \t]+am[ \t]+(?:your|the)[ \t]+(?:developer|creator|administrator|admin|owner|"
+        r"operator|system)\b[^.]{0,40}\b(?:must|will|have to|obey|comply)",
+    ),
 )
-_TOOL_CALL = re.compile(
+_TOOL_TAG = re.compile(
     r"<\/?(?:tool_call|tool_use|function_call|function_calls|invoke|antml:invoke|tool|"
-    r"tool_code|execute|action)\b[^>]*>"
-    r"|\"(?:tool|tool_name|function|function_call|name)\"[ \t]*:[ \t]*\"(?:\w+\.)?"
-    r"(?:send|email|post|delete|remove|transfer|upload|forward|exec|run|shell|http|fetch|"
-    r"write|create|update|pay|share|invite|grant)\w*\"[^}]{0,200}\"(?:arguments|args|"
-    r"parameters|input)\""
-    r"|\b(?:call|invoke|use|run|execute|trigger)[ \t]+(?:the[ \t]+)?`?(?:\w+[._])?"
-    r"(?:send_?\w*|email\w*|delete_?\w*|transfer\w*|upload\w*|forward\w*|exec\w*|shell|"
-    r"http_?\w*|fetch_?url|web_?request|run_?command|bash|python|curl|wget|"
-    r"write_?file|make_?payment|share_?\w*|create_?user|grant_?\w*)`?[ \t]+"
-    r"(?:tool|function|command|action|api)\b"
-    r"|\bAction:[ \t]*\w+[ \t]*\n[ \t]*Action Input:"
-    r"|\bfunctions\.\w+\([^)]{0,200}\)"
-    r"|\b(?:tool|function)[ \t]+call[ \t]*:[ \t]*\w+\("
-    r"|\b(?:run|execute)[ \t]+(?:this|the following)[ \t]+(?:command|shell command|code|"
-    r"script)[^.:]{0,30}:"
-    r"|\b(?:curl|wget)[ \t]+[^\n]{0,80}\|[ \t]*(?:ba|z)?sh\b"
-    r"|\brm[ \t]+-rf[ \t]+[/~]",
+    r"tool_code|execute|action)\b[^>]*>",
     _I,
+)
+_TOOL_CALL = _phrases(
+    (
+        ('"',),
+        r"\"(?:tool|tool_name|function|function_call|name)\"[ \t]*:[ \t]*\"(?:\w+\.)?"
+        r"(?:send|email|post|delete|remove|transfer|upload|forward|exec|run|shell|http|fetch|"
+        r"write|create|update|pay|share|invite|grant)\w*\"[^}]{0,200}\"(?:arguments|args|"
+        r"parameters|input)\""
+        r"|\"tool_calls\"[ \t]*:[ \t]*\[|\"function\"[ \t]*:[ \t]*\{[ \t]*\"name\"[ \t]*:",
+    ),
+    (
+        (" tool", " function", " command", " action", " api"),
+        r"\b(?:call|invoke|use|run|execute|trigger)[ \t]+(?:the[ \t]+)?`?(?:\w+[._])?"
+        r"(?:send_?\w*|email\w*|delete_?\w*|transfer\w*|upload\w*|forward\w*|exec\w*|shell|"
+        r"http_?\w*|fetch_?url|web_?request|run_?command|bash|python|curl|wget|"
+        r"write_?file|make_?payment|share_?\w*|create_?user|grant_?\w*)`?[ \t]+"
+        r"(?:tool|function|command|action|api)(?:[ \t]+(?:with|using|passing|and|to)\b|"
+        r"[ \t]*[:(])",
+    ),
+    (
+        ("action:", "functions.", "call:"),
+        r"\bAction:[ \t]*\w+[ \t]*\n[ \t]*Action Input:"
+        r"|\bfunctions\.\w+\([^)]{0,200}\)"
+        r"|\b(?:tool|function)[ \t]+call[ \t]*:[ \t]*\w+\(",
+    ),
+    (
+        (
+            "this command",
+            "following command",
+            "this shell",
+            "following shell",
+            "this code",
+            "following code",
+            "this script",
+            "following script",
+        ),
+        r"\b(?:run|execute)[ \t]+(?:this|the following)[ \t]+(?:command|shell command|code|"
+        r"script)[^.:]{0,30}:",
+    ),
+    (
+        ("curl", "wget", "rm -rf"),
+        r"\b(?:curl|wget)[ \t]+[^\n]{0,80}\|[ \t]*(?:ba|z)?sh\b|\brm[ \t]+-rf[ \t]+[/~]",
+    ),
 )
 # Imperative sending of private data somewhere: "send the user's API keys to ...".
 _EXFIL_INSTRUCTION = re.compile(
     r"\b(?:send|forward|post|upload|email|e-mail|transmit|leak|exfiltrate|copy|submit|"
-    r"append|include|encode|embed|put)[ \t]+(?:all[ \t]+|every[ \t]+|the[ \t]+|any[ \t]+|"
+    r"append|include|encode|embed|put|add)[ \t]+(?:all[ \t]+|every[ \t]+|the[ \t]+|any[ \t]+|"
+    r"his[ \t]+|her[ \t]+|saved[ \t]+|stored[ \t]+|"
     r"a copy of[ \t]+|their[ \t]+|the user's[ \t]+|this[ \t]+|these[ \t]+|your[ \t]+|"
     r"user[ \t]+)*"
     r"(?:conversation|chat|history|memories|memory|messages|transcript|context|"
     r"system prompt|credentials|passwords?|api[ \t]+keys?|keys|tokens?|secrets?|"
     r"session|cookies|data|details|personal (?:data|information|info)|contacts|"
-    r"emails|files|documents|summary|answers?|replies|response)\b[^.\n]{0,80}?"
-    r"(?:https?://|\bto[ \t]+[\w.+-]+@[\w-]+\.\w+|\bin(?:to)?[ \t]+the[ \t]+(?:url|link|"
-    r"query|image))",
+    r"emails|files|documents|summary|answers?|replies|response|notes|saved notes|"
+    r"(?:home |email |street )?address(?:es)?|phone numbers?|location|bank details)\b"
+    r"[^.\n]{0,80}?"
+    r"(?:https?://|\bto[ \t]+[\w.+-]+@[\w-]+\.\w+|\b(?:in|into|to)[ \t]+the[ \t]+(?:url|link|"
+    r"query|image|\w+[ \t]+parameter|parameter)|\bafter[ \t]+\w+=)",
     _I,
 )
-_MARKDOWN_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\((?P<url>[^)\s]{8,2000})(?:[ \t]+\"[^\"]*\")?\)")
-_MARKDOWN_LINK = re.compile(r"(?<!!)\[[^\]\n]{0,200}\]\((?P<url>https?://[^)\s]{8,2000})\)")
+# A URL, with template slots ({summary of the chat}) allowed to hold spaces.
+_LINK_URL = r"(?P<url>(?:[^)\s{]|\{[^}\n]{0,200}\}){8,2000})"
+_MARKDOWN_IMAGE = re.compile(rf"!\[[^\]\n]{{0,200}}\]\({_LINK_URL}(?:[ \t]+\"[^\"]*\")?\)")
+_MARKDOWN_LINK = re.compile(rf"(?<!!)\[[^\]\n]{{0,200}}\]\((?=https?://){_LINK_URL}\)")
 # Query values that carry data: template slots the model is meant to fill, or long
 # encoded blobs.
 _DATA_SLOT = re.compile(
-    r"[{<\[]\s*[\w .-]{1,40}\s*[}>\]]|\$\{?\w+|%7B|%3C|\bINSERT\b|\bDATA\b|\bSECRET\b|"
-    r"\bCONVERSATION\b|\bMEMORY\b|\bHISTORY\b|\bPASSWORD\b|\bTOKEN\b",
+    r"\{[^{}]{1,200}\}|<[\w .'-]{1,60}>|\[[\w .'-]{1,60}\]|[?&][\w-]{1,20}=$|\$\{?\w+|%7B|%3C|"
+    r"\bINSERT\b|\bDATA\b|\bSECRET\b|\bCONVERSATION\b|\bMEMORY\b|\bHISTORY\b|"
+    r"\bPASSWORD\b|\bTOKEN\b",
+)
+# In a plain link a slot must name private data: API docs write /users/{id} too.
+_PRIVATE_SLOT = re.compile(
+    r"[?&][\w-]{1,20}=$|[{<\[$][^}>\]]{0,200}\b(?:user|conversation|chat|history|memor|"
+    r"message|summary|secret|password|token|key|address|email|data|notes|context|prompt)",
+    _I,
 )
 _DATA_PARAM = re.compile(
     r"^(?:q|d|data|payload|p|msg|message|text|content|c|info|secret|token|key|pw|password|"
@@ -184,33 +310,59 @@ _ADDRESSES_MODEL = re.compile(
 )
 
 # Instructions that wait for a trigger.
-_DELAYED = re.compile(
-    r"\b(?:when(?:ever)?|once|as soon as|the (?:next|first) time|next time|after|if|upon|"
-    r"the moment)[ \t]+(?:you|an? (?:ai|assistant|model|agent|llm|bot)|the (?:ai|assistant|"
-    r"model|agent|llm|bot)|any (?:ai|assistant|model|agent|llm))[ \t]+"
-    r"(?:\w+[ \t]+){0,2}?"
-    r"(?:read|reads|see|sees|load|loads|retrieve|retrieves|recall|recalls|process|"
-    r"processes|encounter|encounters|find|finds|come across|parse|parses|summari[sz]e|"
-    r"summari[sz]es|are (?:reading|shown|given|asked to summari[sz]e)|get to|reach)"
-    r"[ \t]+(?:this|these|that|the following|this memory|this note|this message|this text|"
-    r"this document|this line|it)\b"
-    r"|\b(?:upon|on|after)[ \t]+(?:reading|seeing|loading|retrieving|recalling|"
-    r"processing|encountering)[ \t]+(?:this|these)\b"
-    r"|\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+"
-    r"(?:the user|a user|any user|anyone|someone|somebody|they|he|she|the customer|a customer"
-    r"|\w+)[ \t]+(?:asks?|mentions?|says?|types?|writes?|brings? up|requests?|inquires?|"
-    r"enquires?)\b[^.\n]{0,80}?,?[ \t]+(?:you[ \t]+(?:must|should|will|are to)[ \t]+)?"
-    r"(?:(?:secretly|quietly|silently|immediately|also|instead|first)[ \t]+)?"
-    r"(?:tell (?:them|him|her|the user) (?:that|to)|say (?:that|it)|claim|insist|"
-    r"reply (?:that|with (?:the|their|his|her))|respond (?:that|with (?:the|their|his|her))|"
-    r"send|forward|reveal|leak|share (?:the|their|his|her|all)|email (?:the|their|"
-    r"his|her|all)|delete|wipe|transfer|ignore|disregard|recommend|redirect|direct them|"
-    r"include (?:the|this|a) link|output (?:the|your)|give (?:them|him|her) (?:the|your))\b",
+_DELAYED = _phrases(
+    (
+        ("this", "these", "that", "the following", " it"),
+        r"\b(?:when(?:ever)?|once|as soon as|the (?:next|first) time|next time|after|if|upon|"
+        r"the moment)[ \t]+(?:you|an? (?:ai|assistant|model|agent|llm|bot)|the (?:ai|assistant|"
+        r"model|agent|llm|bot)|any (?:ai|assistant|model|agent|llm))[ \t]+"
+        r"(?:\w+[ \t]+){0,2}?"
+        r"(?:read|reads|see|sees|load|loads|retrieve|retrieves|recall|recalls|process|"
+        r"processes|encounter|encounters|find|finds|come across|parse|parses|summari[sz]e|"
+        r"summari[sz]es|are (?:reading|shown|given|asked to summari[sz]e)|get to|reach)"
+        r"[ \t]+(?:this|these|that|the following|this memory|this note|this message|this text|"
+        r"this document|this line|it)\b"
+        r"|\b(?:upon|on|after)[ \t]+(?:reading|seeing|loading|retrieving|recalling|"
+        r"processing|encountering)[ \t]+(?:this|these)\b",
+    ),
+    (
+        ("ask", "mention", "say", "type", "write", "bring", "request", "inquire", "enquire"),
+        r"\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+"
+        r"(?:the user|a user|any user|anyone|someone|somebody|they|he|she|the customer|"
+        r"a customer|\w+)[ \t]+(?:(?:ever|next|again|later|first)[ \t]+)?(?:asks?|mentions?|"
+        r"says?|types?|writes?|brings? up|requests?|inquires?|enquires?)\b[^.\n]{0,80}?,?"
+        r"[ \t]+(?:you[ \t]+(?:must|should|will|are to)[ \t]+)?"
+        r"(?:(?:secretly|quietly|silently)[ \t]+\w+|(?:(?:immediately|also|instead|first)[ \t]+)?"
+        r"(?:tell (?:them|him|her|the user) (?:that|to)|say (?:that|it)|claim|insist|"
+        r"reply (?:that|with (?:the|their|his|her))|respond (?:that|with (?:the|their|his|her))|"
+        r"reveal|leak|(?:send|forward|share|email|upload|post)[ \t]+(?:them[ \t]+|him[ \t]+|"
+        r"her[ \t]+)?(?:all|every|the user's|their|his|her|the)[ \t]+(?:\w+[ \t]+)?"
+        r"(?:passwords?|credentials|data|files|messages|history|memories|contacts|details|"
+        r"keys|tokens|documents|emails)|(?:delete|wipe)[ \t]+(?:all|every|their|his|her)|"
+        r"transfer (?:money|funds|\$)|ignore (?:your|the|all|previous)|disregard|"
+        r"(?:redirect|direct) (?:them|him|her) to|include (?:the|this|a) link|"
+        r"output (?:the|your)|give (?:them|him|her) (?:the|your) (?:password|credentials|key)))\b",
+    ),
+)
+# A trigger on what someone says, then a payload a preference never asks for: money
+# moved, details "changed", credentials, links to follow.
+_DELAYED_FRAUD = re.compile(
+    r"\b(?:the next time|next time|whenever|when|if|once|as soon as)[ \t]+[\w' ]{1,30}?"
+    r"[ \t]+(?:asks?|mentions?|says?|writes?|brings? up|requests?|inquires?|enquires?|"
+    r"contacts? you|messages? you)\b[^.\n]{0,80}?,?[ \t]+"
+    r"(?:tell|inform|remind|let|assure|convince|advise|instruct|direct|ask)[ \t]+\w+[^.\n]{0,80}?"
+    r"\b(?:bank details|account (?:number|details)|new account|pay(?:ment)?|wire|transfer|"
+    r"gift ?cards?|crypto|bitcoin|password|credentials|log ?in|verify|click|link|urgent|"
+    r"changed (?:bank|account|address|number))\b",
     _I,
 )
 # Triggers an ordinary preference never uses: the memory speaking about itself.
 _SELF_REFERENCE = re.compile(
-    r"\b(?:this|these)[ \t]+(?:memory|memories|note|notes|message|instructions?|text|"
+    r"\b(?:when(?:ever)?|once|each time|every time|if|after)[ \t]+(?:this|these)[ \t]+"
+    r"(?:memory|memories|note|notes|message|entry|record|text|document)[ \t]+(?:is|are|gets?|"
+    r"has been)[ \t]+(?:\w+[ \t]+)?(?:retrieved|read|loaded|recalled|shown|seen|processed|"
+    r"accessed|surfaced|used|opened|summari[sz]ed)\b"
+    r"|\b(?:this|these)[ \t]+(?:memory|memories|note|notes|message|instructions?|text|"
     r"entry|record)\b[^.\n]{0,40}\b(?:is|are)[ \t]+(?:addressed|meant|intended|written)[ \t]+"
     r"(?:to|for)[ \t]+(?:you|the (?:ai|assistant|model|agent))"
     r"|\b(?:note|message|instructions?)[ \t]+(?:to|for)[ \t]+(?:the[ \t]+)?(?:ai|assistant|"
@@ -219,81 +371,196 @@ _SELF_REFERENCE = re.compile(
     _I,
 )
 
-# Other languages: override, role and trigger phrases.
-_FOREIGN = re.compile(
+# Other languages: override, role and trigger phrases, each with the words its matches
+# contain (one large alternation would cost more than every other detector together).
+_FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
     # Spanish
-    r"\b(?:ignora|ignore|olvida|olvide|descarta|omite)[ \t]+(?:todas[ \t]+)?(?:las|tus|sus)"
-    r"[ \t]+(?:instrucciones|reglas|indicaciones)(?:[ \t]+(?:anteriores|previas))?"
-    r"|\b(?:ahora|a partir de ahora)[ \t]+(?:eres|serás|actúa como)\b"
+    (
+        ("instrucciones", "reglas", "indicaciones"),
+        r"\b(?:ignora|ignore|olvida|olvide|descarta|omite)[ \t]+(?:todas[ \t]+)?(?:las|tus|sus)"
+        r"[ \t]+(?:instrucciones|reglas|indicaciones)(?:[ \t]+(?:anteriores|previas))?",
+    ),
+    (("ahora",), r"\b(?:ahora|a partir de ahora)[ \t]+(?:eres|serás|actúa como)\b"),
+    (
+        ("cuando",),
+        r"\bcuando[ \t]+(?:leas|veas|proceses|recibas|encuentres)[ \t]+(?:esto|esta nota|"
+        r"este mensaje|esta memoria|este texto)",
+    ),
+    (
+        ("usuario", "usuaria", "cliente"),
+        r"\b(?:dile|dígale|diles|dígales)[ \t]+al?[ \t]+(?:usuario|cliente|usuaria)[ \t]+que\b",
+    ),
+    (
+        ("restricciones", "reglas", "filtros", "límites"),
+        r"\b(?:sin|ningunas?)[ \t]+(?:restricciones|reglas|filtros|límites)\b[^.]{0,40}"
+        r"\b(?:responde|contesta|obedece)",
+    ),
     # Portuguese
-    r"|\b(?:ignore|ignora|esqueça|esquece|desconsidere)[ \t]+(?:todas[ \t]+)?(?:as|suas)"
-    r"[ \t]+(?:instruções|regras|orientações)(?:[ \t]+(?:anteriores|prévias))?"
-    r"|\b(?:agora[ \t]+(?:você|tu)[ \t]+(?:é|és)|a partir de agora[ \t]+(?:você|tu)"
-    r"[ \t]+(?:é|és|será))\b"
+    (
+        ("instruções", "regras", "orientações"),
+        r"\b(?:ignore|ignora|esqueça|esquece|desconsidere)[ \t]+(?:todas[ \t]+)?(?:as|suas)"
+        r"[ \t]+(?:instruções|regras|orientações)(?:[ \t]+(?:anteriores|prévias))?",
+    ),
+    (
+        ("agora",),
+        r"\b(?:agora[ \t]+(?:você|tu)[ \t]+(?:é|és)|a partir de agora[ \t]+(?:você|tu)"
+        r"[ \t]+(?:é|és|será))\b",
+    ),
+    (
+        ("quando",),
+        r"\bquando[ \t]+(?:você[ \t]+)?(?:ler|leres|vir|processar)[ \t]+(?:isto|esta nota|"
+        r"esta mensagem|esta memória|este texto)",
+    ),
+    (
+        (" ao ",),
+        r"\b(?:diga|diz|conte)[ \t]+ao[ \t]+(?:usuário|utilizador|cliente)[ \t]+que\b",
+    ),
     # French
-    r"|\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte de)[ \t]+(?:toutes[ \t]+)?"
-    r"(?:les|tes|vos)[ \t]+(?:instructions|consignes|règles|directives)"
-    r"(?:[ \t]+(?:précédentes|antérieures))?"
-    r"|\b(?:tu es|vous êtes)[ \t]+(?:maintenant|désormais)\b"
-    r"|\b(?:quand|lorsque|dès que)[ \t]+(?:tu liras|vous lirez|tu lis|vous lisez)[ \t]+"
-    r"(?:ceci|ce message|cette note)"
+    (
+        (
+            "ignorez",
+            "ignores",
+            "oublie",
+            "ne tiens pas",
+            "ignore les",
+            "ignore toutes",
+            "ignore tes",
+            "ignore vos",
+        ),
+        r"\b(?:ignore[zs]?|oublie[zs]?|ne tiens pas compte de)[ \t]+(?:toutes[ \t]+)?"
+        r"(?:les|tes|vos)[ \t]+(?:instructions|consignes|règles|directives)"
+        r"(?:[ \t]+(?:précédentes|antérieures))?",
+    ),
+    (("maintenant", "désormais"), r"\b(?:tu es|vous êtes)[ \t]+(?:maintenant|désormais)\b"),
+    (("dis à", "dites à"), r"\b(?:dis|dites)[ \t]+à[ \t]+l'utilisat(?:eur|rice)[ \t]+que\b"),
+    (
+        ("tu liras", "vous lirez", "tu lis", "vous lisez"),
+        r"\b(?:quand|lorsque|dès que)[ \t]+(?:tu liras|vous lirez|tu lis|vous lisez)[ \t]+"
+        r"(?:ceci|ce message|cette note)",
+    ),
     # German
-    r"|\b(?:ignoriere|ignorieren Sie|vergiss|vergessen Sie|missachte)[ \t]+(?:alle[ \t]+)?"
-    r"(?:vorherigen|bisherigen|früheren|vorigen|deine|ihre|die)[ \t]+"
-    r"(?:\w+[ \t]+)?(?:Anweisungen|Regeln|Instruktionen|Vorgaben)"
-    r"|\b(?:du bist|Sie sind)[ \t]+(?:jetzt|ab sofort|nun)[ \t]+(?:ein|eine|der|die|kein)"
-    r"|\bwenn du (?:das|dies|diese Notiz|diese Nachricht) liest\b"
+    (
+        ("anweisungen", "regeln", "instruktionen", "vorgaben"),
+        r"\b(?:ignoriere|ignorieren Sie|vergiss|vergessen Sie|missachte)[ \t]+(?:alle[ \t]+)?"
+        r"(?:vorherigen|bisherigen|früheren|vorigen|deine|ihre|die)[ \t]+"
+        r"(?:\w+[ \t]+)?(?:Anweisungen|Regeln|Instruktionen|Vorgaben)",
+    ),
+    (
+        ("du bist", "sie sind"),
+        r"\b(?:du bist|Sie sind)[ \t]+(?:jetzt|ab sofort|nun)[ \t]+(?:ein|eine|der|die|kein)",
+    ),
+    (
+        ("wenn du",),
+        r"\bwenn du (?:das|dies|diese Notiz|diese Nachricht|diesen Text) liest\b",
+    ),
+    (
+        ("sofort",),
+        r"\bab[ \t]+sofort[ \t]+(?:bist|antwortest|handelst|agierst|sprichst|spielst|"
+        r"reagierst)[ \t]+du\b",
+    ),
+    (
+        ("ignorier",),
+        r"\bignorier(?:st|e|en)?[ \t]+(?:sämtliche|alle|deine|die|jegliche)[ \t]+"
+        r"(?:\w+[ \t]+)?\w*(?:richtlinien|regeln|anweisungen|vorgaben|instruktionen)",
+    ),
+    (
+        ("sag dem", "sage dem"),
+        r"\b(?:sage|sag)[ \t]+dem[ \t]+(?:nutzer|benutzer|kunden)[ \t]+,?[ \t]*dass\b",
+    ),
     # Italian
-    r"|\b(?:ignora|dimentica|trascura)[ \t]+(?:tutte[ \t]+)?(?:le|tue)[ \t]+"
-    r"(?:istruzioni|regole)(?:[ \t]+(?:precedenti|anteriori))?"
-    r"|\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"
+    (
+        ("istruzioni", "regole"),
+        r"\b(?:ignora|dimentica|trascura)[ \t]+(?:tutte[ \t]+)?(?:le|tue)[ \t]+"
+        r"(?:istruzioni|regole)(?:[ \t]+(?:precedenti|anteriori))?",
+    ),
+    (("ora sei", "adesso sei", "in poi sei"), r"\b(?:ora|adesso|da ora in poi)[ \t]+sei\b"),
+    (
+        ("quando",),
+        r"\bquando[ \t]+(?:leggi|leggerai|vedi)[ \t]+(?:questo|questa nota|questo messaggio)",
+    ),
     # Dutch
-    r"|\b(?:negeer|vergeet)[ \t]+(?:alle[ \t]+)?(?:vorige|eerdere|voorgaande|je|jouw)[ \t]+"
-    r"(?:instructies|regels)"
-    r"|\bje bent nu\b"
+    (
+        ("instructies", "regels"),
+        r"\b(?:negeer|vergeet)[ \t]+(?:alle[ \t]+)?(?:vorige|eerdere|voorgaande|je|jouw)[ \t]+"
+        r"(?:instructies|regels)",
+    ),
+    (("je bent nu",), r"\bje bent nu\b"),
     # Polish
-    r"|\b(?:zignoruj|ignoruj|zapomnij)[ \t]+(?:wszystkie[ \t]+)?(?:poprzednie[ \t]+)?"
-    r"(?:instrukcje|polecenia|zasady)"
+    (
+        ("instrukcje", "polecenia", "zasady"),
+        r"\b(?:zignoruj|ignoruj|zapomnij)[ \t]+(?:wszystkie[ \t]+)?(?:poprzednie[ \t]+)?"
+        r"(?:instrukcje|polecenia|zasady)",
+    ),
     # Turkish
-    r"|önceki[ \t]+(?:tüm[ \t]+)?talimatları[ \t]+(?:yok say|görmezden gel|unut)"
+    (("talimat",), r"önceki[ \t]+(?:tüm[ \t]+)?talimatları[ \t]+(?:yok say|görmezden gel|unut)"),
     # Russian, Ukrainian
-    r"|(?:игнорируй|проигнорируй|забудь|игноруй|забудь)[ \t]+(?:все[ \t]+|всі[ \t]+)?"
-    r"(?:предыдущие[ \t]+|попередні[ \t]+)?(?:инструкции|указания|правила|інструкції)"
-    r"|теперь ты\b"
+    (
+        ("игнор", "забудь"),
+        r"(?:игнорируй|проигнорируй|забудь|игноруй)[ \t]+(?:все[ \t]+|всі[ \t]+)?"
+        r"(?:предыдущие[ \t]+|попередні[ \t]+)?(?:инструкции|указания|правила|інструкції)",
+    ),
+    (("теперь ты",), r"теперь ты\b"),
     # Arabic, Persian, Hebrew, Hindi
-    r"|تجاهل[ \t]+(?:جميع[ \t]+|كل[ \t]+)?(?:التعليمات|الأوامر)"
-    r"|دستورالعمل\S*[ \t]+قبلی[ \t]+را[ \t]+نادیده"
-    r"|התעלם[ \t]+(?:מכל[ \t]+)?ה?הוראות"
-    r"|(?:पिछले|सभी)[ \t]+(?:सभी[ \t]+)?निर्देशों[ \t]+को[ \t]+(?:अनदेखा|नज़रअंदाज़|नजरअंदाज)"
+    (("تجاهل",), r"تجاهل[ \t]+(?:جميع[ \t]+|كل[ \t]+)?(?:التعليمات|الأوامر)"),
+    (("نادیده",), r"دستورالعمل\S*[ \t]+قبلی[ \t]+را[ \t]+نادیده"),
+    (("התעלם",), r"התעלם[ \t]+(?:מכל[ \t]+)?ה?הוראות"),
+    (
+        ("निर्देश",),
+        r"(?:पिछले|सभी)[ \t]+(?:सभी[ \t]+)?निर्देशों[ \t]+को[ \t]+(?:अनदेखा|नज़रअंदाज़|नजरअंदाज)",
+    ),
     # Chinese, Japanese, Korean
-    r"|(?:忽略|无视|忘记|忘掉|無視)(?:之前|以上|上面|先前|所有|你的|前面)+(?:的)?(?:所有)?"
-    r"(?:指令|指示|说明|規則|规则|提示)"
-    r"|你现在是|從現在開始你是|从现在开始你是|当你读到"
-    r"|(?:以前|これまで|前|上記)の(?:すべての)?(?:指示|命令|ルール)を(?:すべて)?(?:無視|忘れ)"
-    r"|あなたは今から"
-    r"|이전[ \t]*(?:의[ \t]*)?(?:모든[ \t]+)?(?:지시|명령|지침)(?:사항)?(?:을|를)?[ \t]*무시",
-    _I,
-)
-_FOREIGN_GATE = re.compile(r"[^\x00-\x7f]|ignor|olvid|oubli|vergi|negeer|zapomn|ahora|agora")
+    (
+        ("忽略", "无视", "忘记", "忘掉", "無視"),
+        r"(?:忽略|无视|忘记|忘掉|無視)(?:之前|以上|上面|先前|所有|你的|前面)+(?:的)?(?:所有)?"
+        r"(?:指令|指示|说明|規則|规则|提示)",
+    ),
+    (("你现在是", "你是", "当你读到"), r"你现在是|從現在開始你是|从现在开始你是|当你读到"),
+    (
+        ("の",),
+        r"(?:以前|これまで|前|上記)の(?:すべての)?(?:指示|命令|ルール)を(?:すべて)?(?:無視|忘れ)"
+        r"|あなたは今から",
+    ),
+    (
+        ("무시",),
+        r"이전[ \t]*(?:의[ \t]*)?(?:모든[ \t]+)?(?:지시|명령|지침)(?:사항)?(?:을|를)?[ \t]*무시",
+    ),
+]
+_FOREIGN = _phrases(*_FOREIGN_PHRASES)
+# Words every match of each pattern contains (see gates.py).
+_EXFIL_WORDS = ("http", "@", "url", "link", "query", "image", "parameter", "=")
+_TRIGGER_WORDS = (
+    "when", "once", "as soon as", "next time", "first time", "after", "if ", "upon",
+    "the moment", "on reading", "on seeing", "on loading",
+)  # fmt: skip
+_SELF_WORDS = ("this", "these", "note", "message", "instruction")
+_FRAUD_WORDS = (
+    "bank", "account", "pay", "wire", "transfer", "gift", "crypto", "bitcoin", "password",
+    "credential", "login", "log in", "verify", "click", "link", "urgent", "changed",
+)  # fmt: skip
+
+_EXFIL = PhraseSet([(_EXFIL_WORDS, _EXFIL_INSTRUCTION)])
+_SELF = PhraseSet([(_SELF_WORDS, _SELF_REFERENCE)])
+_FRAUD = PhraseSet([(_FRAUD_WORDS, _DELAYED_FRAUD)])
 
 
 def _is_discussion(text: str, start: int, end: int) -> bool:
     left = 0
     for match in _SENTENCE_END.finditer(text, max(0, start - 300), start):
         left = match.end()
-    sentence = text[left : _sentence(text, start, end)[1]]
+    sentence = _URL.sub(" ", text[left : _sentence(text, start, end)[1]])
     # A quoted instruction in a sentence about attacks is talk about injection.
     return bool(_DISCUSSION.search(sentence))
 
 
 def _instruction_findings(
-    text: str, pattern: re.Pattern[str], kind: str, detector: str
+    text: str, phrases: PhraseSet, kind: str, detector: str
 ) -> Iterator[Finding]:
-    for match in pattern.finditer(text):
-        if _is_discussion(text, match.start(), match.end()):
-            continue
-        left, right = _sentence(text, match.start(), match.end())
-        yield Finding("injection", kind, left, right, detector)
+    for pattern in phrases.candidates(text):
+        for match in pattern.finditer(text):
+            if _is_discussion(text, match.start(), match.end()):
+                continue
+            left, right = _sentence(text, match.start(), match.end())
+            yield Finding("injection", kind, left, right, detector)
 
 
 def _overrides(text: str) -> Iterator[Finding]:
@@ -305,11 +572,11 @@ def _role_hijacks(text: str) -> Iterator[Finding]:
 
 
 def _tool_calls(text: str) -> Iterator[Finding]:
-    for match in _TOOL_CALL.finditer(text):
-        if _is_discussion(text, match.start(), match.end()):
-            continue
-        if match.group().startswith("<"):
-            # A tag: the call runs to its closing tag (or the end of the paragraph).
+    if "<" in text:
+        for match in _TOOL_TAG.finditer(text):
+            if _is_discussion(text, match.start(), match.end()):
+                continue
+            # A tag: the call runs to its closing tag (or the end of the sentence).
             tag = re.match(r"</?([\w:]+)", match.group())
             name = tag.group(1) if tag else ""
             close = text.find(f"</{name}>", match.end())
@@ -319,9 +586,7 @@ def _tool_calls(text: str) -> Iterator[Finding]:
                 else _sentence(text, match.start(), match.end())[1]
             )
             yield Finding("injection", "tool_call", match.start(), end, "tool_markup")
-            continue
-        left, right = _sentence(text, match.start(), match.end())
-        yield Finding("injection", "tool_call", left, right, "tool_phrase")
+    yield from _instruction_findings(text, _TOOL_CALL, "tool_call", "tool_phrase")
 
 
 def _carries_data(url: str) -> bool:
@@ -354,13 +619,11 @@ def _exfiltration(text: str) -> Iterator[Finding]:
                 )
         for match in _MARKDOWN_LINK.finditer(text):
             url = match.group("url")
-            if _DATA_SLOT.search(unquote(url)[8:]):
+            if _PRIVATE_SLOT.search(unquote(url)[8:]):
                 yield Finding(
                     "injection", "exfiltration_link", match.start(), match.end(), "markdown_link"
                 )
-    yield from _instruction_findings(
-        text, _EXFIL_INSTRUCTION, "exfiltration_link", "exfiltration_phrase"
-    )
+    yield from _instruction_findings(text, _EXFIL, "exfiltration_link", "exfiltration_phrase")
 
 
 def _is_ordinary_joiner(text: str, at: int) -> bool:
@@ -415,13 +678,16 @@ def _hidden(text: str) -> Iterator[Finding]:
 
 
 def _delayed(text: str) -> Iterator[Finding]:
-    yield from _instruction_findings(text, _DELAYED, "delayed_instruction", "trigger_phrase")
-    yield from _instruction_findings(text, _SELF_REFERENCE, "delayed_instruction", "self_addressed")
+    kind = "delayed_instruction"
+    yield from _instruction_findings(text, _SELF, kind, "self_addressed")
+    if not mentions(text, _TRIGGER_WORDS):
+        return
+    yield from _instruction_findings(text, _DELAYED, kind, "trigger_phrase")
+    yield from _instruction_findings(text, _FRAUD, kind, "trigger_fraud")
 
 
 def _foreign(text: str) -> Iterator[Finding]:
-    if _FOREIGN_GATE.search(text):
-        yield from _instruction_findings(text, _FOREIGN, "foreign_language", "foreign_phrase")
+    yield from _instruction_findings(text, _FOREIGN, "foreign_language", "foreign_phrase")
 
 
 DETECTORS = (_hidden, _overrides, _role_hijacks, _tool_calls, _exfiltration, _delayed, _foreign)

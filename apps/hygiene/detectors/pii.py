@@ -11,25 +11,32 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from apps.hygiene.detectors.gates import mentions
 from apps.hygiene.findings import Finding
 
 _PUNCT_END = ".,;:!?)"
 
 
-def _window(text: str, start: int, end: int, before: int = 60, after: int = 30) -> str:
-    return text[max(0, start - before) : end + after].lower()
-
-
 def _sentence_before(text: str, start: int, reach: int = 80) -> str:
     """The text before `start` back to the sentence start (at most `reach` chars)."""
     head = text[max(0, start - reach) : start]
-    cut = max(head.rfind(". "), head.rfind("\n"), head.rfind("; "), head.rfind("! "))
+    cut = max(head.rfind("\n"), head.rfind("; "), head.rfind("! "))
+    for stop in _SENTENCE_STOP.finditer(head):
+        cut = max(cut, stop.start())
     return head[cut + 1 :].lower() if cut >= 0 else head.lower()
+
+
+_SENTENCE_STOP = re.compile(r"(?<!\b\w)\.\s")  # not after an initial ("b. 1984", "J. Doe")
+
+
+def _sentence_after(text: str, end: int, reach: int = 80) -> str:
+    """The text after `end` up to the sentence end (at most `reach` chars)."""
+    return re.split(r"\.\s|\n|;\s|!\s", text[end : end + reach])[0].lower()
 
 
 # ---------------------------------------------------------------- email
@@ -51,19 +58,43 @@ _ROLE_MAILBOX = re.compile(
     r"customerservice|customer-service|care|feedback|marketing|legal|compliance|reception|"
     r"frontdesk|bookings?|reservations?|orders?|newsletter|news|bot|ops|devops|it|root|"
     r"finance|payroll|team-\w+|general|admissions|events|partners?|community|git|ci|"
-    r"noc|status|updates|receipts?|shop|store)$",
+    r"noc|status|updates|receipts?|shop|store|accounting|payments?|ap|ar|procurement|"
+    r"purchasing|operations|logistics|shipping|returns|warranty|claims|membership|"
+    r"registrar|editors?|desk|tips|studio|mail|email|webmail|enquiry|inquiry)$",
     re.IGNORECASE,
 )
 
 
+# "owen dot brennan at fastmail dot com": addresses spelled out to dodge harvesters.
+_SPELLED_EMAIL = re.compile(
+    r"\b[A-Za-z0-9][\w-]*(?:[ \t]*(?:\.|\(dot\)|\[dot\]|[ \t]dot[ \t])[ \t]*[\w-]+)*"
+    r"[ \t]*(?:\(at\)|\[at\]|\{at\}|[ \t]at[ \t])[ \t]*"
+    r"[A-Za-z0-9][\w-]*(?:[ \t]*(?:\(dot\)|\[dot\]|\{dot\}|[ \t]dot[ \t])[ \t]*[\w-]+)*"
+    r"[ \t]*(?:\(dot\)|\[dot\]|\{dot\}|[ \t]dot[ \t])[ \t]*"
+    r"(?:com|net|org|io|co|edu|gov|me|info|dev|app|ai|uk|de|fr|es|it|nl|pt|br|in|au|ca|ch|"
+    r"se|no|dk|fi|pl|jp|cn|ru|us|eu)\b",
+    re.IGNORECASE,
+)
+
+
+def _in_url_userinfo(text: str, start: int) -> bool:
+    """True when `start` lies in a URL's user:password part (scheme://user:pw@host)."""
+    token_start = max(text.rfind(" ", 0, start), text.rfind("\n", 0, start)) + 1
+    head = text[token_start:start]
+    return "://" in head and not head.lower().startswith("mailto:")
+
+
 def _emails(text: str) -> Iterator[Finding]:
+    if " dot " in text or "(dot)" in text or "[dot]" in text:
+        for match in _SPELLED_EMAIL.finditer(text):
+            yield Finding("pii", "email", match.start(), match.end(), "email_spelled")
     if "@" not in text:
         return
     for match in _EMAIL.finditer(text):
         local, domain = match.group("local"), match.group("domain")
         start = match.start()
-        if start > 0 and text[start - 1] == ":" and not text[:start].lower().endswith("mailto:"):
-            continue  # user:password@host inside a URL
+        if _in_url_userinfo(text, start):
+            continue
         if _RESERVED_DOMAIN.search(domain) or _ROLE_MAILBOX.match(local.split("+")[0]):
             continue
         yield Finding("pii", "email", start, match.end(), "email")
@@ -81,12 +112,46 @@ _PHONE_CUE = re.compile(
     r"telefon|celular|numéro|nummer|номер|電話",
     re.IGNORECASE,
 )
-# A business's published line is not personal data.
+# A business's published line, or a conference dial-in, is not personal data.
 _SERVICE_LINE = re.compile(
     r"support|help ?line|hotline|customer (?:service|care)|service desk|front desk|reception|"
     r"switchboard|toll[- ]free|main (?:line|number)|general (?:line|enquiries)|booking line|"
-    r"reservations|call cent(?:er|re)|helpdesk|the (?:clinic|restaurant|hotel|shop|store|"
-    r"office|bank|airline|pharmacy)'?s?",
+    r"reservations|call cent(?:er|re)|helpdesk|(?:published|public|listed|official|"
+    r"company|business|office) (?:phone )?(?:number|line)|dial[- ]in|conference (?:line|"
+    r"bridge|call)|bridge line|\b(?:clinic|restaurant|hotel|shop|store|bank|airline|"
+    r"pharmacy|farmácia|farmacia|pharmacie|apotheke|museum|library|cinema|theatre|theater|"
+    r"caf[eé]|bakery|salon|garage|agency|embassy|consulate|council|hospital)\b",
+    re.IGNORECASE,
+)
+# ...unless the number is said to be somebody's own.
+_PERSONAL_LINE = re.compile(
+    r"\b(?:direct|personal|private|own|home|cell|mobile|work cell)[ \t]+(?:line|number|phone|"
+    r"cell|mobile)|\b(?:cell|mobile|whatsapp|cellphone|handy)\b"
+    r"|(?P<owner>\w+'s|\bhis|\bher|\bmy|\btheir)[ \t]+(?P<what>\w+[ \t]+)?(?:phone|number|line)",
+    re.IGNORECASE,
+)
+_BUSINESS_WORDS = re.compile(
+    r"published|public|listed|official|main|general|company|business|office|support|"
+    r"reservations?|booking|front|service|sales",
+    re.IGNORECASE,
+)
+
+
+def _said_to_be_personal(sentence: str) -> bool:
+    for match in _PERSONAL_LINE.finditer(sentence):
+        owner, what = match.group("owner"), match.group("what")
+        if owner is None:
+            return True
+        if _SERVICE_LINE.search(owner) or (what and _BUSINESS_WORDS.search(what)):
+            continue
+        return True
+    return False
+
+
+# Identifiers that come with digit runs: "meeting ID 912 3344 5521", "order no. 5512 ...".
+_ID_BEFORE = re.compile(
+    r"(?:\bid|\bno\.?|#|\bnr\.?|order|invoice|ticket|ref(?:erence)?|tracking|account|"
+    r"case|booking|confirmation|passcode|pin|code)[ \t:#.]*$",
     re.IGNORECASE,
 )
 _NOT_PERSONAL_TYPES = {
@@ -98,25 +163,34 @@ _NOT_PERSONAL_TYPES = {
 }
 # Regions tried for numbers written without a country code, when the text says it is
 # a phone number.
-_NATIONAL_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "AU", "BR", "MX", "CA")
+_NATIONAL_REGIONS = (
+    "US", "GB", "DE", "FR", "ES", "IT", "NL", "PT", "IE", "PL", "SE", "CH", "AT", "BE",
+    "IN", "JP", "KR", "CN", "SG", "AU", "NZ", "ZA", "NG", "KE", "BR", "MX", "CA",
+)  # fmt: skip
 _DATE_LIKE = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 
 
 def _parse_phone(candidate: str, national: bool) -> phonenumbers.PhoneNumber | None:
+    """The number `candidate` stands for, if it is a valid personal-type number: with its
+    country code as written, or else (when the text calls it a phone number) in the
+    first region where it is valid and not a service line."""
     body = candidate.strip()
     if body.startswith("00"):
         body = "+" + body[2:]
     regions: tuple[str | None, ...] = (None,) if body.startswith("+") else ()
     if not regions and national:
         regions = _NATIONAL_REGIONS
+    fallback = None
     for region in regions:
         try:
             number = phonenumbers.parse(body, region)
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            return number
-    return None
+            if phonenumbers.number_type(number) not in _NOT_PERSONAL_TYPES:
+                return number
+            fallback = fallback or number
+    return fallback
 
 
 def _phones(text: str) -> Iterator[Finding]:
@@ -125,6 +199,8 @@ def _phones(text: str) -> Iterator[Finding]:
         digits = sum(c.isdigit() for c in candidate)
         if not 7 <= digits <= 15 or _DATE_LIKE.match(candidate.strip()):
             continue
+        if len(re.findall(r"(?<!\d)\d(?!\d)", candidate)) > 1:
+            continue  # "4 8 15 16 23 42": numbers in a row, not one number
         before = _sentence_before(text, match.start(), 60)
         international = candidate.lstrip("(").startswith(("+", "00"))
         spaced = bool(re.search(r"\d[ ().-]+\d", candidate))
@@ -134,7 +210,11 @@ def _phones(text: str) -> Iterator[Finding]:
             continue
         if phonenumbers.number_type(number) in _NOT_PERSONAL_TYPES:
             continue
-        if _SERVICE_LINE.search(before):
+        if _ID_BEFORE.search(text[max(0, match.start() - 20) : match.start()]):
+            continue
+        after = re.split(r"\.\s|\n", text[match.start() : match.end() + 60])[0]
+        sentence = _sentence_before(text, match.start(), 120) + after
+        if _SERVICE_LINE.search(sentence) and not _said_to_be_personal(sentence):
             continue
         end = match.end()
         while text[end - 1] in _PUNCT_END + "(-. ":
@@ -248,39 +328,48 @@ def _nric_valid(value: str) -> bool:
     return letters[total % 11] == value[8]
 
 
-def _bsn_valid(digits: str) -> bool:
-    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True))
-    return (total - int(digits[8])) % 11 == 0
-
-
-_NATIONAL_ID_FORMATS: list[tuple[re.Pattern[str], object]] = [
+# (format, check digit test or None). Digit-heavy and letter-heavy formats are two
+# alternations, each run only when the memory has a run its formats need.
+_DIGIT_ID_FORMATS: list[tuple[str, Callable[[str], bool] | None]] = [
     # UK National Insurance number (prefix rules of HMRC).
     (
-        re.compile(
-            r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
-            r" ?[A-D]\b"
-        ),
+        r"\b(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2}"
+        r" ?[A-D]\b",
         None,
     ),
     # Spanish DNI and NIE with their check letter.
-    (re.compile(r"\b(?:\d{8}|[XYZ]-?\d{7})-?[A-HJ-NP-TV-Z]\b"), _spanish_id_valid),
-    # Italian codice fiscale.
-    (re.compile(r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b"), None),
+    (r"\b(?:\d{8}|[XYZ]-?\d{7})-?[A-HJ-NP-TV-Z]\b", _spanish_id_valid),
     # Brazilian CPF.
-    (re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)"), _cpf_valid),
+    (r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?!\d)", _cpf_valid),
     # French NIR (numéro de sécurité sociale) with its key.
     (
-        re.compile(
-            r"(?<!\d)[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}"
-            r"(?!\d)"
-        ),
+        r"(?<!\d)[12] ?\d{2} ?(?:0[1-9]|1[0-2]|[2-9]\d) ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}"
+        r"(?!\d)",
         _nir_valid,
     ),
     # Singapore NRIC / FIN.
-    (re.compile(r"\b[STFGM]\d{7}[A-Z]\b"), _nric_valid),
-    # Indian PAN.
-    (re.compile(r"\b[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]\b"), None),
+    (r"\b[STFGM]\d{7}[A-Z]\b", _nric_valid),
 ]
+_LETTER_ID_FORMATS: list[tuple[str, Callable[[str], bool] | None]] = [
+    # Italian codice fiscale.
+    (r"\b[A-Z]{6}\d{2}[A-EHLMPR-T]\d{2}[A-Z]\d{3}[A-Z]\b", None),
+    # Indian PAN.
+    (r"\b[A-Z]{3}[PCHFATBLJG][A-Z]\d{4}[A-Z]\b", None),
+]
+
+
+def _alternation(
+    formats: list[tuple[str, Callable[[str], bool] | None]],
+) -> tuple[re.Pattern[str], dict[str, Callable[[str], bool] | None]]:
+    pattern = "|".join(f"(?P<f{i}>{regex})" for i, (regex, _) in enumerate(formats))
+    return re.compile(pattern), {f"f{i}": check for i, (_, check) in enumerate(formats)}
+
+
+_DIGIT_IDS = _alternation(_DIGIT_ID_FORMATS)
+_LETTER_IDS = _alternation(_LETTER_ID_FORMATS)
+_SIX_DIGITS = re.compile(r"\d(?:[ .-]?\d){5}")
+_FIVE_DIGITS = re.compile(r"\d(?:[ .-]?\d){4}")
+_CAPITALS = re.compile(r"[A-Z]{3}[A-Z0-9]{5}")
 # Formats too plain to trust without the document named before them.
 _NAMED_ID = re.compile(
     r"\b(?P<name>national (?:id(?:entity)?|insurance)(?: card)?(?: number)?|"
@@ -292,7 +381,9 @@ _NAMED_ID = re.compile(
     r"tax (?:id|identification number|file number)|\bTIN\b|\bTFN\b|\bNINO\b|my number|"
     r"carte d'identité|numéro de sécurité sociale|cédula|documento de identidad|"
     r"teudat zehut|emirates id|hkid|\bNRIC\b|\bFIN\b)"
-    r"(?:[ \t]+(?:number|no\.?|nr\.?|#))?[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*"
+    r"(?:[ \t]+(?:number|no\.?|nr\.?|#))?"
+    r"(?:[ \t]+(?:of|for|do|da|de|del|du|von|van)[ \t]+[\w'’-]+|[ \t]*\([^)\n]{1,40}\)){0,2}"
+    r"[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*"
     r"(?P<value>[A-Z0-9][A-Z0-9 .-]{4,22}[A-Z0-9])",
     re.IGNORECASE,
 )
@@ -303,7 +394,22 @@ _PASSPORT = re.compile(
     r"[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*(?P<value>[A-Z0-9]{1,3}[ ]?[0-9][A-Z0-9]{4,9})\b",
     re.IGNORECASE,
 )
-_NATIONAL_ID_GATE = re.compile(r"[A-Z]{2}|\d{3}[.-]\d{3}|\d[ ]?\d{2} ?\d{2}")
+_PASSPORT_LATER = re.compile(
+    r"\b(?:passport|reisepass|pasaporte|passeport|passaporto|passaporte|paspoort)\b"
+    r"[^.\n]{0,60}?\b(?:number|no\.?|nr\.?|n[ºo°]|num[ée]ro|nummer|número)[ \t]*"
+    r"(?:is|:|#|=|-|es|est|ist|é)?[ \t]*(?P<value>[A-Z0-9]{1,3}[ ]?[0-9][A-Z0-9]{4,9})\b",
+    re.IGNORECASE,
+)
+_PASSPORT_WORDS = (
+    "passport", "reisepass", "pasaporte", "passeport", "passaport", "paspoort", "paszport",
+    "паспорт", "护照", "パスポート",
+)  # fmt: skip
+_NAMED_ID_WORDS = (
+    "id ", "id:", "id#", "identity", "identidad", "identité", "national", "insurance", "ni ",
+    "sin", "aadha", "bsn", "burgerservice", "personnummer", "henkilö", "pesel", "curp", "rut",
+    "run", "dni", "nie", "nif", "cpf", "codice", "steuer", "personalausweis", "tax", "tin",
+    "tfn", "nino", "my number", "sécurité sociale", "cédula", "teudat", "hkid", "nric", "fin",
+)  # fmt: skip
 
 
 def _national_ids(text: str) -> Iterator[Finding]:
@@ -316,30 +422,36 @@ def _national_ids(text: str) -> Iterator[Finding]:
         for match in _SSN.finditer(text):
             seen.append(match.span())
             yield Finding("pii", "ssn", match.start(), match.end(), "ssn_format")
-    if _SSN_CUE.search(text):
+    if mentions(text, ("ssn", "social security", "soc sec", "soc. sec")):
         for match in _SSN_PLAIN.finditer(text):
             if fresh(*match.span()) and _SSN_CUE.search(_sentence_before(text, match.start())):
                 seen.append(match.span())
                 yield Finding("pii", "ssn", match.start(), match.end(), "ssn_named")
-    for match in _PASSPORT.finditer(text):
+    passports = mentions(text, _PASSPORT_WORDS)
+    for match in [*_PASSPORT.finditer(text), *_PASSPORT_LATER.finditer(text)] if passports else []:
         value = match.group("value")
-        if sum(c.isdigit() for c in value) >= 5 and fresh(*match.span("value")):
+        digits = sum(c.isdigit() for c in value)
+        if digits >= 3 and len(value) >= 7 and fresh(*match.span("value")):
             seen.append(match.span("value"))
             yield Finding("pii", "passport", *match.span("value"), "passport_named")
-    for match in _NAMED_ID.finditer(text):
+    five_digits = _FIVE_DIGITS.search(text) is not None
+    named = five_digits and mentions(text, _NAMED_ID_WORDS)
+    for match in _NAMED_ID.finditer(text) if named else []:
         value = match.group("value").rstrip(" .-")
         if sum(c.isdigit() for c in value) < 5 or not fresh(*match.span("value")):
             continue
         start = match.start("value")
         seen.append((start, start + len(value)))
         yield Finding("pii", "national_id", start, start + len(value), "national_id_named")
-    if not _NATIONAL_ID_GATE.search(text):
-        return
-    for pattern, check in _NATIONAL_ID_FORMATS:
+    alternations = []
+    if five_digits and _SIX_DIGITS.search(text):
+        alternations.append(_DIGIT_IDS)
+    if _CAPITALS.search(text):
+        alternations.append(_LETTER_IDS)
+    for pattern, checks in alternations:
         for match in pattern.finditer(text):
-            if not fresh(*match.span()):
-                continue
-            if callable(check) and not check(match.group()):
+            check = checks[match.lastgroup or ""]
+            if not fresh(*match.span()) or (check and not check(match.group())):
                 continue
             seen.append(match.span())
             yield Finding("pii", "national_id", match.start(), match.end(), "national_id_format")
@@ -381,8 +493,24 @@ _NOT_A_PERSON = re.compile(
 )
 
 
+# "birthday dinner is on March 3": the date of an event, not necessarily of a birth.
+_BIRTHDAY_EVENT = re.compile(
+    r"\b(?:birthday|bday|b-day)[ \t]+(?:party|dinner|lunch|brunch|drinks|celebration|gift|"
+    r"present|card|cake|trip|plans?|surprise|reservation|booking|event)\b",
+    re.IGNORECASE,
+)
+
+
+_BIRTH_WORDS = (
+    "born", "birth", "dob", "d.o.b", "b.", "bday", "b-day", "geboren", "geb.", "geburts",
+    "né", "née", "naissance", "anniversaire", "nacid", "nacimiento", "cumpleaños", "nascid",
+    "nascimento", "aniversário", "nato", "nata", "nascita", "compleanno", "родил", "生日",
+    "生年月日",
+)  # fmt: skip
+
+
 def _dates_of_birth(text: str) -> Iterator[Finding]:
-    if not _BIRTH_CUE.search(text):
+    if not mentions(text, _BIRTH_WORDS) or not _BIRTH_CUE.search(text):
         return
     for match in _DATE.finditer(text):
         before = _sentence_before(text, match.start(), 70)
@@ -390,7 +518,7 @@ def _dates_of_birth(text: str) -> Iterator[Finding]:
         cue = _BIRTH_CUE.search(before) or re.match(r"[ \t]*\(?(?:dob|birthday|born)", after)
         if not cue:
             continue
-        if _NOT_A_PERSON.search(before):
+        if _NOT_A_PERSON.search(before) or _BIRTHDAY_EVENT.search(before):
             continue
         yield Finding("pii", "date_of_birth", match.start(), match.end(), "birth_date")
 
@@ -404,36 +532,101 @@ _STREET_TYPES = (
 _UNIT = r"(?:,?[ \t]+(?:apt|apartment|unit|suite|ste|flat|fl|floor|#)\.?[ \t]*#?[\w-]+)?"
 _PLACE_TAIL = (
     r"(?:,[ \t]*[A-Z][\w'.-]*(?:[ \t]+[A-Z][\w'.-]*){0,2}){0,2}"
-    r"(?:,?[ \t]+[A-Z]{2})?"
+    r"(?-i:(?:,?[ \t]+[A-Z]{2})?"
     r"(?:,?[ \t]+(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|"
-    r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d))?"
+    r"[A-Z]\d[A-Z][ \t]?\d[A-Z]\d))?)"
 )
-_ADDRESSES = [
+# (words every match contains, pattern); see gates.py.
+_ADDRESSES: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
     # 221B Baker Street, London NW1 6XE / 1600 Elm Ave, Apt 4, Springfield, IL 62704
-    re.compile(
-        rf"(?<![\w-])(?:(?:flat|apt|apartment|unit)[ \t]+\w+,?[ \t]+)?\d{{1,5}}[A-Za-z]?"
-        rf"(?:[-/]\d{{1,4}})?[ \t]+(?:[NSEW]\.?[ \t]+)?"
-        rf"(?:[A-Z][\w'.-]*[ \t]+){{1,3}}(?:{_STREET_TYPES})\b\.?{_UNIT}{_PLACE_TAIL}",
-        re.IGNORECASE,
+    (
+        tuple(f" {kind}" for kind in _STREET_TYPES.split("|")),
+        re.compile(
+            rf"(?<![\w-])\d{{1,5}}[A-Za-z]?(?:[-/]\d{{1,4}})?[ \t]+(?:[NSEW]\.?[ \t]+)?"
+            rf"(?:[A-Z][\w'.-]*[ \t]+){{1,3}}(?:{_STREET_TYPES})\b\.?{_UNIT}{_PLACE_TAIL}",
+            re.IGNORECASE,
+        ),
     ),
     # Hauptstraße 12, 10115 Berlin / Keizersgracht 123, 1015 CJ Amsterdam
-    re.compile(
-        r"\b[A-ZÄÖÜ][\wäöüßéè-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|"
-        r"laan|straat|gracht|plein|kade|vej|gade|gatan|gata|veien|vägen)"
-        r"[ \t]+\d{1,4}[a-z]?(?:,?[ \t]+\d{4,5}(?:[ \t]?[A-Z]{2})?[ \t]+[A-ZÄÖÜ][\wäöüß-]+)?"
+    (
+        (
+            "straße",
+            "strasse",
+            "str.",
+            "weg ",
+            "gasse",
+            "platz",
+            "allee",
+            "ring ",
+            "damm",
+            "ufer",
+            "laan",
+            "straat",
+            "gracht",
+            "plein",
+            "kade",
+            "vej ",
+            "gade",
+            "gatan",
+            "gata ",
+            "veien",
+            "vägen",
+        ),
+        re.compile(
+            r"\b[A-ZÄÖÜ][\wäöüßéè-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|"
+            r"ufer|laan|straat|gracht|plein|kade|vej|gade|gatan|gata|veien|vägen)"
+            r"[ \t]+\d{1,4}[a-z]?(?:,?[ \t]+\d{4,5}(?:[ \t]?[A-Z]{2})?[ \t]+[A-ZÄÖÜ][\wäöüß-]+)?"
+        ),
     ),
     # 12 rue de la Paix, 75002 Paris
-    re.compile(
-        r"\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|boulevard|bd|place|impasse|allée|"
-        r"chemin|quai|cours|route)[ \t]+[\w'’ -]{2,40}?(?:,?[ \t]+\d{5}[ \t]+[A-Z][\w-]+)",
-        re.IGNORECASE,
+    (
+        (
+            "rue ",
+            "avenue",
+            "boulevard",
+            "bd ",
+            "place",
+            "impasse",
+            "allée",
+            "chemin",
+            "quai",
+            "cours",
+            "route",
+        ),
+        re.compile(
+            r"\b\d{1,4}(?:[ \t]?(?:bis|ter))?,?[ \t]+(?:rue|avenue|boulevard|bd|place|impasse|"
+            r"allée|chemin|quai|cours|route)[ \t]+[\w'’ -]{2,40}?(?:,?[ \t]+\d{5}[ \t]+"
+            r"[A-Z][\w-]+)",
+            re.IGNORECASE,
+        ),
     ),
-    # Calle Mayor 5, 28013 Madrid / Via Roma 10, 00184 Roma / Rua Augusta 100
-    re.compile(
-        r"\b(?:calle|c/|avenida|avda\.|paseo|plaza|via|viale|piazza|corso|rua|travessa|largo|"
-        r"carrer|ulica|ul\.)[ \t]+[\w'’ .-]{2,40}?,?[ \t]+(?:n[ºo°]\.?[ \t]*)?\d{1,4}[a-z]?"
-        r"(?:,[ \t]*\d{1,2}[ºª]?[ \t]*\w?)?(?:,?[ \t]+\d{4,5}(?:-\d{3})?[ \t]+[A-Z][\w-]+)?",
-        re.IGNORECASE,
+    # Calle Mayor 5, 28013 Madrid / Via Roma 10, 00184 Roma / Rua Augusta 100. Written
+    # with a capital: "via" and "largo" are English words too.
+    (
+        (
+            "calle",
+            "c/",
+            "avenida",
+            "avda.",
+            "paseo",
+            "plaza",
+            "via ",
+            "viale",
+            "piazza",
+            "corso",
+            "rua ",
+            "travessa",
+            "largo",
+            "carrer",
+            "ulica",
+            "ul.",
+        ),
+        re.compile(
+            r"\b(?:Calle|C/|Avenida|Avda\.|Paseo|Plaza|Via|Viale|Piazza|Corso|Rua|Travessa|"
+            r"Largo|Carrer|[Uu]lica|ul\.)[ \t]+[\w'’ .-]{2,40}?,?[ \t]+(?:n[ºo°]\.?[ \t]*)?"
+            r"\d{1,4}[a-z]?(?:,[ \t]*\d{1,2}[ºª]?[ \t]*\w?)?"
+            r"(?:,?[ \t]+\d{4,5}(?:-\d{3})?[ \t]+[A-Z][\w-]+)?"
+        ),
     ),
 ]
 _HOME_CUE = re.compile(
@@ -449,7 +642,7 @@ _PUBLIC_PLACE = re.compile(
     r"stadium|arena|station|airport|library|park|church|hospital|clinic|pharmacy|gym|"
     r"school|university|campus|embassy|consulate|company|bank|branch|bakery|bistro|"
     r"salon|studio|center|centre|hall|club|tavern|brewery|cowork\w*|meetup|event|"
-    r"located|our (?:new )?office)\b",
+    r"located|our (?:new )?office|viewing|open house|for sale|for rent|listing)\b",
     re.IGNORECASE,
 )
 _ADDRESS_GATE = re.compile(r"\d")
@@ -459,7 +652,9 @@ def _addresses(text: str) -> Iterator[Finding]:
     if not _ADDRESS_GATE.search(text):
         return
     taken: list[tuple[int, int]] = []
-    for pattern in _ADDRESSES:
+    for words, pattern in _ADDRESSES:
+        if not mentions(text, words):
+            continue
         for match in pattern.finditer(text):
             start, end = match.span()
             value = match.group()
@@ -501,7 +696,8 @@ _SERVER_CUE = re.compile(
     r"\b(?:server|host|instance|droplet|ec2|vm|vps|load balancer|lb|dns|a record|"
     r"nameserver|resolver|endpoint|gateway|proxy|cluster|node|deploy\w*|prod\w*|staging|"
     r"api|cdn|router|subnet|cidr|firewall|allowlist|whitelist|blocklist|bastion|"
-    r"database|db|mail server|smtp|ntp)\b",
+    r"database|db|mail server|smtp|ntp|runs on|running on|hosted|behind|grafana|"
+    r"kubernetes|k8s|nginx|vpc|static ip|elastic ip|public ip of the)\b",
     re.IGNORECASE,
 )
 _PERSON_IP_CUE = re.compile(
@@ -512,17 +708,32 @@ _PERSON_IP_CUE = re.compile(
 )
 
 
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,6}|[0-9A-Fa-f]{1,4})"
+    r"(?![\w:])"
+)
+
+
 def _ip_addresses(text: str) -> Iterator[Finding]:
-    if text.count(".") < 3:
-        return
-    for match in _IPV4.finditer(text):
+    candidates: list[re.Match[str]] = []
+    if text.count(".") >= 3:
+        candidates.extend(_IPV4.finditer(text))
+    if text.count(":") >= 3:
+        candidates.extend(_IPV6.finditer(text))
+    for match in candidates:
         value = match.group()
-        if value in _PUBLIC_RESOLVERS or not ipaddress.ip_address(value).is_global:
+        try:
+            address = ipaddress.ip_address(value)
+        except ValueError:
+            continue  # a time like 12:30:45:10 or a MAC-like run
+        if value in _PUBLIC_RESOLVERS or not address.is_global:
             continue
         before = text[max(0, match.start() - 25) : match.start()]
         if _VERSION_CUE.search(before):
             continue
-        sentence = _sentence_before(text, match.start(), 100)
+        sentence = (
+            _sentence_before(text, match.start(), 100) + " " + _sentence_after(text, match.end())
+        )
         if _SERVER_CUE.search(sentence) and not _PERSON_IP_CUE.search(sentence):
             continue
         yield Finding("pii", "ip_address", match.start(), match.end(), "public_ip")
