@@ -7,6 +7,7 @@ anywhere else.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
@@ -31,6 +32,9 @@ class FlagManager(SpaceScopedManager["Flag"]):
 
     def for_space(self, space: Space | int) -> FlagQuerySet:
         return super().for_space(space)  # type: ignore[return-value]
+
+    def for_spaces(self, spaces: Iterable[Space | int]) -> FlagQuerySet:
+        return super().for_spaces(spaces)  # type: ignore[return-value]
 
 
 class Flag(models.Model):

@@ -49,7 +49,7 @@ def test_it_filters_by_category_type_and_status(viewer, space, flagged):
 
 def test_it_shows_a_space_to_its_members_only(outsider, space, flagged):
     assert outsider.get(reverse("dashboard:flags", args=[space.slug])).status_code == 404
-    flag = Flag.objects.for_space(space).first()
+    flag = Flag.objects.for_space(space).earliest("pk")
     response = outsider.post(
         reverse("dashboard:flags_act", args=[space.slug]), {"action": "dismiss", "flag": [flag.pk]}
     )
@@ -58,7 +58,7 @@ def test_it_shows_a_space_to_its_members_only(outsider, space, flagged):
 
 
 def test_a_viewer_may_not_act(viewer, space, flagged):
-    flag = Flag.objects.for_space(space).first()
+    flag = Flag.objects.for_space(space).earliest("pk")
     response = viewer.post(
         reverse("dashboard:flags_act", args=[space.slug]), {"action": "dismiss", "flag": [flag.pk]}
     )
@@ -103,14 +103,14 @@ def test_it_archives_the_flagged_memories_through_the_services(editor, space, fl
 
 def test_it_refuses_an_unknown_action_or_no_selection(editor, space, flagged):
     url = reverse("dashboard:flags_act", args=[space.slug])
-    flag = Flag.objects.for_space(space).first()
+    flag = Flag.objects.for_space(space).earliest("pk")
     assert editor.post(url, {"action": "burn", "flag": [flag.pk]}).status_code == 302
     assert editor.post(url, {"action": "dismiss"}).status_code == 302
     assert Flag.objects.for_space(space).open().count() == 2
 
 
 def test_redact_is_a_hook_that_changes_nothing_until_wired(editor, space, flagged):
-    flag = Flag.objects.for_space(space).first()
+    flag = Flag.objects.for_space(space).earliest("pk")
     response = editor.post(
         reverse("dashboard:flags_act", args=[space.slug]), {"action": "redact", "flag": [flag.pk]}
     )
