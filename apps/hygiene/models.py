@@ -109,3 +109,9 @@ class Flag(models.Model):
 
     def as_hit_mark(self) -> dict[str, Any]:
         return {"category": self.category, "type": self.type}
+
+
+def open_flags_of(memory: Any) -> models.QuerySet[Flag]:
+    """The open flags of `memory` (an id or an OuterRef to one), across spaces: only for
+    a subquery correlated with memories already narrowed to one space (search filters)."""
+    return Flag._base_manager.filter(memory_id=memory, status=Flag.Status.OPEN)
