@@ -303,6 +303,8 @@ CELERY_TASK_ROUTES = {
     "apps.consolidation.tasks.consolidate_space": {"queue": "consolidation"},
     "apps.consolidation.tasks.consolidate_all_spaces": {"queue": "consolidation"},
     "apps.maps.tasks.project_space": {"queue": "projection"},
+    "apps.hygiene.tasks.scan_space": {"queue": "consolidation"},
+    "apps.hygiene.tasks.scan_unscanned_spaces": {"queue": "consolidation"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(PROFILE.root / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
@@ -320,6 +322,11 @@ CELERY_BEAT_SCHEDULE = {
     "consolidation": {
         "task": "apps.consolidation.tasks.consolidate_all_spaces",
         "schedule": env_int("MEMORYWEB_CONSOLIDATION_SECONDS", 86_400),
+    },
+    # Flags stored content that the current hygiene scanner has not scanned yet.
+    "hygiene-scan": {
+        "task": "apps.hygiene.tasks.scan_unscanned_spaces",
+        "schedule": 3600,
     },
 }
 

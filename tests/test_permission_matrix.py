@@ -221,6 +221,10 @@ RULES: dict[str, Rule] = {
     "dashboard:review_approve": page(POST=write("302")),
     "dashboard:review_reject": page(POST=write("302")),
     "dashboard:review_undo": page(POST=write("302")),  # still pending: a message
+    # -- hygiene flags (nothing selected: a message, and back to the page)
+    "dashboard:flags": page(GET=read()),
+    "dashboard:flags_act": page(POST=write("302", body=lambda w: {"action": "dismiss"})),
+    "dashboard:flags_scan": page(POST=write("302")),
     # -- activity, tokens
     "dashboard:audit": page(GET=read()),
     "dashboard:jobs": page(GET=read(), POST=write("302")),  # POST: start a re-embed

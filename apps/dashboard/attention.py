@@ -34,6 +34,7 @@ from apps.audit.actors import ActorType
 from apps.audit.models import AuditEvent
 from apps.consolidation.models import Operation, Proposal
 from apps.consolidation.services.forgetting import FORGET_BELOW
+from apps.hygiene.models import Flag
 from apps.jobs.models import Job
 from apps.memories.models import Kind, Link, LinkType, Memory, MemoryQuerySet, MemoryVersion, Status
 from apps.retrieval.models import RecallFeedback, Verdict
@@ -71,6 +72,8 @@ class Attention:
     failed_jobs: int
     # Active memories agents marked not useful often enough (marked_not_useful).
     not_useful: int = 0
+    # Open hygiene flags (secrets, personal data, prompt injection) on memories and episodes.
+    open_flags: int = 0
 
     @property
     def total(self) -> int:
@@ -95,6 +98,7 @@ class Attention:
             or self.failed_jobs
             or self.new_memories
             or self.not_useful
+            or self.open_flags
         )
 
 
@@ -116,8 +120,9 @@ def _memory_counts() -> dict[str, Any]:
 def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[Attention]:
     """The figures of each of `user`'s spaces (or of `space` alone), by space name.
 
-    Four queries whatever the number of spaces: the memberships with their memory
-    counts, the open proposals, the recent failed jobs, the memories marked not useful.
+    Five queries whatever the number of spaces: the memberships with their memory
+    counts, the open proposals, the recent failed jobs, the memories marked not useful,
+    the open hygiene flags.
     """
     memberships = Membership.objects.filter(user_id=user.pk or 0).with_new_since(now)
     if space is not None:
@@ -154,6 +159,14 @@ def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[
             settings.RECALL_NOT_USEFUL_ATTENTION
         )
     )
+    open_flags: dict[int, int] = dict(
+        Flag.objects.for_spaces(space_ids)
+        .open()
+        .values_list("space_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+        .values_list("space_id", "n")
+    )
     return [
         Attention(
             space=row.space,
@@ -170,6 +183,7 @@ def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[
             stale_proposals=proposals.get((row.space_id, Proposal.Status.STALE), 0),
             failed_jobs=failed.get(row.space_id, 0),
             not_useful=not_useful[row.space_id],
+            open_flags=open_flags.get(row.space_id, 0),
         )
         for row in rows
     ]

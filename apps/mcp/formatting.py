@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.hygiene.marks import describe_marks
+
 
 def describe_memory(memory: dict[str, Any]) -> str:
     """`content` — when; subject; kind; status; id; version (the fields the token may see)."""
@@ -31,7 +33,11 @@ def describe_hits(answer: dict[str, Any]) -> str:
     if not hits:
         lines.append("No memory matches.")
     for rank, hit in enumerate(hits, start=1):
-        lines.append(f"{rank}. [score {hit.get('score', 0):.3f}] {describe_memory(hit['memory'])}")
+        marks = describe_marks(hit.get("flags") or [])
+        lines.append(
+            f"{rank}. [score {hit.get('score', 0):.3f}]{f' {marks}' if marks else ''} "
+            f"{describe_memory(hit['memory'])}"
+        )
     return "\n".join(lines)
 
 

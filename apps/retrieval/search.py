@@ -21,12 +21,13 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, Q, QuerySet, Sum, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Sum, When
 from django.utils import timezone
 from pgvector import Vector
 from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
+from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
 from apps.retrieval import expansion
 from apps.retrieval.embedding import get_backend
@@ -68,6 +69,8 @@ class Filters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     as_of: datetime | None = None
+    # Leave out memories with an open hygiene flag (apps.hygiene).
+    exclude_flagged: bool = False
 
     def validate(self) -> None:
         bad_kinds = [k for k in self.kinds if k not in Kind.values]
@@ -115,6 +118,8 @@ class Filters:
         else:
             statuses = self.statuses or [Status.ACTIVE]
         q &= Q(status__in=statuses)
+        if self.exclude_flagged:
+            q &= Q(~Exists(open_flags_of(OuterRef("pk"))))
         return queryset.filter(q)
 
 

@@ -37,6 +37,15 @@ class SpaceAdmin(admin.ModelAdmin):
         # The counts say what goes; a line per row would list every memory of the space.
         return [str(space) for space in objs], counts, perms_needed, protected
 
+    def save_model(self, request: HttpRequest, obj: Space, form: Any, change: bool) -> None:
+        # The hygiene app's models import this app's: read late.
+        from apps.hygiene.scans import policy_changed, start_scan
+
+        before = Space.objects.filter(pk=obj.pk).values_list("settings", flat=True).first()
+        super().save_model(request, obj, form, change)
+        if change and policy_changed(before or {}, obj):
+            start_scan(obj, "policy change")
+
     def delete_model(self, request: HttpRequest, obj: Space) -> None:
         purge_space(obj, Actor.for_user(request.user), reason="deleted in the Django admin")
 

@@ -4,7 +4,8 @@ values it takes and its default. Every write (the API, the admin, code through
 that is absent, or that was stored invalid before this schema existed, so one bad
 value cannot fail every job that reads it.
 
-Settings look like {"consolidation": {"auto_apply": ["archive"]}}.
+Settings look like {"consolidation": {"auto_apply": ["archive"]},
+"hygiene": {"secret": "redact", "pii": "flag", "injection": "flag"}}.
 """
 
 from __future__ import annotations
@@ -41,11 +42,38 @@ class ChoiceList:
             return "names a value twice"
         return None
 
+    def fallback(self) -> list[str]:
+        return list(self.default)
 
-SCHEMA: dict[str, dict[str, ChoiceList]] = {
+
+@dataclass(frozen=True)
+class Choice:
+    """One value of `choices`."""
+
+    choices: tuple[str, ...]
+    default: str
+
+    def problem(self, value: Any) -> str | None:
+        if not isinstance(value, str) or value not in self.choices:
+            return f"must be one of: {', '.join(self.choices)}"
+        return None
+
+    def fallback(self) -> str:
+        return self.default
+
+
+# What a write does with a finding of the hygiene scanner (apps.hygiene.policy).
+HYGIENE_ACTIONS = ("allow", "flag", "redact", "reject")
+
+SCHEMA: dict[str, dict[str, ChoiceList | Choice]] = {
     "consolidation": {
         # The operations consolidation applies without review; the rest wait for a person.
         "auto_apply": ChoiceList(_operations),
+    },
+    "hygiene": {
+        "secret": Choice(HYGIENE_ACTIONS, "redact"),
+        "pii": Choice(HYGIENE_ACTIONS, "flag"),
+        "injection": Choice(HYGIENE_ACTIONS, "flag"),
     },
 }
 
@@ -82,5 +110,5 @@ def setting(stored: Any, section: str, name: str) -> Any:
     options = stored.get(section) if isinstance(stored, dict) else None
     value = options.get(name) if isinstance(options, dict) else None
     if value is None or option.problem(value) is not None:
-        return list(option.default)
+        return option.fallback()
     return value

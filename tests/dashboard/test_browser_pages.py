@@ -108,8 +108,8 @@ def test_the_browser_page_answers_in_a_bounded_number_of_queries(
         space, actor, [{"content": f"m {i}", "tags": ["t"]} for i in range(60)]
     )
     # session, user, membership, spaces for the switcher, the page of memories, the
-    # space's subjects for the Subject filter
-    with django_assert_max_num_queries(6):
+    # space's subjects for the Subject filter, the open hygiene flags of the page's memories
+    with django_assert_max_num_queries(7):
         response = editor.get("/s/home/memories/")
     assert response.status_code == 200
 
@@ -275,7 +275,8 @@ def test_the_search_page_answers_in_a_bounded_number_of_queries(
     editor.get("/s/home/memories/?q=tea")  # word counts and the links check are cached per process
     # session, user, membership, switcher; the query's words, both candidate lists (in
     # a savepoint that raises ef_search for a page of 50), the hits' rows; the subjects
-    with django_assert_max_num_queries(11):
+    # filter, and the open hygiene flags of the hits
+    with django_assert_max_num_queries(12):
         response = editor.get("/s/home/memories/?q=tea")
     assert response.status_code == 200 and response.content.decode().count("data-row-check") == 50
 

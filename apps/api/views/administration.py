@@ -16,6 +16,7 @@ from apps.api.access import ROLE_SCOPES, Caller, HasScope
 from apps.api.views.base import SpaceScopedViewSet
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
+from apps.hygiene.scans import policy_changed, start_scan
 from apps.spaces.models import ApiToken, Membership, Role, Scope, Space
 from apps.spaces.services import InvalidTokenRequest, TokenNotFound, issue_token, revoke_token
 
@@ -76,6 +77,7 @@ class SpacesViewSet(SpaceScopedViewSet):
         changes = body.validated_data
         with transaction.atomic():
             space = Space.objects.select_for_update().get(pk=self.space.pk)
+            settings_before = space.settings
             for name, value in changes.items():
                 setattr(space, name, value)
             space.save(update_fields=list(changes) or None)
@@ -87,6 +89,8 @@ class SpacesViewSet(SpaceScopedViewSet):
                 target_id=space.slug,
                 summary={"changed": sorted(changes)},
             )
+            if policy_changed(settings_before, space):
+                start_scan(space, "policy change")
         return Response(s.SpaceSerializer(space).data)
 
 

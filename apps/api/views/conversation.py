@@ -19,6 +19,7 @@ from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, log_episode_reads, log_reads
 from apps.api.views.memories import IDEMPOTENCY_KEY
 from apps.api.views.receipts import created_episodes, written_memories
+from apps.hygiene.marks import hit_marks, open_flags_by_memory
 from apps.memories import services
 from apps.memories.models import Episode
 from apps.retrieval.search import Filters, Weights, search
@@ -151,6 +152,7 @@ class SearchViewSet(SpaceScopedViewSet):
             created_after=given.get("created_after"),
             created_before=given.get("created_before"),
             as_of=data.get("as_of"),
+            exclude_flagged=given.get("exclude_flagged", False),
         )
         weights = Weights.from_settings()
         for name, value in data.get("weights", {}).items():
@@ -168,9 +170,14 @@ class SearchViewSet(SpaceScopedViewSet):
         memories = [hit.memory for hit in result.hits]
         # One serializer pass for all hits: their episodes in one query.
         serialized = s.MemorySerializer(memories, many=True).data
+        flags = open_flags_by_memory(self.space, [m.pk for m in memories])
         hits = []
         for hit, memory in zip(result.hits, serialized, strict=True):
-            entry: dict[str, Any] = {"memory": memory, "score": round(hit.score, 6)}
+            entry: dict[str, Any] = {
+                "memory": memory,
+                "score": round(hit.score, 6),
+                "flags": hit_marks(flags.get(hit.memory.pk, [])),
+            }
             if data["explain"]:
                 entry["explain"] = hit.components
             hits.append(entry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Any
 
 from django import template
 from django.template.defaultfilters import pluralize
@@ -134,3 +135,9 @@ def counter_sentences(counts: dict[str, int] | None) -> list[str]:
         one, many = COUNTER_SENTENCES.get(name, ("{n} " + name.replace("_", " "),) * 2)
         sentences.append((one if value == 1 else many).format(n=value))
     return sentences
+
+
+@register.filter
+def flag_categories(flags: list[Any]) -> list[str]:
+    """The categories of some flags, each once, as a curator reads them."""
+    return list(dict.fromkeys(flag.get_category_display() for flag in flags))

@@ -24,6 +24,7 @@ from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS, BrowseForm, BulkForm
 from apps.dashboard.services import BULK_LIMIT, NothingToUndo, apply_bulk, undo_bulk_event
 from apps.dashboard.subjects import space_subjects
+from apps.hygiene.marks import attach_open_flags
 from apps.memories.models import Memory
 from apps.retrieval.search import MAX_K, search
 from apps.spaces.models import Membership, Role
@@ -78,6 +79,7 @@ def browse(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
                     if any(v for k, v in request.GET.items() if k != "mode")
                     else "This space has no memories yet. Agents add them through the API."
                 )
+    attach_open_flags(curator.space, rows)
     context = {
         "form": form,
         "rows": rows,

@@ -45,6 +45,7 @@ from apps.dashboard.forms import (
     VersionPairForm,
 )
 from apps.dashboard.subjects import space_subjects
+from apps.hygiene.marks import marked_text, open_flags_by_memory
 from apps.memories import services
 from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, Status
 from apps.retrieval.models import RecallFeedback
@@ -329,7 +330,10 @@ def _page_context(
     sources, sources_cut = _provenance(memory)
     lineage, other_links = _links(memory)
     undoable = consolidation.proposals_changing(curator.space, memory) if curator.can_edit else []
+    flags = open_flags_by_memory(curator.space, [memory.pk]).get(memory.pk, [])
     return {
+        "open_flags": flags,
+        "marked_content": marked_text(memory.content, memory.content_hash, flags),
         "undoable": undoable,
         "supersessions": _supersessions(memory, lineage, undoable),
         **_edit_context(curator, memory, form=form, conflict=conflict),

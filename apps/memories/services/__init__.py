@@ -18,6 +18,7 @@ from apps.memories.services.episodes import (
     remember_conversation,
 )
 from apps.memories.services.errors import (
+    ContentRefused,
     ContentTooLarge,
     InvalidFeedback,
     InvalidMemory,
@@ -53,6 +54,7 @@ from apps.memories.services.rules import EDITABLE_FIELDS
 
 __all__ = [
     "EDITABLE_FIELDS",
+    "ContentRefused",
     "ContentTooLarge",
     "FeedbackRecorded",
     "InvalidFeedback",

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.audit.actors import Actor
 from apps.audit.services import record_events
 from apps.core.bulk import copy_insert, insert_together
+from apps.hygiene.policy import Screened, flag_rows, policy_of, screen
 from apps.memories.models import (
     Memory,
     MemoryVersion,
@@ -49,6 +50,8 @@ def new_memory(
     if not memory.agent and actor.token is not None:
         memory.agent = actor.token.name
     check_validity(memory)
+    screened = screen(policy_of(space), memory.content)
+    memory.content = screened.text
     memory.content_hash = content_hash(memory.content)
     # One round trip for all the rows of a new memory: before, the waits between them
     # were most of a single write's time.
@@ -67,9 +70,11 @@ def new_memory(
                     "subject": memory.subject,
                     "chars": len(memory.content),
                     "source_episodes": [str(e.pk) for e in episodes],
+                    **screened.audit_summary(),
                     **audit_summary,
                 },
             ),
+            *flag_rows(space, screened.flagged, memory.content, memory=memory),
         ]
     )
     embed_after_commit(space.pk)
@@ -95,13 +100,18 @@ def create_memories(
     items: Sequence[dict[str, Any]],
     *,
     reason: str = "",
+    screenings: Sequence[Screened] | None = None,
 ) -> list[Memory]:
     """Create many memories in a few statements, with a version and an event each.
 
     All or nothing: an invalid item raises InvalidMemory naming its index.
+    `screenings`, one per item, are the hygiene policy's verdicts on texts already
+    screened (conversation turns stored as episodes first), so no text is scanned twice.
     """
     now = timezone.now()
+    policy = policy_of(space)
     memories: list[Memory] = []
+    screened_items: list[Screened] = []
     episode_ids: list[list[str]] = []
     for index, item in enumerate(items):
         fields = dict(item)
@@ -112,14 +122,17 @@ def create_memories(
                 raise InvalidMemory("content is required", details={"content": "required"})
             memory = Memory(space=space, created_at=now, updated_at=now, **fields)
             check_validity(memory)
+            screened = screenings[index] if screenings else screen(policy, memory.content)
         except InvalidMemory as exc:
             raise type(exc)(
                 f"item {index}: {exc.message}", details={"index": index, **exc.details}
             ) from None
         if not memory.agent and actor.token is not None:
             memory.agent = actor.token.name
+        memory.content = screened.text
         memory.content_hash = content_hash(memory.content)
         memories.append(memory)
+        screened_items.append(screened)
     episodes_in_space(space, {i for ids in episode_ids for i in ids})  # raises if foreign
     # COPY, not bulk_create: for 100 memories it halves the time (apps.core.bulk).
     copy_insert(memories)
@@ -145,6 +158,13 @@ def create_memories(
             for memory in memories
         ]
     )
+    copy_insert(
+        [
+            flag
+            for memory, screened in zip(memories, screened_items, strict=True)
+            for flag in flag_rows(space, screened.flagged, memory.content, memory=memory)
+        ]
+    )
     record_events(
         space,
         actor,
@@ -159,9 +179,10 @@ def create_memories(
                     "subject": m.subject,
                     "chars": len(m.content),
                     "bulk": True,
+                    **screened.audit_summary(),
                 },
             )
-            for m in memories
+            for m, screened in zip(memories, screened_items, strict=True)
         ],
         reason=reason,
     )

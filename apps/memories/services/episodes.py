@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.audit.actors import Actor
 from apps.audit.services import record_events
 from apps.core.bulk import copy_insert
+from apps.hygiene.policy import Screened, flag_rows, policy_of, screen
 from apps.memories.models import (
     Episode,
     Kind,
@@ -20,6 +21,7 @@ from apps.memories.models import (
 )
 from apps.memories.services.create import create_memories
 from apps.memories.services.errors import (
+    ContentRefused,
     InvalidMemory,
 )
 from apps.memories.services.links import create_links
@@ -38,7 +40,19 @@ def record_episode(space: Space, actor: Actor, **fields: Any) -> Episode:
 @transaction.atomic
 def record_episodes(space: Space, actor: Actor, items: Sequence[dict[str, Any]]) -> list[Episode]:
     """Store a batch of raw inputs in a few statements, with an event each."""
+    return record_screened_episodes(space, actor, items)[0]
+
+
+@transaction.atomic
+def record_screened_episodes(
+    space: Space, actor: Actor, items: Sequence[dict[str, Any]]
+) -> tuple[list[Episode], list[Screened]]:
+    """record_episodes, also giving the hygiene policy's verdict on each episode's text
+    (what a memory made from the same text stores). All or nothing: a refused text
+    raises ContentRefused naming its index."""
+    policy = policy_of(space)
     episodes: list[Episode] = []
+    screenings: list[Screened] = []
     for index, item in enumerate(items):
         content = item.get("content")
         if not isinstance(content, str) or not content.strip():
@@ -48,10 +62,19 @@ def record_episodes(space: Space, actor: Actor, items: Sequence[dict[str, Any]])
                 else "episode content must be non-empty text",
                 details={"index": index, "content": "empty"},
             )
+        try:
+            screened = screen(policy, content)
+        except ContentRefused as exc:
+            if len(items) == 1:
+                raise
+            raise ContentRefused(
+                f"item {index}: {exc.message}", details={"index": index, **exc.details}
+            ) from None
+        screenings.append(screened)
         episodes.append(
             Episode(
                 space=space,
-                content=content,
+                content=screened.text,
                 source=item.get("source", Episode.Source.MESSAGE),
                 session=item.get("session", ""),
                 role=item.get("role", ""),
@@ -62,13 +85,27 @@ def record_episodes(space: Space, actor: Actor, items: Sequence[dict[str, Any]])
             )
         )
     copy_insert(episodes)
+    copy_insert(
+        [
+            flag
+            for episode, screened in zip(episodes, screenings, strict=True)
+            for flag in flag_rows(space, screened.flagged, episode.content, episode=episode)
+        ]
+    )
     record_events(
         space,
         actor,
         "episode.create",
-        [("episode", e.pk, {"session": e.session, "chars": len(e.content)}) for e in episodes],
+        [
+            (
+                "episode",
+                e.pk,
+                {"session": e.session, "chars": len(e.content), **screened.audit_summary()},
+            )
+            for e, screened in zip(episodes, screenings, strict=True)
+        ],
     )
-    return episodes
+    return episodes, screenings
 
 
 @transaction.atomic
@@ -81,7 +118,7 @@ def remember_conversation(
     The chain continues from the latest episodic memory already stored for the same
     session, so a conversation sent in several requests stays one conversation.
     """
-    episodes = record_episodes(space, actor, messages)
+    episodes, screenings = record_screened_episodes(space, actor, messages)
     if not remember:
         return episodes, []
     memories = create_memories(
@@ -100,6 +137,7 @@ def remember_conversation(
             }
             for episode in episodes
         ],
+        screenings=screenings,
     )
     sessions: dict[str, list[Memory]] = {}
     for memory in memories:

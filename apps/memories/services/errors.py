@@ -46,6 +46,13 @@ class ContentTooLarge(InvalidMemory):
     code = "content_too_large"
 
 
+class ContentRefused(InvalidMemory):
+    """The space's hygiene policy rejects what the text holds. The details name the
+    categories and types found, never the text itself."""
+
+    code = "content_refused"
+
+
 class RecallNotFound(MemoryServiceError):
     """No recall with this id in the caller's space (another space's is not found)."""
 

@@ -9,6 +9,8 @@ from django.db import transaction
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
+from apps.hygiene.policy import flagged_categories, policy_of, replace_memory_flags, screen
+from apps.hygiene.scanner import scan
 from apps.memories.models import (
     STATUS_TRANSITIONS,
     Episode,
@@ -69,14 +71,23 @@ def update_memory(
     if memory.snapshot() == before:
         return memory
     check_validity(memory)
+    screened = None
     if memory.content != before["content"]:
+        screened = screen(policy_of(space), memory.content)
+        memory.content = screened.text
         memory.content_hash = content_hash(memory.content)
         if memory.content_hash != content_hash(str(before["content"])):
             # The old vector describes the old text; the embedding job fills it in.
             memory.embedding = None
             memory.embedding_model = ""
             embed_after_commit(space.pk)
-    return save_new_version(memory, actor, Action.UPDATE, reason, before)
+    if memory.snapshot() == before:
+        return memory  # the edit only added what the policy redacts again
+    summary = screened.audit_summary() if screened else {}
+    save_new_version(memory, actor, Action.UPDATE, reason, before, summary)
+    if screened is not None:
+        replace_memory_flags(space, memory, screened.flagged)
+    return memory
 
 
 @transaction.atomic
@@ -246,15 +257,22 @@ def revert_to_version(
         outcome = f"restored text and validity; status stays {memory.status}"
     if memory.snapshot() == before:
         return Reverted(memory, to_version, False, kept_because is None, outcome)
+    findings = None
     if memory.content != before["content"]:
         memory.content_hash = content_hash(memory.content)
         memory.embedding = None
         memory.embedding_model = ""
         embed_after_commit(space.pk)
+        # A revert brings back what was stored before: it is flagged, never refused
+        # or rewritten (history is not changed; redaction has its own service).
+        categories = flagged_categories(policy_of(space))
+        findings = [f for f in scan(memory.content) if f.category in categories]
     check_validity(memory)
     save_new_version(
         memory, actor, Action.REVERT, reason or f"revert to version {to_version}", before
     )
+    if findings is not None:
+        replace_memory_flags(space, memory, findings)
     if ends_supersession:
         by = end_supersessions(space, actor, memory)
         if by:

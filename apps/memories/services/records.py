@@ -131,7 +131,12 @@ def memory_event(
 
 
 def save_new_version(
-    memory: Memory, actor: Actor, action: str, reason: str, before: dict[str, Any]
+    memory: Memory,
+    actor: Actor,
+    action: str,
+    reason: str,
+    before: dict[str, Any],
+    summary: dict[str, Any] | None = None,
 ) -> Memory:
     memory.version += 1
     memory.updated_at = timezone.now()
@@ -140,7 +145,7 @@ def save_new_version(
     insert_together(
         [
             version_row(memory, actor, action, reason),
-            memory_event(memory, actor, action, reason, {"changed": changed}),
+            memory_event(memory, actor, action, reason, {"changed": changed, **(summary or {})}),
         ]
     )
     return memory

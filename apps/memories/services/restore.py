@@ -18,6 +18,8 @@ from django.db import models, transaction
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_events
+from apps.hygiene.models import Flag
+from apps.hygiene.policy import Screened, flag_rows, policy_of, screen
 from apps.memories.models import (
     Entity,
     Episode,
@@ -44,19 +46,22 @@ class RestoredEpisode:
 
     episode: Episode
     imported_from: str
+    flags: list[Flag] = field(default_factory=list)
+    hygiene: dict[str, Any] = field(default_factory=dict)
 
     @property
     def row(self) -> Episode:
         return self.episode
 
     def rows(self) -> list[models.Model]:
-        return [self.episode]
+        return [self.episode, *self.flags]
 
     def audit_summary(self) -> dict[str, Any]:
         return {
             "imported_from": self.imported_from,
             "session": self.episode.session,
             "chars": len(self.episode.content),
+            **self.hygiene,
         }
 
 
@@ -70,6 +75,8 @@ class RestoredMemory:
     versions: list[MemoryVersion]
     imported_from: str
     source_episode_ids: list[uuid.UUID] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    hygiene: dict[str, Any] = field(default_factory=dict)
 
     @property
     def row(self) -> Memory:
@@ -80,7 +87,7 @@ class RestoredMemory:
         sources = [through(memory=self.memory, episode_id=pk) for pk in self.source_episode_ids]
         for version in self.versions:
             version.memory = self.memory
-        return [self.memory, *sources, *self.versions]
+        return [self.memory, *sources, *self.versions, *self.flags]
 
     def audit_summary(self) -> dict[str, Any]:
         return {
@@ -90,6 +97,7 @@ class RestoredMemory:
             "subject": self.memory.subject,
             "chars": len(self.memory.content),
             "source_episodes": [str(pk) for pk in self.source_episode_ids],
+            **self.hygiene,
         }
 
 
@@ -152,7 +160,32 @@ _INSERT_ORDER: tuple[type[models.Model], ...] = (
     Link,
     Entity,
     Mention,
+    Flag,
 )
+
+
+def screen_restored(space: Space, record: RestoredRecord) -> None:
+    """Apply the space's hygiene policy to an imported episode or memory, as every
+    other write does: raises ContentRefused, or redacts the text (in every version of
+    a memory: its history must not keep what its text may not), and attaches the flags.
+    """
+    policy = policy_of(space)
+    if isinstance(record, RestoredEpisode):
+        screened = screen(policy, record.episode.content)
+        record.episode.content = screened.text
+        record.flags = flag_rows(space, screened.flagged, screened.text, episode=record.episode)
+        record.hygiene = screened.audit_summary()
+    elif isinstance(record, RestoredMemory):
+        current = record.memory.content
+        by_text: dict[str, Screened] = {}
+        holders: list[Memory | MemoryVersion] = [*record.versions, record.memory]
+        for holder in holders:
+            if holder.content not in by_text:
+                by_text[holder.content] = screen(policy, holder.content)
+            holder.content = by_text[holder.content].text
+        screened = by_text[current]
+        record.flags = flag_rows(space, screened.flagged, screened.text, memory=record.memory)
+        record.hygiene = screened.audit_summary()
 
 
 def check_history(memory: Memory, versions: list[MemoryVersion], *, declared: bool) -> None:

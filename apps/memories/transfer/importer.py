@@ -12,7 +12,12 @@ from django.db import DataError, IntegrityError, transaction
 from apps.audit.actors import Actor
 from apps.memories.services import MemoryServiceError
 from apps.memories.services.records import embed_after_commit
-from apps.memories.services.restore import RestoredLink, RestoredRecord, restore_records
+from apps.memories.services.restore import (
+    RestoredLink,
+    RestoredRecord,
+    restore_records,
+    screen_restored,
+)
 from apps.memories.transfer.ids import IdMap
 from apps.memories.transfer.reader import parse_line
 from apps.memories.transfer.records import RecordReader
@@ -147,6 +152,7 @@ class Importer:
                 {"type": f"one of space, {', '.join(self.records.readers)}"},
             )
         restored = read(record)
+        screen_restored(self.space, restored)
         # Links are referred to by no other line, so the file gives them no id.
         if isinstance(restored, RestoredLink):
             return Accepted(number, None, restored)
