@@ -6,7 +6,7 @@ from django.dispatch import receiver
 
 from apps.audit.redaction import REDACTED
 from apps.memories.signals import memory_purging, text_redacting
-from apps.retrieval.lexical import forget_words_of
+from apps.retrieval.lexical import forget_redacted_words, forget_words_of
 from apps.retrieval.models import Recall
 
 
@@ -28,3 +28,11 @@ def scrub_redacted_recalls(
 ) -> None:
     """The searches that quoted a redacted text, and the notes given on them, lose it."""
     Recall.scrub_words(space.pk, replacements)
+
+
+@receiver(text_redacting, dispatch_uid="retrieval.forget_redacted_words")
+def forget_redacted_lexemes(
+    sender: Any, space: Any, replacements: dict[str, str], **kwargs: Any
+) -> None:
+    """The redacted words that no memory holds any more leave BM25's counts."""
+    forget_redacted_words(space.pk, replacements)
