@@ -249,6 +249,11 @@ RULES: dict[str, Rule] = {
     "memory-versions": api(GET=read()),
     "memory-version": api(GET=read()),
     "memory-revert": api(POST=write(body=lambda w: {"version": 1})),
+    "memory-redact": api(
+        POST=write(
+            body=lambda w: {"spans": [{"start": 0, "end": 5, "type": "name"}], "reason": "x"}
+        )
+    ),
     "memory-access": api(GET=read()),
     "memory-links": api(GET=read()),
     # -- API: conversation, search
