@@ -15,7 +15,9 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
+from apps.api.models import IdempotentRequest
 from apps.audit.models import AuditEvent
+from apps.audit.services import record_event
 from apps.consolidation import entities
 from apps.consolidation import services as consolidation
 from apps.hygiene.scanner import scan
@@ -229,12 +231,28 @@ def test_it_needs_a_reason_and_the_expected_version(
     assert memory.version == 1
 
 
-def test_it_does_not_find_a_memory_of_another_space(
+def test_it_does_not_find_a_memory_of_another_space_nor_touch_its_rows(
     space: Any, outsider_space: Any, actor: Any, make_memory: Any
 ) -> None:
     memory = make_memory("Alice's email is alice@example.org.")
     elsewhere = services.create_memory(
         outsider_space, actor, content="Bob quoted alice@example.org here."
+    )
+    services.update_memory(
+        outsider_space,
+        actor,
+        elsewhere.pk,
+        expected_version=1,
+        reason="asked alice@example.org",
+        pinned=True,
+    )
+    searched = Recall.objects.for_space(outsider_space).create(
+        space=outsider_space,
+        actor_type="system",
+        actor_label="system:test",
+        query="mail of alice@example.org",
+        mode="text",
+        memory_ids=[elsewhere.pk],
     )
 
     with pytest.raises(services.MemoryNotFound):
@@ -247,7 +265,10 @@ def test_it_does_not_find_a_memory_of_another_space(
     elsewhere.refresh_from_db()
     assert elsewhere.content == "Bob quoted alice@example.org here."
     outsider_events = AuditEvent.objects.for_space(outsider_space)
+    assert outsider_events.get(action="memory.update").reason == "asked alice@example.org"
     assert not outsider_events.filter(action="memory.redact").exists()
+    searched.refresh_from_db()
+    assert searched.query == "mail of alice@example.org"
 
 
 def test_it_replaces_every_occurrence_and_the_longest_text_whole(
@@ -313,3 +334,38 @@ def test_the_triggers_let_a_redaction_rewrite_only_the_text_of_versions_and_epis
     assert MemoryVersion.objects.for_space(outsider_space).get(memory=there).content == (
         "Somewhere else."
     )
+
+
+def test_it_finds_a_text_with_quotes_and_backslashes_inside_json(
+    space: Any, actor: Any, make_memory: Any
+) -> None:
+    secret = 'pw="hunter\\2"'
+    memory = make_memory(f"Router login {secret} at home.")
+    record_event(
+        space,
+        actor,
+        "memory.recall",
+        target_type="memory",
+        target_id=memory.pk,
+        summary={"query": f"router {secret}", "nested": [{"note": secret}]},
+    )
+    stored = IdempotentRequest.objects.create(
+        space=space,
+        client="user:1",
+        key="k",
+        fingerprint="f",
+        status_code=201,
+        response_body={"content": memory.content},
+    )
+
+    services.redact_memory(
+        space, actor, memory.pk, [span_of(memory, secret, "password")], reason="x"
+    )
+
+    event = AuditEvent.objects.for_space(space).get(action="memory.recall")
+    assert event.summary == {
+        "query": "router [REDACTED:password]",
+        "nested": [{"note": "[REDACTED:password]"}],
+    }
+    stored.refresh_from_db()
+    assert stored.response_body == {"content": "Router login [REDACTED:password] at home."}
