@@ -135,7 +135,15 @@ def redact_memory(
     types = sorted({span.type for span in chosen})
 
     lineage_ids = _lineage_ids(space, memory)
-    lineage = lock_memories(space, lineage_ids) if lineage_ids else []
+    # Only the memories that hold a text now are rewritten, and locked: a summary of
+    # many topics joins most of a space, whose rows a redaction must not hold.
+    holding = list(
+        Memory.objects.for_space(space)
+        .filter(pk__in=lineage_ids)
+        .filter(holding_any(replacements, "content"))
+        .values_list("pk", flat=True)
+    )
+    lineage = lock_memories(space, holding) if holding else []
     rows: list[Any] = [
         _rewritten(memory, actor, reason, _replaced(memory.content, chosen, replacements))
     ]
@@ -150,7 +158,7 @@ def redact_memory(
                 )
             )
             rewritten.append(other)
-    every = [memory.pk, *(other.pk for other in lineage)]
+    every: list[MemoryId] = [memory.pk, *lineage_ids]
     versions, episodes = _scrub_history(space, every, replacements)
     entities = forget_entities_named(space, every, replacements)
     events = scrub_events(space, replacements)
