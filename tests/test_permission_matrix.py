@@ -183,6 +183,12 @@ RULES: dict[str, Rule] = {
     "dashboard:memory_purge": page(
         POST=admin("302", body=lambda w: {"reason": "matrix", "confirm": "on"})
     ),
+    "dashboard:memory_redact": page(
+        POST=write(
+            "302",
+            body=lambda w: {"text": "Alice", "type": "name", "reason": "matrix", "version": 2},
+        )
+    ),
     "dashboard:memory_unsupersede": page(POST=write("302")),  # not superseded: a message
     # -- conversations, timeline, graph, map
     "dashboard:sessions": page(GET=read()),
@@ -253,6 +259,11 @@ RULES: dict[str, Rule] = {
     "memory-versions": api(GET=read()),
     "memory-version": api(GET=read()),
     "memory-revert": api(POST=write(body=lambda w: {"version": 1})),
+    "memory-redact": api(
+        POST=write(
+            body=lambda w: {"spans": [{"start": 0, "end": 5, "type": "name"}], "reason": "x"}
+        )
+    ),
     "memory-access": api(GET=read()),
     "memory-links": api(GET=read()),
     # -- API: conversation, search

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from apps.api.access import Caller
 from apps.api.errors import ApiError
 from apps.api.models import IdempotentRequest
+from apps.audit.redaction import holding_any, scrubbed
 from apps.spaces.models import Space
 
 MAX_KEY_LENGTH = 200
@@ -93,3 +94,17 @@ def forget_responses_showing(space: Space, ids: Iterable[object]) -> int:
         return 0
     deleted, _ = IdempotentRequest.objects.filter(shows, space=space).delete()
     return deleted
+
+
+def scrub_responses(space: Space, replacements: Mapping[str, str]) -> int:
+    """Replace redacted texts in the stored answers of the space, which keep replaying:
+    a retry gets the answer it got, without the texts. Returns how many changed."""
+    changed = []
+    stored = IdempotentRequest.objects.filter(space=space)
+    for answer in stored.filter(holding_any(replacements, json_fields=["response_body"])):
+        body = scrubbed(answer.response_body, replacements)
+        if body != answer.response_body:
+            answer.response_body = body
+            changed.append(answer)
+    IdempotentRequest.objects.bulk_update(changed, ["response_body"], batch_size=500)
+    return len(changed)

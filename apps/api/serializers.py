@@ -204,6 +204,19 @@ class PurgeSerializer(StrictSerializer):
     reason = StrictCharField(max_length=2000)
 
 
+class RedactSpanSerializer(StrictSerializer):
+    start = StrictIntegerField(min_value=0)
+    end = StrictIntegerField(min_value=1)
+    # The rules of a type (and of the span's place in the content) are the domain
+    # layer's: services.redaction.checked_spans answers 422.
+    type = StrictCharField(max_length=40)
+
+
+class RedactSerializer(StrictSerializer):
+    spans = serializers.ListField(child=RedactSpanSerializer(), min_length=1, max_length=100)
+    reason = StrictCharField(max_length=2000)
+
+
 class MergeSerializer(StrictSerializer):
     ids = serializers.ListField(child=serializers.UUIDField(), min_length=2, max_length=100)
     content = StrictCharField(required=False, trim_whitespace=False)

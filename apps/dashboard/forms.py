@@ -323,6 +323,60 @@ class RevertForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500)
 
 
+class RedactForm(forms.Form):
+    """A span of a memory's content to redact: the exact text, and where it starts and
+    ends when the page's script took it from a selection (code-point offsets). Without
+    the offsets, or when they no longer point at the text, its first occurrence is
+    taken: every occurrence is replaced anyway."""
+
+    TYPES = (
+        ("secret", "Secret (key, token, password)"),
+        ("email", "Email address"),
+        ("phone", "Phone number"),
+        ("name", "Name"),
+        ("address", "Address"),
+        ("pii", "Other personal data"),
+    )
+
+    text = forms.CharField(
+        label="Text to redact",
+        max_length=2000,
+        strip=False,
+        help_text="Exactly as it stands in the content; every occurrence is replaced.",
+        error_messages={"required": "Say which text to redact, or select it in the content."},
+    )
+    start = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    end = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    type = forms.ChoiceField(label="What it is", choices=TYPES)
+    reason = forms.CharField(
+        max_length=500,
+        help_text="Kept in the audit log; the text itself is not.",
+        error_messages={"required": "Say why this text is redacted."},
+    )
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, content: str, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "redact_%s")
+        super().__init__(*args, **kwargs)
+        self.content = content
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        text = data.get("text")
+        if text and text not in self.content:
+            self.add_error(
+                "text", "This text is not in the memory's content (it must match exactly)."
+            )
+        return data
+
+    def span(self) -> tuple[int, int, str]:
+        """The span to redact, once the form is valid."""
+        text, start = self.cleaned_data["text"], self.cleaned_data["start"]
+        if start is None or self.content[start : start + len(text)] != text:
+            start = self.content.index(text)
+        return (start, start + len(text), self.cleaned_data["type"])
+
+
 class PurgeForm(forms.Form):
     reason = forms.CharField(
         max_length=500,

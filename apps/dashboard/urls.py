@@ -38,6 +38,7 @@ urlpatterns = [
     ),
     path("s/<slug:slug>/memories/<uuid:memory_id>/revert/", memory.revert, name="memory_revert"),
     path("s/<slug:slug>/memories/<uuid:memory_id>/purge/", memory.purge, name="memory_purge"),
+    path("s/<slug:slug>/memories/<uuid:memory_id>/redact/", memory.redact, name="memory_redact"),
     path(
         "s/<slug:slug>/memories/<uuid:memory_id>/unsupersede/",
         memory.unsupersede,

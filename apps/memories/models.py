@@ -361,6 +361,7 @@ class MemoryVersion(models.Model):
         SUPERSEDE = "supersede", "Superseded"
         MERGE = "merge", "Merged"
         REVERT = "revert", "Reverted"
+        REDACT = "redact", "Redacted"
 
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
     memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="versions")

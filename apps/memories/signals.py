@@ -8,3 +8,8 @@ from django.dispatch import Signal
 
 # Sent with space= and memory= (the row, still there).
 memory_purging = Signal()
+
+# Sent inside redact_memory's transaction with space= and replacements= (each redacted
+# text mapped to the `[REDACTED:type]` that replaces it): the apps that keep copies of
+# a memory's words replace those texts in their rows, wherever they stand in the space.
+text_redacting = Signal()

@@ -29,6 +29,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
+from apps.memories.models import TEXT_SEARCH_CONFIG
 from apps.retrieval.scope import TABLE, SqlScope, column
 
 K1 = 1.2
@@ -298,6 +299,31 @@ def forget_words_of(space_id: int, memory_id: UUID) -> None:
             [space_id, words],
         )
     transaction.on_commit(lambda: STATS.forget(space_id))
+
+
+@transaction.atomic
+def forget_redacted_words(space_id: int, texts: Iterable[str]) -> int:
+    """For a redaction, once the memories hold the replacement: the words made of or
+    holding a redacted text that no memory of the space holds any more leave the
+    lexicon (a count is only a number, but the word is the text). Returns how many
+    went."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended('lexicon', %s))", [space_id])
+        cursor.execute(
+            "DELETE FROM retrieval_lexemefrequency f "
+            "WHERE f.space_id = %s AND EXISTS ("
+            "  SELECT 1 FROM unnest(%s::text[]) AS t "
+            "  WHERE strpos(f.lexeme, lower(t)) > 0 "
+            "  OR f.lexeme = ANY(tsvector_to_array(to_tsvector(%s::regconfig, t)))"
+            ") AND NOT EXISTS ("
+            "  SELECT 1 FROM memories_memory m WHERE m.space_id = f.space_id "
+            "  AND m.search_vector @@ quote_literal(f.lexeme)::tsquery"
+            ")",
+            [space_id, list(texts), TEXT_SEARCH_CONFIG],
+        )
+        gone = cursor.rowcount
+    transaction.on_commit(lambda: STATS.forget(space_id))
+    return int(gone)
 
 
 STATS = _SpaceStats()

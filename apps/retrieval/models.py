@@ -12,7 +12,7 @@ space has changed enough to move them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from django.utils import timezone
 from pgvector.django import VectorField
 
 from apps.audit.actors import ActorType
+from apps.audit.redaction import holding_any, scrubbed
 from apps.memories.models import Memory, Status
 from apps.spaces.models import ApiToken, Space
 from apps.spaces.scoping import SpaceScopedManager
@@ -99,6 +100,25 @@ class Recall(models.Model):
             note=""
         ).update(note=redacted)
         return recalls.update(query=redacted, query_vector=None)
+
+    @staticmethod
+    def scrub_words(space_id: int, replacements: Mapping[str, str]) -> int:
+        """For a redaction: each redacted text is replaced in the queries and feedback
+        notes that hold it; a query that changed loses its embedding, which encoded
+        the text. Returns how many recalls and notes changed."""
+        changed = 0
+        recalls = Recall.objects.for_space(space_id).filter(holding_any(replacements, "query"))
+        for recall in recalls:
+            recall.query = scrubbed(recall.query, replacements)
+            recall.query_vector = None
+            recall.save(update_fields=["query", "query_vector"])
+            changed += 1
+        feedback = RecallFeedback.objects.for_space(space_id)
+        for mark in feedback.filter(holding_any(replacements, "note")):
+            mark.note = scrubbed(mark.note, replacements)
+            mark.save(update_fields=["note"])
+            changed += 1
+        return changed
 
 
 class Verdict(models.TextChoices):

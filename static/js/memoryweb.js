@@ -264,3 +264,36 @@
     if (event.target.closest("[data-shortcuts-open]")) toggleHelp();
   });
 })();
+
+// Redacting from a memory's page: text selected in the content fills the redact form
+// with the text and where it stands, in code points (as the server counts; a string's
+// length in JavaScript counts UTF-16 units). Without script the text is typed instead.
+(function () {
+  function codePoints(text) {
+    return Array.from(text).length;
+  }
+
+  function fillFromSelection() {
+    const source = document.querySelector("[data-redact-source]");
+    const form = document.querySelector("[data-redact-form]");
+    const selection = window.getSelection();
+    if (!source || !form || !selection || selection.isCollapsed || !selection.rangeCount) return;
+    const range = selection.getRangeAt(0);
+    if (!source.contains(range.startContainer) || !source.contains(range.endContainer)) return;
+    const before = document.createRange();
+    before.selectNodeContents(source);
+    before.setEnd(range.startContainer, range.startOffset);
+    const text = range.toString();
+    const start = codePoints(before.toString());
+    form.elements.namedItem("text").value = text;
+    form.elements.namedItem("start").value = start;
+    form.elements.namedItem("end").value = start + codePoints(text);
+    const details = form.closest("details");
+    if (details) details.open = true;
+  }
+
+  document.addEventListener("mouseup", fillFromSelection);
+  document.addEventListener("keyup", (event) => {
+    if (event.shiftKey) fillFromSelection();
+  });
+})();

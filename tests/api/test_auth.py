@@ -93,6 +93,11 @@ def _memory_in(client: APIClient) -> str:
         ("get", "/api/v1/memories/{id}/versions", None),
         ("get", "/api/v1/memories/{id}/versions/1", None),
         ("post", "/api/v1/memories/{id}/revert", {"version": 1}),
+        (
+            "post",
+            "/api/v1/memories/{id}/redact",
+            {"spans": [{"start": 0, "end": 5, "type": "name"}], "reason": "x"},
+        ),
         ("get", "/api/v1/memories/{id}/access", None),
         ("get", "/api/v1/memories/{id}/links", None),
     ],

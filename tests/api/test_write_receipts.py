@@ -138,6 +138,15 @@ WRITES = [
         lambda c, m: c.post(f"/api/v1/memories/{m.first.pk}/revert", {"version": 1}, format="json"),
     ),
     Write(
+        "redact",
+        "redact",
+        lambda c, m: c.post(
+            f"/api/v1/memories/{m.first.pk}/redact",
+            {"spans": [{"start": 18, "end": 28, "type": "secret"}], "reason": "leak"},
+            format="json",
+        ),
+    ),
+    Write(
         "remember a conversation",
         None,
         lambda c, m: c.post(

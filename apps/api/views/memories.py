@@ -377,6 +377,32 @@ class MemoryViewSet(SpaceScopedViewSet):
         )
         return Response({"id": str(memory.pk), "purged": True})
 
+    @extend_schema(
+        request=s.RedactSerializer,
+        responses=WRITTEN_MEMORY,
+        parameters=[IF_MATCH, FIELDS],
+        description="Replace spans of the content (code-point offsets, end exclusive) by "
+        "`[REDACTED:type]` in a new version, and their text everywhere the space keeps it: "
+        "earlier versions, source episodes, memories merged or summarised from it, the "
+        "audit trail, stored answers, search queries and feedback notes.",
+    )
+    @action(detail=True, methods=["post"])
+    def redact(self, request: Request, pk: str) -> Response:
+        body = s.RedactSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        spans = [
+            (span["start"], span["end"], span["type"]) for span in body.validated_data["spans"]
+        ]
+        memory = services.redact_memory(
+            self.space,
+            self.actor,
+            pk,
+            spans,
+            reason=body.validated_data["reason"],
+            expected_version=if_match_version(request),
+        )
+        return self.respond(memory)
+
     @extend_schema(request=s.MergeSerializer, responses={201: WRITTEN_MEMORY})
     @action(detail=False, methods=["post"])
     def merge(self, request: Request) -> Response:

@@ -7,7 +7,12 @@ propose. Every operation is idempotent: a change already proposed, in any state,
 proposed again.
 """
 
-from apps.consolidation.services.decisions import apply, forget_proposals_about, reject
+from apps.consolidation.services.decisions import (
+    apply,
+    forget_proposals_about,
+    reject,
+    scrub_proposals,
+)
 from apps.consolidation.services.forgetting import propose_forgetting
 from apps.consolidation.services.links import propose_links
 from apps.consolidation.services.merges import DuplicateGroup, duplicate_groups, propose_merges
@@ -52,6 +57,7 @@ __all__ = [
     "propose_summaries",
     "propose_supersessions",
     "reject",
+    "scrub_proposals",
     "start_consolidation",
     "undo",
 ]

@@ -1,12 +1,14 @@
 """Deciding proposals: apply (through the domain layer) or reject, and forgetting
 the proposals about a purged memory."""
 
+from collections.abc import Mapping
+
 from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
-from apps.audit.redaction import redact_events
+from apps.audit.redaction import holding_any, redact_events, scrubbed
 from apps.audit.services import record_event
 from apps.consolidation import entities
 from apps.consolidation.models import Operation, Proposal
@@ -197,3 +199,21 @@ def forget_proposals_about(space: Space, memory_id: object) -> int:
     )
     deleted, _ = proposals.delete()
     return deleted
+
+
+@transaction.atomic
+def scrub_proposals(space: Space, replacements: Mapping[str, str]) -> int:
+    """Replace redacted texts in the proposals of the space (a merge's content, a
+    summary, the evidence and the reasons quote memories). Their audit events are
+    scrubbed with all the others. Returns how many proposals changed."""
+    fields = ["change", "evidence", "result", "status_reason"]
+    changed = []
+    holding = holding_any(replacements, "status_reason", json_fields=fields[:3])
+    for proposal in Proposal.objects.for_space(space).filter(holding):
+        before = [getattr(proposal, name) for name in fields]
+        for name, value in zip(fields, before, strict=True):
+            setattr(proposal, name, scrubbed(value, replacements))
+        if [getattr(proposal, name) for name in fields] != before:
+            changed.append(proposal)
+    Proposal.objects.for_space(space).bulk_update(changed, fields, batch_size=500)
+    return len(changed)

@@ -40,6 +40,7 @@ from apps.dashboard.forms import (
     MemoryEditForm,
     MemoryFieldsForm,
     PurgeForm,
+    RedactForm,
     RevertForm,
     StatusForm,
     VersionPairForm,
@@ -325,6 +326,7 @@ def _page_context(
     *,
     form: MemoryEditForm | None = None,
     conflict: Conflict | None = None,
+    redact_form: RedactForm | None = None,
 ) -> dict[str, Any]:
     versions = _versions(memory)
     sources, sources_cut = _provenance(memory)
@@ -352,6 +354,8 @@ def _page_context(
         "access_log": _access_log(memory),
         "retention": memory.retention(timezone.now()),
         "purge_form": PurgeForm(),
+        "redact_form": redact_form
+        or RedactForm(initial={"version": memory.version}, content=memory.content),
         "notes": _placed_messages(request),
         "limits": {"versions": VERSION_ROWS, "sources": SOURCE_EPISODES, "links": LINK_ROWS},
     }
@@ -647,6 +651,42 @@ def unsupersede(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> 
             "undo",
         )
     return _back_to_detail(request, curator, memory.pk, "undo")
+
+
+@require_POST
+@space_page(Role.EDITOR)
+def redact(request: HtmxHttpRequest, curator: Curator, memory_id: UUID) -> HttpResponse:
+    """Redact a span of the content: a new version with `[REDACTED:type]`, and the text
+    gone from the memory's history and every copy (services.redact_memory)."""
+    memory = _memory_or_404(curator, memory_id)
+    form = RedactForm(request.POST, content=memory.content)
+    if form.is_valid():
+        try:
+            redacted = services.redact_memory(
+                curator.space,
+                curator.actor,
+                memory.pk,
+                [form.span()],
+                reason=form.cleaned_data["reason"].strip(),
+                expected_version=form.cleaned_data["version"],
+            )
+        except services.VersionConflict as stale:
+            form.add_error(
+                None,
+                f"The memory changed since you opened it (now version "
+                f"{stale.details['current_version']}). Reload the page and redact again.",
+            )
+        except services.MemoryServiceError as refused:
+            form.add_error(None, refused.message)
+        else:
+            done = (
+                f"Redacted: saved as version {redacted.version}; the text is gone from its history."
+            )
+            _tell(request, messages.SUCCESS, done, "redact")
+            return _back_to_detail(request, curator, memory.pk, "redact")
+    memory = _memory_or_404(curator, memory.pk, with_vector=True)
+    context = _page_context(request, curator, memory, redact_form=form)
+    return render(request, "dashboard/memory_detail.html", context, status=INVALID_EDIT)
 
 
 @require_POST

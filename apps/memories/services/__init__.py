@@ -50,6 +50,7 @@ from apps.memories.services.lineage import (
 from apps.memories.services.links import create_links, link_memories, unlink
 from apps.memories.services.recall import FeedbackRecorded, record_feedback, record_recall
 from apps.memories.services.records import MemoryId
+from apps.memories.services.redaction import Span, redact_memory
 from apps.memories.services.rules import EDITABLE_FIELDS
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "NotInRecall",
     "RecallNotFound",
     "Reverted",
+    "Span",
     "VersionConflict",
     "archive_memory",
     "change_status",
@@ -80,6 +82,7 @@ __all__ = [
     "record_episodes",
     "record_feedback",
     "record_recall",
+    "redact_memory",
     "remember_conversation",
     "replace_memory",
     "request_reembedding",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Case, Exists, OuterRef, When
+from django.db.models import Case, Exists, OuterRef, Q, When
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
@@ -250,3 +250,30 @@ def save_entity(actor: Actor, entity: Entity, changed: Sequence[str]) -> Entity:
         summary={"changed": sorted(changed)},
     )
     return entity
+
+
+@transaction.atomic
+def forget_entities_named(
+    space: Space, memory_ids: Sequence[MemoryId], texts: Iterable[str]
+) -> int:
+    """For a redaction: an entity whose name holds a redacted text loses its mentions
+    in these memories, and goes if no other memory mentions it (another memory that
+    still holds the name keeps it: it was not redacted there). Returns how many
+    entities went. Called inside redact_memory, whose audit event counts them."""
+    named = Q(pk__in=[])
+    for text in texts:
+        named |= Q(name__icontains=text) | Q(normalized_name__icontains=text)
+    entities = list(
+        Entity.objects.for_space(space)
+        .select_for_update()
+        .filter(named)
+        .values_list("pk", flat=True)
+    )
+    Mention.objects.for_space(space).filter(
+        entity_id__in=entities, memory_id__in=[str(i) for i in memory_ids]
+    ).delete()
+    elsewhere = Mention.objects.for_space(space).filter(entity=OuterRef("pk"))
+    deleted, _ = (
+        Entity.objects.for_space(space).filter(pk__in=entities).filter(~Exists(elsewhere)).delete()
+    )
+    return deleted

@@ -1,0 +1,257 @@
+"""Redaction: taking a secret or a piece of personal data out of a memory and out of
+every copy of it, while the memory and its history stay.
+
+Redacting writes a new version whose content has each span replaced by
+`[REDACTED:type]`. The exact texts of those spans are then replaced wherever they
+stand in the memory's lineage (the memories it was merged or summarised from, and
+those derived from it: their current content gets a new version too), in the earlier
+versions and the source episodes of all of them, in the space's audit trail, and in
+what other apps copied (stored API answers, search queries and feedback notes,
+consolidation proposals: the `text_redacting` signal). The search vector follows the
+content (a generated column); the embedding is dropped and recomputed after commit.
+
+It is the one sanctioned rewrite of history: apps.audit.redaction.rewriting_history
+opens the append-only triggers for it, for the text columns only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from django.contrib.admin.models import LogEntry
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.actors import Actor
+from apps.audit.redaction import holding_any, rewriting_history, scrub_events, scrubbed
+from apps.core.bulk import insert_together
+from apps.hygiene.findings import Finding
+from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, content_hash
+from apps.memories.services.entities import forget_entities_named
+from apps.memories.services.errors import InvalidMemory
+from apps.memories.services.records import (
+    MemoryId,
+    check_version,
+    embed_after_commit,
+    lock_memories,
+    lock_memory,
+    memory_event,
+    version_row,
+)
+from apps.memories.signals import text_redacting
+from apps.spaces.models import Space
+
+# A type names what was taken, inside `[REDACTED:type]`: the scanner's names
+# (aws_key, email, ...) or a curator's word.
+SPAN_TYPE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+# Every occurrence of a redacted text in the space's audit trail and search log is
+# replaced: a text this short would take unrelated words with it.
+MIN_SPAN_CHARS = 3
+REDACT = MemoryVersion.Action.REDACT
+
+
+@dataclass(frozen=True)
+class Span:
+    """`content[start:end]` is redacted as `type`: code-point offsets, end exclusive."""
+
+    start: int
+    end: int
+    type: str
+
+    @property
+    def replacement(self) -> str:
+        return f"[REDACTED:{self.type}]"
+
+
+def checked_spans(content: str, spans: Iterable[Sequence[Any]]) -> list[Span]:
+    """The spans in content order, or InvalidMemory (422) naming what is wrong: each
+    lies inside the content, is not empty or too short, names a type, and overlaps no
+    other. The error never repeats the span's text."""
+    found: list[Span] = []
+    for index, raw in enumerate(spans):
+        try:
+            start, end, kind = raw
+        except (TypeError, ValueError):
+            raise _bad(index, "a span is [start, end, type]") from None
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in (start, end)):
+            raise _bad(index, "start and end are whole numbers")
+        if not 0 <= start < end <= len(content):
+            raise _bad(index, f"start < end within the content (0..{len(content)})")
+        if len(content[start:end].strip()) < MIN_SPAN_CHARS:
+            raise _bad(index, f"at least {MIN_SPAN_CHARS} characters besides spaces")
+        if not isinstance(kind, str) or not SPAN_TYPE.fullmatch(kind):
+            raise _bad(index, "type: lowercase letters, digits and _ (at most 40)")
+        found.append(Span(start, end, kind))
+    if not found:
+        raise InvalidMemory("nothing to redact", details={"spans": "at least one span"})
+    found.sort(key=lambda span: span.start)
+    for before, after in pairwise(found):
+        if after.start < before.end:
+            raise InvalidMemory(
+                "redacted spans overlap",
+                details={"spans": f"{before.start}..{before.end} overlaps {after.start}"},
+            )
+    return found
+
+
+def _bad(index: int, rule: str) -> InvalidMemory:
+    return InvalidMemory(f"span {index} is not valid: {rule}", details={f"spans[{index}]": rule})
+
+
+def spans_of(findings: Iterable[Finding]) -> list[tuple[int, int, str]]:
+    """The scanner's findings (apps.hygiene.scanner.scan) as spans to redact."""
+    return [(finding.start, finding.end, finding.type) for finding in findings]
+
+
+@transaction.atomic
+def redact_memory(
+    space: Space,
+    actor: Actor,
+    memory_id: MemoryId,
+    spans: Iterable[Sequence[Any]] | None = None,
+    *,
+    findings: Iterable[Finding] | None = None,
+    reason: str,
+    expected_version: int | None = None,
+) -> Memory:
+    """Replace the spans (start, end, type) of the memory's content, or the scanner's
+    `findings`, by `[REDACTED:type]` in a new version, and their texts everywhere the
+    space keeps them (see the module). One `memory.redact` event per memory rewritten
+    says which types went, by whom and why; never the text."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidMemory("redacting needs a reason", details={"reason": "required"})
+    memory = lock_memory(space, memory_id)
+    check_version(memory, expected_version)
+    chosen = checked_spans(memory.content, spans_of(findings or []) if spans is None else spans)
+    replacements: dict[str, str] = {}
+    for span in chosen:
+        replacements.setdefault(memory.content[span.start : span.end], span.replacement)
+    reason = scrubbed(reason, replacements)
+    types = sorted({span.type for span in chosen})
+
+    lineage_ids = _lineage_ids(space, memory)
+    # Only the memories that hold a text now are rewritten, and locked: a summary of
+    # many topics joins most of a space, whose rows a redaction must not hold.
+    holding = list(
+        Memory.objects.for_space(space)
+        .filter(pk__in=lineage_ids)
+        .filter(holding_any(replacements, "content"))
+        .values_list("pk", flat=True)
+    )
+    lineage = lock_memories(space, holding) if holding else []
+    rows: list[Any] = [
+        _rewritten(memory, actor, reason, _replaced(memory.content, chosen, replacements))
+    ]
+    rewritten = [memory]
+    for other in lineage:
+        content = scrubbed(other.content, replacements)
+        if content != other.content:
+            rows.append(_rewritten(other, actor, reason, content))
+            rows.append(
+                memory_event(
+                    other, actor, REDACT, reason, {"types": types, "redacted_with": str(memory.pk)}
+                )
+            )
+            rewritten.append(other)
+    every: list[MemoryId] = [memory.pk, *lineage_ids]
+    versions, episodes = _scrub_history(space, every, replacements)
+    entities = forget_entities_named(space, every, replacements)
+    events = scrub_events(space, replacements)
+    text_redacting.send(sender=Memory, space=space, replacements=replacements)
+    _scrub_admin_log(every, episodes, replacements)
+    summary = {
+        "types": types,
+        "spans": len(chosen),
+        "memories_rewritten": [str(m.pk) for m in rewritten[1:]],
+        "versions_scrubbed": versions,
+        "episodes_scrubbed": len(episodes),
+        "entities_forgotten": entities,
+        "events_scrubbed": events,
+    }
+    insert_together([*rows, memory_event(memory, actor, REDACT, reason, summary)])
+    embed_after_commit(space.pk, len(rewritten))
+    return memory
+
+
+def _replaced(content: str, spans: Sequence[Span], replacements: Mapping[str, str]) -> str:
+    """The spans replaced, then any other place the same texts stand in the content."""
+    parts, cursor = [], 0
+    for span in spans:
+        parts += [scrubbed(content[cursor : span.start], replacements), span.replacement]
+        cursor = span.end
+    parts.append(scrubbed(content[cursor:], replacements))
+    return "".join(parts)
+
+
+def _rewritten(memory: Memory, actor: Actor, reason: str, content: str) -> MemoryVersion:
+    """Save the memory with its redacted content; returns its new version row."""
+    memory.content = content
+    memory.content_hash = content_hash(content)
+    # The vector encodes the text that went; the embedding job computes a new one.
+    memory.embedding = None
+    memory.embedding_model = ""
+    memory.version += 1
+    memory.updated_at = timezone.now()
+    memory.save()
+    return version_row(memory, actor, REDACT, reason)
+
+
+def _lineage_ids(space: Space, memory: Memory) -> list[str]:
+    """Every memory joined to this one by derived_from links, either way and through
+    any number of them: what it was merged or summarised from quotes its words, and so
+    does what was merged or summarised from it."""
+    links = Link.objects.for_space(space).filter(type=LinkType.DERIVED_FROM)
+    seen = {memory.pk}
+    frontier = {memory.pk}
+    while frontier:
+        pairs = links.filter(source_id__in=frontier) | links.filter(target_id__in=frontier)
+        found = {pk for pair in pairs.values_list("source_id", "target_id") for pk in pair}
+        frontier = found - seen
+        seen |= found
+    return sorted(str(pk) for pk in seen - {memory.pk})
+
+
+def _scrub_history(
+    space: Space, memory_ids: Sequence[object], replacements: Mapping[str, str]
+) -> tuple[int, list[str]]:
+    """Replace the texts in the versions and the source episodes of these memories;
+    returns how many versions changed, and which episodes."""
+    versions = list(
+        MemoryVersion.objects.for_space(space)
+        .filter(memory_id__in=memory_ids)
+        .filter(holding_any(replacements, "content", "reason"))
+    )
+    for version in versions:
+        version.content = scrubbed(version.content, replacements)
+        version.reason = scrubbed(version.reason, replacements)
+    episodes = list(
+        Episode.objects.for_space(space)
+        .filter(memories__in=memory_ids)
+        .filter(holding_any(replacements, "content"))
+        .distinct()
+    )
+    for episode in episodes:
+        episode.content = scrubbed(episode.content, replacements)
+    with rewriting_history(space):
+        MemoryVersion.objects.for_space(space).bulk_update(versions, ["content", "reason"])
+        Episode.objects.for_space(space).bulk_update(episodes, ["content"])
+    return len(versions), [str(episode.pk) for episode in episodes]
+
+
+def _scrub_admin_log(
+    memory_ids: Sequence[object], episode_ids: Sequence[str], replacements: Mapping[str, str]
+) -> None:
+    """The admin's change log names a memory or an episode by the start of its text."""
+    entries = LogEntry.objects.filter(
+        content_type__app_label="memories",
+        object_id__in=[*(str(pk) for pk in memory_ids), *episode_ids],
+    ).filter(holding_any(replacements, "object_repr", "change_message"))
+    for entry in entries:
+        entry.object_repr = scrubbed(entry.object_repr, replacements)
+        entry.change_message = scrubbed(entry.change_message, replacements)
+        entry.save(update_fields=["object_repr", "change_message"])

@@ -1,0 +1,371 @@
+"""Redaction takes a span's text out of every row that holds it, while the memory and
+its history stay: a new version with `[REDACTED:type]`, and the same text replaced in
+the earlier versions, the episodes, the memories merged or summarised from it, the
+audit trail, the stored API answers, the search log and the proposals. The triggers
+allow that rewrite and nothing else."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.db import IntegrityError, connection, transaction
+from rest_framework.test import APIClient
+
+from apps.api.models import IdempotentRequest
+from apps.audit.models import AuditEvent
+from apps.audit.services import record_event
+from apps.consolidation import entities
+from apps.consolidation import services as consolidation
+from apps.hygiene.scanner import scan
+from apps.memories import services
+from apps.memories.models import Entity, Episode, Memory, MemoryVersion, Status
+from apps.memories.transfer import export_space
+from apps.retrieval import tasks
+from apps.retrieval.lexical import refresh_lexicon
+from apps.retrieval.models import LexemeFrequency, Recall, RecallFeedback
+from apps.retrieval.search import search
+from apps.spaces.models import ApiToken, Scope
+from tests.test_purge import columns_holding
+
+
+@pytest.fixture
+def secret() -> str:
+    """A word found nowhere else, that the text parser keeps whole (letters and digits)."""
+    return f"Zq7{uuid.uuid4().hex[:12]}"
+
+
+def span_of(memory: Memory, text: str, kind: str = "api_key") -> tuple[int, int, str]:
+    start = memory.content.index(text)
+    return (start, start + len(text), kind)
+
+
+def test_it_leaves_the_secret_in_no_column_of_any_table_nor_a_new_export(
+    space: Any, actor: Any, hashing_backend: Any, embed_now: Any, secret: str, monkeypatch: Any
+) -> None:
+    said = f"Maya said the vault code is {secret}; the Lisbon office opens at 9."
+    _, raw = ApiToken.issue(
+        space=space, name="agent", scopes=[Scope.MEMORIES_READ, Scope.MEMORIES_WRITE]
+    )
+    agent = APIClient()
+    agent.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    # Written by an agent from a conversation turn (an episode), with an
+    # Idempotency-Key: its answer, quoting the text, is stored for retries.
+    turn = agent.post(
+        "/api/v1/episodes",
+        {"session": "s1", "messages": [{"speaker": "Maya", "content": said}], "remember": True},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="turn-1",
+    )
+    assert turn.status_code == 201, turn.content
+    (memory,) = Memory.objects.for_space(space)
+    # Edited twice, the first time with a reason that quotes it.
+    services.update_memory(
+        space,
+        actor,
+        memory.pk,
+        expected_version=1,
+        reason=f"added who noted {secret}",
+        content=memory.content + f" Noted by Zanzibar{secret}.",
+    )
+    memory.refresh_from_db()
+    services.update_memory(
+        space, actor, memory.pk, expected_version=2, content=memory.content + " Ask Ines."
+    )
+    memory.refresh_from_db()
+    twin = services.create_memory(space, actor, content=memory.content)
+    other = services.create_memory(space, actor, content="The Lisbon office has a red door.")
+    embed_now(space)
+    refresh_lexicon(space.pk)
+    entities.extract(space, actor)
+    (proposal,) = consolidation.propose_merges(space)
+    consolidation.reject(proposal, actor, reason=f"keep both, {secret} matters")
+    LogEntry.objects.log_actions(actor.user.pk, [memory], CHANGE, f"edited {secret}")
+    summary = services.summarize_memories(
+        space, actor, [memory.pk, other.pk], content=f"The vault code is {secret}; red door."
+    )
+    merged = services.merge_memories(space, actor, [memory.pk, twin.pk], reason="duplicates")
+    monkeypatch.setattr(tasks.record_recall, "delay", tasks.record_recall)
+    found = search(space, f"Lisbon vault {secret}", mode="hybrid", actor=actor)
+    assert found.recall_id is not None
+    services.record_feedback(
+        space, actor, found.recall_id, useful=[other.pk], note=f"the {secret} code is wrong"
+    )
+    exported_before = json.dumps(list(export_space(space)), default=str)
+    planted = set(columns_holding(secret))
+    assert {
+        "memories_memory.content",
+        "memories_memory.search_vector",
+        "memories_memoryversion.content",
+        "memories_memoryversion.reason",
+        "memories_episode.content",
+        "memories_entity.name",
+        "retrieval_lexemefrequency.lexeme",
+        "consolidation_proposal.change",
+        "api_idempotentrequest.response_body",
+        "audit_auditevent.reason",
+        "django_admin_log.object_repr",
+        "retrieval_recall.query",
+        "retrieval_recallfeedback.note",
+    } <= planted
+    assert secret in exported_before
+
+    memory.refresh_from_db()
+    redacted = services.redact_memory(
+        space,
+        actor,
+        memory.pk,
+        [span_of(memory, secret)],
+        reason=f"leaked key {secret}",
+        expected_version=memory.version,
+    )
+
+    assert columns_holding(secret) == []
+    assert secret not in json.dumps(list(export_space(space)), default=str)
+    # The memory and everything derived from it stay, each at a new version.
+    assert redacted.content.startswith("Maya said the vault code is [REDACTED:api_key];")
+    assert "Zanzibar[REDACTED:api_key]" in redacted.content
+    assert redacted.status == Status.SUPERSEDED and redacted.version == 5
+    for derived in (summary, merged, twin):
+        derived.refresh_from_db()
+        assert "[REDACTED:api_key]" in derived.content
+        assert derived.versions.order_by("-version")[0].action == "redact"
+    other.refresh_from_db()
+    assert other.version == 1  # it never held the text
+    versions = MemoryVersion.objects.for_space(space).filter(memory=memory).order_by("version")
+    assert [v.action for v in versions] == ["create", "update", "update", "merge", "redact"]
+    assert versions[1].reason == "added who noted [REDACTED:api_key]"
+    (episode,) = Episode.objects.for_space(space)
+    assert episode.content == said.replace(secret, "[REDACTED:api_key]")
+    # The search index follows the content; the embedding is made again.
+    assert Memory.objects.for_space(space).filter(search_vector=secret.lower()).count() == 0
+    assert redacted.embedding is None and merged.embedding is None
+    assert embed_now(space) == 4
+    # The search log keeps its row, without the text or its embedding.
+    recall = Recall.objects.for_space(space).get(pk=found.recall_id)
+    assert recall.query == "Lisbon vault [REDACTED:api_key]" and recall.query_vector is None
+    note = RecallFeedback.objects.for_space(space).get(recall=recall).note
+    assert note == "the [REDACTED:api_key] code is wrong"
+    assert not Entity.objects.for_space(space).filter(name__contains=secret).exists()
+    assert LexemeFrequency.objects.for_space(space).filter(lexeme="lisbon").exists()
+    # The stored answer still replays, scrubbed.
+    again = agent.post(
+        "/api/v1/episodes",
+        {"session": "s1", "messages": [{"speaker": "Maya", "content": said}], "remember": True},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="turn-1",
+    )
+    assert again.status_code == 201 and secret not in again.content.decode()
+    assert Memory.objects.for_space(space).count() == 5
+    # The trail says what type went, by whom and why; never the text.
+    event = AuditEvent.objects.for_space(space).get(
+        action="memory.redact", target_id=str(memory.pk)
+    )
+    assert event.actor_label == actor.label
+    assert event.reason == "leaked key [REDACTED:api_key]"
+    assert event.summary["types"] == ["api_key"] and event.summary["spans"] == 1
+    assert set(event.summary["memories_rewritten"]) == {
+        str(summary.pk),
+        str(merged.pk),
+        str(twin.pk),
+    }
+    assert event.summary["episodes_scrubbed"] == 1 and event.summary["entities_forgotten"] >= 1
+
+
+def test_it_redacts_the_scanners_findings(space: Any, actor: Any, make_memory: Any) -> None:
+    key = "AKIAZ7QW3ERT5YUI8OPL"
+    memory = make_memory(f"The deploy key is {key} for staging.")
+
+    redacted = services.redact_memory(
+        space, actor, memory.pk, findings=scan(memory.content), reason="scanner finding"
+    )
+
+    assert redacted.content == "The deploy key is [REDACTED:aws_key] for staging."
+    (first,) = MemoryVersion.objects.for_space(space).filter(memory=memory, version=1)
+    assert key not in first.content
+
+
+@pytest.mark.parametrize(
+    ("spans", "complaint"),
+    [
+        ([], "nothing to redact"),
+        ([(0, 0, "email")], "start < end"),
+        ([(5, 500, "email")], "start < end"),
+        ([(-1, 4, "email")], "start < end"),
+        ([(0, 2, "email")], "at least 3"),
+        ([(0, 5, "Bad Type")], "type"),
+        ([(0, 5, "email"), (3, 8, "email")], "overlap"),
+        ([("0", 5, "email")], "whole numbers"),
+        ([(0, 5)], "[start, end, type]"),
+    ],
+)
+def test_it_rejects_bad_spans_and_changes_nothing(
+    space: Any, actor: Any, make_memory: Any, spans: Any, complaint: str
+) -> None:
+    memory = make_memory("Alice's email is alice@example.org.")
+
+    with pytest.raises(services.InvalidMemory) as refused:
+        services.redact_memory(space, actor, memory.pk, spans, reason="pii")
+
+    assert complaint in refused.value.message
+    memory.refresh_from_db()
+    assert memory.version == 1 and memory.content == "Alice's email is alice@example.org."
+    assert not AuditEvent.objects.for_space(space).filter(action="memory.redact").exists()
+
+
+def test_it_needs_a_reason_and_the_expected_version(
+    space: Any, actor: Any, make_memory: Any
+) -> None:
+    memory = make_memory("Alice's email is alice@example.org.")
+    span = span_of(memory, "alice@example.org", "email")
+
+    with pytest.raises(services.InvalidMemory):
+        services.redact_memory(space, actor, memory.pk, [span], reason="  ")
+    with pytest.raises(services.VersionConflict):
+        services.redact_memory(space, actor, memory.pk, [span], reason="pii", expected_version=2)
+
+    memory.refresh_from_db()
+    assert memory.version == 1
+
+
+def test_it_does_not_find_a_memory_of_another_space_nor_touch_its_rows(
+    space: Any, outsider_space: Any, actor: Any, make_memory: Any
+) -> None:
+    memory = make_memory("Alice's email is alice@example.org.")
+    elsewhere = services.create_memory(
+        outsider_space, actor, content="Bob quoted alice@example.org here."
+    )
+    services.update_memory(
+        outsider_space,
+        actor,
+        elsewhere.pk,
+        expected_version=1,
+        reason="asked alice@example.org",
+        pinned=True,
+    )
+    searched = Recall.objects.for_space(outsider_space).create(
+        space=outsider_space,
+        actor_type="system",
+        actor_label="system:test",
+        query="mail of alice@example.org",
+        mode="text",
+        memory_ids=[elsewhere.pk],
+    )
+
+    with pytest.raises(services.MemoryNotFound):
+        services.redact_memory(outsider_space, actor, memory.pk, [(0, 5, "name")], reason="x")
+    services.redact_memory(
+        space, actor, memory.pk, [span_of(memory, "alice@example.org", "email")], reason="pii"
+    )
+
+    # Another space's rows keep the same text: a redaction reaches one space only.
+    elsewhere.refresh_from_db()
+    assert elsewhere.content == "Bob quoted alice@example.org here."
+    outsider_events = AuditEvent.objects.for_space(outsider_space)
+    assert outsider_events.get(action="memory.update").reason == "asked alice@example.org"
+    assert not outsider_events.filter(action="memory.redact").exists()
+    searched.refresh_from_db()
+    assert searched.query == "mail of alice@example.org"
+
+
+def test_it_replaces_every_occurrence_and_the_longest_text_whole(
+    space: Any, actor: Any, make_memory: Any
+) -> None:
+    memory = make_memory("Mail maya.okafor@example.org or maya.okafor@example.org, Maya.")
+
+    redacted = services.redact_memory(
+        space,
+        actor,
+        memory.pk,
+        [span_of(memory, "maya.okafor@example.org", "email"), (57, 61, "name")],
+        reason="pii",
+    )
+
+    assert redacted.content == "Mail [REDACTED:email] or [REDACTED:email], [REDACTED:name]."
+
+
+def _set_redacting(space: Any) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('memoryweb.redacting_space', %s, true)", [str(space.pk)])
+
+
+def test_the_triggers_let_a_redaction_rewrite_only_the_text_of_versions_and_episodes(
+    space: Any, outsider_space: Any, actor: Any
+) -> None:
+    episode = services.record_episode(space, actor, content="Call me at 555-0100.")
+    memory = services.create_memory(
+        space, actor, content="Call me at 555-0100.", source_episodes=[episode.pk]
+    )
+    there = services.create_memory(outsider_space, actor, content="Somewhere else.")
+    versions = MemoryVersion.objects.for_space(space).filter(memory=memory)
+    episodes = Episode.objects.for_space(space).filter(pk=episode.pk)
+    # Without the setting, history cannot be rewritten at all.
+    with pytest.raises(IntegrityError), transaction.atomic():
+        versions.update(content="rewritten")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        episodes.update(content="rewritten")
+    with transaction.atomic():
+        _set_redacting(space)
+        # Under it: any other column is still refused, and so is another space.
+        for refused in (
+            lambda: versions.update(kind="preference"),
+            lambda: versions.update(content="x", tags=["t"]),
+            lambda: versions.update(action="update"),
+            lambda: episodes.update(speaker="someone"),
+            lambda: episodes.update(content="x", metadata={"a": 1}),
+            lambda: episodes.update(session="s"),
+            lambda: (
+                MemoryVersion.objects.for_space(outsider_space)
+                .filter(memory=there)
+                .update(content="x")
+            ),
+        ):
+            with pytest.raises(IntegrityError), transaction.atomic():
+                refused()
+        versions.update(content="Call me at [REDACTED:phone].", reason="r")
+        episodes.update(content="Call me at [REDACTED:phone].")
+
+    (version,) = versions
+    assert (version.content, version.reason) == ("Call me at [REDACTED:phone].", "r")
+    assert episodes.get().content == "Call me at [REDACTED:phone]."
+    assert MemoryVersion.objects.for_space(outsider_space).get(memory=there).content == (
+        "Somewhere else."
+    )
+
+
+def test_it_finds_a_text_with_quotes_and_backslashes_inside_json(
+    space: Any, actor: Any, make_memory: Any
+) -> None:
+    secret = 'pw="hunter\\2"'
+    memory = make_memory(f"Router login {secret} at home.")
+    record_event(
+        space,
+        actor,
+        "memory.recall",
+        target_type="memory",
+        target_id=memory.pk,
+        summary={"query": f"router {secret}", "nested": [{"note": secret}]},
+    )
+    stored = IdempotentRequest.objects.create(
+        space=space,
+        client="user:1",
+        key="k",
+        fingerprint="f",
+        status_code=201,
+        response_body={"content": memory.content},
+    )
+
+    services.redact_memory(
+        space, actor, memory.pk, [span_of(memory, secret, "password")], reason="x"
+    )
+
+    event = AuditEvent.objects.for_space(space).get(action="memory.recall")
+    assert event.summary == {
+        "query": "router [REDACTED:password]",
+        "nested": [{"note": "[REDACTED:password]"}],
+    }
+    stored.refresh_from_db()
+    assert stored.response_body == {"content": "Router login [REDACTED:password] at home."}
