@@ -17,14 +17,6 @@ from apps.memories import services
 from apps.memories.models import Status
 from apps.spaces.models import Space
 
-# Set to True by the branch that adds `redact_memory` to apps.memories.services, with
-# `redact_flagged` below calling it; the Flags page offers "Redact" only then.
-REDACTION_AVAILABLE = False
-
-
-class RedactionUnavailable(services.MemoryServiceError):
-    code = "redaction_unavailable"
-
 
 @transaction.atomic
 def dismiss_flags(space: Space, actor: Actor, flag_ids: Sequence[int]) -> int:
@@ -86,7 +78,45 @@ def archive_flagged(space: Space, actor: Actor, flag_ids: Sequence[int]) -> int:
     return archived
 
 
+@transaction.atomic
 def redact_flagged(space: Space, actor: Actor, flag_ids: Sequence[int]) -> int:
-    """Hook for the redaction service: redact the flagged spans of these flags'
-    memories through apps.memories.services (a new version each) and resolve the flags."""
-    raise RedactionUnavailable("Redacting stored memories is not available yet.")
+    """Redact the flagged spans of these open flags' memories through the redaction
+    service (a new version each, the text scrubbed from all history) and resolve the
+    flags. Flags computed on an older text of a memory are left open: their offsets
+    no longer point at the words. Returns how many memories were redacted."""
+    flags = list(
+        Flag.objects.for_space(space)
+        .open()
+        .filter(pk__in=flag_ids, memory__isnull=False)
+        .select_related("memory")
+        .only("pk", "start", "end", "type", "content_hash", "memory__content_hash")
+        .order_by("memory_id", "start")
+    )
+    by_memory: dict[UUID, list[Flag]] = {}
+    for flag in flags:
+        if flag.memory is not None and flag.content_hash == flag.memory.content_hash:
+            by_memory.setdefault(flag.memory.pk, []).append(flag)
+    for memory_id, memory_flags in by_memory.items():
+        services.redact_memory(
+            space,
+            actor,
+            memory_id,
+            _union_of_spans(memory_flags),
+            reason="redacted from the Flags page",
+        )
+        Flag.objects.for_space(space).filter(pk__in=[f.pk for f in memory_flags]).update(
+            status=Flag.Status.RESOLVED, resolved_at=timezone.now(), resolved_by=actor.label
+        )
+    return len(by_memory)
+
+
+def _union_of_spans(flags: Sequence[Flag]) -> list[tuple[int, int, str]]:
+    """The flags' spans, overlapping ones joined (the redaction takes disjoint spans)."""
+    spans: list[tuple[int, int, str]] = []
+    for flag in sorted(flags, key=lambda f: (f.start, -f.end)):
+        if spans and flag.start < spans[-1][1]:
+            start, end, kind = spans[-1]
+            spans[-1] = (start, max(end, flag.end), kind)
+        else:
+            spans.append((flag.start, flag.end, flag.type))
+    return spans

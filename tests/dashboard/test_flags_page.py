@@ -109,16 +109,25 @@ def test_it_refuses_an_unknown_action_or_no_selection(editor, space, flagged):
     assert Flag.objects.for_space(space).open().count() == 2
 
 
-def test_redact_is_a_hook_that_changes_nothing_until_wired(editor, space, flagged):
-    flag = Flag.objects.for_space(space).earliest("pk")
+def test_it_redacts_the_flagged_span_and_resolves_the_flag(editor, space, flagged):
+    flag = Flag.objects.for_space(space).get(category="pii")
+    assert (
+        "Redact</button>"
+        in editor.get(reverse("dashboard:flags", args=[space.slug])).content.decode()
+    )
     response = editor.post(
         reverse("dashboard:flags_act", args=[space.slug]), {"action": "redact", "flag": [flag.pk]}
     )
     assert response.status_code == 302
-    assert [fresh(m).version for m in flagged] == [1, 1]
+    redacted, untouched = fresh(flagged[0]), fresh(flagged[1])
+    assert "ana.ruiz@fastpost.de" not in redacted.content
+    assert "[REDACTED:email]" in redacted.content and redacted.version == 2
+    assert untouched.version == 1
+    assert Flag.objects.for_space(space).get(pk=flag.pk).status == Flag.Status.RESOLVED
     assert (
-        "Redact</button>"
-        not in editor.get(reverse("dashboard:flags", args=[space.slug])).content.decode()
+        not MemoryVersion.objects.for_space(space)
+        .filter(memory_id=redacted.pk, content__contains="ana.ruiz@fastpost.de")
+        .exists()
     )
 
 

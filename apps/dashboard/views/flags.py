@@ -83,7 +83,6 @@ def flags(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         "categories": Flag.Category.choices,
         "statuses": [*Flag.Status.choices, ("any", "Any")],
         "last_scan": last_scan,
-        "redaction_available": curation.REDACTION_AVAILABLE,
     }
     return render(request, "dashboard/flags.html", context)
 
