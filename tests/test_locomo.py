@@ -177,7 +177,10 @@ def test_the_eval_compares_with_consolidation_and_graph_expansion(db):
     # Links and summaries are applied for the walk; the rest is left for review.
     assert set(consolidated["applied"]) == {"link", "summary", "entities"}
     assert consolidated["applied"]["link"] == consolidated["proposed"]["link"]
-    assert consolidated["proposed"]["supersede"] == 0  # turns are events, never superseded
+    # A turn that announces a plan may be proposed as superseded by a later turn that
+    # moves it (consolidation's rule for episodes); such proposals wait for review and
+    # are never applied to the conversation the walk searches.
+    assert "supersede" not in consolidated["applied"]
     walked = consolidated["modes"]["hybrid+graph"]
     assert walked["questions"] == report["modes"]["hybrid"]["questions"] == 199
     assert 30 < walked["recall"]["@10"]["overall"] <= 100
