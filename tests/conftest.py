@@ -33,6 +33,17 @@ def space(db: Any) -> Space:
 
 
 @pytest.fixture
+def secrets_allowed(space: Space) -> None:
+    """The space's hygiene policy lets everything through, so a test can plant a secret
+    (to redact it, say) where the default policy would have redacted it on write."""
+    space.settings = {
+        **space.settings,
+        "hygiene": {"secret": "allow", "pii": "allow", "injection": "allow"},
+    }
+    space.save(update_fields=["settings"])
+
+
+@pytest.fixture
 def outsider_space(db: Any) -> Space:
     return Space.objects.create(slug="outsider", name="Outsider")
 

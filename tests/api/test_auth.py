@@ -75,7 +75,7 @@ def test_it_records_when_a_token_was_last_used(writer):
 
 
 def _memory_in(client: APIClient) -> str:
-    response = client.post("/api/v1/memories", {"content": "Bob's PIN is 4711"}, format="json")
+    response = client.post("/api/v1/memories", {"content": "Bob parks on level 4"}, format="json")
     assert response.status_code == 201
     return str(response.json()["id"])
 
@@ -108,7 +108,7 @@ def test_it_answers_404_for_another_spaces_memory(writer, outsider, space, metho
     assert response.status_code == 404
     assert error_of(response)["code"] == "not_found"
     memory = Memory.objects.for_space(space).get(pk=memory_id)
-    assert (memory.content, memory.status, memory.version) == ("Bob's PIN is 4711", "active", 1)
+    assert (memory.content, memory.status, memory.version) == ("Bob parks on level 4", "active", 1)
 
 
 def test_it_never_lists_or_finds_another_spaces_rows(writer, outsider, space):

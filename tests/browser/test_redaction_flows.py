@@ -32,6 +32,9 @@ SELECT_TOKEN = """(token) => {
 
 def test_select_a_token_and_redact_it(logged_in, live_server, curator_space, shot):
     page = logged_in
+    # Let the planted token past the default policy, which would redact it on write.
+    curator_space.settings = {"hygiene": {"secret": "allow"}}
+    curator_space.save(update_fields=["settings"])
     memory = services.create_memory(curator_space, Actor.system("seed"), content=CONTENT)
     page.goto(f"{live_server.url}/s/lab/memories/{memory.pk}/")
 
@@ -63,6 +66,9 @@ def test_a_typed_text_that_is_not_there_is_a_form_error(
     logged_in, live_server, curator_space, shot
 ):
     page = logged_in
+    # Let the planted token past the default policy, which would redact it on write.
+    curator_space.settings = {"hygiene": {"secret": "allow"}}
+    curator_space.save(update_fields=["settings"])
     memory = services.create_memory(curator_space, Actor.system("seed"), content=CONTENT)
     page.goto(f"{live_server.url}/s/lab/memories/{memory.pk}/")
 

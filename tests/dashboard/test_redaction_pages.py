@@ -11,6 +11,9 @@ from apps.memories import services
 from apps.memories.models import MemoryVersion
 from tests.dashboard.conftest import messages_of
 
+# The secrets these tests plant must get past the default policy (redact on write).
+pytestmark = pytest.mark.usefixtures("secrets_allowed")
+
 CONTENT = "Deploy with token ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tV9wX1yZ3bC5 on Fridays."
 TOKEN = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tV9wX1yZ3bC5"
 

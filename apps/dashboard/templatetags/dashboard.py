@@ -103,6 +103,9 @@ COUNTER_SENTENCES: dict[str, tuple[str, str]] = {
     "embedded": ("{n} memory embedded", "{n} memories embedded"),
     "points": ("{n} memory placed on the map", "{n} memories placed on the map"),
     "clusters": ("{n} cluster found", "{n} clusters found"),
+    "scanned": ("{n} text scanned", "{n} texts scanned"),
+    "flagged": ("{n} new flag raised", "{n} new flags raised"),
+    "unflagged": ("{n} flag no longer applying", "{n} flags no longer applying"),
     "rechecked": ("{n} changed proposal re-checked", "{n} changed proposals re-checked"),
     "recheck_pending": (
         "{n} re-checked proposal back to pending",
