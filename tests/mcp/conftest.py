@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,10 @@ def run_client(client: Client, session: Callable[[Client], Awaitable[Any]]) -> A
         async with client:
             return await session(client)
 
-    return anyio.run(main)
+    # In a thread of its own: after the browser tests, Playwright's event loop is still
+    # running in this one, and an event loop cannot start inside another.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(anyio.run, main).result()
 
 
 @pytest.fixture
