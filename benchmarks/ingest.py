@@ -2,6 +2,12 @@
 one (as agents write them) or in batches, until a real Celery worker has embedded all
 of them, compared with the raw speed of the model measured in the same run.
 
+Each round ingests twice, under the default hygiene policy (every text scanned,
+secrets redacted, findings flagged) and with the policy set to allow everything (no
+scan), in alternating order, so the cost of hygiene on write is measured in the same
+run. The memories are the hygiene benchmark's realistic mix (a tenth of them hold
+contact details, credentials or planted instructions), each made unique.
+
     .venv/bin/python benchmarks/ingest.py [--count 1000] [--batch 100] [--rounds 3]
 
 Uses the running embedded services of the profile (make services-up) and a scratch
@@ -21,13 +27,16 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 import torch
 from common import machine, percentile
 from django.conf import settings
+from hygiene_scan import memories as realistic_memories
 
 from apps.audit.actors import Actor
 from apps.audit.models import AuditEvent
+from apps.hygiene.findings import CATEGORIES
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval.embedding import MiniLMBackend
@@ -42,15 +51,12 @@ WORKER_ENV = {**os.environ, "MEMORYWEB_EMBEDDING_THREADS": "1"}
 BATCH = settings.EMBEDDING_BATCH_SIZE
 EMBEDDING_QUEUE = settings.CELERY_TASK_ROUTES["apps.retrieval.tasks.embed_space"]["queue"]
 
-SUBJECTS = ["garden", "marathon", "restaurant", "cello", "sourdough", "bicycle", "novel", "trip"]
+ALLOW_ALL = {"hygiene": dict.fromkeys(CATEGORIES, "allow")}
 
 
 def sentences(count: int, start: int = 0) -> list[str]:
-    return [
-        f"Note {i}: the {SUBJECTS[i % len(SUBJECTS)]} plan changed on day {i % 31} "
-        f"because of item {i * 7 % 101}."
-        for i in range(start, start + count)
-    ]
+    mix = realistic_memories(count, seed=start)
+    return [f"Note {start + i}: {text}" for i, text in enumerate(mix)]
 
 
 def fresh_sentences(count: int) -> Iterator[list[str]]:
@@ -94,40 +100,50 @@ def main() -> None:
     # This machine's speed drifts within minutes, so each end-to-end run is set against
     # the raw model timed just before and just after it, taking the faster: a slow
     # moment in a raw timing must not flatter the share.
-    rounds = []
+    rounds: dict[str, list[Round]] = {"default policy": [], "allow all": []}
     raw_after = raw_rate(model, texts)
     for round_number in range(args.rounds):
-        if round_number:
+        # Alternate which policy goes first: the machine's speed drifts.
+        order = list(rounds) if round_number % 2 == 0 else list(reversed(rounds))
+        for policy in order:
             texts = next(text_sets)
-        raw_before = raw_after
-        with warm_worker(actor) as (space, _hostname):
-            started, started_at = time.perf_counter(), time.time()
-            write_times = write_all(space, actor, texts, args.batch)
-            writes_done = time.perf_counter() - started
-            wait_embedded(space)
-            ingest_rate = args.count / (time.perf_counter() - started)
-            first_vector_after, steady_rate = batch_timing(space, started_at)
-        raw_after = raw_rate(model, texts)
-        rounds.append(
-            Round(
-                ingest_rate,
-                max(raw_before, raw_after, key=lambda raw: raw.rate),
-                write_times,
-                writes_done,
-                first_vector_after,
-                steady_rate,
+            raw_before = raw_after
+            space_settings = ALLOW_ALL if policy == "allow all" else {}
+            with warm_worker(actor, space_settings) as (space, _hostname):
+                started, started_at = time.perf_counter(), time.time()
+                write_times = write_all(space, actor, texts, args.batch)
+                writes_done = time.perf_counter() - started
+                wait_embedded(space)
+                ingest_rate = args.count / (time.perf_counter() - started)
+                first_vector_after, steady_rate = batch_timing(space, started_at)
+            raw_after = raw_rate(model, texts)
+            rounds[policy].append(
+                Round(
+                    ingest_rate,
+                    max(raw_before, raw_after, key=lambda raw: raw.rate),
+                    write_times,
+                    writes_done,
+                    first_vector_after,
+                    steady_rate,
+                )
             )
-        )
 
     # Where the time goes: as many writes while the worker takes no embedding jobs,
     # storing their vectors (computed here first), then the worker embedding and
     # storing as many new ones, each part with the cores to itself.
     with warm_worker(actor) as (space, hostname):
         celery_app.control.cancel_consumer(EMBEDDING_QUEUE, destination=[hostname], reply=True)
-        started = time.perf_counter()
-        write_all(space, actor, next(text_sets), args.batch)
-        writes_alone = time.perf_counter() - started
-        store_alone = store_all(space, model)
+        # Both policies twice, in the order ABBA, against the machine's drift.
+        write_seconds: dict[str, list[float]] = {"default policy": [], "allow all": []}
+        for policy in ["default policy", "allow all", "allow all", "default policy"]:
+            space.settings = ALLOW_ALL if policy == "allow all" else {}
+            space.save(update_fields=["settings"])
+            started = time.perf_counter()
+            write_all(space, actor, next(text_sets), args.batch)
+            write_seconds[policy].append(time.perf_counter() - started)
+        writes_alone = statistics.mean(write_seconds["default policy"])
+        writes_allowed = statistics.mean(write_seconds["allow all"])
+        store_alone = store_all(space, model) / 4
         write_all(space, actor, next(text_sets), args.batch)
         started, started_at = time.perf_counter(), time.time()
         celery_app.control.add_consumer(EMBEDDING_QUEUE, destination=[hostname], reply=True)
@@ -138,21 +154,23 @@ def main() -> None:
 
     print(f"machine: {machine()}")
     print(f"ingest end to end, {args.count} memories, {args.batch} per service call:")
-    for number, run in enumerate(rounds, 1):
+    for policy, runs in rounds.items():
+        print(f"  {policy}:")
+        for number, run in enumerate(runs, 1):
+            print(f"    round {number}: {run}")
         print(
-            f"  round {number}: {run.ingest_rate:6.1f} memories/s against the raw model's "
-            f"{run.raw.rate:6.1f} sentences/s ({run.raw}): {run.share:3.0f}%; "
-            f"service call median {statistics.median(run.write_times):.2f} ms, "
-            f"p95 {percentile(run.write_times, 0.95):.2f} ms; writes committed after "
-            f"{run.writes_done:.1f}s; first vectors stored {run.first_vector_after:.2f}s "
-            f"after the first write, then {run.steady_rate:6.1f} memories/s "
-            f"({100 * run.steady_rate / run.raw.rate:.0f}% of raw)"
+            f"  {policy}: median share of raw model speed "
+            f"{statistics.median(r.share for r in runs):.0f}% of the faster timing "
+            f"({statistics.median(r.share_of_all_cores for r in runs):.0f}% of one batch at "
+            f"a time on all cores); median ingest "
+            f"{statistics.median(r.ingest_rate for r in runs):.1f} memories/s"
         )
+    with_policy = statistics.median(r.ingest_rate for r in rounds["default policy"])
+    without = statistics.median(r.ingest_rate for r in rounds["allow all"])
     print(
-        f"median share of raw model speed: {statistics.median(r.share for r in rounds):.0f}% "
-        f"of the faster timing ({statistics.median(r.share_of_all_cores for r in rounds):.0f}% "
-        "of one batch at a time on all cores); median ingest "
-        f"{statistics.median(r.ingest_rate for r in rounds):.1f} memories/s"
+        f"hygiene on write: the default policy ingests {with_policy:.1f} memories/s against "
+        f"{without:.1f} with everything allowed: {100 * (without - with_policy) / without:+.1f}% "
+        "slower (negative: faster, within the machine's drift)"
     )
     print(
         f"parts alone: writes {args.count / writes_alone:8.1f} memories/s "
@@ -162,6 +180,14 @@ def main() -> None:
         f"{raw_last.rate:.1f} sentences/s just after): first vectors stored "
         f"{worker_start:.2f}s after it took the queue again, then {worker_steady:.1f} "
         f"memories/s ({100 * worker_steady / raw_last.rate:.0f}%)"
+    )
+    hygiene_ms = 1000 * (writes_alone - writes_allowed) / args.count
+    print(
+        f"hygiene on write, writes alone: {1000 * writes_alone / args.count:.2f} ms each "
+        f"under the default policy, {1000 * writes_allowed / args.count:.2f} ms with "
+        f"everything allowed: {hygiene_ms:+.2f} ms a memory, "
+        f"{100 * hygiene_ms * with_policy / 1000:.1f}% of the end-to-end time a memory takes "
+        f"({1000 / with_policy:.2f} ms)"
     )
     # The ceiling these cores allow: every memory needs its share of the model and the
     # database work of writing it and storing its vector, all on the same cores.
@@ -191,6 +217,17 @@ class Round:
     @property
     def share_of_all_cores(self) -> float:
         return 100 * self.ingest_rate / self.raw.all_cores
+
+    def __str__(self) -> str:
+        return (
+            f"{self.ingest_rate:6.1f} memories/s against the raw model's "
+            f"{self.raw.rate:6.1f} sentences/s ({self.raw}): {self.share:3.0f}%; "
+            f"service call median {statistics.median(self.write_times):.2f} ms, "
+            f"p95 {percentile(self.write_times, 0.95):.2f} ms; writes committed after "
+            f"{self.writes_done:.1f}s; first vectors stored {self.first_vector_after:.2f}s "
+            f"after the first write, then {self.steady_rate:6.1f} memories/s "
+            f"({100 * self.steady_rate / self.raw.rate:.0f}% of raw)"
+        )
 
 
 def batch_timing(space: Space, started_at: float) -> tuple[float, float]:
@@ -247,10 +284,14 @@ def raw_rate(model: MiniLMBackend, texts: list[str]) -> Raw:
 
 
 @contextlib.contextmanager
-def warm_worker(actor: Actor) -> Iterator[tuple[Space, str]]:
+def warm_worker(
+    actor: Actor, space_settings: dict[str, Any] | None = None
+) -> Iterator[tuple[Space, str]]:
     """A real worker with its model loaded, and a scratch space purged afterwards."""
     worker, hostname = start_worker_process(env=WORKER_ENV, quiet=True)
-    space = Space.objects.create(slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench")
+    space = Space.objects.create(
+        slug=f"bench-ingest-{uuid.uuid4().hex[:6]}", name="bench", settings=space_settings or {}
+    )
     try:
         # The first memory loads the worker's model: the figures are steady-state ingest.
         services.create_memory(space, actor, content="warm-up")
