@@ -62,6 +62,11 @@ def test_it_stores_settings_the_schema_allows(admin_agent, space):
     assert response.json()["settings"] == wanted
     space.refresh_from_db()
     assert space.settings == wanted
+    [event] = AuditEvent.objects.for_space(space).filter(action="space.update")
+    assert event.summary == {
+        "changed": ["settings"],
+        "settings": {"consolidation.auto_apply": {"from": [], "to": ["link", "archive"]}},
+    }
 
 
 def test_it_refuses_settings_outside_the_schema_in_the_admin(client, django_user_model, configured):
