@@ -128,11 +128,17 @@ def _change_summary(before: Any, space: Space, changes: Mapping[str, Any]) -> di
             }
             for section, options in SCHEMA.items()
             for name in options
-            if setting(before, section, name) != space.setting(section, name)
+            if _as_compared(setting(before, section, name))
+            != _as_compared(space.setting(section, name))
         }
         if moved:
             summary["settings"] = moved
     return summary
+
+
+def _as_compared(value: Any) -> Any:
+    # A list of choices is a set: reordering it changes nothing.
+    return frozenset(value) if isinstance(value, list) else value
 
 
 @transaction.atomic
