@@ -239,6 +239,18 @@ RULES: dict[str, Rule] = {
         GET=admin(), POST=admin(body=lambda w: {"name": "new-agent", "scopes": ["memories:read"]})
     ),
     "dashboard:token_revoke": page(POST=admin("302")),
+    "dashboard:settings": page(
+        GET=admin(),
+        POST=admin(
+            "302",
+            body=lambda w: {
+                "name": "Home, renamed",
+                "hygiene.secret": "reject",
+                "hygiene.pii": "flag",
+                "hygiene.injection": "flag",
+            },
+        ),
+    ),
     # -- API: memories
     "memory-list": api(GET=read(), POST=write("201", body=lambda w: {"content": "New note."})),
     "memory-batch": api(POST=write("201", body=lambda w: {"items": [{"content": "Batched."}]})),

@@ -6,11 +6,13 @@ the domain layer's own `clean_tags`, so a page refuses exactly what the API refu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, cast
 from uuid import UUID
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 from django.utils.text import Truncator, capfirst
@@ -35,6 +37,7 @@ from apps.memories.services import InvalidMemory
 from apps.memories.services.rules import clean_tags
 from apps.retrieval.search import MODES, Filters, search
 from apps.spaces.models import Scope, Space
+from apps.spaces.preferences import SCHEMA, Choice, ChoiceList, validate_space_settings
 
 BULK_ACTIONS = {
     "archive": "Archive",
@@ -673,3 +676,113 @@ class TokenForm(forms.Form):
         label="Expires after (days)",
         help_text="Leave empty for a token that does not expire.",
     )
+
+
+@dataclass(frozen=True)
+class SettingRow:
+    """One option of the settings page: its field, and each value's one-line meaning."""
+
+    field: forms.BoundField
+    choices: list[tuple[forms.BoundField | Any, str]]
+    many: bool
+
+
+class SpaceSettingsForm(forms.Form):
+    """A space's name and description (the model's rules) and one field per option of
+    the settings SCHEMA, named "section.option": a Choice is a radio group, a
+    ChoiceList a set of checkboxes. The settings it composes are checked by the same
+    validate_space_settings as the API's and the admin's."""
+
+    SECTION_TITLES = {"hygiene": "Hygiene policy", "consolidation": "Consolidation"}
+    SPACE_FIELDS = ("name", "description")
+
+    def __init__(self, *args: Any, space: Space, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "settings_%s")
+        super().__init__(*args, **kwargs)
+        self.space = space
+        for name in self.SPACE_FIELDS:
+            model_field = Space._meta.get_field(name)
+            assert isinstance(model_field, Field)
+            field = model_field.formfield()
+            assert field is not None
+            self.fields[name] = field
+            self.initial[name] = getattr(space, name)
+        self.fields["description"].widget.attrs["rows"] = 3
+        self.options: dict[str, tuple[str, str, Choice | ChoiceList]] = {}
+        for section, options in SCHEMA.items():
+            for name, option in options.items():
+                key = f"{section}.{name}"
+                self.options[key] = (section, name, option)
+                choices = [(value, value) for value in option.values()]
+                if isinstance(option, ChoiceList):
+                    self.fields[key] = forms.MultipleChoiceField(
+                        choices=choices,
+                        required=False,
+                        label=option.label or name,
+                        widget=forms.CheckboxSelectMultiple,
+                    )
+                else:
+                    self.fields[key] = forms.ChoiceField(
+                        choices=choices, label=option.label or name, widget=forms.RadioSelect
+                    )
+                self.initial[key] = space.setting(section, name)
+
+    def sections(self) -> list[tuple[str, list[SettingRow]]]:
+        """The options by section, hygiene first: what the page lays out."""
+        grouped: dict[str, list[SettingRow]] = {section: [] for section in self.SECTION_TITLES}
+        for key, (section, _name, option) in self.options.items():
+            explained = option.explanations()
+            bound = self[key]
+            grouped.setdefault(section, []).append(
+                SettingRow(
+                    field=bound,
+                    choices=[(w, explained.get(w.data["value"], "")) for w in bound.subwidgets],
+                    many=isinstance(option, ChoiceList),
+                )
+            )
+        return [
+            (self.SECTION_TITLES.get(section, section), rows) for section, rows in grouped.items()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        try:
+            validate_space_settings(self.settings())
+        except ValidationError as refused:
+            for where, problems in refused.message_dict.items():
+                self.add_error(where if where in self.fields else None, problems)
+        return cleaned
+
+    def settings(self) -> dict[str, Any]:
+        """The space's stored settings with this form's options written in."""
+        stored = self.space.settings if isinstance(self.space.settings, dict) else {}
+        composed = {
+            section: dict(options) if isinstance(options, dict) else options
+            for section, options in stored.items()
+        }
+        for key, (section, name, _option) in self.options.items():
+            if key not in self.cleaned_data:
+                continue
+            if not isinstance(composed.get(section), dict):
+                composed[section] = {}
+            composed[section][name] = self.cleaned_data[key]
+        return composed
+
+    def changes(self) -> dict[str, Any]:
+        """What differs from the space as stored, as update_space takes it."""
+        data = self.cleaned_data
+        changes = {
+            name: data[name]
+            for name in self.SPACE_FIELDS
+            if data[name] != getattr(self.space, name)
+        }
+        for key, (section, name, option) in self.options.items():
+            now, wanted = self.space.setting(section, name), data[key]
+            if isinstance(option, ChoiceList):
+                now, wanted = set(now), set(wanted)
+            if now != wanted:
+                changes["settings"] = self.settings()
+                break
+        return changes

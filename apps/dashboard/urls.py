@@ -13,6 +13,7 @@ from apps.dashboard.views import (
     overview,
     recall,
     review,
+    space_settings,
     then,
     timeline,
     tokens,
@@ -82,5 +83,6 @@ urlpatterns = [
     path("s/<slug:slug>/jobs/", activity.jobs, name="jobs"),
     path("s/<slug:slug>/jobs/<int:job_id>/", activity.job, name="job"),
     path("s/<slug:slug>/tokens/", tokens.tokens, name="tokens"),
+    path("s/<slug:slug>/settings/", space_settings.space_settings, name="settings"),
     path("s/<slug:slug>/tokens/<int:token_id>/revoke/", tokens.revoke, name="token_revoke"),
 ]

@@ -13,6 +13,7 @@ from django.utils import timezone
 from apps.audit.actors import Actor
 from apps.audit.services import record_events
 from apps.hygiene.models import Flag
+from apps.hygiene.scanner import union_of_spans
 from apps.memories import services
 from apps.memories.models import Status
 from apps.spaces.models import Space
@@ -101,22 +102,10 @@ def redact_flagged(space: Space, actor: Actor, flag_ids: Sequence[int]) -> int:
             space,
             actor,
             memory_id,
-            _union_of_spans(memory_flags),
+            union_of_spans(memory_flags),
             reason="redacted from the Flags page",
         )
         Flag.objects.for_space(space).filter(pk__in=[f.pk for f in memory_flags]).update(
             status=Flag.Status.RESOLVED, resolved_at=timezone.now(), resolved_by=actor.label
         )
     return len(by_memory)
-
-
-def _union_of_spans(flags: Sequence[Flag]) -> list[tuple[int, int, str]]:
-    """The flags' spans, overlapping ones joined (the redaction takes disjoint spans)."""
-    spans: list[tuple[int, int, str]] = []
-    for flag in sorted(flags, key=lambda f: (f.start, -f.end)):
-        if spans and flag.start < spans[-1][1]:
-            start, end, kind = spans[-1]
-            spans[-1] = (start, max(end, flag.end), kind)
-        else:
-            spans.append((flag.start, flag.end, flag.type))
-    return spans

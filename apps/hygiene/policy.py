@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from apps.hygiene.findings import CATEGORIES, Category
 from apps.hygiene.models import Flag
-from apps.hygiene.scanner import SCANNER_VERSION, Finding, redact, scan
+from apps.hygiene.scanner import SCANNER_VERSION, Finding, redact, scan, union_of_spans
 from apps.memories.models import Episode, Memory, content_hash
 from apps.memories.services.errors import ContentRefused
 from apps.spaces.models import Space
@@ -90,13 +90,7 @@ def refusal(findings: Sequence[Finding]) -> ContentRefused:
 def _after_redaction(flagged: list[Finding], redacted: list[Finding]) -> list[Finding]:
     """`flagged` with offsets moved to the redacted text; a finding overlapping a
     redacted span is gone with it."""
-    spans: list[tuple[int, int, str]] = []
-    for finding in sorted(redacted, key=lambda f: (f.start, -f.end)):
-        if spans and finding.start < spans[-1][1]:
-            start, end, kind = spans[-1]
-            spans[-1] = (start, max(end, finding.end), kind)
-        else:
-            spans.append((finding.start, finding.end, finding.type))
+    spans = union_of_spans(redacted)
     moved = []
     for finding in flagged:
         if any(start < finding.end and finding.start < end for start, end, _ in spans):

@@ -12,13 +12,23 @@ so that stored findings can be told apart from a newer scanner's.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from apps.hygiene.detectors.injection import find_injections
 from apps.hygiene.detectors.pii import find_pii
 from apps.hygiene.detectors.secrets import find_secrets
 from apps.hygiene.findings import CATEGORIES, Category, Finding
 
-__all__ = ["CATEGORIES", "SCANNER_VERSION", "Category", "Finding", "redact", "scan"]
+__all__ = [
+    "CATEGORIES",
+    "SCANNER_VERSION",
+    "Category",
+    "Finding",
+    "Span",
+    "redact",
+    "scan",
+    "union_of_spans",
+]
 
 SCANNER_VERSION = "1"
 
@@ -77,19 +87,37 @@ def scan(text: str) -> list[Finding]:
     return sorted([*secrets, *pii, *injections], key=lambda f: (f.start, f.end, f.category))
 
 
-def redact(text: str, findings: Iterable[Finding]) -> str:
+class Span(Protocol):
+    """Anything with a code-point span and a type: a Finding, a stored Flag."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+
+
+def union_of_spans(spans: Iterable[Span]) -> list[tuple[int, int, str]]:
+    """The spans as (start, end, type), sorted, overlapping ones joined into one that
+    keeps the type of the span starting first (the longest of those that start
+    together). Redaction replaces each joined span once."""
+    joined: list[tuple[int, int, str]] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if joined and span.start < joined[-1][1]:
+            start, end, kind = joined[-1]
+            joined[-1] = (start, max(end, span.end), kind)
+        else:
+            joined.append((span.start, span.end, span.type))
+    return joined
+
+
+def redact(text: str, findings: Iterable[Span]) -> str:
     """`text` with each finding's span replaced by [REDACTED:type]; overlapping spans
     (of different categories) are replaced once, as their union."""
-    spans: list[tuple[int, int, str]] = []
-    for finding in sorted(findings, key=lambda f: (f.start, -f.end)):
-        if spans and finding.start < spans[-1][1]:
-            start, end, kind = spans[-1]
-            spans[-1] = (start, max(end, finding.end), kind)
-        else:
-            spans.append((finding.start, finding.end, finding.type))
     parts: list[str] = []
     cursor = 0
-    for start, end, kind in spans:
+    for start, end, kind in union_of_spans(findings):
         parts.append(text[cursor:start])
         parts.append(f"[REDACTED:{kind}]")
         cursor = end

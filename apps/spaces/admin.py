@@ -9,7 +9,12 @@ from django.http import HttpRequest
 from apps.audit.actors import Actor
 from apps.core.payload import StorableJSONFormField
 from apps.spaces.models import ApiToken, Membership, Space
-from apps.spaces.services import purge_space, revoke_token
+from apps.spaces.services import (
+    ADMIN_EDITABLE_FIELDS,
+    purge_space,
+    revoke_token,
+    update_space,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,6 +28,8 @@ class SpaceAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+    # update_space changes what a space says of itself, not when it began.
+    readonly_fields = ["created_at"]
     inlines = [MembershipInline]
     formfield_overrides = {models.JSONField: {"form_class": StorableJSONFormField}}
 
@@ -38,13 +45,16 @@ class SpaceAdmin(admin.ModelAdmin):
         return [str(space) for space in objs], counts, perms_needed, protected
 
     def save_model(self, request: HttpRequest, obj: Space, form: Any, change: bool) -> None:
-        # The hygiene app's models import this app's: read late.
-        from apps.hygiene.scans import policy_changed, start_scan
-
-        before = Space.objects.filter(pk=obj.pk).values_list("settings", flat=True).first()
-        super().save_model(request, obj, form, change)
-        if change and policy_changed(before or {}, obj):
-            start_scan(obj, "policy change")
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # A change goes through the same service as the API and the dashboard: audited,
+        # and a changed hygiene policy starts a scan. The form has validated it already.
+        changes = {
+            name: getattr(obj, name) for name in form.changed_data if name in ADMIN_EDITABLE_FIELDS
+        }
+        if changes:
+            update_space(obj, Actor.for_user(request.user), changes, fields=ADMIN_EDITABLE_FIELDS)
 
     def delete_model(self, request: HttpRequest, obj: Space) -> None:
         purge_space(obj, Actor.for_user(request.user), reason="deleted in the Django admin")

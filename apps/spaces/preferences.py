@@ -10,8 +10,8 @@ Settings look like {"consolidation": {"auto_apply": ["archive"]},
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,12 +24,21 @@ def _operations() -> list[str]:
     return list(Operation.values)
 
 
+def _operation_labels() -> dict[str, str]:
+    from apps.consolidation.models import Operation
+
+    return dict(Operation.choices)
+
+
 @dataclass(frozen=True)
 class ChoiceList:
     """Distinct values, each one of `choices()`."""
 
     choices: Callable[[], Sequence[str]]
     default: tuple[str, ...] = ()
+    # What the settings page calls the option, and each value in one line.
+    label: str = ""
+    explained: Callable[[], Mapping[str, str]] = dict
 
     def problem(self, value: Any) -> str | None:
         allowed = list(self.choices())
@@ -45,6 +54,12 @@ class ChoiceList:
     def fallback(self) -> list[str]:
         return list(self.default)
 
+    def values(self) -> list[str]:
+        return list(self.choices())
+
+    def explanations(self) -> Mapping[str, str]:
+        return self.explained()
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -52,6 +67,9 @@ class Choice:
 
     choices: tuple[str, ...]
     default: str
+    # What the settings page calls the option, and each value in one line.
+    label: str = ""
+    explained: Mapping[str, str] = field(default_factory=dict)
 
     def problem(self, value: Any) -> str | None:
         if not isinstance(value, str) or value not in self.choices:
@@ -61,19 +79,50 @@ class Choice:
     def fallback(self) -> str:
         return self.default
 
+    def values(self) -> list[str]:
+        return list(self.choices)
+
+    def explanations(self) -> Mapping[str, str]:
+        return self.explained
+
 
 # What a write does with a finding of the hygiene scanner (apps.hygiene.policy).
 HYGIENE_ACTIONS = ("allow", "flag", "redact", "reject")
+HYGIENE_ACTIONS_EXPLAINED = {
+    "allow": "Store the text as written, unflagged.",
+    "flag": "Store the text as written, with a flag for a curator to review.",
+    "redact": "Store the text with each finding replaced by [REDACTED:type].",
+    "reject": "Refuse the write (422): nothing is stored.",
+}
 
 SCHEMA: dict[str, dict[str, ChoiceList | Choice]] = {
     "consolidation": {
         # The operations consolidation applies without review; the rest wait for a person.
-        "auto_apply": ChoiceList(_operations),
+        "auto_apply": ChoiceList(
+            _operations,
+            label="Applied without review (the rest wait in Review)",
+            explained=_operation_labels,
+        ),
     },
     "hygiene": {
-        "secret": Choice(HYGIENE_ACTIONS, "redact"),
-        "pii": Choice(HYGIENE_ACTIONS, "flag"),
-        "injection": Choice(HYGIENE_ACTIONS, "flag"),
+        "secret": Choice(
+            HYGIENE_ACTIONS,
+            "redact",
+            label="Secrets (keys, tokens, passwords)",
+            explained=HYGIENE_ACTIONS_EXPLAINED,
+        ),
+        "pii": Choice(
+            HYGIENE_ACTIONS,
+            "flag",
+            label="Personal data (e-mail, phone, ID numbers)",
+            explained=HYGIENE_ACTIONS_EXPLAINED,
+        ),
+        "injection": Choice(
+            HYGIENE_ACTIONS,
+            "flag",
+            label="Prompt injection",
+            explained=HYGIENE_ACTIONS_EXPLAINED,
+        ),
     },
 }
 

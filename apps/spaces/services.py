@@ -1,13 +1,17 @@
-"""Space-level workflows: purging a space, and issuing and revoking its agent tokens.
+"""Space-level workflows: changing a space's name, description and settings, purging a
+space, and issuing and revoking its agent tokens.
 
-The API, the dashboard, the admin and `manage.py create_token` all change tokens
-through these functions, which write the token and its audit event together.
+The API, the dashboard, the admin and `manage.py create_token` all change spaces and
+tokens through these functions, which write the change and its audit event together.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -15,9 +19,126 @@ from django.utils import timezone
 
 from apps.audit.actors import Actor
 from apps.audit.services import record_event
+from apps.jobs.models import Job
 from apps.spaces.models import ApiToken, Space
+from apps.spaces.preferences import SCHEMA, setting, validate_space_settings
 
 logger = logging.getLogger(__name__)
+
+
+# What update_space may change. The slug is the space's address in every URL and
+# token: only the Django admin changes it.
+EDITABLE_FIELDS = ("name", "description", "settings")
+ADMIN_EDITABLE_FIELDS = ("slug", *EDITABLE_FIELDS)
+
+
+class InvalidSpaceChange(ValueError):
+    """A change update_space refuses; `errors` maps each refused field ("name") or
+    settings option ("hygiene.secret") to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(
+            "; ".join(f"{where}: {' '.join(texts)}" for where, texts in errors.items())
+        )
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class SpaceUpdate:
+    """What update_space did: the saved space, and the scan it started (a changed
+    hygiene policy re-flags what is already stored), if any."""
+
+    space: Space
+    scan: Job | None
+
+
+def update_space(
+    space: Space,
+    actor: Actor,
+    changes: Mapping[str, Any],
+    *,
+    fields: tuple[str, ...] = EDITABLE_FIELDS,
+) -> SpaceUpdate:
+    """Set `changes` (of `fields`) on the space, validated by the model's rules, and
+    write `space.update`. A change to the hygiene policy starts a scan job once the
+    transaction commits. Raises InvalidSpaceChange, and stores nothing, on bad input."""
+    # The hygiene app imports the memories services, which import this app's models
+    # and, through the hygiene policy, a partly loaded hygiene module: read late.
+    from apps.hygiene.scans import policy_changed, start_scan
+
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise InvalidSpaceChange({name: ["cannot be changed here"] for name in unknown})
+    with transaction.atomic():
+        # Locked so that two saves cannot both read the old policy and both miss (or
+        # both start) the scan the change needs.
+        locked = Space.objects.select_for_update().get(pk=space.pk)
+        settings_before = locked.settings
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        _validate(locked, changes)
+        locked.save(update_fields=list(changes) or None)
+        record_event(
+            space,
+            actor,
+            "space.update",
+            target_type="space",
+            target_id=locked.slug,
+            summary=_change_summary(settings_before, locked, changes),
+        )
+        scan = (
+            start_scan(locked, "policy change") if policy_changed(settings_before, locked) else None
+        )
+    return SpaceUpdate(locked, scan)
+
+
+def _validate(space: Space, changes: Mapping[str, Any]) -> None:
+    errors: dict[str, list[str]] = {}
+    unchanged = [f.name for f in Space._meta.fields if f.name not in changes]
+    try:
+        space.clean_fields(exclude=unchanged)
+        if "slug" in changes:
+            space.validate_unique(exclude=unchanged)
+    except ValidationError as refused:
+        errors.update(refused.message_dict)
+    # Only settings being written are checked: a value stored before the schema is
+    # read as its default, and must not block a change of name.
+    if "settings" in changes and "settings" not in errors:
+        try:
+            validate_space_settings(space.settings)
+        except ValidationError as refused:
+            errors.update(
+                refused.message_dict
+                if hasattr(refused, "error_dict")
+                else {"settings": refused.messages}
+            )
+    if errors:
+        raise InvalidSpaceChange(errors)
+
+
+def _change_summary(before: Any, space: Space, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The names of the fields written and, for settings, each option's old and new
+    value: choices from the schema, never free text."""
+    summary: dict[str, Any] = {"changed": sorted(changes)}
+    if "settings" in changes:
+        moved = {
+            f"{section}.{name}": {
+                "from": setting(before, section, name),
+                "to": space.setting(section, name),
+            }
+            for section, options in SCHEMA.items()
+            for name in options
+            if _as_compared(setting(before, section, name))
+            != _as_compared(space.setting(section, name))
+        }
+        if moved:
+            summary["settings"] = moved
+    return summary
+
+
+def _as_compared(value: Any) -> Any:
+    # A list of choices is a set: reordering it changes nothing.
+    return frozenset(value) if isinstance(value, list) else value
 
 
 @transaction.atomic

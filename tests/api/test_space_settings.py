@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.consolidation import services as consolidation
+from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.spaces.models import Space
 from apps.spaces.preferences import validate_space_settings
+from apps.spaces.services import InvalidSpaceChange, update_space
 from tests.api.conftest import error_of
 
 GOOD = {"consolidation": {"auto_apply": ["archive"]}}
@@ -62,6 +64,11 @@ def test_it_stores_settings_the_schema_allows(admin_agent, space):
     assert response.json()["settings"] == wanted
     space.refresh_from_db()
     assert space.settings == wanted
+    [event] = AuditEvent.objects.for_space(space).filter(action="space.update")
+    assert event.summary == {
+        "changed": ["settings"],
+        "settings": {"consolidation.auto_apply": {"from": [], "to": ["link", "archive"]}},
+    }
 
 
 def test_it_refuses_settings_outside_the_schema_in_the_admin(client, django_user_model, configured):
@@ -121,3 +128,42 @@ def test_consolidation_runs_on_settings_stored_before_the_schema(space, actor):
     assert report.proposed["archive"] == 1
     assert "archive" not in report.applied
     assert Memory.objects.for_space(space).get(pk=fading.pk).status == "active"
+
+
+def test_the_service_refuses_what_the_schema_refuses_and_stores_nothing(space, actor):
+    with pytest.raises(InvalidSpaceChange) as refused:
+        update_space(space, actor, {"name": "", "settings": {"hygiene": {"secret": "explode"}}})
+
+    assert sorted(refused.value.errors) == ["hygiene.secret", "name"]
+    space.refresh_from_db()
+    assert (space.name, space.settings) == ("Home", {})
+    assert not AuditEvent.objects.for_space(space).filter(action="space.update").exists()
+    assert not Job.objects.for_space(space).exists()
+
+
+def test_the_service_leaves_the_slug_to_the_django_admin(space, actor):
+    with pytest.raises(InvalidSpaceChange) as refused:
+        update_space(space, actor, {"slug": "elsewhere"})
+
+    assert refused.value.errors == {"slug": ["cannot be changed here"]}
+    assert Space.objects.filter(slug="home").exists()
+
+
+def test_a_value_stored_before_the_schema_does_not_block_a_rename(space, actor):
+    Space.objects.filter(pk=space.pk).update(settings={"consolidation": {"auto_apply": 5}})
+
+    done = update_space(space, actor, {"name": "Renamed"})
+
+    assert done.space.name == "Renamed" and done.scan is None
+    space.refresh_from_db()
+    assert space.settings == {"consolidation": {"auto_apply": 5}}
+
+
+def test_reordering_the_auto_applied_operations_moves_no_setting(space, actor):
+    space.settings = {"consolidation": {"auto_apply": ["link", "archive"]}}
+    space.save()
+
+    update_space(space, actor, {"settings": {"consolidation": {"auto_apply": ["archive", "link"]}}})
+
+    [event] = AuditEvent.objects.for_space(space).filter(action="space.update")
+    assert event.summary == {"changed": ["settings"]}

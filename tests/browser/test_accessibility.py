@@ -81,6 +81,7 @@ PAGES: dict[str, Dashboard] = {
     "jobs": Dashboard("dashboard:jobs", in_space),
     "job": Dashboard("dashboard:job", lambda seeded: [seeded.space.slug, seeded.job.pk]),
     "tokens": Dashboard("dashboard:tokens", in_space),
+    "settings": Dashboard("dashboard:settings", in_space),
     "recall": Dashboard("dashboard:recall", in_space, query="?q=marathon"),
     "then": Dashboard("dashboard:then", in_space),
 }

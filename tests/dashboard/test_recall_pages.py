@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.hygiene.models import Flag
 from apps.memories import services
 from apps.memories.models import Link, Memory, Status
 from apps.retrieval.search import Filters, search
@@ -344,3 +345,35 @@ def test_a_token_that_expires_later_still_searches(editor, space, pets):
     )
     html = editor.get("/s/home/recall/?q=marathon&actor=token%3Alease").content.decode()
     assert "Lisbon" in html and "expired" not in html
+
+
+FLAGGED_PET = "Priya's cat sees the vet; write to ana.ruiz@fastpost.de first."
+
+
+def badged_hits(html):
+    """The ids of the hit rows (either table) that carry the flag badge."""
+    rows = [part.split("</tr>", 1)[0] for part in html.split('<tr id="hit-')[1:]]
+    return [row[:36] for row in rows if 'class="badge flagged"' in row]
+
+
+def test_a_hit_with_open_flags_carries_the_flag_badge(viewer, space, actor, pets, embed_now):
+    flagged = services.create_memory(space, actor, content=FLAGGED_PET)
+    embed_now(space)
+    assert Flag.objects.for_space(space).open().filter(memory=flagged).count() == 1
+
+    html = viewer.get("/s/home/recall/?q=Priya+cat+vet&k=3").content.decode()
+
+    assert str(flagged.pk) in hit_ids(html, "Returned hits, best first")
+    assert badged_hits(html) == [str(flagged.pk)]
+    assert 'title="Personal data: email"' in html
+
+
+def test_a_dismissed_flag_leaves_the_hit_unbadged(viewer, space, actor, pets, embed_now):
+    flagged = services.create_memory(space, actor, content=FLAGGED_PET)
+    embed_now(space)
+    Flag.objects.for_space(space).filter(memory=flagged).update(status=Flag.Status.DISMISSED)
+
+    html = viewer.get("/s/home/recall/?q=Priya+cat+vet&k=3").content.decode()
+
+    assert str(flagged.pk) in hit_ids(html, "Returned hits, best first")
+    assert badged_hits(html) == []

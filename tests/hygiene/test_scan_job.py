@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from apps.audit.models import AuditEvent
 from apps.hygiene import scans
 from apps.hygiene.models import Flag
 from apps.hygiene.scanner import SCANNER_VERSION
@@ -123,6 +124,12 @@ def test_a_policy_change_in_the_admin_queues_a_scan(space, django_user_model):
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     assert Job.objects.for_space(space).filter(kind=scans.JOB_KIND).count() == 1
+    [event] = AuditEvent.objects.for_space(space).filter(action="space.update")
+    assert event.actor_label == "user:root"
+    assert event.summary == {
+        "changed": ["settings"],
+        "settings": {"hygiene.injection": {"from": "flag", "to": "reject"}},
+    }
 
 
 def test_beat_queues_a_scan_only_where_this_scanner_has_not_scanned(space, outsider_space, actor):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from apps.hygiene.scanner import SCANNER_VERSION, Finding, redact, scan
+from apps.hygiene.models import Flag
+from apps.hygiene.scanner import SCANNER_VERSION, Finding, redact, scan, union_of_spans
 from tests.hygiene.fakes import ALNUM, fake
 
 
@@ -40,6 +41,19 @@ def test_redact_replaces_overlapping_spans_once():
     text = "abcdefghij"
     findings = [Finding("pii", "email", 2, 6), Finding("secret", "jwt", 4, 8)]
     assert redact(text, findings) == "ab[REDACTED:email]ij"
+
+
+def test_union_of_spans_joins_overlaps_of_findings_and_flags_alike():
+    findings = [
+        Finding("secret", "jwt", 4, 8),
+        Finding("pii", "email", 2, 6),
+        Finding("pii", "phone", 8, 12),  # touching, not overlapping: kept apart
+        Finding("pii", "iban", 2, 3),  # inside the first: joined
+    ]
+    expected = [(2, 8, "email"), (8, 12, "phone")]
+    assert union_of_spans(findings) == expected
+    flags = [Flag(start=f.start, end=f.end, type=f.type) for f in findings]
+    assert union_of_spans(flags) == expected
 
 
 def test_it_has_a_version():

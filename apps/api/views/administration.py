@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, status
@@ -15,10 +14,15 @@ from apps.api import serializers as s
 from apps.api.access import ROLE_SCOPES, Caller, HasScope
 from apps.api.views.base import SpaceScopedViewSet
 from apps.audit.actors import Actor
-from apps.audit.services import record_event
-from apps.hygiene.scans import policy_changed, start_scan
 from apps.spaces.models import ApiToken, Membership, Role, Scope, Space
-from apps.spaces.services import InvalidTokenRequest, TokenNotFound, issue_token, revoke_token
+from apps.spaces.services import (
+    InvalidSpaceChange,
+    InvalidTokenRequest,
+    TokenNotFound,
+    issue_token,
+    revoke_token,
+    update_space,
+)
 
 SLUG = OpenApiParameter("slug", str, OpenApiParameter.PATH)
 
@@ -74,23 +78,10 @@ class SpacesViewSet(SpaceScopedViewSet):
     def partial_update(self, request: Request, slug: str) -> Response:
         body = s.SpacePatchSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        changes = body.validated_data
-        with transaction.atomic():
-            space = Space.objects.select_for_update().get(pk=self.space.pk)
-            settings_before = space.settings
-            for name, value in changes.items():
-                setattr(space, name, value)
-            space.save(update_fields=list(changes) or None)
-            record_event(
-                space,
-                self.actor,
-                "space.update",
-                target_type="space",
-                target_id=space.slug,
-                summary={"changed": sorted(changes)},
-            )
-            if policy_changed(settings_before, space):
-                start_scan(space, "policy change")
+        try:
+            space = update_space(self.space, self.actor, body.validated_data).space
+        except InvalidSpaceChange as refused:
+            raise exceptions.ValidationError(refused.errors) from None
         return Response(s.SpaceSerializer(space).data)
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.hygiene import curation
 from apps.hygiene.models import Flag
+from apps.hygiene.policy import policy_of
 from apps.hygiene.scans import start_scan
 from apps.memories import services
 from apps.spaces.models import Role
@@ -83,6 +84,7 @@ def flags(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         "categories": Flag.Category.choices,
         "statuses": [*Flag.Status.choices, ("any", "Any")],
         "last_scan": last_scan,
+        "policy": policy_of(curator.space),
     }
     return render(request, "dashboard/flags.html", context)
 

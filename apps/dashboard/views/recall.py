@@ -32,6 +32,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.core.params import InstantFormField
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import MemoryFieldsForm, StatusForm
+from apps.hygiene.marks import attach_open_flags
 from apps.memories import services
 from apps.memories.models import Kind, LinkType, Memory, MemoryRules, Status
 from apps.retrieval.search import MAX_K, MODES, Filters, Hit, InvalidSearch, Weights, search
@@ -286,6 +287,8 @@ def _simulate(form: RecallForm, curator: Curator, context: dict[str, Any]) -> in
     floor = float(settings.SEARCH_WEAK_SIMILARITY)
     hits = explained(result.hits, 1, floor)
     below = explained(result.below_cut, len(result.hits) + 1, floor)
+    # A hit carries its open flags as a search result does elsewhere (one query).
+    attach_open_flags(curator.space, [row.memory for row in [*hits, *below]])
     focus = data.get("focus")
     context.update(
         ran=True,
