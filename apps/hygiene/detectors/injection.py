@@ -109,7 +109,19 @@ _OVERRIDE = _phrases(
         r"(?:question|request|message|prompt|query)[^.\n]{0,40}\binstead\b",
     ),
     (
-        ("instruction", "directive", "rules", "orders"),
+        (
+            "instruction",
+            "directive",
+            "rules",
+            "orders",
+            "guideline",
+            "guidance",
+            "prompt",
+            "restriction",
+            "polic",
+            "filter",
+            "guardrail",
+        ),
         r"\b(?:new|updated|real|actual|true|revised|overriding|priority)[ \t]+"
         r"(?:system[ \t]+)?(?:instructions?|directives?|rules|orders)[ \t]*(?::|follow|"
         r"(?:are|take)[ \t]+(?:as follows|precedence|priority))"
@@ -587,7 +599,10 @@ _FOREIGN_PHRASES: list[tuple[tuple[str, ...], str]] = [
     (("od teraz", "teraz jesteś"), r"\b(?:od teraz|teraz)[ \t]+jesteś\b"),
     # Turkish
     (("talimat",), r"önceki[ \t]+(?:tüm[ \t]+)?talimatları[ \t]+(?:yok say|görmezden gel|unut)"),
-    (("artık sen", "bundan sonra sen"), r"\b(?:artık|bundan sonra)[ \t]+sen[ \t]+\w+s[ıiuü]n\b"),
+    (
+        ("artık sen", "bundan sonra sen"),
+        r"\b(?:artık|bundan sonra)[ \t]+sen[ \t]+(?:\w+[ \t]+){0,3}?\w+s[ıiuü]n\b",
+    ),
     # Russian, Ukrainian
     (
         ("игнор", "забудь"),
@@ -667,7 +682,7 @@ _SECRECY_PHRASES: list[tuple[tuple[str, ...], str]] = [
     ),
     (
         ("nichts von", "verschweig"),
-        r"\b(?:sag|sage|erzähl|erzähle|erwähne)\w*[ \t]+(?:\w+[ \t]+)?nichts[ \t]+von[ \t]+"
+        r"\b(?:sag|sage|erzähl|erzähle|erwähne)\w*[ \t]+(?:\w+[ \t]+){0,3}?nichts[ \t]+von[ \t]+"
         r"(?:dieser|diesen|diesem)[ \t]+(?:Notiz|Nachricht|Anweisung|Text)"
         r"|\bverschweige[ \t]+(?:diese|dem|der|die)\b",
     ),
