@@ -165,8 +165,8 @@ _OVERRIDE = _phrases(
         # Fake chat-template and role markup, of the model families whose templates
         # leak into scraped text: Llama, Gemma, ChatML, XML-style system tags.
         (
-            "[inst]",
-            "<<sys>>",
+            "inst]",
+            "sys>>",
             "start_header_id",
             "start_of_turn",
             "<system",
@@ -251,7 +251,7 @@ _ROLE_HIJACK = _phrases(
         r"[ \t]+)?(?:[\w-]+[ \t]+){0,2}?(?:persona|alter ego)\b",
     ),
     (
-        ("obey", "without question"),
+        ("obey", "follow"),
         r"\bobey[ \t]+(?:only[ \t]+)?me\b"
         r"|\b(?:obey|follow)[ \t]+(?:only[ \t]+)?(?:my|our|these|the following)[ \t]+"
         r"(?:commands|orders|instructions)[ \t]+(?:without question|unconditionally|blindly|"
@@ -260,7 +260,16 @@ _ROLE_HIJACK = _phrases(
     (
         # Impersonation that asks the user for credentials: "pretend to be the bank and
         # ask the user for their PIN".
-        ("pretend", "pose as", "posing as", "impersonat", "act as", "acting as", "role of"),
+        (
+            "pretend",
+            "pose as",
+            "posing as",
+            "impersonat",
+            "act as",
+            "acting as",
+            "role of",
+            "part of",
+        ),
         r"\b(?:pretend(?:ing)?[ \t]+(?:to be|you are|you're)|pos(?:e|ing)[ \t]+as|impersonat\w*|"
         r"act(?:ing)?[ \t]+as|play(?:ing)?[ \t]+the[ \t]+(?:role|part)[ \t]+of)[ \t]+[^.\n]{1,80}?"
         r"\b(?:and|then|to)[ \t]+(?:ask|request|get|collect|obtain|demand)[ \t]+[^.\n]{0,60}?"
