@@ -30,7 +30,7 @@ __all__ = [
     "union_of_spans",
 ]
 
-SCANNER_VERSION = "1"
+SCANNER_VERSION = "2"
 
 # When two findings of one category overlap, the merged span keeps the type of the
 # more specific detector: a vendor format beats a generic "token = value" assignment,
@@ -45,6 +45,7 @@ _SPECIFICITY = {
     "basic_auth": 0.8,
     "secret_assignment": 0.75,
     "prose_password": 0.7,
+    "login_pair": 0.7,
     "iban_mod97": 0.99,
     "luhn": 0.97,
     "national_id_format": 0.9,
@@ -63,6 +64,8 @@ _SPECIFICITY = {
     "hidden_element": 0.9,
     "markdown_image": 0.95,
     "markdown_link": 0.85,
+    "html_image": 0.9,
+    "slotted_url": 0.8,
     "tool_markup": 0.9,
     "foreign_phrase": 0.85,
     "override_phrase": 0.85,
@@ -72,6 +75,7 @@ _SPECIFICITY = {
     "trigger_phrase": 0.7,
     "self_addressed": 0.7,
     "trigger_fraud": 0.7,
+    "secrecy_phrase": 0.7,
 }
 
 

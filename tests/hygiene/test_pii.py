@@ -106,3 +106,28 @@ def test_it_flags_a_residential_ip_but_not_private_or_resolver_ones():
         "Docs use 203.0.113.7 in every example.",
     ):
         assert pii_in(text) == [], text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("Passport no. for Yusuf's visa application: 548127390 (US).", "passport", "548127390"),
+        ("Reisepass von Frau Lindqvist: C4J8R2T71", "passport", "C4J8R2T71"),
+        ("Aadhaar of Mr. Raghavan (for KYC): 5911 7424 9727", "national_id", "5911 7424 9727"),
+        ("BSN van Sanne voor de huurovereenkomst: 436206730", "national_id", "436206730"),
+    ],
+)
+def test_it_flags_ids_named_with_their_owner_or_purpose(text, kind, value):
+    assert pii_in(text) == [(kind, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Passport photo for Yusuf's visa application: 2 copies, 35x45.",
+        "ID card of Mr. Raghavan (for KYC): expires 2031.",
+        "BSN van Sanne voor de huurovereenkomst: nog opvragen.",
+    ],
+)
+def test_it_leaves_id_talk_without_a_number_alone(text):
+    assert pii_in(text) == []

@@ -153,3 +153,72 @@ def test_it_flags_a_random_value_assigned_to_a_secret_name():
 )
 def test_it_leaves_identifiers_placeholders_and_masked_values_alone(text):
     assert secrets_in(text) == []
+
+
+def test_it_flags_the_password_of_a_url_with_no_user_name():
+    password = "Tide" + fake(ALNUM, 10, seed=31)
+    text = f"Queue broker: redis://:{password}@queue.internal:6379/2"
+    assert secrets_in(text) == [("password_in_url", password)]
+
+
+def test_it_leaves_a_url_with_a_port_and_no_password_alone():
+    assert secrets_in("Queue broker: redis://queue.internal:6379/2") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Login for the school portal: alfie.b / N0rth!Star_2024", "N0rth!Star_2024"),
+        ("Gym app credentials: s.abadi@proton.me | Lantern!Moss3", "Lantern!Moss3"),
+    ],
+)
+def test_it_flags_the_password_of_a_login_written_as_a_pair(text, value):
+    assert secrets_in(text) == [("password_in_text", value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Login for the wiki: SSO / Okta, no separate account.",
+        "Credentials: see 1Password / Engineering vault.",
+        "Log-in page layout: header / footer / sidebar.",
+    ],
+)
+def test_it_leaves_pairs_that_are_not_logins_alone(text):
+    assert secrets_in(text) == []
+
+
+def test_it_flags_a_password_after_an_aside_in_brackets():
+    text = "Vault master passphrase (Sofia asked me to keep it): tangerine7Rover"
+    assert secrets_in(text) == [("password_in_text", "tangerine7Rover")]
+
+
+def test_it_leaves_an_aside_that_points_to_a_vault_alone():
+    assert secrets_in("The NAS password (see the team vault): stored in 1Password") == []
+
+
+def test_it_flags_a_credential_named_app_key():
+    value = fake(ALNUM, 40, seed=33)
+    text = f'datadog:\n  app_key: "{value}"\n  site: datadoghq.eu'
+    assert secrets_in(text) == [("generic_api_key", value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'datadog:\n  app_key: "<your-app-key>"',
+        "index:\n  sort_key: created_at_descending_order",
+    ],
+)
+def test_it_leaves_app_key_placeholders_and_other_keys_alone(text):
+    assert secrets_in(text) == []
+
+
+def test_it_flags_a_token_named_with_what_it_is_for():
+    value = fake("0123456789abcdef", 32, seed=35)
+    text = f"Twilio auth token for the SMS reminders: {value}"
+    assert secrets_in(text) == [("generic_api_key", value)]
+
+
+def test_it_leaves_a_token_named_with_what_it_is_for_but_no_value_alone():
+    assert secrets_in("Twilio auth token for the SMS reminders: ask Priya") == []

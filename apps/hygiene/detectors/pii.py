@@ -370,6 +370,11 @@ _LETTER_IDS = _alternation(_LETTER_ID_FORMATS)
 _SIX_DIGITS = re.compile(r"\d(?:[ .-]?\d){5}")
 _FIVE_DIGITS = re.compile(r"\d(?:[ .-]?\d){4}")
 _CAPITALS = re.compile(r"[A-Z]{3}[A-Z0-9]{5}")
+# "of Mr. Raghavan", "for Yusuf's visa application", "voor de huurovereenkomst".
+_OWNER = (
+    r"[ \t]+(?:of|for|do|da|de|del|du|di|von|van|voor|für|pour|para|per)[ \t]+"
+    r"(?:[\w'’.-]+[ \t]+){0,2}?[\w'’-]+"
+)
 # Formats too plain to trust without the document named before them.
 _NAMED_ID = re.compile(
     r"\b(?P<name>national (?:id(?:entity)?|insurance)(?: card)?(?: number)?|"
@@ -382,15 +387,18 @@ _NAMED_ID = re.compile(
     r"carte d'identité|numéro de sécurité sociale|cédula|documento de identidad|"
     r"teudat zehut|emirates id|hkid|\bNRIC\b|\bFIN\b)"
     r"(?:[ \t]+(?:number|no\.?|nr\.?|#))?"
-    r"(?:[ \t]+(?:of|for|do|da|de|del|du|von|van)[ \t]+[\w'’-]+|[ \t]*\([^)\n]{1,40}\)){0,2}"
+    # Whose it is and what for: "of Mr. Raghavan (for KYC)", "van Sanne voor de huur".
+    rf"(?:{_OWNER}|[ \t]*\([^)\n]{{1,40}}\)){{0,3}}"
     r"[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*"
-    r"(?P<value>[A-Z0-9][A-Z0-9 .-]{4,22}[A-Z0-9])",
+    # A value starts with its digits or a short letter prefix (NINO, CURP), not a word.
+    r"(?P<value>(?=[A-Z]{0,4}[ .-]?\d)[A-Z0-9][A-Z0-9 .-]{4,22}[A-Z0-9])",
     re.IGNORECASE,
 )
 _PASSPORT = re.compile(
     r"\b(?:passport|reisepass|pasaporte|passeport|passaporto|passaporte|paspoort|paszport|"
     r"паспорт|护照|パスポート)"
     r"(?:[ \t]+(?:number|no\.?|nr\.?|num(?:ber|éro|ero)?|#|n[ºo°]\.?))?"
+    rf"(?:{_OWNER}(?=[ \t]*:))?"
     r"[ \t]*(?:is[ \t]+|:|#|=|-)?[ \t]*(?P<value>[A-Z0-9]{1,3}[ ]?[0-9][A-Z0-9]{4,9})\b",
     re.IGNORECASE,
 )

@@ -102,9 +102,10 @@ _PUTTY = re.compile(
     re.DOTALL,
 )
 
-# scheme://user:password@host; the password is the span.
+# scheme://user:password@host; the password is the span. The user may be empty, as in
+# redis://:password@host, where the server knows no user names.
 _URL_PASSWORD = re.compile(
-    r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://(?P<user>[^:/\s@]{1,64}):(?P<password>[^@/\s]{1,128})@"
+    r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,20}://(?P<user>[^:/\s@]{0,64}):(?P<password>[^@/\s]{1,128})@"
     r"(?P<host>[\w.-]+)"
 )
 _WORDS_FOR_PASSWORD = {"password", "passwd", "pass", "pwd", "pw", "secret", "mypassword"}
@@ -118,6 +119,8 @@ _SECRET_WORD = re.compile(
     r"api[_ -]?key|apikey|secret|access[_ -]?key|auth[_ -]?token|access[_ -]?token|"
     r"refresh[_ -]?token|bearer|token|private[_ -]?key|credentials?|signing[_ -]?key|"
     r"encryption[_ -]?key|master[_ -]?key|account[_ -]?key|shared[_ -]?access[_ -]?key|"
+    r"(?:app|application|client|licen[cs]e|subscription|service|admin|deploy|ingest(?:ion)?|"
+    r"write|read)[_ -]?key|"
     r"passwd|password|passphrase|pwd|(?<![a-z])pass(?![a-z])",
     re.IGNORECASE,
 )
@@ -126,6 +129,14 @@ _NAME_TAIL = re.compile(r"[\w-]{0,20}")
 _ASSIGNMENT_TAIL = re.compile(
     r"[\"'\]]{0,2}[ \t]*(?::=|=>|=|:|[ \t]is[ \t]|[ \t]was[ \t])[ \t]*"
     r"(?:Bearer[ \t]+|Basic[ \t]+|Token[ \t]+)?"
+    r"(?P<quote>[\"'`]?)(?P<value>[^\s\"'`,;)}\]]{4,256})",
+    re.IGNORECASE,
+)
+# "Twilio auth token for the SMS reminders: <value>": a short qualifier between the name
+# and a colon. Only a colon or "is" after it, and the value must still look random.
+_QUALIFIED_TAIL = re.compile(
+    r"[ \t]+(?:for|of|on|in|to|from|used by|for use in)[ \t]+(?:[\w.@'’#-]+[ \t]+){0,4}?"
+    r"[\w.@'’#-]+[ \t]*(?::|[ \t]is[ \t])[ \t]*"
     r"(?P<quote>[\"'`]?)(?P<value>[^\s\"'`,;)}\]]{4,256})",
     re.IGNORECASE,
 )
@@ -157,9 +168,10 @@ _PASSWORD_NAMES = (
     r"adgangskode|salasana|parola|пароль|パスワード|密码|密碼|비밀번호"
 )
 # "for the encrypted backup drive", "im Ferienhaus", "de la box"
+# "(Sofia asked me to remember it)": an aside in brackets may follow.
 _QUALIFIER = (
     r"(?:[ \t]+(?:for|to|of|on|at|in|im|am|für|zum|zur|del|de|du|da|do|pour|para|per|van|"
-    r"voor|för|til)[ \t]+(?:[\w.@'’-]+[ \t]+){0,3}?[\w.@'’-]+)?"
+    r"voor|för|til)[ \t]+(?:[\w.@'’-]+[ \t]+){0,3}?[\w.@'’-]+)?(?:[ \t]*\([^()\n]{1,60}\))?"
 )
 _PASSWORD_VALUE = r"(?P<quote>[\"'`“«„]?)(?P<value>[^\s\"'`”»“]{3,128})"
 # "password for the router: X", "WLAN-Passwort im Ferienhaus ist X"
@@ -175,6 +187,14 @@ _PROSE_PASSWORD = re.compile(
 _BARE_PASSWORD = re.compile(
     rf"(?P<name>\b(?:{_PASSWORD_NAMES}))[ \t]+(?:(?:set|changed|reset|updated)[ \t]+)?"
     rf"(?:to[ \t]+)?{_PASSWORD_VALUE}",
+    re.IGNORECASE,
+)
+# A login written as a pair, "user / password" or "user | password", after a word that
+# says it is one: "login for the school portal: alfie.b / N0rth!Star_2024".
+_LOGIN_PAIR = re.compile(
+    r"\b(?:log-?ins?|sign-?in|credentials|creds|user(?:name)? and password)\b"
+    r"[^:\n]{0,60}:[ \t]*[^\s/|]{2,80}[ \t]+[/|][ \t]+"
+    r"(?P<quote>[\"'`]?)(?P<value>[^\s\"'`]{4,128})",
     re.IGNORECASE,
 )
 # A passphrase is several words: "passphrase for the backup drive: copper lantern orbit 42".
@@ -210,6 +230,7 @@ _PROSE_NOT_A_VALUE = frozenset(
     """.split()  # noqa: SIM905 (prose reads better than 150 quoted words)
 )
 _PROSE_WORDS = (
+    "login", "log-in", "sign-in", "signin", "credentials", "creds",
     "pass", "pwd", "pw", "pin", "code", "wi-fi", "wifi", "wlan", "contrase", "mot de passe",
     "passwort", "kennwort", "senha", "wachtwoord", "hasło", "haslo", "lösenord",
     "adgangskode", "salasana", "parola", "пароль", "パスワード", "密码", "密碼", "비밀번호",
@@ -368,7 +389,7 @@ def _assignments(text: str) -> Iterator[Finding]:
         name_end = tail.end() if tail else word.end()
         name = text[head.start() if head else word.start() : name_end]
         done = name_end
-        match = _ASSIGNMENT_TAIL.match(text, name_end)
+        match = _ASSIGNMENT_TAIL.match(text, name_end) or _QUALIFIED_TAIL.match(text, name_end)
         if match is None:
             continue
         value = _trim(match.group("value"))
@@ -413,6 +434,12 @@ def _prose_passwords(text: str) -> Iterator[Finding]:
         if first not in _PROSE_NOT_A_VALUE and not is_placeholder(value):
             start = match.start("value")
             yield Finding("secret", "password_in_text", start, start + len(value), "passphrase")
+    if "/" in text or "|" in text:
+        for match in _LOGIN_PAIR.finditer(text):
+            value = _trim(match.group("value"))
+            if _looks_like_password(value, strict=True):
+                start = match.start("value")
+                yield Finding("secret", "password_in_text", start, start + len(value), "login_pair")
     matches = [(m, False) for m in _PROSE_PASSWORD.finditer(text)]
     matches += [(m, True) for m in _BARE_PASSWORD.finditer(text)]
     for match, bare in matches:
