@@ -295,48 +295,87 @@ def _set_redacting(space: Any) -> None:
         cursor.execute("SELECT set_config('memoryweb.redacting_space', %s, true)", [str(space.pk)])
 
 
-def test_the_triggers_let_a_redaction_rewrite_only_the_text_of_versions_and_episodes(
+def test_the_triggers_let_a_redaction_rewrite_only_the_texts_of_versions_and_episodes(
     space: Any, outsider_space: Any, actor: Any
 ) -> None:
-    episode = services.record_episode(space, actor, content="Call me at 555-0100.")
+    episode = services.record_episode(
+        space, actor, content="Call me at 555-0100.", session="s1", speaker="Maya"
+    )
     memory = services.create_memory(
         space, actor, content="Call me at 555-0100.", source_episodes=[episode.pk]
     )
     there = services.create_memory(outsider_space, actor, content="Somewhere else.")
+    elsewhere = services.record_episode(outsider_space, actor, content="Elsewhere.")
     versions = MemoryVersion.objects.for_space(space).filter(memory=memory)
     episodes = Episode.objects.for_space(space).filter(pk=episode.pk)
     # Without the setting, history cannot be rewritten at all.
-    with pytest.raises(IntegrityError), transaction.atomic():
-        versions.update(content="rewritten")
-    with pytest.raises(IntegrityError), transaction.atomic():
-        episodes.update(content="rewritten")
+    for refused in (
+        lambda: versions.update(content="rewritten"),
+        lambda: versions.update(tags=["t"]),
+        lambda: versions.update(subject="s"),
+        lambda: episodes.update(content="rewritten"),
+        lambda: episodes.update(speaker="someone"),
+        lambda: episodes.update(metadata={"a": 1}),
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            refused()
     with transaction.atomic():
         _set_redacting(space)
         # Under it: any other column is still refused, and so is another space.
         for refused in (
             lambda: versions.update(kind="preference"),
-            lambda: versions.update(content="x", tags=["t"]),
+            lambda: versions.update(content="x", importance=0.1),
             lambda: versions.update(action="update"),
-            lambda: episodes.update(speaker="someone"),
-            lambda: episodes.update(content="x", metadata={"a": 1}),
-            lambda: episodes.update(session="s"),
+            lambda: versions.update(actor_label="someone"),
+            lambda: versions.update(status="archived"),
+            lambda: versions.update(version=9),
+            lambda: episodes.update(role="assistant"),
+            lambda: episodes.update(content="x", source="import"),
+            lambda: episodes.update(speaker="x", occurred_at="2020-01-01T00:00:00Z"),
             lambda: (
                 MemoryVersion.objects.for_space(outsider_space)
                 .filter(memory=there)
                 .update(content="x")
             ),
+            lambda: Episode.objects.for_space(outsider_space).update(metadata={"a": 1}),
         ):
             with pytest.raises(IntegrityError), transaction.atomic():
                 refused()
-        versions.update(content="Call me at [REDACTED:phone].", reason="r")
-        episodes.update(content="Call me at [REDACTED:phone].")
+        versions.update(
+            content="Call me at [REDACTED:phone].",
+            reason="r",
+            subject="[REDACTED:phone]",
+            agent="a",
+            session="s",
+            tags=["[REDACTED:phone]"],
+            metadata={"[REDACTED:phone]": 1},
+        )
+        episodes.update(
+            content="Call me at [REDACTED:phone].",
+            session="s2",
+            speaker="[REDACTED:name]",
+            agent="a",
+            metadata={"k": "[REDACTED:phone]"},
+        )
 
     (version,) = versions
-    assert (version.content, version.reason) == ("Call me at [REDACTED:phone].", "r")
-    assert episodes.get().content == "Call me at [REDACTED:phone]."
+    assert (version.content, version.reason, version.tags, version.metadata) == (
+        "Call me at [REDACTED:phone].",
+        "r",
+        ["[REDACTED:phone]"],
+        {"[REDACTED:phone]": 1},
+    )
+    stored = episodes.get()
+    assert (stored.content, stored.speaker, stored.session, stored.metadata) == (
+        "Call me at [REDACTED:phone].",
+        "[REDACTED:name]",
+        "s2",
+        {"k": "[REDACTED:phone]"},
+    )
     assert MemoryVersion.objects.for_space(outsider_space).get(memory=there).content == (
         "Somewhere else."
     )
+    assert Episode.objects.for_space(outsider_space).get(pk=elsewhere.pk).metadata == {}
 
 
 def test_it_finds_a_text_with_quotes_and_backslashes_inside_json(
