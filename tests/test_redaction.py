@@ -22,7 +22,8 @@ from apps.consolidation import entities
 from apps.consolidation import services as consolidation
 from apps.hygiene.scanner import scan
 from apps.memories import services
-from apps.memories.models import Entity, Episode, Memory, MemoryVersion, Status
+from apps.memories.models import Entity, Episode, Memory, MemoryVersion, Mention, Status
+from apps.memories.services.entities import NamedSpan, record_mentions
 from apps.memories.transfer import export_space
 from apps.retrieval import tasks
 from apps.retrieval.lexical import refresh_lexicon
@@ -288,6 +289,209 @@ def test_it_replaces_every_occurrence_and_the_longest_text_whole(
     )
 
     assert redacted.content == "Mail [REDACTED:email] or [REDACTED:email], [REDACTED:name]."
+
+
+def test_it_scrubs_the_text_from_the_labels_tags_and_metadata_and_their_history(
+    space: Any, actor: Any, secret: str
+) -> None:
+    episode = services.record_episode(
+        space,
+        actor,
+        content=f"My key is {secret}.",
+        session="s1",
+        speaker=f"bot-{secret}",
+        metadata={secret: "k", "nested": [{"note": f"was {secret}"}]},
+    )
+    memory = services.create_memory(
+        space,
+        actor,
+        content=f"The key is {secret}.",
+        subject=f"key {secret}",
+        agent=f"agent-{secret}",
+        session="s1",
+        tags=["keys", f"t-{secret}"],
+        metadata={secret: {"of": secret}, "plain": 1},
+        source_episodes=[episode.pk],
+    )
+    services.update_memory(space, actor, memory.pk, expected_version=1, importance=0.9)
+    memory.refresh_from_db()
+
+    services.redact_memory(
+        space, actor, memory.pk, [span_of(memory, secret)], reason="leak", expected_version=2
+    )
+
+    r = "[REDACTED:api_key]"
+    memory.refresh_from_db()
+    assert (memory.subject, memory.agent, memory.tags, memory.metadata) == (
+        f"key {r}",
+        f"agent-{r}",
+        ["keys", f"t-{r}"],
+        {r: {"of": r}, "plain": 1},
+    )
+    versions = MemoryVersion.objects.for_space(space).filter(memory=memory).order_by("version")
+    assert [v.action for v in versions] == ["create", "update", "redact"]
+    for version in versions:
+        assert (version.subject, version.agent, version.tags, version.metadata) == (
+            f"key {r}",
+            f"agent-{r}",
+            ["keys", f"t-{r}"],
+            {r: {"of": r}, "plain": 1},
+        )
+    episode.refresh_from_db()
+    assert (episode.speaker, episode.metadata) == (
+        f"bot-{r}",
+        {r: "k", "nested": [{"note": f"was {r}"}]},
+    )
+    assert columns_holding(secret) == []
+
+
+def test_it_cuts_a_label_the_replacement_would_make_too_long(
+    space: Any, actor: Any, secret: str
+) -> None:
+    memory = services.create_memory(
+        space, actor, content=f"Key {secret}.", subject="s" * 180 + secret, tags=["t" * 45 + secret]
+    )
+
+    services.redact_memory(
+        space, actor, memory.pk, [span_of(memory, secret, "a" * 40)], reason="leak"
+    )
+
+    memory.refresh_from_db()
+    assert memory.subject == ("s" * 180 + f"[REDACTED:{'a' * 40}]")[:200]
+    assert memory.tags == [("t" * 45 + f"[REDACTED:{'a' * 40}]")[:64]]
+    assert secret not in memory.subject and secret not in memory.tags[0]
+
+
+def test_it_scrubs_the_other_turns_of_the_session_and_rewrites_memories_holding_it(
+    space: Any, outsider_space: Any, actor: Any, secret: str
+) -> None:
+    turn3 = services.record_episode(
+        space, actor, content=f"Here is the key {secret}.", session="chat-7"
+    )
+    turn5 = services.record_episode(
+        space, actor, content=f"Again: {secret}, did it work?", session="chat-7"
+    )
+    other_chat = services.record_episode(
+        space, actor, content=f"Unrelated {secret} quoted elsewhere.", session="chat-8"
+    )
+    memory = services.create_memory(
+        space, actor, content=f"The key is {secret}.", source_episodes=[turn3.pk]
+    )
+    later = services.create_memory(
+        space, actor, content=f"User retried {secret}.", source_episodes=[turn5.pk]
+    )
+    labelled = services.create_memory(
+        space, actor, content="It worked.", session="chat-7", tags=[secret]
+    )
+    untouched = services.create_memory(space, actor, content="It worked.", session="chat-7")
+    there = services.record_episode(
+        outsider_space, actor, content=f"Other space {secret}.", session="chat-7"
+    )
+
+    services.redact_memory(space, actor, memory.pk, [span_of(memory, secret)], reason="leak")
+
+    turn5.refresh_from_db()
+    assert turn5.content == "Again: [REDACTED:api_key], did it work?"
+    # Another conversation of the space is not this one's: it keeps its words.
+    other_chat.refresh_from_db()
+    assert secret in other_chat.content
+    there.refresh_from_db()
+    assert secret in there.content
+    # The memories of the session that held the text have a redact version of their own.
+    for holder, content in (
+        (later, "User retried [REDACTED:api_key]."),
+        (labelled, "It worked."),
+    ):
+        holder.refresh_from_db()
+        assert holder.content == content and secret not in " ".join(holder.tags)
+        last = holder.versions.order_by("-version")[0]
+        assert (last.version, last.action) == (2, "redact")
+        event = AuditEvent.objects.for_space(space).get(
+            action="memory.redact", target_id=str(holder.pk)
+        )
+        assert event.summary["redacted_with"] == str(memory.pk)
+    untouched.refresh_from_db()
+    assert untouched.version == 1
+    top = AuditEvent.objects.for_space(space).get(action="memory.redact", target_id=str(memory.pk))
+    assert set(top.summary["memories_rewritten"]) == {str(later.pk), str(labelled.pk)}
+
+
+def test_it_moves_mentions_with_the_content_and_forgets_entities_only_the_span_named(
+    space: Any, actor: Any, make_memory: Any
+) -> None:
+    memory = make_memory("Ask Zoltan Vex about key sk9xy77q, then tell Maya.")
+    elsewhere = make_memory("Vex wrote on the board.")
+    maya = memory.content.index("Maya")
+    record_mentions(
+        space,
+        actor,
+        [
+            NamedSpan(memory.pk, "Maya", "person", maya, maya + 4),
+            NamedSpan(memory.pk, "Zoltan", "person", 4, 10),
+            NamedSpan(memory.pk, "Vex", "person", 11, 14),
+            NamedSpan(elsewhere.pk, "Vex", "person", 0, 3),
+        ],
+    )
+
+    services.redact_memory(
+        space, actor, memory.pk, [(4, 14, "name"), span_of(memory, "sk9xy77q")], reason="pii"
+    )
+
+    memory.refresh_from_db()
+    assert memory.content == "Ask [REDACTED:name] about key [REDACTED:api_key], then tell Maya."
+    mentions = Mention.objects.for_space(space).filter(memory=memory).select_related("entity")
+    # Maya moved with the longer text; the names inside the redacted span went.
+    assert [(m.entity.name, memory.content[m.start : m.end]) for m in mentions] == [
+        ("Maya", "Maya")
+    ]
+    # Zoltan was named only there; Vex is still mentioned by another memory.
+    assert not Entity.objects.for_space(space).filter(name="Zoltan").exists()
+    assert Mention.objects.for_space(space).get(entity__name="Vex").memory_id == elsewhere.pk
+    event = AuditEvent.objects.for_space(space).get(action="memory.redact")
+    assert event.summary["entities_forgotten"] == 1
+
+
+def test_it_moves_a_mention_whose_span_was_redacted_to_where_the_name_still_stands(
+    space: Any, actor: Any, make_memory: Any
+) -> None:
+    memory = make_memory("Maya's key 1234-5678-Maya; later Maya called.")
+    record_mentions(space, actor, [NamedSpan(memory.pk, "Maya", "person", 11, 25)])
+
+    services.redact_memory(space, actor, memory.pk, [(11, 25, "secret")], reason="leak")
+
+    memory.refresh_from_db()
+    (mention,) = Mention.objects.for_space(space).filter(memory=memory)
+    assert memory.content[mention.start : mention.end] == "Maya"
+    assert mention.start == 0
+
+
+def test_it_refuses_a_redaction_that_makes_the_content_too_long_and_changes_nothing(
+    space: Any, actor: Any, make_memory: Any, settings: Any
+) -> None:
+    settings.MEMORY_MAX_CONTENT_CHARS = 40
+    memory = make_memory("PIN 4321 and a lot of other words here.")
+    summary = services.summarize_memories(
+        space, actor, [memory.pk], content="Summary: 4321 and nothing else at all, ok"[:40]
+    )
+
+    with pytest.raises(services.InvalidMemory) as refused:
+        services.redact_memory(space, actor, memory.pk, [(4, 8, "pin")], reason="pii")
+
+    assert refused.value.details == {
+        "content": "too long once redacted",
+        "chars": 49,
+        "limit": 40,
+    }
+    assert "4321" not in refused.value.message
+    memory.refresh_from_db()
+    assert memory.version == 1 and "4321" in memory.content
+    assert not AuditEvent.objects.for_space(space).filter(action="memory.redact").exists()
+    # A memory the redaction would rewrite is held to the same limit, and named.
+    settings.MEMORY_MAX_CONTENT_CHARS = 49
+    with pytest.raises(services.InvalidMemory) as refused:
+        services.redact_memory(space, actor, memory.pk, [(4, 8, "pin")], reason="pii")
+    assert refused.value.details["memory"] == str(summary.pk)
+    assert MemoryVersion.objects.for_space(space).filter(action="redact").count() == 0
 
 
 def _set_redacting(space: Any) -> None:

@@ -164,15 +164,17 @@ def redact_memory(
 
     lineage_ids = _lineage_ids(space, memory)
     sessions = _sessions_of(space, memory)
-    # The memories of the same conversations: a text pasted in one turn is often
-    # repeated in another.
-    session_ids = [
-        str(pk)
-        for pk in Memory.objects.for_space(space)
-        .filter(session__in=sessions)
-        .exclude(pk=memory.pk)
-        .values_list("pk", flat=True)
-    ]
+    # The memories of the same conversations (by their session or their episodes'): a
+    # text pasted in one turn is often repeated in another.
+    session_ids = sorted(
+        {
+            str(pk)
+            for pk in Memory.objects.for_space(space)
+            .filter(Q(session__in=sessions) | Q(source_episodes__session__in=sessions))
+            .exclude(pk=memory.pk)
+            .values_list("pk", flat=True)
+        }
+    )
     # Only the memories that hold a text now are rewritten, and locked: a summary of
     # many topics joins most of a space, whose rows a redaction must not hold.
     holding = list(
