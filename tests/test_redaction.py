@@ -58,15 +58,23 @@ def test_it_leaves_the_secret_in_no_column_of_any_table_nor_a_new_export(
     agent.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     # Written by an agent from a conversation turn (an episode), with an
     # Idempotency-Key: its answer, quoting the text, is stored for retries.
+    message = {"speaker": "Maya", "content": said, "metadata": {"pasted": secret, secret: 1}}
     turn = agent.post(
         "/api/v1/episodes",
-        {"session": "s1", "messages": [{"speaker": "Maya", "content": said}], "remember": True},
+        {"session": "s1", "messages": [message], "remember": True},
         format="json",
         HTTP_IDEMPOTENCY_KEY="turn-1",
     )
     assert turn.status_code == 201, turn.content
     (memory,) = Memory.objects.for_space(space)
-    # Edited twice, the first time with a reason that quotes it.
+    # Said again in a later turn of the same conversation, kept as an episode only.
+    again_said = agent.post(
+        "/api/v1/episodes",
+        {"session": "s1", "messages": [{"content": f"Did {secret} work?"}], "remember": False},
+        format="json",
+    )
+    assert again_said.status_code == 201, again_said.content
+    # Edited twice, the first time with a reason that quotes it, and labels holding it.
     services.update_memory(
         space,
         actor,
@@ -74,6 +82,9 @@ def test_it_leaves_the_secret_in_no_column_of_any_table_nor_a_new_export(
         expected_version=1,
         reason=f"added who noted {secret}",
         content=memory.content + f" Noted by Zanzibar{secret}.",
+        subject=f"vault {secret}",
+        tags=["vault", f"code-{secret}"],
+        metadata={**memory.metadata, "key": {f"seen-{secret}": f"as {secret}"}},
     )
     memory.refresh_from_db()
     services.update_memory(
@@ -102,6 +113,13 @@ def test_it_leaves_the_secret_in_no_column_of_any_table_nor_a_new_export(
     planted = set(columns_holding(secret))
     assert {
         "memories_memory.content",
+        "memories_memory.subject",
+        "memories_memory.tags",
+        "memories_memory.metadata",
+        "memories_memoryversion.subject",
+        "memories_memoryversion.tags",
+        "memories_memoryversion.metadata",
+        "memories_episode.metadata",
         "memories_memory.search_vector",
         "memories_memoryversion.content",
         "memories_memoryversion.reason",
@@ -142,8 +160,13 @@ def test_it_leaves_the_secret_in_no_column_of_any_table_nor_a_new_export(
     versions = MemoryVersion.objects.for_space(space).filter(memory=memory).order_by("version")
     assert [v.action for v in versions] == ["create", "update", "update", "merge", "redact"]
     assert versions[1].reason == "added who noted [REDACTED:api_key]"
-    (episode,) = Episode.objects.for_space(space)
+    episode, later_turn = Episode.objects.for_space(space).order_by("created_at")
     assert episode.content == said.replace(secret, "[REDACTED:api_key]")
+    assert episode.metadata == {"pasted": "[REDACTED:api_key]", "[REDACTED:api_key]": 1}
+    assert later_turn.content == "Did [REDACTED:api_key] work?"
+    assert redacted.subject == "vault [REDACTED:api_key]"
+    assert redacted.tags == ["vault", "code-[REDACTED:api_key]"]
+    assert redacted.metadata["key"] == {"seen-[REDACTED:api_key]": "as [REDACTED:api_key]"}
     # The search index follows the content; the embedding is made again.
     assert Memory.objects.for_space(space).filter(search_vector=secret.lower()).count() == 0
     assert redacted.embedding is None and merged.embedding is None
@@ -158,7 +181,7 @@ def test_it_leaves_the_secret_in_no_column_of_any_table_nor_a_new_export(
     # The stored answer still replays, scrubbed.
     again = agent.post(
         "/api/v1/episodes",
-        {"session": "s1", "messages": [{"speaker": "Maya", "content": said}], "remember": True},
+        {"session": "s1", "messages": [message], "remember": True},
         format="json",
         HTTP_IDEMPOTENCY_KEY="turn-1",
     )
@@ -176,7 +199,7 @@ def test_it_leaves_the_secret_in_no_column_of_any_table_nor_a_new_export(
         str(merged.pk),
         str(twin.pk),
     }
-    assert event.summary["episodes_scrubbed"] == 1 and event.summary["entities_forgotten"] >= 1
+    assert event.summary["episodes_scrubbed"] == 2 and event.summary["entities_forgotten"] >= 1
 
 
 def test_it_redacts_the_scanners_findings(space: Any, actor: Any, make_memory: Any) -> None:
