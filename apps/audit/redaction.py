@@ -11,7 +11,7 @@ texts it names are replaced, wherever they stand in a reason or a summary value
 
 The audit table refuses updates (a trigger); apps.audit.migrations.0003 lets a
 transaction that names the space (`rewriting_history`) rewrite `reason` and
-`summary`, nothing else; memories.0005 lets it rewrite the text of versions and
+`summary`, nothing else; memories.0005 and 0006 let it rewrite the texts of versions and
 episodes.
 """
 

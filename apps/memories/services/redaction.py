@@ -3,15 +3,18 @@ every copy of it, while the memory and its history stay.
 
 Redacting writes a new version whose content has each span replaced by
 `[REDACTED:type]`. The exact texts of those spans are then replaced wherever they
-stand in the memory's lineage (the memories it was merged or summarised from, and
-those derived from it: their current content gets a new version too), in the earlier
-versions and the source episodes of all of them, in the space's audit trail, and in
+stand: in the memory's labels, tags and metadata; in its lineage (the memories it
+was merged or summarised from, and those derived from it) and in the memories of its
+conversations (its session, its episodes' sessions), each of which holding a text
+gets a new version too; in the earlier versions and the source episodes of all of
+them, and in every episode of those sessions; in the space's audit trail; and in
 what other apps copied (stored API answers, search queries and feedback notes,
-consolidation proposals: the `text_redacting` signal). The search vector follows the
-content (a generated column); the embedding is dropped and recomputed after commit.
+consolidation proposals: the `text_redacting` signal). Entity mentions move with the
+content. The search vector follows the content (a generated column); the embedding
+is dropped and recomputed after commit.
 
 It is the one sanctioned rewrite of history: apps.audit.redaction.rewriting_history
-opens the append-only triggers for it, for the text columns only.
+opens the append-only triggers for it, for the text columns only (memories.0006).
 """
 
 from __future__ import annotations
