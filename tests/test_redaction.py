@@ -517,6 +517,20 @@ def test_it_refuses_a_redaction_that_makes_the_content_too_long_and_changes_noth
     assert MemoryVersion.objects.for_space(space).filter(action="redact").count() == 0
 
 
+def test_it_redacts_a_content_over_a_limit_lowered_since_when_it_does_not_grow(
+    space: Any, actor: Any, make_memory: Any, settings: Any, secret: str
+) -> None:
+    memory = make_memory(f"The staging key is {secret}, rotate it monthly.")
+    settings.MEMORY_MAX_CONTENT_CHARS = 20
+
+    redacted = services.redact_memory(
+        space, actor, memory.pk, [span_of(memory, secret, "key")], reason="leak"
+    )
+
+    assert redacted.content == "The staging key is [REDACTED:key], rotate it monthly."
+    assert redacted.version == 2
+
+
 def _set_redacting(space: Any) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config('memoryweb.redacting_space', %s, true)", [str(space.pk)])
