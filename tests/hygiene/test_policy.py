@@ -334,6 +334,23 @@ def test_an_import_redacts_every_version_and_reports_refused_lines(writer, space
     assert Memory.objects.for_space(space).count() == 1
 
 
+def test_an_import_reports_a_memory_the_policy_redaction_makes_too_long(writer, space, settings):
+    content = at_the_limit(settings)
+    lines = [
+        json.dumps({"type": "memory", "id": "m1", "content": content, "kind": "fact"}),
+        json.dumps({"type": "memory", "id": "m2", "content": "fine", "kind": "fact"}),
+    ]
+
+    response = writer.post("/api/v1/import", "\n".join(lines), content_type=JSONL)
+
+    assert response.status_code == 200, response.content
+    [error] = response.json()["errors"]
+    assert (error["line"], error["code"]) == (1, "invalid")
+    assert error["details"]["content"] == "too long once redacted"
+    assert PASSWORD not in response.content.decode()
+    assert list(Memory.objects.for_space(space).values_list("content", flat=True)) == ["fine"]
+
+
 # ------------------------------------------------------------------ dashboard
 
 
