@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from apps.api.models import IdempotentRequest
 from apps.audit.models import AuditEvent
+from apps.audit.redaction import scrubbed
 from apps.audit.services import record_event
 from apps.consolidation import entities
 from apps.consolidation import services as consolidation
@@ -529,6 +530,33 @@ def test_it_redacts_a_content_over_a_limit_lowered_since_when_it_does_not_grow(
 
     assert redacted.content == "The staging key is [REDACTED:key], rotate it monthly."
     assert redacted.version == 2
+
+
+def test_scrubbing_keys_keeps_two_keys_that_come_out_the_same_apart() -> None:
+    replacements = {"sk-one1": "[REDACTED:key]", "sk-two2": "[REDACTED:key]"}
+    metadata = {"sk-one1": 1, "sk-two2": 2, "[REDACTED:key] (2)": 3, "n": ["sk-two2"]}
+
+    assert scrubbed(metadata, replacements, keys=True) == {
+        "[REDACTED:key]": 1,
+        "[REDACTED:key] (3)": 2,
+        "[REDACTED:key] (2)": 3,
+        "n": ["[REDACTED:key]"],
+    }
+    # Without `keys` (an audit summary: the writers' own names) keys stay.
+    assert scrubbed({"sk-one1": "sk-one1"}, replacements) == {"sk-one1": "[REDACTED:key]"}
+
+
+def test_it_leaves_the_audit_summaries_keys_alone_when_a_word_of_them_is_redacted(
+    space: Any, actor: Any, make_memory: Any
+) -> None:
+    memory = make_memory("The word version is the secret here.", metadata={"version": "v"})
+
+    services.redact_memory(space, actor, memory.pk, [(9, 16, "word")], reason="test")
+
+    memory.refresh_from_db()
+    assert memory.metadata == {"[REDACTED:word]": "v"}
+    created = AuditEvent.objects.for_space(space).get(action="memory.create")
+    assert created.summary["version"] == 1
 
 
 def _set_redacting(space: Any) -> None:
