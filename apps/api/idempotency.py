@@ -102,7 +102,8 @@ def scrub_responses(space: Space, replacements: Mapping[str, str]) -> int:
     changed = []
     stored = IdempotentRequest.objects.filter(space=space)
     for answer in stored.filter(holding_any(replacements, json_fields=["response_body"])):
-        body = scrubbed(answer.response_body, replacements)
+        # A stored answer quotes memories whole, metadata keys too.
+        body = scrubbed(answer.response_body, replacements, keys=True)
         if body != answer.response_body:
             answer.response_body = body
             changed.append(answer)

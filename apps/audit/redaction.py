@@ -11,7 +11,7 @@ texts it names are replaced, wherever they stand in a reason or a summary value
 
 The audit table refuses updates (a trigger); apps.audit.migrations.0003 lets a
 transaction that names the space (`rewriting_history`) rewrite `reason` and
-`summary`, nothing else; memories.0005 lets it rewrite the text of versions and
+`summary`, nothing else; memories.0005 and 0006 let it rewrite the texts of versions and
 episodes.
 """
 
@@ -80,20 +80,47 @@ def scrub_events(space: Space, replacements: Mapping[str, str]) -> int:
     return len(changed)
 
 
-def scrubbed(value: Any, replacements: Mapping[str, str]) -> Any:
+def scrubbed(value: Any, replacements: Mapping[str, str], *, keys: bool = False) -> Any:
     """`value` (a string, or JSON made of lists and dicts) with each text replaced
     wherever it stands in a string. One pass, the longest texts first: a text holding
-    a shorter one goes whole, and a replacement is never replaced again. Keys of dicts
-    are the writers' own names and stay."""
+    a shorter one goes whole, and a replacement is never replaced again.
+
+    Keys of dicts are the writers' own names (an audit summary's "version") and stay,
+    unless `keys`: a memory's metadata, and what copies it, is the agent's data, keys
+    and all. Two keys that come out the same are told apart by " (2)", " (3)"..."""
     if not replacements:
         return value
     if isinstance(value, str):
         return _pattern(tuple(replacements)).sub(lambda m: replacements[m.group()], value)
     if isinstance(value, list):
-        return [scrubbed(item, replacements) for item in value]
+        return [scrubbed(item, replacements, keys=keys) for item in value]
     if isinstance(value, dict):
-        return {key: scrubbed(item, replacements) for key, item in value.items()}
+        result: dict[str, Any] = {}
+        for key, item in value.items():
+            name = scrubbed(key, replacements) if keys and isinstance(key, str) else key
+            if name != key:
+                name = _unused(name, result, value)
+            result[name] = scrubbed(item, replacements, keys=keys)
+        return result
     return value
+
+
+def occurrences(text: str, replacements: Mapping[str, str]) -> list[tuple[int, int, str]]:
+    """Where `scrubbed` replaces a text in `text`: (start, end, replacement), in order."""
+    if not replacements:
+        return []
+    return [
+        (found.start(), found.end(), replacements[found.group()])
+        for found in _pattern(tuple(replacements)).finditer(text)
+    ]
+
+
+def _unused(name: str, *taken: Mapping[str, Any]) -> str:
+    candidate, number = name, 1
+    while any(candidate in keys for keys in taken):
+        number += 1
+        candidate = f"{name} ({number})"
+    return candidate
 
 
 @lru_cache(maxsize=16)

@@ -370,6 +370,15 @@ class RedactForm(forms.Form):
             self.add_error(
                 "text", "This text is not in the memory's content (it must match exactly)."
             )
+        start, end = data.get("start"), data.get("end")
+        if start is not None and end is not None and not start < end <= len(self.content):
+            # A selection is taken from the page; one outside the content came from a
+            # page of another version, or was made up.
+            self.add_error(
+                None,
+                f"The selection is not within the content ({len(self.content)} characters): "
+                "select the text again, or type it without a selection.",
+            )
         return data
 
     def span(self) -> tuple[int, int, str]:

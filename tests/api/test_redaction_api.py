@@ -90,3 +90,26 @@ def test_it_needs_the_write_scope_and_hides_other_spaces(
     assert redact(outsider, memory, {"spans": [phone_span()], "reason": "x"}).status_code == 404
     memory.refresh_from_db()
     assert memory.version == 1
+
+
+def test_it_refuses_a_redaction_that_outgrows_the_content_limit_with_422(
+    writer, space, make_memory, settings
+):
+    memory = make_memory(CONTENT)
+    settings.MEMORY_MAX_CONTENT_CHARS = len(CONTENT)
+    pin = {"start": CONTENT.index("six"), "end": CONTENT.index("six") + 3, "type": "time_of_day"}
+
+    response = redact(writer, memory, {"spans": [pin], "reason": "pii"})
+
+    assert response.status_code == 422, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["details"] == {
+        "content": "too long once redacted",
+        "chars": len(CONTENT) - 3 + len("[REDACTED:time_of_day]"),
+        "limit": len(CONTENT),
+    }
+    assert "six" not in error["message"]
+    memory.refresh_from_db()
+    assert (memory.version, memory.content) == (1, CONTENT)
+    assert not AuditEvent.objects.for_space(space).filter(action="memory.redact").exists()

@@ -76,6 +76,18 @@ def test_it_takes_the_span_a_selection_gave_when_it_still_points_at_the_text(edi
         (form(type="everything"), "Select a valid choice"),
         (form(text="on"), "at least 3 characters"),
         (form(version=7), "The memory changed since you opened it"),
+        (form(start=18, end=400), "The selection is not within the content (70 characters)"),
+        (form(start=30, end=20), "The selection is not within the content"),
+    ],
+    ids=[
+        "empty",
+        "text-not-found-when-typed",
+        "no-reason",
+        "unknown-type-word",
+        "too-short",
+        "stale-version",
+        "span-outside-content",
+        "span-ending-before-it-starts",
     ],
 )
 def test_it_shows_a_form_error_and_changes_nothing(editor, space, make_memory, body, error):
@@ -85,6 +97,25 @@ def test_it_shows_a_form_error_and_changes_nothing(editor, space, make_memory, b
 
     assert response.status_code == 422
     assert error in response.content.decode()
+    memory.refresh_from_db()
+    assert memory.version == 1 and memory.content == CONTENT
+    assert not AuditEvent.objects.for_space(space).filter(action="memory.redact").exists()
+
+
+def test_it_shows_a_form_error_when_the_redacted_content_would_be_too_long(
+    editor, space, make_memory, settings
+):
+    memory = make_memory(CONTENT)
+    settings.MEMORY_MAX_CONTENT_CHARS = len(CONTENT)
+
+    response = editor.post(redact_url(memory), form(text="Fridays", type="secret"))
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert (
+        f"once redacted the content would have {len(CONTENT) + 10} characters; "
+        f"the limit is {len(CONTENT)}"
+    ) in html
     memory.refresh_from_db()
     assert memory.version == 1 and memory.content == CONTENT
     assert not AuditEvent.objects.for_space(space).filter(action="memory.redact").exists()

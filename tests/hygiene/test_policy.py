@@ -251,6 +251,63 @@ def test_it_redacts_episodes_over_rest(writer, space):
     nowhere_holds_the_key(space)
 
 
+PASSWORD = "hunter2x"
+
+
+def at_the_limit(settings) -> str:
+    """A text exactly as long as the content limit, holding a password the default
+    policy redacts: `[REDACTED:password_in_text]` is 19 characters longer."""
+    settings.MEMORY_MAX_CONTENT_CHARS = 60
+    return f"my password is {PASSWORD} ok".ljust(59) + "."
+
+
+def test_it_refuses_a_memory_the_policy_redaction_makes_too_long_with_422(writer, space, settings):
+    content = at_the_limit(settings)
+
+    response = writer.post("/api/v1/memories", {"content": content}, format="json")
+
+    assert response.status_code == 422, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert error["details"] == {
+        "content": "too long once redacted",
+        "chars": 79,
+        "limit": 60,
+    }
+    assert PASSWORD not in response.content.decode()
+    assert not Memory.objects.for_space(space).exists()
+    assert not AuditEvent.objects.for_space(space).filter(action="memory.create").exists()
+
+
+def test_it_refuses_a_conversation_the_policy_redaction_makes_too_long_and_stores_none(
+    writer, space, settings
+):
+    content = at_the_limit(settings)
+
+    response = writer.post(
+        "/api/v1/episodes",
+        {"messages": [{"content": "hi"}, {"content": content}], "remember": True},
+        format="json",
+    )
+
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["details"]["index"] == 1
+    assert PASSWORD not in response.content.decode()
+    assert not Episode.objects.for_space(space).exists()
+    assert not Memory.objects.for_space(space).exists()
+
+
+def test_an_edit_the_policy_redaction_makes_too_long_changes_nothing(space, actor, settings):
+    content = at_the_limit(settings)
+    memory = services.create_memory(space, actor, content="short")
+
+    with pytest.raises(services.InvalidMemory, match="once redacted"):
+        services.update_memory(space, actor, memory.pk, expected_version=1, content=content)
+
+    memory.refresh_from_db()
+    assert (memory.version, memory.content) == (1, "short")
+
+
 def test_an_import_redacts_every_version_and_reports_refused_lines(writer, space):
     memory_line = {
         "type": "memory",
@@ -275,6 +332,23 @@ def test_an_import_redacts_every_version_and_reports_refused_lines(writer, space
     [error] = response.json()["errors"]
     assert error["code"] == "content_refused" and KEY not in json.dumps(error)
     assert Memory.objects.for_space(space).count() == 1
+
+
+def test_an_import_reports_a_memory_the_policy_redaction_makes_too_long(writer, space, settings):
+    content = at_the_limit(settings)
+    lines = [
+        json.dumps({"type": "memory", "id": "m1", "content": content, "kind": "fact"}),
+        json.dumps({"type": "memory", "id": "m2", "content": "fine", "kind": "fact"}),
+    ]
+
+    response = writer.post("/api/v1/import", "\n".join(lines), content_type=JSONL)
+
+    assert response.status_code == 200, response.content
+    [error] = response.json()["errors"]
+    assert (error["line"], error["code"]) == (1, "invalid")
+    assert error["details"]["content"] == "too long once redacted"
+    assert PASSWORD not in response.content.decode()
+    assert list(Memory.objects.for_space(space).values_list("content", flat=True)) == ["fine"]
 
 
 # ------------------------------------------------------------------ dashboard

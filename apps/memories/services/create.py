@@ -26,7 +26,11 @@ from apps.memories.services.records import (
     memory_event,
     version_row,
 )
-from apps.memories.services.rules import check_validity, validate_fields
+from apps.memories.services.rules import (
+    check_redacted_content,
+    check_validity,
+    validate_fields,
+)
 from apps.spaces.models import Space
 
 Action = MemoryVersion.Action
@@ -51,6 +55,7 @@ def new_memory(
         memory.agent = actor.token.name
     check_validity(memory)
     screened = screen(policy_of(space), memory.content)
+    check_redacted_content(screened.text)
     memory.content = screened.text
     memory.content_hash = content_hash(memory.content)
     # One round trip for all the rows of a new memory: before, the waits between them
@@ -117,12 +122,16 @@ def create_memories(
         fields = dict(item)
         episode_ids.append([str(e) for e in fields.pop("source_episodes", ())])
         try:
+            if screenings and screenings[index].redacted:
+                # An episode's text, redacted already: too long only because of it.
+                check_redacted_content(screenings[index].text)
             fields = validate_fields(fields)
             if "content" not in fields:
                 raise InvalidMemory("content is required", details={"content": "required"})
             memory = Memory(space=space, created_at=now, updated_at=now, **fields)
             check_validity(memory)
             screened = screenings[index] if screenings else screen(policy, memory.content)
+            check_redacted_content(screened.text)
         except InvalidMemory as exc:
             raise type(exc)(
                 f"item {index}: {exc.message}", details={"index": index, **exc.details}

@@ -7,8 +7,9 @@ purge knows what to take back.
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -275,5 +276,53 @@ def forget_entities_named(
     elsewhere = Mention.objects.for_space(space).filter(entity=OuterRef("pk"))
     deleted, _ = (
         Entity.objects.for_space(space).filter(pk__in=entities).filter(~Exists(elsewhere)).delete()
+    )
+    return deleted
+
+
+@transaction.atomic
+def move_mentions(
+    space: Space, redacted: Mapping[MemoryId, tuple[Sequence[tuple[int, int, str]], str]]
+) -> int:
+    """For a redaction: each memory's content had `edits` (start, end, replacement in
+    the old content, in order) and is now the given text. A mention after or between
+    them moves with the text; one inside a redacted place moves to another place where
+    the entity's name still stands, or goes. An entity left with no mention anywhere
+    goes too (its name came from the redacted text). Returns how many entities went."""
+    dropped: set[uuid.UUID] = set()
+    moved: list[Mention] = []
+    gone: list[int] = []
+    mentions = Mention.objects.for_space(space).filter(
+        memory_id__in=[str(pk) for pk in redacted], start__isnull=False
+    )
+    for mention in mentions.select_related("entity"):
+        edits, content = redacted[mention.memory_id]
+        assert mention.start is not None and mention.end is not None
+        if any(start < mention.end and mention.start < end for start, end, _ in edits):
+            found = re.search(re.escape(mention.entity.name), content, re.IGNORECASE)
+            if found is None:
+                gone.append(mention.pk)
+                dropped.add(mention.entity_id)
+                continue
+            mention.start, mention.end = found.span()
+        else:
+            shift = sum(
+                len(replacement) - (end - start)
+                for start, end, replacement in edits
+                if end <= mention.start
+            )
+            if not shift:
+                continue
+            mention.start, mention.end = mention.start + shift, mention.end + shift
+        moved.append(mention)
+    Mention.objects.for_space(space).bulk_update(moved, ["start", "end"])
+    if not gone:
+        return 0
+    # Locked first, as in forget_entities_of: a mention written meanwhile waits.
+    list(Entity.objects.for_space(space).select_for_update().filter(pk__in=dropped))
+    Mention.objects.for_space(space).filter(pk__in=gone).delete()
+    elsewhere = Mention.objects.for_space(space).filter(entity=OuterRef("pk"))
+    deleted, _ = (
+        Entity.objects.for_space(space).filter(pk__in=dropped).filter(~Exists(elsewhere)).delete()
     )
     return deleted

@@ -40,7 +40,11 @@ from apps.memories.services.records import (
     lock_memory,
     save_new_version,
 )
-from apps.memories.services.rules import check_validity, validate_fields
+from apps.memories.services.rules import (
+    check_redacted_content,
+    check_validity,
+    validate_fields,
+)
 from apps.spaces.models import Space
 
 Action = MemoryVersion.Action
@@ -74,6 +78,7 @@ def update_memory(
     screened = None
     if memory.content != before["content"]:
         screened = screen(policy_of(space), memory.content)
+        check_redacted_content(screened.text)
         memory.content = screened.text
         memory.content_hash = content_hash(memory.content)
         if memory.content_hash != content_hash(str(before["content"])):

@@ -3,15 +3,18 @@ every copy of it, while the memory and its history stay.
 
 Redacting writes a new version whose content has each span replaced by
 `[REDACTED:type]`. The exact texts of those spans are then replaced wherever they
-stand in the memory's lineage (the memories it was merged or summarised from, and
-those derived from it: their current content gets a new version too), in the earlier
-versions and the source episodes of all of them, in the space's audit trail, and in
+stand: in the memory's labels, tags and metadata; in its lineage (the memories it
+was merged or summarised from, and those derived from it) and in the memories of its
+conversations (its session, its episodes' sessions), each of which holding a text
+gets a new version too; in the earlier versions and the source episodes of all of
+them, and in every episode of those sessions; in the space's audit trail; and in
 what other apps copied (stored API answers, search queries and feedback notes,
-consolidation proposals: the `text_redacting` signal). The search vector follows the
-content (a generated column); the embedding is dropped and recomputed after commit.
+consolidation proposals: the `text_redacting` signal). Entity mentions move with the
+content. The search vector follows the content (a generated column); the embedding
+is dropped and recomputed after commit.
 
 It is the one sanctioned rewrite of history: apps.audit.redaction.rewriting_history
-opens the append-only triggers for it, for the text columns only.
+opens the append-only triggers for it, for the text columns only (memories.0006).
 """
 
 from __future__ import annotations
@@ -20,18 +23,33 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib.admin.models import LogEntry
 from django.db import transaction
+from django.db.models import F, Func, Model, Q, QuerySet, TextField, Value
 from django.utils import timezone
 
 from apps.audit.actors import Actor
-from apps.audit.redaction import holding_any, rewriting_history, scrub_events, scrubbed
+from apps.audit.redaction import (
+    holding_any,
+    occurrences,
+    rewriting_history,
+    scrub_events,
+    scrubbed,
+)
 from apps.core.bulk import insert_together
 from apps.hygiene.findings import Finding
-from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, content_hash
-from apps.memories.services.entities import forget_entities_named
+from apps.memories.models import (
+    Episode,
+    Link,
+    LinkType,
+    Memory,
+    MemoryRules,
+    MemoryVersion,
+    content_hash,
+)
+from apps.memories.services.entities import forget_entities_named, move_mentions
 from apps.memories.services.errors import InvalidMemory
 from apps.memories.services.records import (
     MemoryId,
@@ -42,6 +60,7 @@ from apps.memories.services.records import (
     memory_event,
     version_row,
 )
+from apps.memories.services.rules import check_redacted_content
 from apps.memories.signals import text_redacting
 from apps.spaces.models import Space
 
@@ -52,6 +71,17 @@ SPAN_TYPE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 # replaced: a text this short would take unrelated words with it.
 MIN_SPAN_CHARS = 3
 REDACT = MemoryVersion.Action.REDACT
+# Besides the content, the fields of a memory (and of each version's copy) and of an
+# episode where a redacted text is replaced: memories.0006 lets the triggers allow
+# exactly these on versions and episodes.
+MEMORY_LABELS = ("subject", "agent", "session", "tags", "metadata")
+MEMORY_TEXTS = ("content", "subject", "agent", "session", "tags_text")
+VERSION_TEXTS = (*MEMORY_TEXTS, "reason")
+EPISODE_TEXTS = ("content", "session", "speaker", "agent")
+
+# (start, end, replacement): one place of a content a redaction replaces.
+Edit = tuple[int, int, str]
+_Row = TypeVar("_Row", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -121,7 +151,8 @@ def redact_memory(
     """Replace the spans (start, end, type) of the memory's content, or the scanner's
     `findings`, by `[REDACTED:type]` in a new version, and their texts everywhere the
     space keeps them (see the module). One `memory.redact` event per memory rewritten
-    says which types went, by whom and why; never the text."""
+    says which types went, by whom and why; never the text. A content the replacements
+    would make longer than the limit is refused (InvalidMemory) and nothing changes."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidMemory("redacting needs a reason", details={"reason": "required"})
@@ -135,32 +166,53 @@ def redact_memory(
     types = sorted({span.type for span in chosen})
 
     lineage_ids = _lineage_ids(space, memory)
+    sessions = _sessions_of(space, memory)
+    # The memories of the same conversations (by their session or their episodes'): a
+    # text pasted in one turn is often repeated in another.
+    session_ids = sorted(
+        {
+            str(pk)
+            for pk in Memory.objects.for_space(space)
+            .filter(Q(session__in=sessions) | Q(source_episodes__session__in=sessions))
+            .exclude(pk=memory.pk)
+            .values_list("pk", flat=True)
+        }
+    )
     # Only the memories that hold a text now are rewritten, and locked: a summary of
     # many topics joins most of a space, whose rows a redaction must not hold.
     holding = list(
-        Memory.objects.for_space(space)
-        .filter(pk__in=lineage_ids)
-        .filter(holding_any(replacements, "content"))
+        _with_tags_text(Memory.objects.for_space(space))
+        .filter(pk__in=sorted({*lineage_ids, *session_ids}))
+        .filter(holding_any(replacements, *MEMORY_TEXTS, json_fields=["metadata"]))
         .values_list("pk", flat=True)
     )
-    lineage = lock_memories(space, holding) if holding else []
-    rows: list[Any] = [
-        _rewritten(memory, actor, reason, _replaced(memory.content, chosen, replacements))
-    ]
+    others = lock_memories(space, holding) if holding else []
+    edits = {memory.pk: _edits(memory.content, chosen, replacements)}
+    edits |= {other.pk: occurrences(other.content, replacements) for other in others}
+    contents = {m.pk: _applied(m.content, edits[m.pk]) for m in [memory, *others]}
+    for other in [memory, *others]:
+        # Only a content the replacements lengthen: one stored before the limit was
+        # lowered must still be able to lose a secret.
+        if len(contents[other.pk]) > len(other.content):
+            where = {} if other is memory else {"memory": str(other.pk)}
+            check_redacted_content(contents[other.pk], **where)
+
+    rows: list[Any] = [_rewritten(memory, actor, reason, contents[memory.pk], replacements)]
     rewritten = [memory]
-    for other in lineage:
-        content = scrubbed(other.content, replacements)
-        if content != other.content:
-            rows.append(_rewritten(other, actor, reason, content))
-            rows.append(
-                memory_event(
-                    other, actor, REDACT, reason, {"types": types, "redacted_with": str(memory.pk)}
-                )
+    for other in others:
+        rows.append(_rewritten(other, actor, reason, contents[other.pk], replacements))
+        rows.append(
+            memory_event(
+                other, actor, REDACT, reason, {"types": types, "redacted_with": str(memory.pk)}
             )
-            rewritten.append(other)
-    every: list[MemoryId] = [memory.pk, *lineage_ids]
-    versions, episodes = _scrub_history(space, every, replacements)
+        )
+        rewritten.append(other)
+    every: list[MemoryId] = [memory.pk, *lineage_ids, *session_ids]
+    versions, episodes = _scrub_history(space, every, sessions, replacements)
     entities = forget_entities_named(space, every, replacements)
+    entities += move_mentions(
+        space, {m.pk: (edits[m.pk], contents[m.pk]) for m in rewritten if edits[m.pk]}
+    )
     events = scrub_events(space, replacements)
     text_redacting.send(sender=Memory, space=space, replacements=replacements)
     _scrub_admin_log(every, episodes, replacements)
@@ -178,20 +230,37 @@ def redact_memory(
     return memory
 
 
-def _replaced(content: str, spans: Sequence[Span], replacements: Mapping[str, str]) -> str:
-    """The spans replaced, then any other place the same texts stand in the content."""
-    parts, cursor = [], 0
-    for span in spans:
-        parts += [scrubbed(content[cursor : span.start], replacements), span.replacement]
+def _edits(content: str, spans: Sequence[Span], replacements: Mapping[str, str]) -> list[Edit]:
+    """The spans, and every other place the same texts stand in the content."""
+    edits: list[Edit] = []
+    cursor = 0
+    for span in [*spans, Span(len(content), len(content), "")]:
+        edits += [
+            (cursor + start, cursor + end, replacement)
+            for start, end, replacement in occurrences(content[cursor : span.start], replacements)
+        ]
+        if span.type:
+            edits.append((span.start, span.end, span.replacement))
         cursor = span.end
-    parts.append(scrubbed(content[cursor:], replacements))
+    return edits
+
+
+def _applied(content: str, edits: Sequence[Edit]) -> str:
+    parts, cursor = [], 0
+    for start, end, replacement in edits:
+        parts += [content[cursor:start], replacement]
+        cursor = end
+    parts.append(content[cursor:])
     return "".join(parts)
 
 
-def _rewritten(memory: Memory, actor: Actor, reason: str, content: str) -> MemoryVersion:
-    """Save the memory with its redacted content; returns its new version row."""
+def _rewritten(
+    memory: Memory, actor: Actor, reason: str, content: str, replacements: Mapping[str, str]
+) -> MemoryVersion:
+    """Save the memory with its redacted content and labels; returns its new version row."""
     memory.content = content
     memory.content_hash = content_hash(content)
+    _scrub_fields(memory, MEMORY_LABELS, replacements)
     # The vector encodes the text that went; the embedding job computes a new one.
     memory.embedding = None
     memory.embedding_model = ""
@@ -199,6 +268,31 @@ def _rewritten(memory: Memory, actor: Actor, reason: str, content: str) -> Memor
     memory.updated_at = timezone.now()
     memory.save()
     return version_row(memory, actor, REDACT, reason)
+
+
+def _scrub_fields(row: Model, names: Sequence[str], replacements: Mapping[str, str]) -> None:
+    """Replace the texts in these fields of a memory, a version or an episode: text
+    columns, a list of tags, metadata (keys and values). A label or tag the longer
+    replacement would push past its column's length is cut to it (a label holding a
+    secret keeps less of itself rather than the secret)."""
+    for name in names:
+        value = getattr(row, name)
+        if name == "metadata":
+            new = scrubbed(value, replacements, keys=True)
+        elif name == "tags":
+            tag_limit = MemoryRules.TAG_MAX_LENGTH
+            new = list(dict.fromkeys(scrubbed(tag, replacements)[:tag_limit] for tag in value))
+        else:
+            new = scrubbed(value, replacements)
+            limit = getattr(row._meta.get_field(name), "max_length", None)
+            new = new[:limit] if limit else new
+        setattr(row, name, new)
+
+
+def _with_tags_text(rows: QuerySet[_Row]) -> QuerySet[_Row]:
+    """The rows with their tags joined as `tags_text`, for `holding_any` to search."""
+    joined = Func(F("tags"), Value("\n"), function="array_to_string", output_field=TextField())
+    return rows.alias(tags_text=joined)
 
 
 def _lineage_ids(space: Space, memory: Memory) -> list[str]:
@@ -216,30 +310,48 @@ def _lineage_ids(space: Space, memory: Memory) -> list[str]:
     return sorted(str(pk) for pk in seen - {memory.pk})
 
 
+def _sessions_of(space: Space, memory: Memory) -> list[str]:
+    """The conversations the memory comes from: its session and its episodes'."""
+    sessions = set(
+        Episode.objects.for_space(space)
+        .filter(memories=memory)
+        .exclude(session="")
+        .values_list("session", flat=True)
+    )
+    if memory.session:
+        sessions.add(memory.session)
+    return sorted(sessions)
+
+
 def _scrub_history(
-    space: Space, memory_ids: Sequence[object], replacements: Mapping[str, str]
+    space: Space,
+    memory_ids: Sequence[object],
+    sessions: Sequence[str],
+    replacements: Mapping[str, str],
 ) -> tuple[int, list[str]]:
-    """Replace the texts in the versions and the source episodes of these memories;
-    returns how many versions changed, and which episodes."""
+    """Replace the texts in the versions and the source episodes of these memories,
+    and in every episode of these sessions; returns how many versions changed, and
+    which episodes. The columns are those memories.0006 lets a redaction rewrite."""
     versions = list(
-        MemoryVersion.objects.for_space(space)
+        _with_tags_text(MemoryVersion.objects.for_space(space))
         .filter(memory_id__in=memory_ids)
-        .filter(holding_any(replacements, "content", "reason"))
+        .filter(holding_any(replacements, *VERSION_TEXTS, json_fields=["metadata"]))
     )
     for version in versions:
-        version.content = scrubbed(version.content, replacements)
-        version.reason = scrubbed(version.reason, replacements)
+        _scrub_fields(version, ["reason", "content", *MEMORY_LABELS], replacements)
     episodes = list(
         Episode.objects.for_space(space)
-        .filter(memories__in=memory_ids)
-        .filter(holding_any(replacements, "content"))
+        .filter(Q(memories__in=memory_ids) | Q(session__in=sessions))
+        .filter(holding_any(replacements, *EPISODE_TEXTS, json_fields=["metadata"]))
         .distinct()
     )
     for episode in episodes:
-        episode.content = scrubbed(episode.content, replacements)
+        _scrub_fields(episode, [*EPISODE_TEXTS, "metadata"], replacements)
     with rewriting_history(space):
-        MemoryVersion.objects.for_space(space).bulk_update(versions, ["content", "reason"])
-        Episode.objects.for_space(space).bulk_update(episodes, ["content"])
+        MemoryVersion.objects.for_space(space).bulk_update(
+            versions, ["content", "reason", *MEMORY_LABELS]
+        )
+        Episode.objects.for_space(space).bulk_update(episodes, [*EPISODE_TEXTS, "metadata"])
     return len(versions), [str(episode.pk) for episode in episodes]
 
 

@@ -30,6 +30,7 @@ from apps.memories.models import (
     content_hash,
 )
 from apps.memories.services.errors import InvalidMemory
+from apps.memories.services.rules import check_redacted_content
 from apps.spaces.models import Space
 from apps.spaces.scoping import SpaceScopedManager
 
@@ -182,6 +183,8 @@ def screen_restored(space: Space, record: RestoredRecord) -> None:
         for holder in holders:
             if holder.content not in by_text:
                 by_text[holder.content] = screen(policy, holder.content)
+                if by_text[holder.content].redacted:
+                    check_redacted_content(by_text[holder.content].text)
             holder.content = by_text[holder.content].text
         screened = by_text[current]
         record.flags = flag_rows(space, screened.flagged, screened.text, memory=record.memory)

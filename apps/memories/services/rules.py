@@ -110,3 +110,21 @@ def check_validity(memory: Memory) -> None:
                 "valid_to": memory.valid_to.isoformat(),
             },
         )
+
+
+def check_redacted_content(content: str, **where: Any) -> None:
+    """A redaction's `[REDACTED:type]` may be longer than the text it replaces, so a
+    content within the limit can outgrow it once redacted: InvalidMemory (422, the
+    writer asked for nothing too large), naming the lengths and `where` (which memory,
+    which item), never the text."""
+    limit = MemoryRules.content_max_chars()
+    if len(content) > limit:
+        raise InvalidMemory(
+            f"once redacted the content would have {len(content)} characters; the limit is {limit}",
+            details={
+                "content": "too long once redacted",
+                "chars": len(content),
+                "limit": limit,
+                **where,
+            },
+        )
