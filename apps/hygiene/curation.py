@@ -82,9 +82,10 @@ def archive_flagged(space: Space, actor: Actor, flag_ids: Sequence[int]) -> int:
 @transaction.atomic
 def redact_flagged(space: Space, actor: Actor, flag_ids: Sequence[int]) -> int:
     """Redact the flagged spans of these open flags' memories through the redaction
-    service (a new version each, the text scrubbed from all history) and resolve the
-    flags. Flags computed on an older text of a memory are left open: their offsets
-    no longer point at the words. Returns how many memories were redacted."""
+    service (a new version each, the text scrubbed from all history), which resolves
+    the flags whose findings it took away. Flags computed on an older text of a memory
+    are left open: their offsets no longer point at the words. Returns how many
+    memories were redacted."""
     flags = list(
         Flag.objects.for_space(space)
         .open()
@@ -104,8 +105,5 @@ def redact_flagged(space: Space, actor: Actor, flag_ids: Sequence[int]) -> int:
             memory_id,
             union_of_spans(memory_flags),
             reason="redacted from the Flags page",
-        )
-        Flag.objects.for_space(space).filter(pk__in=[f.pk for f in memory_flags]).update(
-            status=Flag.Status.RESOLVED, resolved_at=timezone.now(), resolved_by=actor.label
         )
     return len(by_memory)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models, transaction
+from django.utils import timezone
 
 from apps.core.bulk import copy_insert
 from apps.hygiene.findings import Category
@@ -130,3 +131,50 @@ def _flag_batch(
 
 def _place(flag: Flag) -> tuple[str, str, str, int, int]:
     return (*flag.key, flag.start, flag.end)
+
+
+def reflag_after_redaction(
+    space: Space, resolver: str, memory_ids: list[Any], episode_ids: list[Any]
+) -> int:
+    """Bring the flags of texts a redaction just rewrote up to date: a finding the
+    redaction took away is resolved (by `resolver`), one that is still there moves to
+    its new offsets, and dismissed ones stay dismissed. Returns the flags resolved."""
+    categories = flagged_categories(policy_of(space))
+    resolved = 0
+    for model, link, ids in ((Memory, "memory", memory_ids), (Episode, "episode", episode_ids)):
+        rows = list(model.objects.for_space(space).filter(pk__in=ids).only("pk", "content"))
+        flags: dict[object, list[Flag]] = defaultdict(list)
+        for flag in Flag.objects.for_space(space).filter(
+            **{f"{link}_id__in": ids}, status__in=[Flag.Status.OPEN, Flag.Status.DISMISSED]
+        ):
+            flags[getattr(flag, f"{link}_id")].append(flag)
+        fresh: list[Flag] = []
+        gone: list[int] = []
+        moved: list[int] = []
+        for row in rows:
+            text: str = row.content  # type: ignore[attr-defined]
+            known = flags.get(row.pk, [])
+            # A flag raised under an earlier policy stays if its finding does: whether
+            # the redaction took it away is the question here, not the policy.
+            wanted = categories | {flag.category for flag in known}
+            findings = [f for f in scan(text) if f.category in wanted] if wanted else []
+            found = flag_rows(
+                space,
+                findings,
+                text,
+                memory=row if isinstance(row, Memory) else None,
+                episode=row if isinstance(row, Episode) else None,
+                dismissed=frozenset(f.key for f in known if f.status == Flag.Status.DISMISSED),
+            )
+            still = {f.key for f in found}
+            for flag in known:
+                if flag.status == Flag.Status.OPEN:
+                    (moved if flag.key in still else gone).append(flag.pk)
+            fresh += found
+        scoped = Flag.objects.for_space(space)
+        scoped.filter(pk__in=moved).delete()
+        resolved += scoped.filter(pk__in=gone).update(
+            status=Flag.Status.RESOLVED, resolved_at=timezone.now(), resolved_by=resolver[:200]
+        )
+        copy_insert(fresh)
+    return resolved

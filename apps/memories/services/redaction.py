@@ -40,6 +40,7 @@ from apps.audit.redaction import (
 )
 from apps.core.bulk import insert_together
 from apps.hygiene.findings import Finding
+from apps.hygiene.scans import reflag_after_redaction
 from apps.memories.models import (
     Episode,
     Link,
@@ -216,6 +217,10 @@ def redact_memory(
     events = scrub_events(space, replacements)
     text_redacting.send(sender=Memory, space=space, replacements=replacements)
     _scrub_admin_log(every, episodes, replacements)
+    # The flags of the rewritten texts pointed at the old offsets.
+    flags_resolved = reflag_after_redaction(
+        space, actor.label, [m.pk for m in rewritten], episodes
+    )
     summary = {
         "types": types,
         "spans": len(chosen),
@@ -224,6 +229,7 @@ def redact_memory(
         "episodes_scrubbed": len(episodes),
         "entities_forgotten": entities,
         "events_scrubbed": events,
+        "flags_resolved": flags_resolved,
     }
     insert_together([*rows, memory_event(memory, actor, REDACT, reason, summary)])
     embed_after_commit(space.pk, len(rewritten))
