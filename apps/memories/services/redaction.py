@@ -218,9 +218,7 @@ def redact_memory(
     text_redacting.send(sender=Memory, space=space, replacements=replacements)
     _scrub_admin_log(every, episodes, replacements)
     # The flags of the rewritten texts pointed at the old offsets.
-    flags_resolved = reflag_after_redaction(
-        space, actor.label, [m.pk for m in rewritten], episodes
-    )
+    flags_resolved = reflag_after_redaction(space, actor.label, [m.pk for m in rewritten], episodes)
     summary = {
         "types": types,
         "spans": len(chosen),
