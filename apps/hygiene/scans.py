@@ -19,7 +19,7 @@ from apps.core.bulk import copy_insert
 from apps.hygiene.findings import Category
 from apps.hygiene.models import Flag
 from apps.hygiene.policy import flag_rows, flagged_categories, policy_of
-from apps.hygiene.scanner import SCANNER_VERSION, scan
+from apps.hygiene.scanner import SCANNER_VERSION, Finding, scan
 from apps.jobs.models import Job
 from apps.memories.models import Episode, Memory
 from apps.spaces.models import Space
@@ -112,14 +112,7 @@ def _flag_batch(
         flags = existing.get(row.pk, [])
         dismissed = frozenset(f.key for f in flags if f.status == Flag.Status.DISMISSED)
         open_flags = {_place(f): f for f in flags if f.status == Flag.Status.OPEN}
-        fresh = flag_rows(
-            space,
-            findings,
-            text,
-            memory=row if isinstance(row, Memory) else None,
-            episode=row if isinstance(row, Episode) else None,
-            dismissed=dismissed,
-        )
+        fresh = _flags_of(space, row, findings, dismissed)
         wanted = {_place(f) for f in fresh}
         to_insert += [f for f in fresh if _place(f) not in open_flags]
         to_delete += [f.pk for place, f in open_flags.items() if place not in wanted]
@@ -127,6 +120,20 @@ def _flag_batch(
         Flag.objects.for_space(space).filter(pk__in=to_delete).delete()
     copy_insert(to_insert)
     return len(to_insert), len(to_delete)
+
+
+def _flags_of(
+    space: Space, row: models.Model, findings: list[Finding], dismissed: frozenset[Any]
+) -> list[Flag]:
+    """New flags for the findings in a memory's or an episode's content."""
+    return flag_rows(
+        space,
+        findings,
+        row.content,  # type: ignore[attr-defined]
+        memory=row if isinstance(row, Memory) else None,
+        episode=row if isinstance(row, Episode) else None,
+        dismissed=dismissed,
+    )
 
 
 def _place(flag: Flag) -> tuple[str, str, str, int, int]:
@@ -158,14 +165,8 @@ def reflag_after_redaction(
             # the redaction took it away is the question here, not the policy.
             wanted = categories | {flag.category for flag in known}
             findings = [f for f in scan(text) if f.category in wanted] if wanted else []
-            found = flag_rows(
-                space,
-                findings,
-                text,
-                memory=row if isinstance(row, Memory) else None,
-                episode=row if isinstance(row, Episode) else None,
-                dismissed=frozenset(f.key for f in known if f.status == Flag.Status.DISMISSED),
-            )
+            dismissed = frozenset(f.key for f in known if f.status == Flag.Status.DISMISSED)
+            found = _flags_of(space, row, findings, dismissed)
             still = {f.key for f in found}
             for flag in known:
                 if flag.status == Flag.Status.OPEN:
