@@ -255,6 +255,8 @@ for number, replica_url in enumerate(DATABASE_REPLICA_URLS, start=1):
         # The test database is the primary's own, streamed to the replica.
         "TEST": {"MIRROR": "default"},
     }
+# The aliases apps/core/replicas.py chooses among.
+REPLICA_DATABASES = [f"replica{number}" for number in range(1, len(DATABASE_REPLICA_URLS) + 1)]
 # After a write, the same person or token reads from the primary for this long, so
 # that what they just wrote is what they see; a replica lagging more than the bound,
 # or not answering, is skipped (the primary answers).

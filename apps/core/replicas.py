@@ -48,7 +48,7 @@ _health: dict[str, tuple[bool, float]] = {}
 
 
 def replica_aliases() -> list[str]:
-    return [alias for alias in settings.DATABASES if alias.startswith("replica")]
+    return list(settings.REPLICA_DATABASES)
 
 
 def actor_key(request: HttpRequest | None) -> str:

@@ -2,11 +2,11 @@
 apps/core/replicas.py.
 
 The session starts it once: pg_basebackup -R from the server the suite uses, into
-var/test/replica, on a port of its own. Its alias, `replica1`, is known to Django's
-connections for the whole session (so tests may name it in `databases`), but only
-the `replica` fixture puts it in settings.DATABASES, where the router looks: the rest
-of the suite never reads from a replica. Tests here are transactional, since the
-replica only ever sees committed rows.
+var/test/replica, on a port of its own. Its alias, `replica1`, is in
+settings.DATABASES for the rest of the session (so tests may name it in `databases`),
+but only the `replica` fixture puts it in settings.REPLICA_DATABASES, the aliases
+apps/core/replicas.py chooses among: the rest of the suite never reads from it.
+Tests here are transactional, since the replica only ever sees committed rows.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import connections
 
 from apps.core import replicas
@@ -35,8 +35,9 @@ def replica_server(django_db_setup: Any) -> Iterator[int]:
     port = free_port()
     embedded.start_replica(embedded.get_profile(), directory, port, child_database_url())
     # The primary's settings (the test database's name included: physical
-    # replication copies the whole cluster) on the replica's port.
-    connections.settings[ALIAS] = {
+    # replication copies the whole cluster) on the replica's port. Django's
+    # connections read settings.DATABASES itself.
+    django_settings.DATABASES[ALIAS] = {
         **connections["default"].settings_dict,
         "HOST": "127.0.0.1",
         "PORT": port,
@@ -47,21 +48,20 @@ def replica_server(django_db_setup: Any) -> Iterator[int]:
         yield port
     finally:
         connections[ALIAS].close()
-        del connections.settings[ALIAS]
+        del django_settings.DATABASES[ALIAS]
         embedded.stop_replica(directory)
         shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
-def replica(replica_server: int) -> Iterator[str]:
-    """The replica's alias, configured as DATABASE_REPLICA_URLS would configure it."""
-    settings.DATABASES[ALIAS] = connections.settings[ALIAS]
+def replica(replica_server: int, settings: Any) -> Iterator[str]:
+    """The replica's alias, chosen among as DATABASE_REPLICA_URLS would make it."""
+    settings.REPLICA_DATABASES = [ALIAS]
     replicas.forget_health()
     try:
         yield ALIAS
     finally:
         resume_replay()
-        del settings.DATABASES[ALIAS]
         replicas.forget_health()
 
 
@@ -73,11 +73,21 @@ def _scalar(alias: str, sql: str, params: list[Any] | None = None) -> Any:
 
 def caught_up(alias: str = ALIAS) -> None:
     """Wait until the replica has replayed everything the primary has written so far."""
+    _wait_for_wal(alias, "pg_last_wal_replay_lsn()")
+
+
+def received(alias: str = ALIAS) -> None:
+    """Wait until the replica has received everything the primary has written so far
+    (applied or not)."""
+    _wait_for_wal(alias, "pg_last_wal_receive_lsn()")
+
+
+def _wait_for_wal(alias: str, position: str) -> None:
     written = _scalar("default", "SELECT pg_current_wal_insert_lsn()::text")
     deadline = time.monotonic() + REPLAY_TIMEOUT_SECONDS
-    while not _scalar(alias, "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [written]):
+    while not _scalar(alias, f"SELECT {position} >= %s::pg_lsn", [written]):
         if time.monotonic() > deadline:
-            raise AssertionError(f"{alias} did not replay up to {written}")
+            raise AssertionError(f"{alias}'s {position} did not reach {written}")
         time.sleep(0.05)
 
 
