@@ -484,7 +484,7 @@ def start_replica(profile: Profile, directory: Path, port: int, primary_url: str
     )
     if result.returncode != 0:
         raise EmbeddedServiceError(f"pg_basebackup failed:\n{result.stderr}")
-    log = _replica_log(directory)
+    log = replica_log(directory)
     log.touch()
     _chown_to_postgres_user(log)
     result = _run_postgres_tool(
@@ -507,7 +507,7 @@ def start_replica(profile: Profile, directory: Path, port: int, primary_url: str
         raise EmbeddedServiceError(f"the replica failed to start:\n{result.stderr}\n{log_tail}")
 
 
-def _replica_log(directory: Path) -> Path:
+def replica_log(directory: Path) -> Path:
     return directory.with_name(f"{directory.name}.log")
 
 

@@ -37,13 +37,15 @@ def replica_server(django_db_setup: Any) -> Iterator[int]:
     # The primary's settings (the test database's name included: physical
     # replication copies the whole cluster) on the replica's port. Django's
     # connections read settings.DATABASES itself.
-    django_settings.DATABASES[ALIAS] = {
-        **connections["default"].settings_dict,
+    primary: dict[str, Any] = dict(connections["default"].settings_dict)
+    replica_settings: Any = {
+        **primary,
         "HOST": "127.0.0.1",
         "PORT": port,
         # Flushed through the primary after each transactional test, never itself.
-        "TEST": {**connections["default"].settings_dict["TEST"], "MIRROR": "default"},
+        "TEST": {**primary["TEST"], "MIRROR": "default"},
     }
+    django_settings.DATABASES[ALIAS] = replica_settings
     try:
         yield port
     finally:
@@ -51,6 +53,7 @@ def replica_server(django_db_setup: Any) -> Iterator[int]:
         del django_settings.DATABASES[ALIAS]
         embedded.stop_replica(directory)
         shutil.rmtree(directory, ignore_errors=True)
+        embedded.replica_log(directory).unlink(missing_ok=True)
 
 
 @pytest.fixture
