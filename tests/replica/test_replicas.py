@@ -262,3 +262,20 @@ def test_it_exports_and_draws_the_timeline_from_the_replica(replica, space, note
     assert timeline.status_code == 200
     assert "Maya swims on Tuesdays." in timeline.content.decode()
     assert reads_memories(on_replica)
+
+
+def test_it_lists_episodes_and_links_from_the_replica(replica, space, actor, noted):
+    episode = services.record_episode(space, actor, content="Maya: I swim on Tuesdays.")
+    other = services.create_memory(space, actor, content="Maya's coach is Lee.")
+    link = services.link_memories(space, actor, noted.pk, other.pk, "related_to")
+    caught_up()
+    reader = agent(space, READ)
+    with queries() as (primary, on_replica):
+        episodes = reader.get("/api/v1/episodes")
+        links = reader.get("/api/v1/links")
+    assert episodes.status_code == links.status_code == 200
+    assert [row["id"] for row in episodes.json()["results"]] == [str(episode.pk)]
+    assert [row["id"] for row in links.json()["results"]] == [link.pk]
+    for table in ("memories_episode", "memories_link"):
+        assert f'FROM "{table}"' in sql_of(on_replica)
+        assert f'FROM "{table}"' not in sql_of(primary)

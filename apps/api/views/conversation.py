@@ -48,7 +48,7 @@ class EpisodeViewSet(SpaceScopedViewSet):
         responses=s.EpisodeSerializer(many=True),
     )
     def list(self, request: Request) -> Response:
-        episodes = self.get_queryset()
+        episodes = self.get_queryset().using(replicas.for_reading(request))
         for name in ("session", "speaker"):
             if name in request.query_params:
                 episodes = episodes.filter(**{name: request.query_params[name]})
