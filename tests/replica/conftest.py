@@ -60,6 +60,12 @@ def replica_server(django_db_setup: Any) -> Iterator[int]:
 def replica(replica_server: int, settings: Any) -> Iterator[str]:
     """The replica's alias, chosen among as DATABASE_REPLICA_URLS would make it."""
     settings.REPLICA_DATABASES = [ALIAS]
+    # The sticky marks in a cache of this process's own: the shared test Valkey is
+    # flushed before every test of every suite that uses it, some running at the same
+    # time as this one.
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": ALIAS}
+    }
     replicas.forget_health()
     try:
         yield ALIAS
