@@ -23,6 +23,7 @@ from apps.retrieval.models import Recall
 from apps.spaces.models import ApiToken, Scope, Space
 from tests.conftest import edit_data, free_port
 from tests.dashboard.conftest import member
+from tests.dashboard.test_map_page import draw_map
 from tests.replica.conftest import ALIAS, caught_up, pause_replay, received, resume_replay
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", ALIAS])
@@ -102,6 +103,12 @@ def test_it_reads_a_search_from_the_replica_and_writes_its_recall_to_the_primary
     recall = Recall.objects.for_space(space).get()
     assert str(recall.pk) == response.json()["recall_id"]
     assert recall.memory_ids == [noted.pk]
+
+    # A search is a POST, yet writes nothing its caller reads back: the next one
+    # reads from the replica again.
+    with queries() as (primary, on_replica):
+        assert search(reader, "swims").status_code == 200
+    assert "WITH " in sql_of(on_replica)
 
 
 def test_it_keeps_a_replica_search_inside_the_callers_space(replica, space, outsider_space, noted):
@@ -279,3 +286,22 @@ def test_it_lists_episodes_and_links_from_the_replica(replica, space, actor, not
     for table in ("memories_episode", "memories_link"):
         assert f'FROM "{table}"' in sql_of(on_replica)
         assert f'FROM "{table}"' not in sql_of(primary)
+
+
+def test_it_draws_the_map_and_searches_the_browser_from_the_replica(replica, space, noted):
+    draw_map(space, [noted])
+    caught_up()
+    viewer = member(space, "victor", "viewer")
+    with queries() as (primary, on_replica):
+        page = viewer.get(reverse("dashboard:map", args=[space.slug]))
+    assert page.status_code == 200
+    assert "FROM maps_mappoint p JOIN memories_memory m" in sql_of(on_replica)
+    assert "maps_mappoint p" not in sql_of(primary)
+    assert "Maya swims on Tuesdays." in page.content.decode()
+
+    with queries() as (primary, on_replica):
+        found = viewer.get(reverse("dashboard:browse", args=[space.slug]) + "?q=swims&mode=text")
+    assert found.status_code == 200
+    assert str(noted.pk) in found.content.decode()
+    assert "WITH " in sql_of(on_replica)
+    assert "WITH " not in sql_of(primary)
