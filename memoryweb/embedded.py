@@ -246,10 +246,12 @@ def _postgres_run_as() -> RunAs:
     return RunAs(user=POSTGRES_SYSTEM_USER, group=entry.pw_gid)
 
 
-def _run_postgres_tool(command: list[str]) -> subprocess.CompletedProcess[str]:
+def _run_postgres_tool(
+    command: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     run_as = _postgres_run_as()
     return subprocess.run(
-        command, capture_output=True, text=True, user=run_as.user, group=run_as.group
+        command, capture_output=True, text=True, user=run_as.user, group=run_as.group, env=env
     )
 
 
@@ -348,11 +350,12 @@ def _postgres_ready(profile: Profile) -> bool:
     return result.returncode == 0
 
 
-def _start_postgres(profile: Profile) -> None:
+def _server_settings(profile: Profile, port: int) -> list[str]:
     settings = [
-        f"-p {profile.postgres_port}",
+        f"-p {port}",
         "-h 127.0.0.1",
         "-c unix_socket_directories=''",
+        # A hot standby needs at least the primary's max_connections: keep them equal.
         "-c max_connections=200",
         # Vectors and their HNSW graph must stay in memory for fast search: 100k
         # memories take about 400 MB. The machines here have plenty of RAM.
@@ -364,6 +367,11 @@ def _start_postgres(profile: Profile) -> None:
     if profile.name == "test":
         # The test suite's cluster holds nothing worth keeping: trade durability for speed.
         settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    return settings
+
+
+def _start_postgres(profile: Profile) -> None:
+    settings = _server_settings(profile, profile.postgres_port)
     command = [
         _postgres_bin("pg_ctl"),
         "-D",
@@ -433,6 +441,88 @@ def postgres_down(profile: Profile) -> None:
     if _pid_alive(pid):
         _stop_pid(pid)
     _log("PostgreSQL stopped")
+
+
+# ------------------------------------------------------------- read replica
+
+
+def start_replica(profile: Profile, directory: Path, port: int, primary_url: str) -> None:
+    """A hot standby of the PostgreSQL at `primary_url` (a postgres:// URL of a
+    superuser, or a user with REPLICATION), in `directory`, listening on `port`.
+
+    pg_basebackup -R copies the whole cluster and writes the standby's connection to
+    the primary; the replica then streams the primary's WAL. initdb's pg_hba.conf
+    already lets 127.0.0.1 connect for replication, and wal_level's default
+    (replica) is enough. Whatever `directory` held is replaced."""
+    from urllib.parse import urlsplit
+
+    stop_replica(directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, mode=0o700)
+    if os.geteuid() == 0:
+        _make_traversable(directory.parent)
+    _chown_to_postgres_user(directory)
+    primary = urlsplit(primary_url)
+    result = _run_postgres_tool(
+        [
+            _postgres_bin("pg_basebackup"),
+            "-h",
+            primary.hostname or "127.0.0.1",
+            "-p",
+            str(primary.port or 5432),
+            "-U",
+            primary.username or DATABASE_USER,
+            "-D",
+            str(directory),
+            "-R",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+            "--no-sync",
+        ],
+        env={**os.environ, "PGPASSWORD": primary.password or ""},
+    )
+    if result.returncode != 0:
+        raise EmbeddedServiceError(f"pg_basebackup failed:\n{result.stderr}")
+    log = replica_log(directory)
+    log.touch()
+    _chown_to_postgres_user(log)
+    result = _run_postgres_tool(
+        [
+            _postgres_bin("pg_ctl"),
+            "-D",
+            str(directory),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            " ".join([*_server_settings(profile, port), "-c hot_standby=on"]),
+            "start",
+        ]
+    )
+    if result.returncode != 0:
+        log_tail = "\n".join(log.read_text().splitlines()[-20:])
+        raise EmbeddedServiceError(f"the replica failed to start:\n{result.stderr}\n{log_tail}")
+
+
+def replica_log(directory: Path) -> Path:
+    return directory.with_name(f"{directory.name}.log")
+
+
+def stop_replica(directory: Path) -> None:
+    """Stop the replica in `directory`, if one runs there."""
+    pidfile = directory / "postmaster.pid"
+    try:
+        pid = int(pidfile.read_text().splitlines()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return
+    if not (_pid_alive(pid) and "postgres" in _cmdline(pid)):
+        return
+    _run_postgres_tool([_postgres_bin("pg_ctl"), "-D", str(directory), "-m", "fast", "-w", "stop"])
+    if _pid_alive(pid):
+        _stop_pid(pid)
 
 
 # ----------------------------------------------------------------------- valkey

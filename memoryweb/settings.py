@@ -183,6 +183,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.replicas.StickToPrimaryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -231,6 +232,36 @@ HNSW_EF_SEARCH = 100
 DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search={HNSW_EF_SEARCH}"
 )
+# Read replicas: each URL becomes the alias replica1, replica2, … with the primary's
+# options. Nothing is routed to them silently: the reads that may be a moment stale
+# (search, lists, the map, exports, the timeline) ask apps/core/replicas.py for an alias.
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+for number, replica_url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    try:
+        replica = dj_database_url.parse(replica_url, conn_max_age=60)
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS entry {number} is not a valid database URL: {exc}"
+        ) from None
+    if replica["ENGINE"] != DATABASES["default"]["ENGINE"] or not replica.get("NAME"):
+        raise ImproperlyConfigured(
+            f"DATABASE_REPLICA_URLS entry {number} must be a PostgreSQL URL with a database "
+            f"name, like DATABASE_URL (got engine {replica['ENGINE']})"
+        )
+    DATABASES[f"replica{number}"] = {
+        **replica,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        # The test database is the primary's own, streamed to the replica.
+        "TEST": {"MIRROR": "default"},
+    }
+# The aliases apps/core/replicas.py chooses among.
+REPLICA_DATABASES = [f"replica{number}" for number in range(1, len(DATABASE_REPLICA_URLS) + 1)]
+# After a write, the same person or token reads from the primary for this long, so
+# that what they just wrote is what they see; a replica lagging more than the bound,
+# or not answering, is skipped (the primary answers).
+REPLICA_STICKY_SECONDS = env_int("MEMORYWEB_REPLICA_STICKY_SECONDS", 5)
+REPLICA_MAX_LAG_SECONDS = env_float("MEMORYWEB_REPLICA_MAX_LAG_SECONDS", 30.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

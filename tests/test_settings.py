@@ -29,6 +29,9 @@ def settings_error(**env: str) -> str:
         ({"DEBUG": "perhaps"}, "DEBUG must be true or false"),
         ({"MEMORYWEB_EMBEDDING_BATCH_SIZE": "many"}, "EMBEDDING_BATCH_SIZE must be an integer"),
         ({"DATABASE_URL": "mysql://u:p@h/db"}, "must point at PostgreSQL"),
+        ({"DATABASE_REPLICA_URLS": "postgres://u:p@h/db,not a url"}, "entry 2 is not a valid"),
+        ({"DATABASE_REPLICA_URLS": "mysql://u:p@h/db"}, "entry 1 must be a PostgreSQL URL"),
+        ({"MEMORYWEB_REPLICA_STICKY_SECONDS": "soon"}, "STICKY_SECONDS must be an integer"),
         ({"MEMORYWEB_EMBEDDING_BACKEND": "word2vec"}, "must be minilm, openai or hashing"),
         (
             {

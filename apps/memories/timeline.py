@@ -127,6 +127,7 @@ def edits(
     chart's range: a later edit would stretch its axis): when each was made, and how."""
     versions = (
         MemoryVersion.objects.for_space(space_id)
+        .using(memories.db)
         .filter(
             memory__in=memories.values("pk"),
             version__gt=1,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
+from django.db import connections
 from django.db.models import QuerySet
 
 from apps.memories.models import Memory
@@ -39,5 +39,6 @@ class SqlScope:
         if joined or query.is_sliced or query.combinator:
             # A condition on a joined table would refer to an alias no statement has.
             raise ValueError("a search scope filters the memories table alone")
-        condition, params = query.get_compiler(connection=connection).compile(query.where)
+        compiler = query.get_compiler(connection=connections[queryset.db])
+        condition, params = compiler.compile(query.where)
         return cls(condition=condition or "TRUE", params=tuple(params))

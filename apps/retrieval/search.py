@@ -20,13 +20,14 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Sum, When
 from django.utils import timezone
 from pgvector import Vector
 from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
+from apps.core.replicas import PRIMARY
 from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
 from apps.retrieval import expansion
@@ -232,7 +233,11 @@ def _candidate_lists(
     # (settings.py); a deep candidate list needs a larger ef_search for good recall,
     # set for this statement's transaction only.
     deep = vector is not None and limit * 2 > settings.HNSW_EF_SEARCH
-    with transaction.atomic() if deep else nullcontext(), connection.cursor() as cursor:
+    using = scoped.db
+    with (
+        transaction.atomic(using=using) if deep else nullcontext(),
+        connections[using].cursor() as cursor,
+    ):
         if deep:
             cursor.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, limit * 2))]
@@ -257,13 +262,18 @@ _LINKED_SPACES: dict[int, tuple[bool, float]] = {}
 LINKED_SPACES_TTL_SECONDS = 60
 
 
-def _has_conversation_links(space_id: int) -> bool:
+def _has_conversation_links(space_id: int, using: str = PRIMARY) -> bool:
     """Whether the space has any next_in_time link, remembered for a minute per process:
     spaces of standalone facts then skip the context lookup on every query."""
     now = time.monotonic()
     cached = _LINKED_SPACES.get(space_id)
     if cached is None or cached[1] < now:
-        linked = Link.objects.for_space(space_id).filter(type=LinkType.NEXT_IN_TIME).exists()
+        linked = (
+            Link.objects.for_space(space_id)
+            .using(using)
+            .filter(type=LinkType.NEXT_IN_TIME)
+            .exists()
+        )
         cached = (linked, now + (LINKED_SPACES_TTL_SECONDS if not linked else 3600))
         _LINKED_SPACES[space_id] = cached
     return cached[0]
@@ -299,11 +309,12 @@ def _expand_context(
     the turn after the one that repeats the question's words."""
     if not (weights.context_next or weights.context_previous) or not fused:
         return
-    if not _has_conversation_links(space.pk):
+    if not _has_conversation_links(space.pk, scoped.db):
         return
     hit_ids = list(fused)
     links = (
         Link.objects.for_space(space)
+        .using(scoped.db)
         .filter(type=LinkType.NEXT_IN_TIME)
         .filter(Q(source_id__any_of=hit_ids) | Q(target_id__any_of=hit_ids))
         .values_list("source_id", "target_id")
@@ -433,6 +444,7 @@ def search(
     record_access: bool = True,
     vector: list[float] | None = None,
     below_cut: int = 0,
+    using: str = PRIMARY,
 ) -> SearchResult:
     """Search one space. An empty query lists the matching memories, newest first.
 
@@ -442,6 +454,10 @@ def search(
     their components: what nearly made it, for explaining a ranking. They are never
     recorded as recalled. The fused modes take them from the candidates they ranked
     (at least 3k), so there may be fewer than asked.
+
+    `using` is the database the memories are read from (apps/core/replicas.py: a
+    replica for a caller who may see a moment-old state); the Recall row and the
+    access log are written to the primary whatever it is.
     """
     if mode not in MODES:
         raise InvalidSearch(f"mode must be one of {', '.join(MODES)}", {"mode": mode})
@@ -453,7 +469,7 @@ def search(
         )
     filters = filters or Filters()
     weights = weights or Weights.from_settings()
-    scoped = filters.apply(Memory.objects.for_space(space))
+    scoped = filters.apply(Memory.objects.for_space(space).using(using))
     query = (query or "").strip()
     now = timezone.now()
     result = SearchResult(query=query, mode=mode, hits=[])
@@ -514,7 +530,7 @@ def search(
     if not result.hits:
         result.notice = (
             "This space has no memories yet."
-            if not Memory.objects.for_space(space).exists()
+            if not Memory.objects.for_space(space).using(using).exists()
             else "Nothing matched."
         )
     if record_access and result.hits:
@@ -546,7 +562,12 @@ def _ranked_hits(
     # combine the filters' indexes with the primary key instead of reading ten rows.
     wanted = ranked if rescoring else ranked[:depth]
     loaded = (
-        {m.pk: m for m in _hit_columns(Memory.objects.for_space(space)).filter(pk__any_of=wanted)}
+        {
+            m.pk: m
+            for m in _hit_columns(Memory.objects.for_space(space).using(scoped.db)).filter(
+                pk__any_of=wanted
+            )
+        }
         if wanted
         else {}
     )
@@ -605,7 +626,7 @@ def new_recall(
         created_at=at,
         **actor.as_fields(),
     )
-    recall.save(force_insert=True)
+    recall.save(force_insert=True, using=PRIMARY)
     result.recall_id = recall.pk
     return recall
 

@@ -19,6 +19,7 @@ from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, log_episode_reads, log_reads
 from apps.api.views.memories import IDEMPOTENCY_KEY
 from apps.api.views.receipts import created_episodes, written_memories
+from apps.core import replicas
 from apps.hygiene.marks import hit_marks, open_flags_by_memory
 from apps.memories import services
 from apps.memories.models import Episode
@@ -47,7 +48,7 @@ class EpisodeViewSet(SpaceScopedViewSet):
         responses=s.EpisodeSerializer(many=True),
     )
     def list(self, request: Request) -> Response:
-        episodes = self.get_queryset()
+        episodes = self.get_queryset().using(replicas.for_reading(request))
         for name in ("session", "speaker"):
             if name in request.query_params:
                 episodes = episodes.filter(**{name: request.query_params[name]})
@@ -166,7 +167,10 @@ class SearchViewSet(SpaceScopedViewSet):
             weights=weights,
             actor=self.actor,
             vector=data.get("vector"),
+            using=replicas.for_reading(request),
         )
+        # A POST for its body: its caller's next reads need not come from the primary.
+        replicas.reads_only(request)
         memories = [hit.memory for hit in result.hits]
         # One serializer pass for all hits: their episodes in one query.
         serialized = s.MemorySerializer(memories, many=True).data

@@ -20,6 +20,7 @@ from apps.api.idempotency import run_once
 from apps.api.views.base import SpaceScopedViewSet, if_match_version, log_reads
 from apps.api.views.receipts import written_memories, written_memory
 from apps.audit.models import AuditEvent
+from apps.core import replicas
 from apps.memories import services
 from apps.memories.models import Link, Memory, Status
 from apps.retrieval.search import Filters
@@ -173,7 +174,8 @@ class MemoryViewSet(SpaceScopedViewSet):
 
     @extend_schema(parameters=[*LIST_FILTERS, FIELDS], responses=s.MemorySerializer(many=True))
     def list(self, request: Request) -> Response:
-        page = self.page(self.filtered(self.get_queryset()))
+        memories = self.get_queryset().using(replicas.for_reading(request))
+        page = self.page(self.filtered(memories))
         log_reads(self.caller, (m.pk for m in page), "list")
         data = s.MemorySerializer(page, many=True, fields=self.requested_fields()).data
         return self.get_paginated_response(data)

@@ -16,6 +16,7 @@ from apps.api import serializers as s
 from apps.api.errors import ApiError
 from apps.api.views.base import SpaceScopedViewSet, log_reads
 from apps.audit.models import AuditEvent
+from apps.core import replicas
 from apps.core.params import parse_int
 from apps.memories import services
 from apps.memories.graph import (
@@ -50,7 +51,7 @@ class LinkViewSet(SpaceScopedViewSet):
         responses=s.LinkSerializer(many=True),
     )
     def list(self, request: Request) -> Response:
-        links = self.get_queryset()
+        links = self.get_queryset().using(replicas.for_reading(request))
         params = request.query_params
         if "type" in params:
             links = links.filter(type=params["type"])
@@ -119,7 +120,7 @@ class EntityViewSet(SpaceScopedViewSet):
         responses=s.EntitySerializer(many=True),
     )
     def list(self, request: Request) -> Response:
-        entities = self.get_queryset()
+        entities = self.get_queryset().using(replicas.for_reading(request))
         if "kind" in request.query_params:
             entities = entities.filter(kind=request.query_params["kind"])
         if "name" in request.query_params:

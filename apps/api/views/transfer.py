@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -20,6 +20,7 @@ from apps.api import serializers as s
 from apps.api.errors import ApiError
 from apps.api.views.base import SpaceScopedViewSet
 from apps.audit.services import record_event
+from apps.core import replicas
 from apps.memories.transfer import export_space, import_lines
 
 JSONL = "application/x-ndjson"
@@ -58,16 +59,19 @@ class ExportViewSet(SpaceScopedViewSet):
     def list(self, request: Request) -> StreamingHttpResponse:
         space = self.space
         record_event(space, self.actor, "space.export", target_type="space", target_id=space.slug)
+        using = replicas.for_reading(request)
 
         def lines() -> Iterator[bytes]:
             # One snapshot for the whole file: a link written while the export streams
             # must not point at a memory the file does not hold.
             # (Inside an outer transaction, as in tests, the snapshot is that one's.)
+            # A replica takes the same snapshot of what it has replayed.
+            connection = connections[using]
             outermost = not connection.in_atomic_block
-            with transaction.atomic(), connection.cursor() as cursor:
+            with transaction.atomic(using=using), connection.cursor() as cursor:
                 if outermost:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                for row in export_space(space):
+                for row in export_space(space, using=using):
                     yield (json.dumps(row, ensure_ascii=False) + "\n").encode()
 
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")

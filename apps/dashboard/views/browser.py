@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.api.errors import ApiError
 from apps.api.pagination import decode_cursor, encode_cursor
+from apps.core import replicas
 from apps.core.params import InvalidParameter, parse_instant, parse_int
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS, BrowseForm, BulkForm
@@ -70,9 +71,8 @@ def browse(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         if query:
             rows, next_query, notice, matches = _search_page(request, curator, form, query)
         else:
-            rows, next_query = _list_page(
-                request, curator, filters.apply(Memory.objects.for_space(curator.space))
-            )
+            memories = Memory.objects.for_space(curator.space).using(replicas.for_reading(request))
+            rows, next_query = _list_page(request, curator, filters.apply(memories))
             if not rows and not request.GET.get("cursor"):
                 notice = (
                     "No memories match these filters."
@@ -153,6 +153,7 @@ def _search_page(
         filters=form.filters(),
         # A curator looking is not the agent recalling: strength and retention stay.
         record_access=False,
+        using=replicas.for_reading(request),
     )
     show_weak = _shows_weak(request)
     page = result.hits[offset:]

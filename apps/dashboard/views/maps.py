@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from django.contrib import messages
-from django.db import connection
+from django.db import connections
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Left
 from django.db.models.lookups import LessThan
@@ -25,7 +25,9 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.core import replicas
 from apps.core.params import InvalidParameter, parse_int
+from apps.core.replicas import PRIMARY
 from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, go_to, space_page
 from apps.dashboard.forms import BULK_ACTIONS, MapForm
@@ -76,10 +78,10 @@ COLOUR_SQL = {
 VALUE_TYPES = {"age": np.float32, "cluster": np.int32, "duplicates": np.bool_}
 
 
-def shown_points(projection: Projection, colour: str) -> Points:
+def shown_points(projection: Projection, colour: str, using: str = PRIMARY) -> Points:
     """The points whose memories still exist and are not deleted, in ordinal order;
     one query, read straight into arrays (100k model rows would take seconds)."""
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             f"""
             SELECT p.ordinal, p.x, p.y, {COLOUR_SQL[colour]}
@@ -170,10 +172,11 @@ def figure(points: Points, colour: str) -> SafeString:
     return charts.as_script_json(go.Figure(data=traces, layout=drawn))
 
 
-def listed_points(projection: Projection) -> list[dict[str, Any]]:
+def listed_points(projection: Projection, using: str = PRIMARY) -> list[dict[str, Any]]:
     """The map's first LISTED_POINTS memories, cluster by cluster (noise last)."""
     rows = (
         maps.points_of(projection)
+        .using(using)
         .exclude(memory__status=Status.DELETED)
         .annotate(snippet=Left("memory__content", 120))
         .order_by(LessThan(F("cluster"), 0), "cluster", "ordinal")
@@ -210,13 +213,14 @@ def embedding_map(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         "colour": colour,
     }
     if projection is not None:
-        points = shown_points(projection, colour)
+        using = replicas.for_reading(request)
+        points = shown_points(projection, colour, using)
         context.update(
             figure=figure(points, colour),
             shown=len(points),
             not_projected=_not_projected(curator, projection),
             bulk_actions=BULK_ACTIONS,
-            listed=listed_points(projection),
+            listed=listed_points(projection, using),
         )
     # Only a swap of the panel gets the panel; an htmx navigation gets the page.
     partial = request.htmx and request.htmx.target == "map-panel"

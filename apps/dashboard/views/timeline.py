@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from apps.core import replicas
 from apps.dashboard import charts
 from apps.dashboard.access import Curator, HtmxHttpRequest, space_page
 from apps.dashboard.forms import TimelineForm
@@ -181,7 +182,7 @@ def timeline_page(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
     status = 200
     if form.is_valid():
         colour = form.cleaned_data["colour"] or "kind"
-        memories = form.memories(curator)
+        memories = form.memories(curator).using(replicas.for_reading(request))
         first, last = timeline.span(memories)
         start = form.cleaned_data["start"] or first
         end = form.cleaned_data["end"] or last
