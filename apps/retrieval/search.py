@@ -3,10 +3,11 @@
 Modes: `vector` (pgvector HNSW, cosine), `text` (Postgres full text, ranked) and
 `hybrid` (reciprocal-rank fusion of both). Filters are applied inside the database
 query, and vector queries use pgvector's iterative index scan so a selective filter
-still yields k results. Results can be re-scored by recency, importance and
-retention (MemoryBank: R = exp(-t / S)), and by the feedback given on earlier
-recalls of similar queries. Every hit carries the components of its score, so
-`explain` can show why it ranked where it did.
+still yields k results; a small space's vectors are all read instead (exact).
+Results can be re-scored by recency, importance and retention (MemoryBank:
+R = exp(-t / S)), and by the feedback given on earlier recalls of similar queries.
+Every hit carries the components of its score, so `explain` can show why it ranked
+where it did.
 """
 
 from __future__ import annotations
@@ -285,9 +286,10 @@ def searches_exactly(space_id: int) -> bool:
     All spaces share one graph, in which a small space's rows are few and far between:
     walking it for them is slower than reading them, and may miss some. The count
     stops at the threshold and is remembered for a minute per process, so a large
-    space costs one capped count a minute, not a count(*) per search. A space that
-    crosses the threshold meanwhile is searched the old way for up to a minute;
-    both ways are correct, only their speed differs."""
+    space costs one capped count a minute, not a count(*) per search (a counter kept
+    on the space would cost a write with every stored vector, for a choice that a
+    minute-old count makes as well). A space that crosses the threshold is searched
+    as before for up to a minute more: a growing one exactly, a little slower."""
     threshold = settings.EXACT_SEARCH_BELOW
     if threshold <= 0:
         return False
