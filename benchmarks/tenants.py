@@ -160,8 +160,10 @@ def measure(
     """Searches spread over `spaces`, after one warm-up search of each space (the
     per-process caches of a server that has served it before), which also says how
     many of the spaces' plans walk the HNSW index."""
-    plan = [(spaces[i % len(spaces)], int(rng.integers(0, TOPICS))) for i in range(queries)]
-    rng.shuffle(plan)
+    plan = [
+        (spaces[int(rng.integers(0, len(spaces)))], int(rng.integers(0, TOPICS)))
+        for _ in range(queries)
+    ]
     searched = {space.pk: space for space, _ in plan}.values()
     walking = sum(uses_hnsw(space, fake, rng) for space in searched)
     for mode in modes:
