@@ -232,6 +232,10 @@ HNSW_EF_SEARCH = 100
 DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search={HNSW_EF_SEARCH}"
 )
+# Spaces with fewer embedded memories than this are searched exactly: their own rows
+# read through the space index and sorted, rather than a walk of the HNSW graph all
+# spaces share (apps/retrieval/search.py; docs/benchmarks.md, "Many tenants").
+EXACT_SEARCH_BELOW = env_int("MEMORYWEB_EXACT_SEARCH_BELOW", 5000)
 # Read replicas: each URL becomes the alias replica1, replica2, … with the primary's
 # options. Nothing is routed to them silently: the reads that may be a moment stale
 # (search, lists, the map, exports, the timeline) ask apps/core/replicas.py for an alias.

@@ -199,7 +199,10 @@ def test_rescoring_by_importance_reorders_results(space, actor, hashing_backend,
     assert {h.memory.content for h in plain.hits} == {h.memory.content for h in weighted.hits}
 
 
-def test_a_selective_filter_still_returns_k_vector_results(space, hashing_backend, embed_now):
+def test_a_selective_filter_still_returns_k_vector_results(
+    space, hashing_backend, embed_now, settings
+):
+    settings.EXACT_SEARCH_BELOW = 0  # the HNSW path, as in a large space
     actor = Actor.system("test")
     items = [
         {
@@ -369,7 +372,7 @@ def test_with_a_lexicon_a_search_of_new_words_still_takes_three_queries(
     monkeypatch.setattr(lexical, "LEXICON_MIN_MEMORIES", 1)
     lexical.refresh_lexicon(tea_space.pk)
     lexical.STATS.forget(tea_space.pk)
-    search(tea_space, "anything", mode="text", record_access=False)  # the space's size
+    search(tea_space, "anything", mode="hybrid", record_access=False)  # the space's sizes
     search_module._has_conversation_links(tea_space.pk)
     # Words no search has asked for: their counts come with the parse, not after it.
     with django_assert_num_queries(3):

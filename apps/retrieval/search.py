@@ -3,10 +3,11 @@
 Modes: `vector` (pgvector HNSW, cosine), `text` (Postgres full text, ranked) and
 `hybrid` (reciprocal-rank fusion of both). Filters are applied inside the database
 query, and vector queries use pgvector's iterative index scan so a selective filter
-still yields k results. Results can be re-scored by recency, importance and
-retention (MemoryBank: R = exp(-t / S)), and by the feedback given on earlier
-recalls of similar queries. Every hit carries the components of its score, so
-`explain` can show why it ranked where it did.
+still yields k results; a small space's vectors are all read instead (exact).
+Results can be re-scored by recency, importance and retention (MemoryBank:
+R = exp(-t / S)), and by the feedback given on earlier recalls of similar queries.
+Every hit carries the components of its score, so `explain` can show why it ranked
+where it did.
 """
 
 from __future__ import annotations
@@ -211,10 +212,15 @@ def _candidate_lists(
     ctes: list[str] = []
     params: list[Any] = []
     parts: list[str] = []
+    exact = vector is not None and searches_exactly(space.pk)
     if vector is not None:
+        # An exact search orders by a distance the HNSW index cannot serve ("+ 0"), so
+        # the plan reads the space's rows through its own index and sorts them, whatever
+        # the planner estimates.
         ctes.append(
             f"""nearest AS MATERIALIZED (
-                SELECT {column("id")}, {column("embedding")} <=> %s::vector AS distance
+                SELECT {column("id")},
+                       ({column("embedding")} <=> %s::vector){" + 0" if exact else ""} AS distance
                 FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
                 ORDER BY distance LIMIT %s
             )"""
@@ -232,7 +238,7 @@ def _candidate_lists(
     # Every connection has iterative scans on and ef_search = HNSW_EF_SEARCH
     # (settings.py); a deep candidate list needs a larger ef_search for good recall,
     # set for this statement's transaction only.
-    deep = vector is not None and limit * 2 > settings.HNSW_EF_SEARCH
+    deep = vector is not None and not exact and limit * 2 > settings.HNSW_EF_SEARCH
     using = scoped.db
     with (
         transaction.atomic(using=using) if deep else nullcontext(),
@@ -277,6 +283,34 @@ def _has_conversation_links(space_id: int, using: str = PRIMARY) -> bool:
         cached = (linked, now + (LINKED_SPACES_TTL_SECONDS if not linked else 3600))
         _LINKED_SPACES[space_id] = cached
     return cached[0]
+
+
+_EMBEDDED_COUNTS: dict[tuple[int, int], tuple[int, float]] = {}
+EMBEDDED_COUNT_TTL_SECONDS = 60
+
+
+def searches_exactly(space_id: int) -> bool:
+    """Whether a vector search of the space reads all its vectors instead of the HNSW
+    index: when it holds fewer than settings.EXACT_SEARCH_BELOW embedded memories.
+
+    All spaces share one graph, in which a small space's rows are few and far between:
+    walking it for them is slower than reading them, and may miss some. The count
+    stops at the threshold and is remembered for a minute per process, so a large
+    space costs one capped count a minute, not a count(*) per search (a counter kept
+    on the space would cost a write with every stored vector, for a choice that a
+    minute-old count makes as well). A space that crosses the threshold is searched
+    as before for up to a minute more: a growing one exactly, a little slower."""
+    threshold = settings.EXACT_SEARCH_BELOW
+    if threshold <= 0:
+        return False
+    now = time.monotonic()
+    key = (space_id, threshold)
+    cached = _EMBEDDED_COUNTS.get(key)
+    if cached is None or cached[1] < now:
+        embedded = Memory.objects.for_space(space_id).embedded()[:threshold].count()
+        cached = (embedded, now + EMBEDDED_COUNT_TTL_SECONDS)
+        _EMBEDDED_COUNTS[key] = cached
+    return cached[0] < threshold
 
 
 def _fuse(

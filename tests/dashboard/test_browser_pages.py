@@ -272,10 +272,12 @@ def test_the_search_page_answers_in_a_bounded_number_of_queries(
 ):
     services.create_memories(space, actor, [{"content": f"tea note {i}"} for i in range(60)])
     embed_now(space)
-    editor.get("/s/home/memories/?q=tea")  # word counts and the links check are cached per process
-    # session, user, membership, switcher; the query's words, both candidate lists (in
-    # a savepoint that raises ef_search for a page of 50), the hits' rows; the subjects
-    # filter, and the open hygiene flags of the hits
+    # Word counts, the space's size and the links check are cached per process.
+    editor.get("/s/home/memories/?q=tea")
+    # session, user, membership, switcher; the query's words, both candidate lists (a
+    # space this small is searched exactly; a large one in a savepoint that raises
+    # ef_search for a page of 50), the hits' rows; the subjects filter, and the open
+    # hygiene flags of the hits
     with django_assert_max_num_queries(12):
         response = editor.get("/s/home/memories/?q=tea")
     assert response.status_code == 200 and response.content.decode().count("data-row-check") == 50

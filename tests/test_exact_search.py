@@ -1,0 +1,140 @@
+"""Small spaces are searched exactly, on purpose: their own rows, read and sorted, not a
+walk of the HNSW graph all spaces share (settings.EXACT_SEARCH_BELOW)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.memories import services
+from apps.memories.models import Memory
+from apps.retrieval.search import Filters, search, searches_exactly
+
+WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "su", "ti") for b in "aeiou"]
+
+
+def fill(space, actor, count: int, seed: int) -> None:
+    pick = random.Random(seed)
+    services.create_memories(
+        space,
+        actor,
+        [{"content": f"note {seed}-{i}: " + " ".join(pick.sample(WORDS, 6))} for i in range(count)],
+    )
+
+
+@pytest.fixture
+def small_space(space, actor, hashing_backend, embed_now):
+    fill(space, actor, 60, seed=1)
+    embed_now(space)
+    return space
+
+
+def prefer_the_index() -> None:
+    """Make the planner choose the HNSW index whenever it can, as it does on a large
+    table; the choice between exact and index must not rest on its estimates."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+
+
+def nearest_statement_plan(space, query: str, **kwargs) -> str:
+    """EXPLAIN of the candidate statement a search of `space` runs."""
+    with CaptureQueriesContext(connection) as queries:
+        search(space, query, record_access=False, **kwargs)
+    (statement,) = [q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + statement)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def exact_ranking(space, vector: list[float], k: int) -> list[tuple[object, float]]:
+    """The k nearest memories of the space as (id, cosine similarity), computed in
+    Python on the stored vectors."""
+    rows = list(Memory.objects.for_space(space).embedded().values_list("pk", "embedding"))
+    matrix = np.array([embedding for _, embedding in rows], dtype=np.float64)
+    query = np.asarray(vector, dtype=np.float64)
+    similarity = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+    order = np.argsort(-similarity, kind="stable")[:k]
+    return [(rows[i][0], float(similarity[i])) for i in order]
+
+
+def assert_exact(result, space, vector: list[float], k: int) -> None:
+    """The hits are the k nearest: the same similarities, best first, as an exact scan
+    (memories at the same distance may come in either order)."""
+    expected = exact_ranking(space, vector, k)
+    found = [hit.similarity for hit in result.hits]
+    assert found == pytest.approx([similarity for _, similarity in expected], abs=1e-5)
+    boundary = expected[-1][1]
+    above = {pk for pk, similarity in expected if similarity > boundary + 1e-5}
+    assert above <= {hit.memory.pk for hit in result.hits}
+
+
+@pytest.mark.parametrize("mode", ["vector", "hybrid"])
+def test_it_searches_a_small_space_without_the_hnsw_index(small_space, mode):
+    prefer_the_index()
+    plan = nearest_statement_plan(small_space, "kaa loe mii", mode=mode)
+    nearest = plan.split("CTE step")[0]
+    assert "hnsw" not in plan.lower()
+    assert "Sort" in nearest
+    assert "space_id = " in nearest
+
+
+def test_it_walks_the_hnsw_index_for_a_space_over_the_threshold(small_space, settings):
+    settings.EXACT_SEARCH_BELOW = 50
+    assert not searches_exactly(small_space.pk)
+    prefer_the_index()
+    plan = nearest_statement_plan(small_space, "kaa loe mii", mode="vector")
+    assert "memory_embedding_hnsw" in plan
+
+
+def test_it_searches_exactly_just_under_the_threshold(small_space, settings):
+    settings.EXACT_SEARCH_BELOW = 61
+    assert searches_exactly(small_space.pk)
+    settings.EXACT_SEARCH_BELOW = 0
+    assert not searches_exactly(small_space.pk)
+
+
+@pytest.mark.parametrize("query", ["kaa loe mii", "rou sui tio kae", "note 1-7"])
+def test_it_ranks_a_small_space_as_an_exact_scan_does(small_space, hashing_backend, query):
+    prefer_the_index()
+    result = search(small_space, query, mode="vector", k=10, record_access=False)
+    vector = hashing_backend.embed([query])[0]
+    assert_exact(result, small_space, vector, 10)
+
+
+def test_it_never_answers_with_an_outsiders_nearer_memories(
+    small_space, outsider_space, actor, hashing_backend, embed_now
+):
+    query = "kaa loe mii nuu pea roi"
+    # The outsider holds the query itself, word for word: the nearest vectors in the table.
+    services.create_memories(outsider_space, actor, [{"content": query} for _ in range(20)])
+    fill(outsider_space, actor, 40, seed=2)
+    embed_now(outsider_space)
+    vector = hashing_backend.embed([query])[0]
+    assert exact_ranking(outsider_space, vector, 1)
+    prefer_the_index()
+    for mode in ("vector", "hybrid"):
+        for filters in (Filters(), Filters(statuses=["active"])):
+            result = search(
+                small_space, query, mode=mode, k=10, filters=filters, record_access=False
+            )
+            assert len(result.hits) == 10
+            assert {hit.memory.space_id for hit in result.hits} == {small_space.pk}
+    vector_result = search(small_space, query, mode="vector", k=10, record_access=False)
+    assert_exact(vector_result, small_space, vector, 10)
+
+
+def test_it_counts_a_space_once_and_no_further_than_the_threshold(small_space, settings):
+    settings.EXACT_SEARCH_BELOW = 1000
+    with CaptureQueriesContext(connection) as first:
+        search(small_space, "kaa loe", mode="vector", record_access=False)
+    counts = [q["sql"] for q in first.captured_queries if "COUNT(*)" in q["sql"]]
+    assert len(counts) == 1
+    assert "LIMIT 1000" in counts[0]
+    with CaptureQueriesContext(connection) as second:
+        search(small_space, "mii nuu", mode="vector", record_access=False)
+    assert not [q for q in second.captured_queries if "COUNT(*)" in q["sql"]]
