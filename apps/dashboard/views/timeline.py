@@ -186,7 +186,10 @@ def timeline_page(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         start = form.cleaned_data["start"] or first
         end = form.cleaned_data["end"] or last
         chosen = timeline.in_range(memories, form.cleaned_data["start"], form.cleaned_data["end"])
-        count = chosen.count()
+        # The count is the sum of the buckets: one scan of the range, not two.
+        unit = timeline.unit_for(start, end) if start and end else "month"
+        found = timeline.buckets(chosen, unit, colour) if start and end else []
+        count = sum(bucket.count for bucket in found)
         context.update(
             count=count,
             start=start,
@@ -197,13 +200,7 @@ def timeline_page(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
             context["whole"] = _page_url(curator, form)
             context["range_base"] = _page_url(curator, form)
             if count > timeline.DETAIL_LIMIT:
-                unit = timeline.unit_for(start, end)
-                context.update(
-                    unit=unit,
-                    figure=_counts_figure(
-                        curator, form, timeline.buckets(chosen, unit, colour), unit, colour
-                    ),
-                )
+                context.update(unit=unit, figure=_counts_figure(curator, form, found, unit, colour))
                 listed = timeline.details(chosen, limit=timeline.LIST_ROWS)
             else:
                 listed = timeline.details(chosen)
