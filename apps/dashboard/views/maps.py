@@ -28,9 +28,8 @@ from django.db.models.lookups import LessThan
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
-from plotly.utils import PlotlyJSONEncoder
 
 from apps.core.params import InvalidParameter, parse_int
 from apps.dashboard import charts
@@ -143,7 +142,9 @@ def _gaps(ordinals: np.ndarray) -> list[int]:
     the points it gets without an ordinal per point."""
     if not len(ordinals):
         return []
-    return [int(o) for o in np.setdiff1d(np.arange(int(ordinals[-1]) + 1), ordinals)]
+    present = np.zeros(int(ordinals[-1]) + 1, dtype=bool)
+    present[ordinals] = True
+    return [int(o) for o in np.flatnonzero(~present)]
 
 
 def _categorical(points: Points, colour: str) -> tuple[list[dict[str, Any]], np.ndarray]:
@@ -214,8 +215,8 @@ def figure(points: Points, colour: str) -> SafeString:
         uirevision="map",
     )
     payload = {"data": traces, "layout": drawn.to_plotly_json(), "points": packed}
-    text = json.dumps(payload, separators=(",", ":"), cls=PlotlyJSONEncoder)
-    return mark_safe(text.translate(charts.SCRIPT_ESCAPES))
+    text = json.dumps(payload, separators=(",", ":"))
+    return charts.script_safe(text)
 
 
 def listed_points(projection: Projection) -> list[dict[str, Any]]:
