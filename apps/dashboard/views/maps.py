@@ -90,10 +90,13 @@ def shown_points(projection: Projection, colour: str) -> Points:
             f"""
             SELECT p.ordinal, p.x, p.y, {COLOUR_SQL[colour]}
             FROM maps_mappoint p JOIN memories_memory m ON m.id = p.memory_id
-            WHERE p.projection_id = %s AND p.space_id = %s AND m.status <> %s
+            WHERE p.projection_id = %s AND p.space_id = %s AND m.space_id = %s
+                AND m.status <> %s
             ORDER BY p.ordinal
             """,
-            [projection.pk, projection.space_id, Status.DELETED],
+            # The memories' space as well: the join then reads this space's part of
+            # an index, not every space's memories.
+            [projection.pk, projection.space_id, projection.space_id, Status.DELETED],
         )
         rows = cursor.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
