@@ -1,5 +1,6 @@
-"""Projecting a space's embeddings to 2-D: UMAP (after PCA for large spaces), HDBSCAN
-clusters, and each memory's similarity to its nearest neighbour (near-duplicates).
+"""Projecting a space's embeddings to 2-D: UMAP (after PCA for large spaces, fitted on
+a sample for the largest), HDBSCAN clusters, and each memory's similarity to its
+nearest neighbour (near-duplicates).
 
 The numbers are fixed by a random state, so projecting the same vectors again draws
 the same map. Memories without a vector, or deleted, are left out; the map page says
