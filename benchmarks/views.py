@@ -138,15 +138,17 @@ def main() -> None:
     for size in args.sizes:
         space = Space.objects.get(slug=f"bench-search-{size}")
         Membership.objects.get_or_create(space=space, user=user, defaults={"role": Role.EDITOR})
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         reused = maps.latest(space) if args.reuse_projection else None
         projection = reused or maps.project(maps.start_projection(space))
         assert projection is not None
         if reused is None:
             print(
-                f"{size:>7} projection: {time.perf_counter() - began:.1f} s for"
+                f"{size:>7} projection: {time.perf_counter() - began:.1f} s"
+                f" ({time.process_time() - cpu_began:.1f} s of CPU) for"
                 f" {projection.points} points, {projection.clusters} clusters"
-                f" ({projection.params.get('method')})",
+                f" ({projection.params.get('method')}, fitted on"
+                f" {projection.params.get('fit_sample', projection.points)})",
                 flush=True,
             )
         base = f"/s/{space.slug}/"

@@ -128,6 +128,32 @@ def test_projecting_again_draws_the_same_map_and_keeps_only_the_newest(space, ac
     assert MapPoint.objects.for_space(space).count() == second.points
 
 
+def test_a_large_space_fitted_on_a_sample_gets_the_same_map_every_time(
+    space, actor, embed_now, monkeypatch
+):
+    # The sampled path at a size a test can afford: fit on 24, place the rest 5 at a time.
+    monkeypatch.setattr(maps, "SAMPLE_ABOVE", 20)
+    monkeypatch.setattr(maps, "FIT_SAMPLE", 24)
+    monkeypatch.setattr(maps, "TRANSFORM_CHUNK", 5)
+    memories = seed(space, actor)
+    embed_now(space)
+    first = maps.project(maps.start_projection(space))
+    assert first is not None and first.params["fit_sample"] == 24
+    first_map = {p.memory_id: (p.x, p.y, p.cluster) for p in maps.points_of(first)}
+    second = maps.project(maps.start_projection(space))
+    assert second is not None
+    second_map = {p.memory_id: (p.x, p.y, p.cluster) for p in maps.points_of(second)}
+    assert second_map == first_map and len(first_map) == len(memories)
+    # The placed memories land beside their topic too.
+    tags = {m.pk: m.tags[0] for m in memories}
+    placed = list(first_map)
+    xy = np.array([first_map[pk][:2] for pk in placed])
+    distances = np.linalg.norm(xy[:, None, :] - xy[None, :, :], axis=2)
+    np.fill_diagonal(distances, np.inf)
+    same = sum(tags[placed[i]] == tags[placed[j]] for i, j in enumerate(distances.argmin(axis=1)))
+    assert same >= 0.8 * len(placed), same
+
+
 def test_a_tiny_space_still_gets_a_map(space, actor, hashing_backend, embed_now):
     services.create_memories(space, actor, [{"content": "one"}, {"content": "two"}])
     embed_now(space)

@@ -18,6 +18,14 @@ def layout(**settings: Any) -> go.Layout:
     return go.Layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", **settings)
 
 
+def script_safe(text: str) -> SafeString:
+    """JSON text escaped as SCRIPT_ESCAPES says; str.replace, as fast on a megabyte of
+    base64 as str.translate is slow."""
+    for char, escaped in SCRIPT_ESCAPES.items():
+        text = text.replace(chr(char), escaped)
+    return mark_safe(text)
+
+
 def as_script_json(figure: go.Figure) -> SafeString:
     """A figure's JSON, safe inside <script type="application/json">: escaped as
     Django's json_script escapes, without parsing plotly's output back first."""

@@ -1,5 +1,6 @@
-"""Projecting a space's embeddings to 2-D: UMAP (after PCA for large spaces), HDBSCAN
-clusters, and each memory's similarity to its nearest neighbour (near-duplicates).
+"""Projecting a space's embeddings to 2-D: UMAP (after PCA for large spaces, fitted on
+a sample for the largest), HDBSCAN clusters, and each memory's similarity to its
+nearest neighbour (near-duplicates).
 
 The numbers are fixed by a random state, so projecting the same vectors again draws
 the same map. Memories without a vector, or deleted, are left out; the map page says
@@ -31,6 +32,13 @@ logger = logging.getLogger(__name__)
 RANDOM_STATE = 42
 PCA_ABOVE = 5000  # memories; larger spaces go through PCA first, to PCA_DIMENSIONS
 PCA_DIMENSIONS = 50
+# Larger spaces fit UMAP on a fixed-seed sample of FIT_SAMPLE memories and place the
+# rest with `transform`: the fit's cost grows with the points it lays out together,
+# the transform's only with the points it places. Transform runs in fixed-size chunks
+# in id order, each from the same seed, so the same vectors give the same map.
+SAMPLE_ABOVE = 30_000
+FIT_SAMPLE = 20_000
+TRANSFORM_CHUNK = 10_000
 NEIGHBOURS = 15
 MIN_DIST = 0.1
 # Below this many points UMAP has too few neighbours to work with: PCA alone.
@@ -80,7 +88,9 @@ def load_vectors(space: Space) -> tuple[list[str], np.ndarray]:
     return [pk for pk, _ in rows], matrix.reshape(len(rows), dimensions).astype(np.float32)
 
 
-def compute_layout(ids: list[str], vectors: np.ndarray) -> Layout:
+def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None = None) -> Layout:
+    """The map of these vectors. UMAP is fitted on `fit_sample` of them (by default
+    FIT_SAMPLE above SAMPLE_ABOVE points, else all of them) and places the others."""
     from sklearn.cluster import HDBSCAN
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
@@ -108,9 +118,16 @@ def compute_layout(ids: list[str], vectors: np.ndarray) -> Layout:
             min_dist=MIN_DIST,
             metric="cosine",
             random_state=RANDOM_STATE,
+            transform_seed=RANDOM_STATE,
         )
-        xy = reducer.fit_transform(reduced)
         params.update(method="umap", n_neighbors=neighbours, min_dist=MIN_DIST)
+        if fit_sample is None:
+            fit_sample = FIT_SAMPLE if count > SAMPLE_ABOVE else count
+        if fit_sample < count:
+            xy = fit_on_sample(reducer, reduced, fit_sample)
+            params["fit_sample"] = fit_sample
+        else:
+            xy = reducer.fit_transform(reduced)
     elif count >= 2:
         xy = PCA(n_components=2).fit_transform(normalized)
         params["method"] = "pca"
@@ -130,6 +147,22 @@ def compute_layout(ids: list[str], vectors: np.ndarray) -> Layout:
         clusters = np.full(count, -1)
     params["min_cluster_size"] = min_cluster
     return Layout(ids, np.asarray(xy, dtype=np.float64), clusters, nearest, params)
+
+
+def fit_on_sample(reducer: Any, vectors: np.ndarray, size: int) -> np.ndarray:
+    """UMAP fitted on `size` rows drawn with the fixed seed; every other row placed by
+    `transform`, chunk by chunk in row order. Deterministic: the sample, the chunks and
+    each chunk's seed (umap's transform_seed; with a random_state it runs on one
+    thread) depend only on the rows."""
+    count = len(vectors)
+    sample = np.sort(np.random.default_rng(RANDOM_STATE).choice(count, size, replace=False))
+    rest = np.setdiff1d(np.arange(count), sample)
+    xy = np.empty((count, 2), dtype=np.float32)
+    xy[sample] = reducer.fit_transform(vectors[sample])
+    for start in range(0, len(rest), TRANSFORM_CHUNK):
+        chunk = rest[start : start + TRANSFORM_CHUNK]
+        xy[chunk] = reducer.transform(vectors[chunk])
+    return xy
 
 
 def _store(projection: Projection, layout: Layout, job: Job) -> None:

@@ -20,6 +20,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
@@ -232,6 +233,17 @@ class Memory(models.Model):
             models.Index(fields=["space", "session"], name="memory_session"),
             models.Index(fields=["space", "kind"], name="memory_kind"),
             models.Index(fields=["space", "occurred_at"], name="memory_occurred"),
+            # The timeline's moment (apps/memories/timeline.py), then the id for its
+            # ordering: a span is two index probes, a range's first rows a short scan.
+            # The included columns make its counts per bucket index-only scans
+            # (Postgres needs the columns under an expression to skip the heap).
+            models.Index(
+                F("space"),
+                Coalesce("occurred_at", "created_at"),
+                F("id"),
+                name="memory_moment",
+                include=["kind", "status", "occurred_at", "created_at"],
+            ),
             models.Index(
                 fields=["space", "created_at"],
                 name="memory_embedding_pending",

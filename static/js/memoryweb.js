@@ -45,6 +45,7 @@
       const source = document.getElementById(element.dataset.plotly);
       if (!source) return;
       const figure = JSON.parse(source.textContent);
+      if (figure.points) figure.data = unpack(figure.points, figure.data);
       element.dataset.drawn = "1";
       Plotly.newPlot(element, figure.data, figure.layout, { responsive: true, displaylogo: false });
       const rangeBase = element.dataset.plotlyRange;
@@ -67,6 +68,54 @@
           window.location.assign(url);
         }
       });
+    });
+  }
+  // The embedding map sends its points once, as base64 typed arrays (see
+  // apps/dashboard/views/maps.py): x and y in 16-bit steps between their bounds, a
+  // category code or a quantized value per point, and the ordinals of the deleted
+  // memories it skipped. Each trace takes the points of its code, or all of them.
+  function bytesOf(text) {
+    const raw = atob(text);
+    const bytes = new Uint8Array(raw.length);
+    for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes.buffer;
+  }
+  function typed(column) {
+    if (column.u1 !== undefined) return new Uint8Array(bytesOf(column.u1));
+    return new Uint16Array(bytesOf(column.u2));
+  }
+  function restored(column) {
+    const steps = typed(column);
+    const values = new Float32Array(steps.length);
+    const step = (column.high - column.low) / 65535;
+    for (let i = 0; i < steps.length; i++) values[i] = column.low + steps[i] * step;
+    return values;
+  }
+  function unpack(points, traces) {
+    const xs = restored(points.x);
+    const ys = restored(points.y);
+    const ordinals = new Uint32Array(points.count);
+    const gaps = new Set(points.gaps);
+    for (let i = 0, ordinal = 0; i < points.count; i++, ordinal++) {
+      while (gaps.has(ordinal)) ordinal++;
+      ordinals[i] = ordinal;
+    }
+    const codes = points.codes ? typed(points.codes) : null;
+    const values = points.values ? restored(points.values) : null;
+    return traces.map((trace) => {
+      const { code, colour_from: colourFrom, ...drawn } = trace;
+      let chosen = null;
+      if (code !== undefined) {
+        chosen = [];
+        for (let i = 0; i < codes.length; i++) if (codes[i] === code) chosen.push(i);
+      }
+      const pick = (column) => (chosen ? Float32Array.from(chosen, (i) => column[i]) : column);
+      drawn.x = pick(xs);
+      drawn.y = pick(ys);
+      drawn.customdata = chosen ? chosen.map((i) => ordinals[i]) : Array.from(ordinals);
+      if (colourFrom === "codes") drawn.marker = { ...drawn.marker, color: Array.from(codes) };
+      if (colourFrom === "values") drawn.marker = { ...drawn.marker, color: Array.from(values) };
+      return drawn;
     });
   }
   // The embedding map names points by ordinal: hovering loads the memory's card,

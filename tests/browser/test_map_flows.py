@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.audit.actors import Actor
+from apps.maps.models import MapPoint
 from apps.memories import services
 from apps.memories.models import Memory
 from tests.browser.console import at_both_widths, console_errors
@@ -120,4 +121,49 @@ def test_the_colouring_survives_a_bulk_action_and_the_points_are_listed(
     page.get_by_text("List the points").click()
     points.get_by_role("link", name="Cooks on Fridays.").click()
     expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{memories[2].pk}/")
+    assert errors == []
+
+
+def test_the_page_decodes_every_point_and_a_click_on_one_opens_its_memory(
+    logged_in, live_server, curator_space
+):
+    page = logged_in
+    errors = console_errors(page)
+    count = 1200
+    memories = services.create_memories(
+        curator_space, ACTOR, [{"content": f"Note {i}."} for i in range(count)]
+    )
+    projection = draw_map(curator_space, memories, clusters=[i % 3 - 1 for i in range(count)])
+    # A grid, 40 points a row, so each point has room around it for a click.
+    for point in MapPoint.objects.for_space(curator_space).filter(projection=projection):
+        point.x, point.y = point.ordinal % 40, point.ordinal // 40
+        point.save(update_fields=["x", "y"])
+    services.delete_memory(curator_space, ACTOR, memories[7].pk)
+    page.goto(f"{live_server.url}/s/lab/map/")
+    plot = page.locator("[data-plotly]")
+    expect(plot.locator(".main-svg").first).to_be_visible()
+
+    drawn = page.evaluate(
+        """() => document.querySelector('[data-plotly]').data.flatMap((trace) =>
+             Array.from(trace.customdata, (ordinal, i) => [ordinal, trace.x[i], trace.y[i]]))"""
+    )
+    assert sorted(ordinal for ordinal, _, _ in drawn) == [o for o in range(count) if o != 7]
+    for ordinal, x, y in drawn:
+        assert abs(x - ordinal % 40) < 1e-3 and abs(y - ordinal // 40) < 1e-3
+
+    # A real click where point 123 is drawn opens its memory.
+    box = page.evaluate(
+        """(target) => {
+             const plot = document.querySelector('[data-plotly]');
+             const layout = plot._fullLayout;
+             const box = plot.getBoundingClientRect();
+             return [box.left + layout._size.l + layout.xaxis.l2p(target[0]),
+                     box.top + layout._size.t + layout.yaxis.l2p(target[1])];
+           }""",
+        [123 % 40, 123 // 40],
+    )
+    page.mouse.move(box[0], box[1])
+    expect(page.locator("#hover-card")).to_contain_text("Note 123.")
+    page.mouse.click(box[0], box[1])
+    expect(page).to_have_url(f"{live_server.url}/s/lab/memories/{memories[123].pk}/")
     assert errors == []

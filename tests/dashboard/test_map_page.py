@@ -3,6 +3,10 @@ selections with bulk actions, what is not yet projected, roles and isolation."""
 
 from __future__ import annotations
 
+import base64
+import re
+
+import numpy as np
 import pytest
 from django.utils import timezone
 
@@ -79,11 +83,45 @@ def test_the_figure_sends_typed_arrays_with_a_trace_per_cluster(editor, mapped):
     figure = figure_of(html)
     assert [t["name"] for t in figure["data"]] == ["cluster 0", "cluster 1", "no cluster"]
     first = figure["data"][0]
-    assert first["type"] == "scattergl"
-    # plotly's compact encoding: base64 typed arrays, not a list of numbers per point
-    assert set(first["x"]) == {"dtype", "bdata"} and first["x"]["dtype"] == "f4"
-    assert first["customdata"]["dtype"] == "u4"
+    assert first["type"] == "scattergl" and "x" not in first
+    # The points once for every trace, as base64 typed arrays: 16-bit x and y steps
+    # between their bounds, a byte per point for the cluster's code.
+    points = figure["points"]
+    assert points["count"] == 6 and points["gaps"] == []
+    assert decoded(points["x"], "<u2").tolist() == [0, 13107, 26214, 39321, 52428, 65535]
+    assert (points["x"]["low"], points["x"]["high"]) == (0.0, 5.0)
+    codes = decoded(points["codes"], "u1").tolist()
+    name_of = {trace["code"]: trace["name"] for trace in figure["data"]}
+    assert [name_of[code] for code in codes] == ["cluster 0"] * 3 + ["cluster 1"] * 2 + [
+        "no cluster"
+    ]
     assert "6 memories in 2 clusters" in html
+
+
+def decoded(column, dtype):
+    return np.frombuffer(base64.b64decode(column[dtype.lstrip("<")]), dtype=dtype)
+
+
+def test_the_figure_takes_a_bounded_number_of_bytes_per_point(editor, space, actor):
+    memories = services.create_memories(
+        space, actor, [{"content": f"note {i}"} for i in range(2000)]
+    )
+    draw_map(space, memories, clusters=[i % 300 for i in range(2000)])
+    html = editor.get("/s/home/map/").content.decode()
+    figure = figure_in(html, "map-figure")
+    # 300 clusters: more than a legend holds, one trace coloured by a 16-bit code.
+    assert [t["name"] for t in figure["data"]] == ["memories"]
+    text = re.search(r'<script id="map-figure" type="application/json">(.*?)</script>', html, re.S)
+    assert text is not None
+    # 4 bytes of x and y, 2 of code: 8 in base64, plus a few kB of layout.
+    assert len(text.group(1)) < 8 * 2000 + 4000
+
+
+def test_deleted_memories_leave_gaps_the_page_numbers_around(editor, space, actor, mapped):
+    memories, _ = mapped
+    services.delete_memory(space, actor, memories[2].pk)
+    figure = figure_of(editor.get("/s/home/map/").content.decode())
+    assert figure["points"]["count"] == 5 and figure["points"]["gaps"] == [2]
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,25 @@ def test_many_memories_are_counted_per_bucket(viewer, space, actor, monkeypatch)
     assert "start=" in figure["data"][0]["customdata"][0]
 
 
+def test_the_counted_range_takes_one_scan_for_its_count_and_buckets(
+    viewer, space, actor, monkeypatch, django_assert_max_num_queries
+):
+    from apps.memories import timeline
+
+    monkeypatch.setattr(timeline, "DETAIL_LIMIT", 3)
+    services.create_memories(
+        space,
+        actor,
+        [{"content": f"m{i}", "occurred_at": DAY + timedelta(days=i)} for i in range(10)],
+    )
+    # Session, user, membership, span, buckets (their sum is the count), the list,
+    # the space menu.
+    with django_assert_max_num_queries(7) as captured:
+        html = viewer.get("/s/home/timeline/").content.decode()
+    assert "10 memories" in html
+    assert not any("COUNT(*)" in query["sql"] for query in captured.captured_queries)
+
+
 def test_a_range_narrows_the_chart_and_the_list(viewer, story):
     start = (DAY + timedelta(days=1)).isoformat()
     end = (DAY + timedelta(days=5)).isoformat()

@@ -2,13 +2,19 @@
 kind, status, agent, age or near-duplicates; hover shows a snippet, a click opens the
 memory, a box or lasso selection lists the memories with the browser's bulk actions.
 
-The page sends the points as typed arrays (plotly's base64 encoding of numpy
-arrays), not one object per point: 100k points are a few megabytes, not tens.
-Points are named by their ordinal in the projection; ids travel only on demand.
+The page sends the points once, as base64 typed arrays (static/js/memoryweb.js
+builds plotly's traces from them): x and y quantized to 16 bits over the map's
+bounds, and a category code or a quantized value per point for the colouring. Points
+are named by their ordinal in the projection, implicit in their order (only the
+ordinals of deleted memories are listed, as gaps); ids travel only on demand. About
+8 bytes of text per point, where plotly's own encoding (float32 x and y, a uint32
+ordinal, per trace) took 16.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,10 +92,13 @@ def shown_points(projection: Projection, colour: str, using: str = PRIMARY) -> P
             f"""
             SELECT p.ordinal, p.x, p.y, {COLOUR_SQL[colour]}
             FROM maps_mappoint p JOIN memories_memory m ON m.id = p.memory_id
-            WHERE p.projection_id = %s AND p.space_id = %s AND m.status <> %s
+            WHERE p.projection_id = %s AND p.space_id = %s AND m.space_id = %s
+                AND m.status <> %s
             ORDER BY p.ordinal
             """,
-            [projection.pk, projection.space_id, Status.DELETED],
+            # The memories' space as well: the join then reads this space's part of
+            # an index, not every space's memories.
+            [projection.pk, projection.space_id, projection.space_id, Status.DELETED],
         )
         rows = cursor.fetchall()
     columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
@@ -115,50 +124,91 @@ def _names(colour: str, values: np.ndarray) -> list[str]:
     return [str(v) for v in values]
 
 
-def _categorical(points: Points, colour: str) -> list[Any]:
+QUANTA = 65535  # levels of a 16-bit quantized coordinate or value
+
+
+def _base64(values: np.ndarray) -> str:
+    """Little-endian bytes, as JavaScript's typed arrays read them."""
+    return base64.b64encode(values.astype(values.dtype.newbyteorder("<")).tobytes()).decode()
+
+
+def _quantized(values: np.ndarray) -> dict[str, Any]:
+    """16-bit steps between the lowest and highest value: a step of the map is far
+    below a pixel even when a box zoom magnifies a corner a hundred times."""
+    low = float(values.min()) if len(values) else 0.0
+    high = float(values.max()) if len(values) else 0.0
+    scale = (values.astype(np.float64) - low) / ((high - low) or 1.0)
+    steps = np.rint(scale * QUANTA).astype(np.uint16)
+    return {"u2": _base64(steps), "low": low, "high": high}
+
+
+def _gaps(ordinals: np.ndarray) -> list[int]:
+    """The ordinals missing from 0..last (deleted memories), so the page can number
+    the points it gets without an ordinal per point."""
+    if not len(ordinals):
+        return []
+    present = np.zeros(int(ordinals[-1]) + 1, dtype=bool)
+    present[ordinals] = True
+    return [int(o) for o in np.flatnonzero(~present)]
+
+
+def _categorical(points: Points, colour: str) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Traces that pick their points by category code, and the codes."""
     distinct, codes = np.unique(points.values, return_inverse=True)
     names = _names(colour, distinct)
     if len(names) > LEGEND_MAX:
-        marker = {"color": codes.astype(np.int16), "colorscale": "Turbo"}
-        return [_scatter(points, np.ones(len(points), dtype=bool), "memories", marker)]
+        marker = {"colorscale": "Turbo"}
+        return [_trace(points, "memories", marker, colour_from="codes")], codes
     # Named values first, then the "no ..." catch-alls, each its own trace and legend entry.
     order = sorted(range(len(names)), key=lambda i: (names[i].startswith("no "), names[i]))
     traces = []
     for i in order:
         marker = {"color": NOISE} if names[i].startswith("no ") else {}
-        traces.append(_scatter(points, codes == i, names[i], marker))
-    return traces
+        traces.append(_trace(points, names[i], marker, code=i))
+    return traces, codes
 
 
 def point_size(count: int) -> int:
     return next(size for limit, size in POINT_SIZES if limit is None or count <= limit)
 
 
-def _scatter(points: Points, chosen: np.ndarray, name: str, marker: dict[str, Any]) -> go.Scattergl:
-    return go.Scattergl(
-        x=points.xs[chosen],
-        y=points.ys[chosen],
-        customdata=points.ordinals[chosen],
+def _trace(points: Points, name: str, marker: dict[str, Any], **picks: Any) -> dict[str, Any]:
+    """A scattergl trace without its points: `code` picks the points of one category
+    (else it takes them all), `colour_from` colours them by the codes or the values."""
+    trace = go.Scattergl(
         mode="markers",
         name=name,
         marker={"size": point_size(len(points)), "opacity": 0.8, **marker},
         hovertemplate=f"{name}<extra></extra>",
-    )
+    ).to_plotly_json()
+    return {**trace, **picks}
 
 
 def figure(points: Points, colour: str) -> SafeString:
-    """The figure as JSON for a <script type="application/json">: numpy arrays become
-    plotly's base64 typed arrays, and the text is escaped as json_script would."""
+    """The figure as JSON for a <script type="application/json">, escaped as
+    json_script would: the layout, the traces, and the points once for all of them."""
+    packed: dict[str, Any] = {
+        "count": len(points),
+        "x": _quantized(points.xs),
+        "y": _quantized(points.ys),
+        "gaps": _gaps(points.ordinals),
+    }
     if colour == "age":
         marker = {
-            "color": points.values,
             "colorscale": "Viridis",
             "reversescale": True,
             "colorbar": {"title": {"text": "age (days)"}},
         }
-        traces = [_scatter(points, np.ones(len(points), dtype=bool), "memories", marker)]
+        traces = [_trace(points, "memories", marker, colour_from="values")]
+        packed["values"] = _quantized(points.values)
     else:
-        traces = _categorical(points, colour)
+        traces, codes = _categorical(points, colour)
+        wide = len(codes) and int(codes.max()) > 255
+        packed["codes"] = (
+            {"u2": _base64(codes.astype(np.uint16))}
+            if wide
+            else {"u1": _base64(codes.astype(np.uint8))}
+        )
     drawn = charts.layout(
         dragmode="lasso",
         hovermode="closest",
@@ -169,7 +219,9 @@ def figure(points: Points, colour: str) -> SafeString:
         height=620,
         uirevision="map",
     )
-    return charts.as_script_json(go.Figure(data=traces, layout=drawn))
+    payload = {"data": traces, "layout": drawn.to_plotly_json(), "points": packed}
+    text = json.dumps(payload, separators=(",", ":"))
+    return charts.script_safe(text)
 
 
 def listed_points(projection: Projection, using: str = PRIMARY) -> list[dict[str, Any]]:
