@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("memories", "0005_allow_redaction"),
+        ("memories", "0006_allow_redaction_of_labels"),
         ("spaces", "0002_membership_visits"),
     ]
 
