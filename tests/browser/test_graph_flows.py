@@ -89,8 +89,10 @@ def test_the_centre_field_follows_the_graph_and_takes_words(
     expect(page.get_by_role("searchbox", name="Centre")).to_have_value(f"memory:{b.pk}")
     expect(panel).to_contain_text("Centred on Maya trains four times a week.")
 
-    # A click on a node in the chart: the same.
+    # A click on a node in the chart: the same. The swapped-in chart is drawn after
+    # htmx settles, a moment after the text above is in.
     node_url = f"/s/lab/graph/?center=memory:{c.pk}&hops=1"
+    page.wait_for_function("typeof document.querySelector('[data-plotly]')?.emit === 'function'")
     page.evaluate(
         "url => document.querySelector('[data-plotly]').emit('plotly_click',"
         " {points: [{customdata: url}]})",
