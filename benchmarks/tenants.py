@@ -5,13 +5,14 @@ middle size), searched as the service searches them, with recall against an exac
         [--medium 2000 5000 10000] [--queries 200] [--rebuild]
 
 Small spaces hold 20 to 500 memories each (sizes drawn with a fixed seed); all spaces
-share the memories table, and so its one HNSW graph. Vectors are synthetic and
-clustered as in search_latency.py, from the same 300 topics in every space, so other
-tenants' memories lie close to any query. For each group the database time of a
-vector and of a hybrid search (k=10) is reported, and recall@10 of the vector search
-against an exact scan of the same space. Small and middle-size spaces are measured
-twice: as searched now (exactly below settings.EXACT_SEARCH_BELOW) and through the
-HNSW index as before (the threshold set to 0), so the two can be compared.
+share the memories table. Spaces under settings.EXACT_SEARCH_BELOW are searched
+exactly; larger ones get an HNSW index of their own, built here (and timed) where
+missing, as the index job would (apps/retrieval/vector_indexes.py). Vectors are
+synthetic and clustered as in search_latency.py, from the same 300 topics in every
+space, so other tenants' memories lie close to any query. For each group the database
+time of a vector and of a hybrid search (k=10) is reported, and recall@10 of the vector
+search against an exact scan of the same space; spaces with an index are also measured
+searched exactly, for comparison.
 
 The small spaces are kept (slugs bench-tenants-small-<i>) so later runs reuse them, and
 a run with more of them builds only the new ones; --rebuild makes them anew. The large
@@ -48,7 +49,9 @@ from search_latency import build as search_benchmark_space
 
 from apps.audit.actors import Actor
 from apps.memories import services
+from apps.memories.models import Memory
 from apps.retrieval import search as search_module
+from apps.retrieval import vector_indexes
 from apps.retrieval.lexical import refresh_lexicon
 from apps.retrieval.search import search
 from apps.spaces.models import Space
@@ -182,25 +185,23 @@ def measure(
     print(f"{label:40} HNSW index in the plans of {walking} of {len(searched)} spaces")
 
 
-def forcing_the_index(run: Callable[..., None], *args: Any) -> None:
-    """Run with the threshold at 0 and sorting priced out, so the planner walks the
-    HNSW index wherever it can: what it may choose when its estimates are off."""
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_sort = off")
-    try:
-        with_threshold(0, run, *args)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET enable_sort")
-
-
-def with_threshold(threshold: int, run: Callable[..., None], *args: Any) -> None:
-    saved = settings.EXACT_SEARCH_BELOW
-    settings.EXACT_SEARCH_BELOW = threshold
+def searching_exactly(run: Callable[..., None], *args: Any) -> None:
+    """Run with every space searched exactly, its own index or not: the comparison."""
+    saved = search_module.searches_exactly
+    search_module.searches_exactly = lambda space_id, using="default": True
     try:
         run(*args)
     finally:
-        settings.EXACT_SEARCH_BELOW = saved
+        search_module.searches_exactly = saved
+
+
+def build_missing_indexes() -> None:
+    """What the index job does once a space reaches the threshold, timed."""
+    for space_id in vector_indexes.spaces_needing_an_index():
+        size = Memory.objects.for_space(space_id).count()
+        started = time.perf_counter()
+        vector_indexes.build_index(space_id)
+        print(f"built the index of a space of {size} in {time.perf_counter() - started:.1f} s")
 
 
 def main() -> None:
@@ -220,6 +221,7 @@ def main() -> None:
     # What the worker does once a space has grown: count its words for BM25; and what
     # autovacuum does soon after a bulk load: settle the table's statistics.
     refresh_lexicon(big.pk)
+    build_missing_indexes()
     with connection.cursor() as cursor:
         cursor.execute("VACUUM (ANALYZE) memories_memory")
         cursor.execute("SELECT count(*), count(DISTINCT space_id) FROM memories_memory")
@@ -234,16 +236,12 @@ def main() -> None:
     sizes = small_sizes(args.small_spaces)
     small_label = f"{len(small)} small spaces ({min(sizes)}-{max(sizes)})"
     measure(f"{small_label}, as searched", small, args.queries, fake, rng)
-    with_threshold(0, measure, f"{small_label}, planner", small, args.queries, fake, rng)
-    forcing_the_index(measure, f"{small_label}, HNSW", small, args.queries, fake, rng, ("vector",))
     for size in args.medium:
         space = medium[size]
-        how = "exact" if size < threshold else "planner"
+        how = "exact" if vector_indexes.searches_exactly(space.pk) else "own index"
         measure(f"space of {size}, as searched ({how})", [space], args.queries, fake, rng)
-        other, label = (0, "planner") if size < threshold else (size + 1, "exact")
-        with_threshold(
-            other, measure, f"space of {size}, {label}", [space], args.queries, fake, rng
-        )
+        if how != "exact":
+            searching_exactly(measure, f"space of {size}, exact", [space], args.queries, fake, rng)
     measure(f"space of {args.big}, as searched", [big], args.queries, fake, rng)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
 

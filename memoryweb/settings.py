@@ -232,9 +232,9 @@ HNSW_EF_SEARCH = 100
 DATABASES["default"]["OPTIONS"]["options"] = (
     f"-c hnsw.iterative_scan=relaxed_order -c hnsw.ef_search={HNSW_EF_SEARCH}"
 )
-# Spaces with fewer embedded memories than this are searched exactly: their own rows
-# read through the space index and sorted, rather than a walk of the HNSW graph all
-# spaces share (apps/retrieval/search.py; docs/benchmarks.md, "Many tenants").
+# Spaces with fewer embedded memories than this are searched exactly (their own rows,
+# read through the space index and sorted); a space that reaches it gets an HNSW index
+# of its own (apps/retrieval/vector_indexes.py; docs/benchmarks.md, "Many tenants").
 EXACT_SEARCH_BELOW = env_int("MEMORYWEB_EXACT_SEARCH_BELOW", 5000)
 # Read replicas: each URL becomes the alias replica1, replica2, … with the primary's
 # options. Nothing is routed to them silently: the reads that may be a moment stale
@@ -340,6 +340,8 @@ CELERY_TASK_ROUTES = {
     "apps.maps.tasks.project_space": {"queue": "projection"},
     "apps.hygiene.tasks.scan_space": {"queue": "consolidation"},
     "apps.hygiene.tasks.scan_unscanned_spaces": {"queue": "consolidation"},
+    "apps.retrieval.tasks.build_vector_index": {"queue": "consolidation"},
+    "apps.retrieval.tasks.sync_vector_indexes": {"queue": "consolidation"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(PROFILE.root / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
@@ -361,6 +363,12 @@ CELERY_BEAT_SCHEDULE = {
     # Flags stored content that the current hygiene scanner has not scanned yet.
     "hygiene-scan": {
         "task": "apps.hygiene.tasks.scan_unscanned_spaces",
+        "schedule": 3600,
+    },
+    # Large spaces' own vector indexes: the builds a lost message missed, and the
+    # indexes of deleted spaces (apps/retrieval/vector_indexes.py).
+    "vector-indexes": {
+        "task": "apps.retrieval.tasks.sync_vector_indexes",
         "schedule": 3600,
     },
 }

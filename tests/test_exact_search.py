@@ -1,5 +1,5 @@
-"""Small spaces are searched exactly, on purpose: their own rows, read and sorted, not a
-walk of the HNSW graph all spaces share (settings.EXACT_SEARCH_BELOW)."""
+"""Small spaces are searched exactly, on purpose: their own rows, read and sorted; only a
+space with an HNSW index of its own walks a graph (apps/retrieval/vector_indexes.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.memories import services
 from apps.memories.models import Memory
+from apps.retrieval import vector_indexes
 from apps.retrieval.search import Filters, search, searches_exactly
 
 WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "su", "ti") for b in "aeiou"]
@@ -83,19 +84,13 @@ def test_it_searches_a_small_space_without_the_hnsw_index(small_space, mode):
     assert "space_id = " in nearest
 
 
-def test_it_walks_the_hnsw_index_for_a_space_over_the_threshold(small_space, settings):
-    settings.EXACT_SEARCH_BELOW = 50
+def test_it_walks_the_hnsw_index_once_the_space_has_its_own(small_space):
+    assert searches_exactly(small_space.pk)
+    vector_indexes.build_index(small_space.pk)
     assert not searches_exactly(small_space.pk)
     prefer_the_index()
     plan = nearest_statement_plan(small_space, "kaa loe mii", mode="vector")
-    assert "memory_embedding_hnsw" in plan
-
-
-def test_it_searches_exactly_just_under_the_threshold(small_space, settings):
-    settings.EXACT_SEARCH_BELOW = 61
-    assert searches_exactly(small_space.pk)
-    settings.EXACT_SEARCH_BELOW = 0
-    assert not searches_exactly(small_space.pk)
+    assert vector_indexes.index_name(small_space.pk) in plan
 
 
 @pytest.mark.parametrize("query", ["kaa loe mii", "rou sui tio kae", "note 1-7"])
@@ -126,15 +121,3 @@ def test_it_never_answers_with_an_outsiders_nearer_memories(
             assert {hit.memory.space_id for hit in result.hits} == {small_space.pk}
     vector_result = search(small_space, query, mode="vector", k=10, record_access=False)
     assert_exact(vector_result, small_space, vector, 10)
-
-
-def test_it_counts_a_space_once_and_no_further_than_the_threshold(small_space, settings):
-    settings.EXACT_SEARCH_BELOW = 1000
-    with CaptureQueriesContext(connection) as first:
-        search(small_space, "kaa loe", mode="vector", record_access=False)
-    counts = [q["sql"] for q in first.captured_queries if "COUNT(*)" in q["sql"]]
-    assert len(counts) == 1
-    assert "LIMIT 1000" in counts[0]
-    with CaptureQueriesContext(connection) as second:
-        search(small_space, "mii nuu", mode="vector", record_access=False)
-    assert not [q for q in second.captured_queries if "COUNT(*)" in q["sql"]]

@@ -12,6 +12,7 @@ from pgvector.django import CosineDistance
 from apps.audit.actors import Actor
 from apps.memories import services
 from apps.memories.models import Memory
+from apps.retrieval import vector_indexes
 from apps.retrieval.search import Filters, InvalidSearch, Weights, search
 
 
@@ -202,7 +203,6 @@ def test_rescoring_by_importance_reorders_results(space, actor, hashing_backend,
 def test_a_selective_filter_still_returns_k_vector_results(
     space, hashing_backend, embed_now, settings
 ):
-    settings.EXACT_SEARCH_BELOW = 0  # the HNSW path, as in a large space
     actor = Actor.system("test")
     items = [
         {
@@ -213,6 +213,7 @@ def test_a_selective_filter_still_returns_k_vector_results(
     ]
     services.create_memories(space, actor, items)
     embed_now(space)
+    assert vector_indexes.build_index(space.pk)  # the HNSW path, as in a large space
 
     rare = Filters(subject="rare")
     with connection.cursor() as cursor:
@@ -238,7 +239,7 @@ def test_a_selective_filter_still_returns_k_vector_results(
     )
     explain_plan = nearest.explain()
     plain = list(nearest)
-    assert "memory_embedding_hnsw" in explain_plan
+    assert vector_indexes.index_name(space.pk) in explain_plan
     assert len(plain) < 10
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse
+
+from apps.core.ttl import TtlCache
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +44,8 @@ _LAG = """
 """
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
-# alias -> (usable, monotonic time until which that holds)
-_health: dict[str, tuple[bool, float]] = {}
+# alias -> whether it is usable, checked again after CHECK_SECONDS
+_health: TtlCache[str, bool] = TtlCache(CHECK_SECONDS, max_entries=64)
 
 
 def replica_aliases() -> list[str]:
@@ -95,26 +96,25 @@ def replica_lag(alias: str) -> float:
 def is_usable(alias: str) -> bool:
     """Whether `alias` answers and lags no more than REPLICA_MAX_LAG_SECONDS; remembered
     for CHECK_SECONDS."""
-    now = time.monotonic()
-    known = _health.get(alias)
-    if known is not None and known[1] > now:
-        return known[0]
+    return _health.get(alias, lambda: _check(alias))
+
+
+def _check(alias: str) -> bool:
     try:
         lag = replica_lag(alias)
-        usable = lag <= settings.REPLICA_MAX_LAG_SECONDS
-        if not usable:
-            logger.warning("replica %s lags %.1f s: reads go to the primary", alias, lag)
     except (DatabaseError, ValueError) as exc:
         logger.warning("replica %s is not usable (%s): reads go to the primary", alias, exc)
         connections[alias].close()
-        usable = False
-    _health[alias] = (usable, now + CHECK_SECONDS)
-    return usable
+        return False
+    if lag > settings.REPLICA_MAX_LAG_SECONDS:
+        logger.warning("replica %s lags %.1f s: reads go to the primary", alias, lag)
+        return False
+    return True
 
 
 def forget_health() -> None:
     """Check every replica again on its next use (after it was restarted, say)."""
-    _health.clear()
+    _health.forget()
 
 
 def for_reading(request: HttpRequest | None) -> str:

@@ -22,7 +22,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from pgvector.django import HnswIndex, VectorField
+from pgvector.django import VectorField
 
 from apps.audit.actors import ActorType
 from apps.spaces.models import ApiToken, Space
@@ -217,14 +217,9 @@ class Memory(models.Model):
 
     class Meta:
         verbose_name_plural = "memories"
+        # No HNSW index here: large spaces get their own partial one and small spaces
+        # are searched exactly (apps/retrieval/vector_indexes.py).
         indexes = [
-            HnswIndex(
-                name="memory_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
             GinIndex(fields=["search_vector"], name="memory_search_vector"),
             GinIndex(fields=["tags"], name="memory_tags"),
             models.Index(fields=["space", "status", "-created_at"], name="memory_status_created"),

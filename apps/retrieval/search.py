@@ -29,6 +29,7 @@ from pgvector.django import CosineDistance
 
 from apps.audit.actors import Actor
 from apps.core.replicas import PRIMARY
+from apps.core.ttl import TtlCache
 from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
 from apps.retrieval import expansion
@@ -36,6 +37,7 @@ from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
 from apps.retrieval.models import Recall, RecallFeedback, Verdict
 from apps.retrieval.scope import TABLE, SqlScope, column
+from apps.retrieval.vector_indexes import searches_exactly
 from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
@@ -212,11 +214,12 @@ def _candidate_lists(
     ctes: list[str] = []
     params: list[Any] = []
     parts: list[str] = []
-    exact = vector is not None and searches_exactly(space.pk)
+    exact = vector is not None and searches_exactly(space.pk, scoped.db)
     if vector is not None:
-        # An exact search orders by a distance the HNSW index cannot serve ("+ 0"), so
-        # the plan reads the space's rows through its own index and sorts them, whatever
-        # the planner estimates.
+        # A space without an HNSW index of its own (apps/retrieval/vector_indexes.py) is
+        # searched exactly. Its distance is written so that no index can serve it
+        # ("+ 0"): the plan reads the space's rows and sorts them, whatever the planner
+        # estimates.
         ctes.append(
             f"""nearest AS MATERIALIZED (
                 SELECT {column("id")},
@@ -264,53 +267,25 @@ class _Candidate:
     components: dict[str, Any] = field(default_factory=dict)
 
 
-_LINKED_SPACES: dict[int, tuple[bool, float]] = {}
-LINKED_SPACES_TTL_SECONDS = 60
+# space id -> whether it has next_in_time links; a space without links is asked again
+# after a minute (it may be a conversation still being written), one with links after
+# an hour (links are rarely all removed).
+_LINKED_SPACES: TtlCache[tuple[int, str], bool] = TtlCache(60)
 
 
 def _has_conversation_links(space_id: int, using: str = PRIMARY) -> bool:
-    """Whether the space has any next_in_time link, remembered for a minute per process:
-    spaces of standalone facts then skip the context lookup on every query."""
-    now = time.monotonic()
-    cached = _LINKED_SPACES.get(space_id)
-    if cached is None or cached[1] < now:
-        linked = (
+    """Whether the space has any next_in_time link, remembered per process: spaces of
+    standalone facts then skip the context lookup on every query."""
+    return _LINKED_SPACES.get(
+        (space_id, using),
+        lambda: (
             Link.objects.for_space(space_id)
             .using(using)
             .filter(type=LinkType.NEXT_IN_TIME)
             .exists()
-        )
-        cached = (linked, now + (LINKED_SPACES_TTL_SECONDS if not linked else 3600))
-        _LINKED_SPACES[space_id] = cached
-    return cached[0]
-
-
-_EMBEDDED_COUNTS: dict[tuple[int, int], tuple[int, float]] = {}
-EMBEDDED_COUNT_TTL_SECONDS = 60
-
-
-def searches_exactly(space_id: int) -> bool:
-    """Whether a vector search of the space reads all its vectors instead of the HNSW
-    index: when it holds fewer than settings.EXACT_SEARCH_BELOW embedded memories.
-
-    All spaces share one graph, in which a small space's rows are few and far between:
-    walking it for them is slower than reading them, and may miss some. The count
-    stops at the threshold and is remembered for a minute per process, so a large
-    space costs one capped count a minute, not a count(*) per search (a counter kept
-    on the space would cost a write with every stored vector, for a choice that a
-    minute-old count makes as well). A space that crosses the threshold is searched
-    as before for up to a minute more: a growing one exactly, a little slower."""
-    threshold = settings.EXACT_SEARCH_BELOW
-    if threshold <= 0:
-        return False
-    now = time.monotonic()
-    key = (space_id, threshold)
-    cached = _EMBEDDED_COUNTS.get(key)
-    if cached is None or cached[1] < now:
-        embedded = Memory.objects.for_space(space_id).embedded()[:threshold].count()
-        cached = (embedded, now + EMBEDDED_COUNT_TTL_SECONDS)
-        _EMBEDDED_COUNTS[key] = cached
-    return cached[0] < threshold
+        ),
+        seconds=lambda linked: 3600 if linked else 60,
+    )
 
 
 def _fuse(

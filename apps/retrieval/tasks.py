@@ -23,6 +23,7 @@ from apps.audit.context import request_id_var
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory
+from apps.retrieval import vector_indexes
 from apps.retrieval.embedding import EmbeddingBackend, EmbeddingError, get_backend
 from apps.spaces.models import Space
 
@@ -171,7 +172,10 @@ def embed_space(space_id: int) -> int:
     if space is None:
         return 0
     request_id_var.set(f"embed-space-{space_id}")
-    return embed_all_pending_pipelined(space)
+    embedded = embed_all_pending_pipelined(space)
+    if embedded:
+        vector_indexes.request_index_if_grown(space_id)
+    return embedded
 
 
 @shared_task
@@ -266,3 +270,26 @@ def refresh_lexicon_task(space_id: int) -> int:
     if not Space.objects.filter(pk=space_id).exists():
         return 0
     return refresh_lexicon(space_id)
+
+
+# ------------------------------------------------------------------ vector indexes
+
+
+@retrying_task
+def build_vector_index(space_id: int) -> bool:
+    """Give a space that has grown large its own HNSW index. Idempotent: a space that
+    has one already, or is gone, is left alone."""
+    if not Space.objects.filter(pk=space_id).exists():
+        return False
+    return vector_indexes.build_index(space_id)
+
+
+@shared_task
+def sync_vector_indexes() -> dict[str, list[int]]:
+    """Hourly: queue the indexes that large spaces lack (a build request lost with the
+    broker, or a threshold lowered) and drop the indexes of deleted spaces."""
+    dropped = vector_indexes.drop_orphaned_indexes()
+    missing = vector_indexes.spaces_needing_an_index()
+    for space_id in missing:
+        build_vector_index.delay(space_id)
+    return {"queued": missing, "dropped": dropped}

@@ -1,0 +1,207 @@
+"""Each large space's own HNSW index; small spaces have none.
+
+One HNSW graph shared by every space served none of them well. A small space's rows
+are few and far between in it: walking the graph for them was slower than reading
+them, and missed many (recall@10 0.47 for spaces of 20-500 memories among 375k rows).
+A large space's walk passed over everyone else's rows (vector p95 12 ms for 100k
+memories beside 275k others, 3.3 ms alone). And every stored vector, in any space, paid
+an insert into the one big graph.
+
+So a space with fewer than settings.EXACT_SEARCH_BELOW embedded memories is searched
+exactly (its rows, read through the space index, sorted by distance), and a space that
+reaches it gets a partial index over its own rows, `WHERE space_id = <id>`. Searches
+name their space as a literal (Django binds parameters on the client), so the planner
+matches the partial index to them. A vector stored in a small space touches no graph;
+in a large one, only its own.
+
+Past a few hundred large spaces the planner's work of matching the partial indexes
+grows; docs/scaling.md says when to partition by space instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connections
+from django.db.backends.utils import CursorWrapper
+
+from apps.core.replicas import PRIMARY
+from apps.core.ttl import TtlCache
+from apps.memories.models import Memory
+
+logger = logging.getLogger(__name__)
+
+TABLE = Memory._meta.db_table
+INDEX_PREFIX = "memory_embedding_s"
+# The graph's shape, as the shared index had it (pgvector's defaults).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+# A graph built in memory is several times faster to build than one that spills; 100k
+# vectors of 384 dimensions need about 250 MB.
+BUILD_MEMORY = "1GB"
+REQUEST_DEBOUNCE_SECONDS = 600
+# database alias -> ids of the spaces with a valid index of their own
+_indexed: TtlCache[str, frozenset[int]] = TtlCache(60, max_entries=16)
+
+
+def index_name(space_id: int) -> str:
+    return f"{INDEX_PREFIX}{int(space_id)}"
+
+
+def cosine_opclass() -> str:
+    return "vector_cosine_ops"
+
+
+def indexed_spaces(using: str = PRIMARY) -> frozenset[int]:
+    """The spaces with a valid index of their own, as this process saw them at most a
+    minute ago: one catalogue query a minute, whatever the number of searches."""
+    return _indexed.get(using, lambda: _valid_indexes(using))
+
+
+def searches_exactly(space_id: int, using: str = PRIMARY) -> bool:
+    """Whether a vector search of the space reads all its vectors rather than walking
+    an HNSW graph: whenever it has no index of its own (a small space, or a large one
+    whose index is still being built)."""
+    return space_id not in indexed_spaces(using)
+
+
+def _valid_indexes(using: str) -> frozenset[int]:
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = %s::regclass AND i.indisvalid AND c.relname LIKE %s
+            """,
+            [TABLE, INDEX_PREFIX.replace("_", r"\_") + "%"],
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    return frozenset(int(name.removeprefix(INDEX_PREFIX)) for name in names)
+
+
+def _index_validity(cursor: CursorWrapper, name: str) -> bool | None:
+    """Whether the index is valid; None when there is none."""
+    cursor.execute(
+        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE c.relname = %s",
+        [name],
+    )
+    row = cursor.fetchone()
+    return None if row is None else bool(row[0])
+
+
+def build_index(space_id: int, using: str = PRIMARY) -> bool:
+    """Give the space its own index unless it has one; returns whether one was built.
+
+    Built CONCURRENTLY, so writes to every space go on meanwhile, except inside a
+    transaction (a migration), which cannot hold such a build. A build that died left
+    an invalid index behind; it is dropped and built again. Two builders of the same
+    space do not race: the second returns at once."""
+    connection = connections[using]
+    in_transaction = connection.in_atomic_block
+    with connection.cursor() as cursor:
+        if in_transaction:
+            cursor.execute(f"SELECT pg_try_advisory_xact_lock({_LOCK})", [space_id])
+        else:
+            cursor.execute(f"SELECT pg_try_advisory_lock({_LOCK})", [space_id])
+        if not cursor.fetchone()[0]:
+            return False
+        try:
+            built = _build(cursor, space_id, in_transaction)
+        finally:
+            if not in_transaction:
+                cursor.execute("RESET maintenance_work_mem")
+                cursor.execute(f"SELECT pg_advisory_unlock({_LOCK})", [space_id])
+    _indexed.forget()
+    if built:
+        logger.info("built the vector index of space %s", space_id)
+    return built
+
+
+_LOCK = "hashtextextended('vector-index', %s)"
+
+
+def _build(cursor: CursorWrapper, space_id: int, in_transaction: bool) -> bool:
+    name = index_name(space_id)
+    concurrently = "" if in_transaction else "CONCURRENTLY"
+    validity = _index_validity(cursor, name)
+    if validity:
+        return False
+    if validity is False:
+        logger.warning("dropping the invalid index %s left by a failed build", name)
+        cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {name}")
+    if in_transaction:
+        # Postgres refuses to index a table with deferred checks still to run on it.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute(
+        "SELECT set_config('maintenance_work_mem', %s, %s)", [BUILD_MEMORY, in_transaction]
+    )
+    cursor.execute(
+        f"CREATE INDEX {concurrently} {name} ON {TABLE}"
+        f" USING hnsw (embedding {cosine_opclass()})"
+        f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+        f" WHERE space_id = {int(space_id)}"
+    )
+    return True
+
+
+def spaces_needing_an_index(using: str = PRIMARY) -> list[int]:
+    """Spaces with at least EXACT_SEARCH_BELOW embedded memories and no valid index."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            f"SELECT space_id FROM {TABLE} WHERE embedding IS NOT NULL"
+            " GROUP BY space_id HAVING count(*) >= %s ORDER BY space_id",
+            [_threshold()],
+        )
+        large = [space_id for (space_id,) in cursor.fetchall()]
+    built = _valid_indexes(using)
+    return [space_id for space_id in large if space_id not in built]
+
+
+def drop_orphaned_indexes(using: str = PRIMARY) -> list[int]:
+    """Drop the indexes of spaces that no longer exist; returns their ids."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE i.indrelid = %s::regclass AND c.relname LIKE %s
+            """,
+            [TABLE, INDEX_PREFIX.replace("_", r"\_") + "%"],
+        )
+        by_space = {int(name.removeprefix(INDEX_PREFIX)): name for (name,) in cursor.fetchall()}
+        cursor.execute("SELECT id FROM spaces_space WHERE id = ANY(%s)", [list(by_space)])
+        existing = {space_id for (space_id,) in cursor.fetchall()}
+        orphaned = sorted(set(by_space) - existing)
+        concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
+        for space_id in orphaned:
+            cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {by_space[space_id]}")
+    _indexed.forget()
+    return orphaned
+
+
+def request_index_if_grown(space_id: int) -> bool:
+    """After vectors were stored: queue the build of the space's index if it has just
+    reached the threshold (once per debounce window, however many batches notice).
+    Costs one count capped at the threshold, and only for a space without an index."""
+    if space_id in indexed_spaces():
+        return False
+    threshold = _threshold()
+    if Memory.objects.for_space(space_id).embedded()[:threshold].count() < threshold:
+        return False
+    if not cache.add(f"vector-index:{space_id}", 1, timeout=REQUEST_DEBOUNCE_SECONDS):
+        return False
+    from apps.retrieval.tasks import build_vector_index
+
+    build_vector_index.delay(space_id)
+    return True
+
+
+def forget() -> None:
+    """Read the catalogue again on the next search (after building or dropping)."""
+    _indexed.forget()
+
+
+def _threshold() -> int:
+    return max(1, settings.EXACT_SEARCH_BELOW)
