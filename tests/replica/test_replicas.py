@@ -4,6 +4,7 @@ the reads that must see them, from the primary (apps/core/replicas.py)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -158,6 +159,24 @@ def test_it_writes_to_the_primary_and_the_writer_then_reads_the_primary(replica,
         others = reader.get("/api/v1/memories")
     assert others.status_code == 200
     assert listed_ids(others) == [str(noted.pk)]
+    assert reads_memories(on_replica)
+
+
+def test_the_writer_reads_the_replica_again_once_the_sticky_window_ends(
+    replica, space, noted, settings
+):
+    settings.REPLICA_STICKY_SECONDS = 1
+    writer = agent(space, WRITE)
+    created = writer.post("/api/v1/memories", {"content": "Maya moved to Porto."}, format="json")
+    assert created.status_code == 201
+    caught_up()
+    with queries() as (_, on_replica):
+        writer.get("/api/v1/memories")
+    assert on_replica.captured_queries == []
+    time.sleep(1.5)
+    with queries() as (_, on_replica):
+        later = writer.get("/api/v1/memories")
+    assert created.json()["id"] in listed_ids(later)
     assert reads_memories(on_replica)
 
 
