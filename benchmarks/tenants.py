@@ -149,7 +149,7 @@ def uses_hnsw(space: Space, fake: QueryVectors, rng: np.random.Generator) -> boo
     (statement,) = [q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"]]
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + statement)
-        return any("hnsw" in line for (line,) in cursor.fetchall())
+        return any(vector_indexes.INDEX_PREFIX in line for (line,) in cursor.fetchall())
 
 
 def measure(
@@ -182,7 +182,7 @@ def measure(
                 recalls.append(len(found & set(exact)) / len(exact))
         recall = f"  recall@10 {np.mean(recalls):.3f} (min {min(recalls):.1f})" if recalls else ""
         print(f"{label:40} {mode:6}  database {summary(db_ms)}{recall}", flush=True)
-    print(f"{label:40} HNSW index in the plans of {walking} of {len(searched)} spaces")
+    print(f"{label:40} an HNSW index in the plans of {walking} of {len(searched)} spaces")
 
 
 def searching_exactly(run: Callable[..., None], *args: Any) -> None:
