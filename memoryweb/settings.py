@@ -340,6 +340,8 @@ CELERY_TASK_ROUTES = {
     "apps.maps.tasks.project_space": {"queue": "projection"},
     "apps.hygiene.tasks.scan_space": {"queue": "consolidation"},
     "apps.hygiene.tasks.scan_unscanned_spaces": {"queue": "consolidation"},
+    "apps.retrieval.tasks.measure_health": {"queue": "consolidation"},
+    "apps.retrieval.tasks.measure_all_spaces": {"queue": "consolidation"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(PROFILE.root / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
@@ -362,6 +364,11 @@ CELERY_BEAT_SCHEDULE = {
     "hygiene-scan": {
         "task": "apps.hygiene.tasks.scan_unscanned_spaces",
         "schedule": 3600,
+    },
+    # Vector recall@10 of every space against an exact scan (the health panel).
+    "retrieval-health": {
+        "task": "apps.retrieval.tasks.measure_all_spaces",
+        "schedule": env_int("MEMORYWEB_HEALTH_SECONDS", 7 * 86_400),
     },
 }
 
