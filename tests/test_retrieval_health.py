@@ -50,11 +50,8 @@ def fill(space: Space, actor: Any, count: int) -> list[Memory]:
 def exact_neighbours(space: Space, query: np.ndarray, k: int = 10) -> list[float]:
     """The k smallest cosine distances from `query` to the space's active vectors, in
     numpy: an answer the database did not compute."""
-    rows = np.array(
-        [list(v) for v in Memory.objects.for_space(space).active().embedded().values_list(
-            "embedding", flat=True
-        )]
-    )  # fmt: skip
+    stored = Memory.objects.for_space(space).active().embedded()
+    rows = np.array([np.asarray(v) for v in stored.values_list("embedding", flat=True)])
     rows = rows / np.linalg.norm(rows, axis=1, keepdims=True)
     distances = 1 - rows @ (query / np.linalg.norm(query))
     return sorted(distances.tolist())[:k]
@@ -122,8 +119,8 @@ def test_it_samples_recent_queries_first_then_memories(
     settings.EXACT_SEARCH_BELOW = 0
     fill(space, actor, 30)
     embed_now(space)
-    for query in ("apple river", "copper lantern", "apple river"):
-        search(space, query, mode="vector", actor=actor)
+    for words in ("apple river", "copper lantern", "apple river"):
+        search(space, words, mode="vector", actor=actor)
 
     vectors, from_queries = health.sample_queries(space, size=10)
 
@@ -131,10 +128,15 @@ def test_it_samples_recent_queries_first_then_memories(
     assert len(vectors) == 10
     snapshot = health.measure(space, size=10)
     assert (snapshot.from_queries, snapshot.from_memories) == (2, 8)
-    # A recorded query's nearest ten, computed apart, are what the measurement compared.
-    query = np.array(Recall.objects.for_space(space).latest("created_at").query_vector)
-    assert len(exact_neighbours(space, query)) == 10
     assert snapshot.recall == 1.0
+    # The ground truth a recorded query is compared with is its nearest ten, as numpy
+    # finds them.
+    query = np.asarray(Recall.objects.for_space(space).latest("created_at").query_vector)
+    scope = SqlScope.of(Memory.objects.for_space(space).active())
+    with connection.cursor() as cursor:
+        cursor.execute(health._nearest(scope, exact=True), [str(query.tolist()), *scope.params])
+        truth = [float(d) for (d,) in cursor.fetchall()]
+    assert truth == pytest.approx(exact_neighbours(space, query), abs=1e-5)
 
 
 def test_it_keeps_a_few_weeks_of_snapshots(space, actor, hashing_backend, embed_now):
@@ -158,9 +160,10 @@ def test_it_records_how_long_a_search_took(space, actor, hashing_backend, embed_
 
     result = search(space, "apple", actor=actor)
 
+    assert result.recall_id is not None
     recall = Recall.objects.for_space(space).get(pk=result.recall_id)
     assert recall.duration_ms == pytest.approx(result.embed_ms + result.db_ms)
-    assert recall.duration_ms > 0
+    assert recall.duration_ms is not None and recall.duration_ms > 0
 
 
 def test_it_reads_latency_percentiles_of_the_last_week(space, outsider_space, actor):
