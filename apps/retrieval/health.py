@@ -203,9 +203,15 @@ class RetrievalHealth:
         return is_low(self.latest.recall if self.latest else None)
 
     @property
+    def table_rows(self) -> int:
+        """The table's rows by the planner's estimate (pg_class.reltuples, updated by
+        ANALYZE), never fewer than this space's own."""
+        return max(self.table_rows_estimate, self.rows)
+
+    @property
     def share(self) -> float:
-        """The space's share of the table's rows, by the planner's estimate of them."""
-        return min(1.0, self.rows / max(1, self.table_rows_estimate, self.rows))
+        """The space's share of the table's rows."""
+        return self.rows / max(1, self.table_rows)
 
     @property
     def table_share_bytes(self) -> int:
@@ -246,7 +252,7 @@ class RetrievalHealth:
             },
             "sizes": {
                 "table_bytes": self.table_bytes,
-                "table_rows_estimate": self.table_rows_estimate,
+                "table_rows_estimate": self.table_rows,
                 "space_rows": self.rows,
                 "space_share_bytes_estimate": self.table_share_bytes,
                 "hnsw_indexes": [
