@@ -259,3 +259,12 @@ def test_the_worker_measures_recall(transactional_db, settings, hashing_backend,
     assert snapshot.job_id == job.pk
     assert snapshot.recall == 1.0
     assert not snapshot.exact
+
+
+def test_beat_measures_every_week(settings):
+    from memoryweb.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["retrieval-health"]
+    assert entry["task"] in app.tasks
+    assert entry["schedule"] == 7 * 86_400
+    assert settings.CELERY_TASK_ROUTES["apps.retrieval.tasks.measure_health"]
