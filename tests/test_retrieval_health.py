@@ -261,7 +261,7 @@ def test_the_worker_measures_recall(transactional_db, settings, hashing_backend,
     assert not snapshot.exact
 
 
-def test_beat_measures_every_week(settings):
+def test_it_is_started_weekly_by_beat(settings):
     from memoryweb.celery import app
 
     entry = settings.CELERY_BEAT_SCHEDULE["retrieval-health"]
