@@ -255,6 +255,7 @@ def test_the_worker_measures_recall(transactional_db, settings, hashing_backend,
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
     assert (job.done, job.total) == (30, 30)
+    assert job.counts == {"sampled": 30}
     snapshot = HealthSnapshot.objects.for_space(space).get()
     assert snapshot.job_id == job.pk
     assert snapshot.recall == 1.0

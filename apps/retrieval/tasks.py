@@ -293,7 +293,8 @@ def measure_health(job_id: int) -> float | None:
     except Exception as exc:
         job.fail(f"{type(exc).__name__}: {exc}")
         raise
-    job.counts = {"recall_at_10": snapshot.recall, "sample": snapshot.sample_size}
+    # The job's counters are counts; the recall is on the snapshot, which names the job.
+    job.counts = {"sampled": snapshot.sample_size}
     job.save(update_fields=["counts"])
     job.finish()
     return snapshot.recall

@@ -164,3 +164,14 @@ def test_a_mixed_model_needs_attention(editor, space, embedded):
     for html in (home, landing):
         assert 'data-figure="other-models"' in html
         assert "2 memories embedded by another model" in html
+
+
+def test_a_finished_measurement_reads_as_sentences_on_the_jobs_page(viewer, space):
+    Job.objects.create(
+        kind=JOB_KIND, space=space, status=Job.Status.SUCCEEDED,
+        counts={"sampled": 200},
+    )  # fmt: skip
+
+    html = viewer.get(reverse("dashboard:jobs", args=[space.slug])).content.decode()
+
+    assert "200 queries sampled" in html
