@@ -152,6 +152,7 @@ def test_it_keeps_a_few_weeks_of_snapshots(space, actor, hashing_backend, embed_
     kept = set(HealthSnapshot.objects.for_space(space).values_list("pk", flat=True))
     assert kept == {recent.pk, snapshot.pk}
     assert snapshot.exact  # a small space is searched exactly
+    assert snapshot.recall == 1.0
 
 
 def test_it_records_how_long_a_search_took(space, actor, hashing_backend, embed_now):

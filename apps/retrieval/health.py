@@ -141,8 +141,11 @@ def measure_recall(
             params = [Vector(vector).to_text(), *scope.params]
             cursor.execute(searched_sql, params)
             found = [float(d) for (d,) in cursor.fetchall()]
-            cursor.execute(exact_sql, params)
-            truth = [float(d) for (d,) in cursor.fetchall()]
+            if exact:  # the search's own statement is the exact one
+                truth = found
+            else:
+                cursor.execute(exact_sql, params)
+                truth = [float(d) for (d,) in cursor.fetchall()]
             value = recall_at_k(found, truth)
             if value is not None:
                 recalls.append(value)

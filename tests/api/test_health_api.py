@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework.test import APIClient
 
 from apps.retrieval.models import HealthSnapshot
+from apps.spaces.models import Scope
 from tests.api.conftest import READ, error_of
 
 
@@ -24,3 +25,10 @@ def test_it_answers_health_over_the_api(space, outsider_space, agent_for, actor)
     assert theirs.status_code == 404
     assert error_of(theirs)
     assert unsigned.status_code == 401
+
+
+def test_it_needs_the_read_scope(space, agent_for):
+    response = agent_for(space, [Scope.MEMORIES_WRITE]).get(f"/api/v1/spaces/{space.slug}/health")
+
+    assert response.status_code == 403
+    assert "memories:read" in error_of(response)["message"]
