@@ -342,6 +342,8 @@ CELERY_TASK_ROUTES = {
     "apps.hygiene.tasks.scan_unscanned_spaces": {"queue": "consolidation"},
     "apps.retrieval.tasks.build_vector_index": {"queue": "consolidation"},
     "apps.retrieval.tasks.sync_vector_indexes": {"queue": "consolidation"},
+    "apps.retrieval.tasks.measure_health": {"queue": "consolidation"},
+    "apps.retrieval.tasks.measure_all_spaces": {"queue": "consolidation"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(PROFILE.root / "celerybeat-schedule")
 CELERY_TIMEZONE = TIME_ZONE
@@ -370,6 +372,11 @@ CELERY_BEAT_SCHEDULE = {
     "vector-indexes": {
         "task": "apps.retrieval.tasks.sync_vector_indexes",
         "schedule": 3600,
+    },
+    # Vector recall@10 of every space against an exact scan (the health panel).
+    "retrieval-health": {
+        "task": "apps.retrieval.tasks.measure_all_spaces",
+        "schedule": env_int("MEMORYWEB_HEALTH_SECONDS", 7 * 86_400),
     },
 }
 

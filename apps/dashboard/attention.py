@@ -37,7 +37,9 @@ from apps.consolidation.services.forgetting import FORGET_BELOW
 from apps.hygiene.models import Flag
 from apps.jobs.models import Job
 from apps.memories.models import Kind, Link, LinkType, Memory, MemoryQuerySet, MemoryVersion, Status
-from apps.retrieval.models import RecallFeedback, Verdict
+from apps.retrieval.embedding import get_backend
+from apps.retrieval.health import is_low
+from apps.retrieval.models import HealthSnapshot, RecallFeedback, Verdict
 from apps.spaces.models import Membership, Space
 
 # A failure stays on the front page for a week: long enough to be seen after a
@@ -74,6 +76,14 @@ class Attention:
     not_useful: int = 0
     # Open hygiene flags (secrets, personal data, prompt injection) on memories and episodes.
     open_flags: int = 0
+    # The last measured vector recall@10 (apps/retrieval/health.py), None if never.
+    recall: float | None = None
+    # Active memories embedded by another model than the configured one.
+    other_models: int = 0
+
+    @property
+    def recall_low(self) -> bool:
+        return is_low(self.recall)
 
     @property
     def total(self) -> int:
@@ -99,6 +109,8 @@ class Attention:
             or self.new_memories
             or self.not_useful
             or self.open_flags
+            or self.recall_low
+            or self.other_models
         )
 
 
@@ -109,6 +121,11 @@ def _memory_counts() -> dict[str, Any]:
         for status in Status.values
     }
     counts["embedding_backlog"] = Count(memories, filter=Q(space__memories__embedding__isnull=True))
+    counts["other_models"] = Count(
+        memories,
+        filter=Q(space__memories__status=Status.ACTIVE, space__memories__embedding__isnull=False)
+        & ~Q(space__memories__embedding_model=get_backend().name),
+    )
     counts["new_memories"] = Count(
         memories,
         filter=Q(space__memories__created_at__gt=F("new_since"))
@@ -120,9 +137,9 @@ def _memory_counts() -> dict[str, Any]:
 def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[Attention]:
     """The figures of each of `user`'s spaces (or of `space` alone), by space name.
 
-    Five queries whatever the number of spaces: the memberships with their memory
+    Six queries whatever the number of spaces: the memberships with their memory
     counts, the open proposals, the recent failed jobs, the memories marked not useful,
-    the open hygiene flags.
+    the open hygiene flags, the last recall measurements.
     """
     memberships = Membership.objects.filter(user_id=user.pk or 0).with_new_since(now)
     if space is not None:
@@ -167,6 +184,12 @@ def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[
         .order_by()
         .values_list("space_id", "n")
     )
+    recall: dict[int, float | None] = dict(
+        HealthSnapshot.objects.for_spaces(space_ids)
+        .order_by("space_id", "-measured_at")
+        .distinct("space_id")
+        .values_list("space_id", "recall")
+    )
     return [
         Attention(
             space=row.space,
@@ -184,6 +207,8 @@ def attention_for(user: Any, now: datetime, space: Space | None = None) -> list[
             failed_jobs=failed.get(row.space_id, 0),
             not_useful=not_useful[row.space_id],
             open_flags=open_flags.get(row.space_id, 0),
+            recall=recall.get(row.space_id),
+            other_models=row.other_models,  # type: ignore[attr-defined]
         )
         for row in rows
     ]

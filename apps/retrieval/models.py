@@ -81,6 +81,9 @@ class Recall(models.Model):
     query_vector = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True)
     memory_ids = ArrayField(models.UUIDField(), help_text="the hits, best first")
     created_at = models.DateTimeField(default=timezone.now)
+    # How long the search took (embedding the query and the database work), for the
+    # latency percentiles of the health panel. Null for recalls recorded before it was.
+    duration_ms = models.FloatField(null=True, blank=True)
 
     objects = SpaceScopedManager["Recall"]()
 
@@ -191,3 +194,35 @@ class RecallFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.verdict} {self.memory_id} in {self.recall_id}"
+
+
+class HealthSnapshot(models.Model):
+    """One measurement of a space's vector recall@10: the nearest memories as its
+    search finds them (through an HNSW index when the planner uses one) against an
+    exact scan, averaged over a sample of queries. Kept for a few weeks, so the health
+    panel can show the trend (apps/retrieval/health.py)."""
+
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    measured_at = models.DateTimeField(default=timezone.now)
+    recall = models.FloatField(null=True, blank=True, help_text="null: nothing to measure")
+    # The sample: recent search queries first, topped up with stored memories' vectors.
+    from_queries = models.PositiveIntegerField(default=0)
+    from_memories = models.PositiveIntegerField(default=0)
+    # Whether the space was searched exactly then (its recall is 1.0 by construction).
+    exact = models.BooleanField(default=False)
+    embedded = models.PositiveIntegerField(default=0, help_text="embedded memories searched")
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = SpaceScopedManager["HealthSnapshot"]()
+
+    class Meta:
+        indexes = [models.Index(fields=["space", "-measured_at"], name="healthsnapshot_recent")]
+
+    def __str__(self) -> str:
+        return f"recall@10 {self.recall} in space {self.space_id} at {self.measured_at}"
+
+    @property
+    def sample_size(self) -> int:
+        return self.from_queries + self.from_memories

@@ -633,6 +633,7 @@ def new_recall(
         query_vector=vector,
         memory_ids=[hit.memory.pk for hit in result.hits],
         created_at=at,
+        duration_ms=result.embed_ms + result.db_ms,
         **actor.as_fields(),
     )
     recall.save(force_insert=True, using=PRIMARY)

@@ -293,3 +293,44 @@ def sync_vector_indexes() -> dict[str, list[int]]:
     for space_id in missing:
         build_vector_index.delay(space_id)
     return {"queued": missing, "dropped": dropped}
+
+
+# ------------------------------------------------------------------ retrieval health
+
+
+@shared_task(
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    max_retries=5,
+)
+def measure_health(job_id: int) -> float | None:
+    """Measure one space's recall@10 (apps/retrieval/health.py) as a job. A redelivered
+    job measures again from the start: each run only adds a snapshot."""
+    from apps.retrieval import health
+
+    job = Job.objects.filter(pk=job_id).select_related("space").first()
+    if job is None or job.space is None or job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+        return None
+    request_id_var.set(f"retrieval-health-{job_id}")
+    try:
+        snapshot = health.measure(job.space, job)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        job.fail(f"{type(exc).__name__}: {exc}")
+        raise
+    # The job's counters are counts; the recall is on the snapshot, which names the job.
+    job.counts = {"sampled": snapshot.sample_size}
+    job.save(update_fields=["counts"])
+    job.finish()
+    return snapshot.recall
+
+
+@shared_task
+def measure_all_spaces() -> list[int]:
+    """Beat's weekly run: a recall measurement for each space with embedded memories."""
+    from apps.retrieval import health
+
+    spaces = Space.objects.filter(memories__embedding__isnull=False).distinct().order_by("pk")
+    return [health.start_measurement(space, "weekly").pk for space in spaces]

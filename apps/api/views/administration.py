@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, permissions, status
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -14,6 +16,7 @@ from apps.api import serializers as s
 from apps.api.access import ROLE_SCOPES, Caller, HasScope
 from apps.api.views.base import SpaceScopedViewSet
 from apps.audit.actors import Actor
+from apps.retrieval import health as retrieval_health
 from apps.spaces.models import ApiToken, Membership, Role, Scope, Space
 from apps.spaces.services import (
     InvalidSpaceChange,
@@ -83,6 +86,16 @@ class SpacesViewSet(SpaceScopedViewSet):
         except InvalidSpaceChange as refused:
             raise exceptions.ValidationError(refused.errors) from None
         return Response(s.SpaceSerializer(space).data)
+
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        parameters=[SLUG],
+        description="The space's retrieval health: the last recall@10 measurements, vectors "
+        "missing or pending, the model mix, sizes and search latency (docs/health.md).",
+    )
+    @action(detail=True, methods=["get"])
+    def health(self, request: Request, slug: str) -> Response:
+        return Response(retrieval_health.health_of(self.space).as_json())
 
 
 def _caller_for_slug(request: Request, slug: str) -> Caller:

@@ -105,6 +105,7 @@ COUNTER_SENTENCES: dict[str, tuple[str, str]] = {
     "clusters": ("{n} cluster found", "{n} clusters found"),
     "scanned": ("{n} text scanned", "{n} texts scanned"),
     "flagged": ("{n} new flag raised", "{n} new flags raised"),
+    "sampled": ("{n} query sampled", "{n} queries sampled"),
     "unflagged": ("{n} flag no longer applying", "{n} flags no longer applying"),
     "rechecked": ("{n} changed proposal re-checked", "{n} changed proposals re-checked"),
     "recheck_pending": (

@@ -1,0 +1,64 @@
+"""The retrieval health panel in a real browser: the figures, and a measurement started
+with Measure now and finished by a real worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from apps.audit.actors import Actor
+from apps.jobs.models import Job
+from apps.memories import services
+from apps.retrieval.health import JOB_KIND
+from apps.retrieval.models import HealthSnapshot, Recall
+from tests.browser.console import console_errors
+from tests.conftest import worker_env
+from tests.test_pipeline import wait_until
+from tests.worker_process import start_worker_process, stop_worker_process
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_curator_measures_recall_now(
+    logged_in, live_server, curator_space, hashing_backend, embed_now, shot
+):
+    page = logged_in
+    errors = console_errors(page)
+    actor = Actor.system("test")
+    services.create_memories(
+        curator_space, actor, [{"content": f"note {i} on the harbor"} for i in range(25)]
+    )
+    embed_now(curator_space)
+    now = timezone.now()
+    for days, recall in ((14, 0.97), (7, 0.93)):
+        HealthSnapshot(
+            space=curator_space, recall=recall, from_memories=200, embedded=25,
+            measured_at=now - timedelta(days=days),
+        ).save()  # fmt: skip
+    for ms in (4.0, 6.0, 9.0, 30.0):
+        Recall(space=curator_space, actor_type="system", actor_label="agent", mode="hybrid",
+               memory_ids=[], duration_ms=ms, created_at=now).save()  # fmt: skip
+
+    page.goto(f"{live_server.url}/s/lab/")
+    page.get_by_role("link", name="Vector recall@10 of 0.93").click()
+    expect(page.get_by_role("heading", name="Retrieval health")).to_be_visible()
+    expect(page.get_by_role("table", name="Recall@10 over time")).to_contain_text("0.970")
+    shot(page, "health")
+
+    process, _ = start_worker_process(worker_env(MEMORYWEB_EMBEDDING_BACKEND="hashing"))
+    try:
+        page.get_by_role("button", name="Measure now").click()
+        expect(page.get_by_text("Recall measurement queued as job")).to_be_visible()
+        job = Job.objects.for_space(curator_space).get(kind=JOB_KIND)
+        wait_until(lambda: Job.objects.get(pk=job.pk).status in ("succeeded", "failed"), 120)
+    finally:
+        stop_worker_process(process)
+
+    page.reload()
+    expect(page.locator('[data-figure="recall"] strong')).to_have_text("1.000")
+    expect(page.get_by_text("Over 25 queries")).to_be_visible()
+    shot(page, "health-measured")
+    assert errors == []
