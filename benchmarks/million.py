@@ -22,6 +22,7 @@ global index, as the per-space layout does. The shared database is never altered
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -40,6 +41,9 @@ DATABASE = early.parse_known_args()[0].database
 if DATABASE != DATABASE_NAME:
     PROFILE_URL = get_profile().database_url()
     os.environ["DATABASE_URL"] = PROFILE_URL.rsplit("/", 1)[0] + "/" + DATABASE
+    # The embedding tasks that writes queue name the scratch database's spaces: keep
+    # them off the shared queue, whose workers read the shared database.
+    os.environ["CELERY_BROKER_URL"] = get_profile().broker_url().rsplit("/", 1)[0] + "/15"
 
 import numpy as np  # noqa: E402
 import psycopg  # noqa: E402
@@ -62,6 +66,8 @@ from search_latency import (  # noqa: E402
 
 from apps.memories import services  # noqa: E402
 from apps.memories.models import Memory  # noqa: E402
+from apps.memories.transfer.export import export_space  # noqa: E402
+from apps.memories.transfer.importer import import_lines  # noqa: E402
 from apps.retrieval import search as search_module  # noqa: E402
 from apps.retrieval.lexical import refresh_lexicon  # noqa: E402
 from apps.retrieval.search import Filters, search  # noqa: E402
@@ -152,9 +158,10 @@ def build(count: int, rebuild: bool) -> Space:
         return space
     if space:
         started = phase(f"purging the old {SLUG}")
+        stale = index_name(space)  # purging unsets the space's pk
         purge_space(space, ACTOR, reason="rebuilding the benchmark space")
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP INDEX IF EXISTS {index_name(space)}")
+            cursor.execute(f"DROP INDEX IF EXISTS {stale}")
         done("purge", started)
     space = Space.objects.create(slug=SLUG, name=f"Million benchmark ({count})")
     writing = embedding = 0.0
@@ -330,6 +337,29 @@ def sizes(space: Space, count: int) -> None:
         print(f"  {name:40} {size / mib:8,.0f} MiB{mark}")
 
 
+def import_feature(count: int) -> None:
+    """The import feature's own rate, for comparison: `count` memories exported from a
+    scratch space and imported into another (`import_lines`, as POST /import does)."""
+    source = Space.objects.create(slug=f"{SLUG}-export", name="Million benchmark: export")
+    target = Space.objects.create(slug=f"{SLUG}-import", name="Million benchmark: import")
+    try:
+        for items, _ in chunks(count):
+            services.create_memories(source, ACTOR, items)
+        lines = [json.dumps(record) for record in export_space(source)]
+        started = phase(f"import_lines of {count} exported memories")
+        report = import_lines(target, ACTOR, lines)
+        seconds = done("import_lines", started)
+        print(
+            f"import feature: {report.imported['memory']} memories in {seconds:.1f} s "
+            f"({report.imported['memory'] / seconds:,.0f} memories/s), "
+            f"{len(report.errors)} errors",
+            flush=True,
+        )
+    finally:
+        for space in (source, target):
+            purge_space(space, ACTOR, reason="benchmark scratch space")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(parents=[early])
     parser.add_argument("--count", type=int, default=1_000_000)
@@ -339,12 +369,15 @@ def main() -> None:
     parser.add_argument("--global-index", choices=("keep", "drop"), default="keep")
     parser.add_argument("--maintenance-work-mem", default="4GB")
     parser.add_argument("--maintenance-workers", type=int, default=1)
+    parser.add_argument("--import-sample", type=int, default=0)
     args = parser.parse_args()
 
     print(f"machine: {machine()}; {load()}")
     ensure_database()
     if args.global_index == "drop":
         drop_global_index()
+    if args.import_sample:
+        import_feature(args.import_sample)
     print(f"database {DATABASE}; HNSW indexes: {[name for name, _ in hnsw_indexes()]}")
     space = build(args.count, args.rebuild)
     build_index(space, args.rebuild, args.maintenance_work_mem, args.maintenance_workers)
