@@ -31,7 +31,7 @@ from apps.audit.actors import Actor
 from apps.core.replicas import PRIMARY
 from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
-from apps.retrieval import expansion
+from apps.retrieval import expansion, storage
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
 from apps.retrieval.models import Recall, RecallFeedback, Verdict
@@ -217,10 +217,10 @@ def _candidate_lists(
         # An exact search orders by a distance the HNSW index cannot serve ("+ 0"), so
         # the plan reads the space's rows through its own index and sorts them, whatever
         # the planner estimates.
+        distance = f"{column('embedding')} <=> {storage.query_param()}"
         ctes.append(
             f"""nearest AS MATERIALIZED (
-                SELECT {column("id")},
-                       ({column("embedding")} <=> %s::vector){" + 0" if exact else ""} AS distance
+                SELECT {column("id")}, ({distance}){" + 0" if exact else ""} AS distance
                 FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
                 ORDER BY distance LIMIT %s
             )"""
