@@ -59,26 +59,33 @@ def query_param() -> str:
     return f"%s::{sql_type()}"
 
 
+def _one(connection: BaseDatabaseWrapper, sql: str, params: list[Any]) -> Any:
+    """The first column of the first row, read on psycopg's own cursor: these checks run
+    as a connection opens, and are no query of the caller's (query counts, captures)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def stored_type(connection: BaseDatabaseWrapper) -> str | None:
     """The column's type name in the database (`vector` or `halfvec`); None before the
     table exists."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-            WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
-            """,
-            [TABLE, COLUMN],
-        )
-        row = cursor.fetchone()
-    return str(row[0]) if row else None
+    found = _one(
+        connection,
+        """
+        SELECT t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+        WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped
+        """,
+        [TABLE, COLUMN],
+    )
+    return None if found is None else str(found)
 
 
 def _holds_vectors(connection: BaseDatabaseWrapper) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE {COLUMN} IS NOT NULL)")
-        row = cursor.fetchone()
-    return bool(row and row[0])
+    sql = f"SELECT EXISTS (SELECT 1 FROM {TABLE} WHERE {COLUMN} IS NOT NULL)"
+    return bool(_one(connection, sql, []))
 
 
 def hnsw_indexes(connection: BaseDatabaseWrapper) -> list[tuple[str, str]]:
