@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import DataError, connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.maps.services import load_vectors
@@ -146,10 +147,13 @@ def test_it_walks_the_halfvec_index_for_a_large_space(embedded_space, settings):
     settings.EXACT_SEARCH_BELOW = 0
     prefer_the_index()
 
-    plan = nearest_statement_plan(embedded_space, "kaa loe mii", mode="vector")
+    with CaptureQueriesContext(connection) as queries:
+        plan = nearest_statement_plan(embedded_space, "kaa loe mii", mode="vector")
 
     assert "memory_embedding_hnsw" in plan
-    assert "::halfvec" in plan
+    # The query vector is sent as the column's type, not left to an implicit cast.
+    statement = next(q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"])
+    assert "::halfvec" in statement and "::vector" not in statement
 
 
 def test_it_lists_similar_memories_from_halfvec_storage(
