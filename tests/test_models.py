@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.memories.models import Episode, Link, Memory, MemoryVersion
+from apps.retrieval import storage
 
 
 def raw_memory(space, **fields):
@@ -105,7 +106,8 @@ def test_the_expected_indexes_exist(db):
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memories_memory'"
         )
         indexes = dict(cursor.fetchall())
-    assert "USING hnsw (embedding vector_cosine_ops)" in indexes["memory_embedding_hnsw"]
+    opclass = storage.cosine_opclass()
+    assert f"USING hnsw (embedding {opclass})" in indexes["memory_embedding_hnsw"]
     assert "USING gin (search_vector)" in indexes["memory_search_vector"]
     assert "USING gin (tags)" in indexes["memory_tags"]
     assert "memory_status_created" in indexes

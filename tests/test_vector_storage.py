@@ -54,7 +54,9 @@ def add_space_index(space) -> str:
 
 
 @pytest.fixture
-def embedded_space(space, actor, hashing_backend, embed_now):
+def embedded_space(space, actor, hashing_backend, embed_now, settings):
+    """40 memories embedded in `vector` storage."""
+    convert(settings, "vector")
     fill(space, actor, 40, seed=3)
     embed_now(space)
     return space
@@ -206,6 +208,7 @@ def test_it_reports_a_table_of_the_other_type(embedded_space, settings):
 
 
 def test_it_converts_an_empty_table_to_the_setting_after_migrate(db, settings):
+    convert(settings, "vector")
     settings.VECTOR_STORAGE = "halfvec"
     assert storage.check_vector_storage(databases=["default"]) == []
 
@@ -229,6 +232,7 @@ def test_it_leaves_a_table_with_vectors_to_the_command(embedded_space, settings)
 def test_a_new_connection_to_a_mismatched_database_fails(space, actor, hashing_backend, settings):
     from apps.retrieval.tasks import embed_all_pending
 
+    default = settings.VECTOR_STORAGE
     fill(space, actor, 3, seed=5)
     embed_all_pending(space)
     convert(settings, "halfvec")
@@ -243,9 +247,10 @@ def test_a_new_connection_to_a_mismatched_database_fails(space, actor, hashing_b
             other.ensure_connection()
     finally:
         other.close()
+        settings.VECTOR_STORAGE = default  # the later tests' storage
         storage.convert()
         storage.forget_verified()
-    assert storage.stored_type(connection) == "vector"
+    assert storage.stored_type(connection) == default
 
 
 def test_it_refuses_an_unknown_storage():
