@@ -51,7 +51,7 @@ from apps.audit.actors import Actor
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval import search as search_module
-from apps.retrieval import vector_indexes
+from apps.retrieval import storage, vector_indexes
 from apps.retrieval.lexical import refresh_lexicon
 from apps.retrieval.search import search
 from apps.spaces.models import Space
@@ -131,10 +131,10 @@ def exact_nearest(space: Space, vector: list[float], k: int) -> list[str]:
     """The k nearest active memories of the space, from every one of its vectors."""
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT id::text FROM memories_memory
             WHERE space_id = %s AND status = 'active' AND embedding IS NOT NULL
-            ORDER BY (embedding <=> %s::vector) + 0 LIMIT %s
+            ORDER BY (embedding <=> {storage.query_param()}) + 0 LIMIT %s
             """,
             [space.pk, Vector(vector).to_text(), k],
         )

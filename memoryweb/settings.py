@@ -236,6 +236,11 @@ DATABASES["default"]["OPTIONS"]["options"] = (
 # read through the space index and sorted); a space that reaches it gets an HNSW index
 # of its own (apps/retrieval/vector_indexes.py; docs/benchmarks.md, "Many tenants").
 EXACT_SEARCH_BELOW = env_int("MEMORYWEB_EXACT_SEARCH_BELOW", 5000)
+# How memory embeddings are stored: `halfvec` (2 bytes a number: half the table, a 43%
+# smaller HNSW index, LoCoMo recall unchanged; docs/benchmarks.md) or `vector` (4 bytes).
+# Changing it on a database that holds vectors takes `manage.py vector_storage`
+# (apps/retrieval/storage.py; docs/scaling.md).
+VECTOR_STORAGE = env_choice("MEMORYWEB_VECTOR_STORAGE", "halfvec", ("vector", "halfvec"))
 # Read replicas: each URL becomes the alias replica1, replica2, … with the primary's
 # options. Nothing is routed to them silently: the reads that may be a moment stale
 # (search, lists, the map, exports, the timeline) ask apps/core/replicas.py for an alias.

@@ -74,11 +74,12 @@ def start_projection(space: Space) -> Job:
 
 def load_vectors(space: Space) -> tuple[list[str], np.ndarray]:
     """(ids, float32 matrix) of the mappable memories, read in pgvector's binary form:
-    parsing 100k vectors from text would take longer than projecting them."""
+    parsing 100k vectors from text would take longer than projecting them. Cast to
+    `vector` first: exact from halfvec storage too (apps/retrieval/storage.py)."""
     sql, params = mappable(space).order_by("pk").values_list("pk").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT m.id::text, vector_send(m.embedding) FROM memories_memory m"
+            f"SELECT m.id::text, vector_send(m.embedding::vector) FROM memories_memory m"
             f" WHERE m.id IN ({sql}) ORDER BY m.id",
             params,
         )

@@ -21,6 +21,7 @@ from pgvector import Vector
 
 from apps.jobs.models import Job
 from apps.memories.models import Memory, Status
+from apps.retrieval import storage
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.models import HealthSnapshot, Recall
 from apps.retrieval.scope import TABLE, SqlScope, column
@@ -62,7 +63,8 @@ def _nearest(scope: SqlScope, *, exact: bool) -> str:
     # The shape of search._candidate_lists' `nearest` CTE: ordered by the distance an
     # HNSW index serves when the planner picks one, or, with "+ 0", by one no index
     # serves, which reads every vector of the space.
-    return f"""SELECT ({column("embedding")} <=> %s::vector){" + 0" if exact else ""} AS distance
+    distance = f"{column('embedding')} <=> {storage.query_param()}"
+    return f"""SELECT ({distance}){" + 0" if exact else ""} AS distance
         FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
         ORDER BY distance LIMIT {K}"""
 

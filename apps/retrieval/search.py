@@ -32,7 +32,7 @@ from apps.core.replicas import PRIMARY
 from apps.core.ttl import TtlCache
 from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
-from apps.retrieval import expansion
+from apps.retrieval import expansion, storage
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import bm25_steps, widest_step
 from apps.retrieval.models import Recall, RecallFeedback, Verdict
@@ -220,10 +220,10 @@ def _candidate_lists(
         # searched exactly. Its distance is written so that no index can serve it
         # ("+ 0"): the plan reads the space's rows and sorts them, whatever the planner
         # estimates.
+        distance = f"{column('embedding')} <=> {storage.query_param()}"
         ctes.append(
             f"""nearest AS MATERIALIZED (
-                SELECT {column("id")},
-                       ({column("embedding")} <=> %s::vector){" + 0" if exact else ""} AS distance
+                SELECT {column("id")}, ({distance}){" + 0" if exact else ""} AS distance
                 FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
                 ORDER BY distance LIMIT %s
             )"""

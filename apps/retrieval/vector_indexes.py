@@ -30,6 +30,7 @@ from django.db.backends.utils import CursorWrapper
 from apps.core.replicas import PRIMARY
 from apps.core.ttl import TtlCache
 from apps.memories.models import Memory
+from apps.retrieval import storage
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,6 @@ _indexed: TtlCache[str, frozenset[int]] = TtlCache(60, max_entries=16)
 
 def index_name(space_id: int) -> str:
     return f"{INDEX_PREFIX}{int(space_id)}"
-
-
-def cosine_opclass() -> str:
-    return "vector_cosine_ops"
 
 
 def indexed_spaces(using: str = PRIMARY) -> frozenset[int]:
@@ -139,7 +136,7 @@ def _build(cursor: CursorWrapper, space_id: int, in_transaction: bool) -> bool:
     )
     cursor.execute(
         f"CREATE INDEX {concurrently} {name} ON {TABLE}"
-        f" USING hnsw (embedding {cosine_opclass()})"
+        f" USING hnsw (embedding {storage.cosine_opclass()})"
         f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
         f" WHERE space_id = {int(space_id)}"
     )
