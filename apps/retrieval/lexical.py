@@ -33,7 +33,7 @@ from apps.memories.models import TEXT_SEARCH_CONFIG
 from apps.retrieval.scope import TABLE, SqlScope, column
 
 K1 = 1.2
-B = 0.75
+B = 0.5
 # Rows are selected by the rarest query words, up to about this many rows (all the
 # words still score): common words are nearly worthless for ranking, and matching on
 # them would make BM25 score most of a large space on every query.

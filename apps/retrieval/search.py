@@ -13,6 +13,7 @@ where it did.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -142,6 +143,10 @@ class Weights:
     graph: float = 0.0
     # The prior from feedback on earlier recalls of similar queries (feedback_prior).
     feedback: float = 0.0
+    # Conversation awareness (_apply_session_and_subject): a share of the session's best
+    # scores, and a boost for memories about someone the query names.
+    session: float = 0.0
+    subject: float = 0.0
 
     @classmethod
     def from_settings(cls) -> Weights:
@@ -153,6 +158,8 @@ class Weights:
             context_previous=settings.SEARCH_CONTEXT_PREVIOUS,
             graph=settings.SEARCH_GRAPH_WEIGHT,
             feedback=settings.SEARCH_FEEDBACK_WEIGHT,
+            session=settings.SEARCH_SESSION_WEIGHT,
+            subject=settings.SEARCH_SUBJECT_WEIGHT,
         )
 
 
@@ -352,6 +359,73 @@ def _expand_context(
         )
 
 
+# A session counts by the sum of its best few candidates' scores: one strong turn, or
+# several fair ones, mark the conversation the question is about.
+SESSION_BEST = 5
+
+
+def _apply_session_and_subject(
+    space: Space,
+    scoped: QuerySet[Memory],
+    fused: dict[UUID, _Candidate],
+    query: str,
+    weights: Weights,
+) -> None:
+    """Conversation awareness, for spaces of conversations (next_in_time links).
+
+    Session: a question about a conversation is answered by turns of the same
+    session, and a turn that shares none of the question's words still sits among
+    turns that do. Each candidate gains `session` times the summed scores of its
+    session's best SESSION_BEST candidates.
+
+    Subject: a question that names someone ("what did Maya say about...") is mostly
+    answered by memories about that person (a conversation's memories have its
+    speaker as subject). A candidate whose subject the query names, as a whole word,
+    is scaled by 1 + `subject`. The names are the candidates' own subjects: no list
+    of people is kept. One statement for both."""
+    if not (weights.session or weights.subject) or not fused:
+        return
+    if not _has_conversation_links(space.pk, scoped.db):
+        return
+    rows = (
+        Memory.objects.for_space(space)
+        .using(scoped.db)
+        .filter(pk__any_of=list(fused))
+        .values_list("pk", "session", "subject")
+    )
+    labels = {pk: (session, subject) for pk, session, subject in rows}
+    if weights.session:
+        by_session: dict[str, list[float]] = {}
+        for pk, (session, _) in labels.items():
+            if session:
+                by_session.setdefault(session, []).append(fused[pk].score)
+        strength = {
+            session: sum(sorted(scores, reverse=True)[:SESSION_BEST])
+            for session, scores in by_session.items()
+        }
+        for pk, (session, _) in labels.items():
+            if session:
+                added = weights.session * strength[session]
+                fused[pk].score += added
+                fused[pk].components["session"] = {"name": session, "score": round(added, 6)}
+    if weights.subject:
+        named = _named_subjects(query, {subject for _, subject in labels.values() if subject})
+        for pk, (_, subject) in labels.items():
+            if subject in named:
+                added = weights.subject * fused[pk].score
+                fused[pk].score += added
+                fused[pk].components["subject"] = {"name": subject, "score": round(added, 6)}
+
+
+def _named_subjects(query: str, subjects: set[str]) -> set[str]:
+    """The subjects the query names as whole words, in any case."""
+    return {
+        subject
+        for subject in subjects
+        if re.search(rf"(?<!\w){re.escape(subject)}(?!\w)", query, re.IGNORECASE)
+    }
+
+
 def _expand_graph(
     space: Space, scoped: QuerySet[Memory], fused: dict[UUID, _Candidate], weights: Weights
 ) -> None:
@@ -502,6 +576,8 @@ def search(
             weights.context_previous,
             weights.graph,
             weights.feedback,
+            weights.session,
+            weights.subject,
         )
     )
     # Fusion and re-scoring look a little deeper than k; 30 deep was as good as 100 on LoCoMo.
@@ -526,7 +602,15 @@ def search(
 
     started = time.perf_counter()
     hits = _ranked_hits(
-        space, scoped, vector_hits, text_hits, weights, now, k + below_cut, vector=vector
+        space,
+        scoped,
+        vector_hits,
+        text_hits,
+        weights,
+        now,
+        k + below_cut,
+        vector=vector,
+        query=query,
     )
     result.db_ms += (time.perf_counter() - started) * 1000
     result.hits = hits[:k]
@@ -557,11 +641,13 @@ def _ranked_hits(
     depth: int,
     *,
     vector: list[float] | None = None,
+    query: str = "",
 ) -> list[Hit]:
     """The best `depth` candidates as hits, best first, each with its components and
     its final score. `vector`, the query's embedding, is what feedback is weighed by."""
     fused = _fuse(vector_hits, text_hits, weights)
     _expand_context(space, scoped, fused, weights)
+    _apply_session_and_subject(space, scoped, fused, query, weights)
     _expand_graph(space, scoped, fused, weights)
     _apply_feedback(space, fused, vector, weights)
     ranked = sorted(fused, key=lambda pk: fused[pk].score, reverse=True)
@@ -617,7 +703,17 @@ def _ranked_below(
         narrowed=filters.narrows(),
     )
     shown = {hit.memory.pk for hit in result.hits}
-    deeper = _ranked_hits(space, scoped, vector_hits, text_hits, weights, now, depth, vector=vector)
+    deeper = _ranked_hits(
+        space,
+        scoped,
+        vector_hits,
+        text_hits,
+        weights,
+        now,
+        depth,
+        vector=vector,
+        query=result.query,
+    )
     return [hit for hit in deeper if hit.memory.pk not in shown][:below_cut]
 
 
