@@ -23,6 +23,9 @@ install: $(STAMP)
 # process is gunicorn, as in production (Procfile): 127.0.0.1:$MEMORYWEB_PORT (8000).
 run: install
 	$(PY) -m memoryweb.embedded up --profile dev
+	# Data stored under another MEMORYWEB_VECTOR_STORAGE is converted first: a server
+	# refuses to start on a column of the other type (docs/scaling.md).
+	$(PY) manage.py vector_storage --check || $(PY) manage.py vector_storage
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py load_demo

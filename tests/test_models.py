@@ -12,7 +12,6 @@ from apps.audit.models import AuditEvent
 from apps.memories.models import Episode, Link, Memory, MemoryVersion
 
 
-
 def raw_memory(space, **fields):
     defaults = {"space": space, "content": "x", "content_hash": "h"}
     return Memory(**{**defaults, **fields})

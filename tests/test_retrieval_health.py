@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory
-from apps.retrieval import health
+from apps.retrieval import health, vector_indexes
 from apps.retrieval.models import HealthSnapshot, Recall
 from apps.retrieval.scope import SqlScope
 from apps.retrieval.search import search
@@ -70,9 +70,9 @@ def test_it_counts_the_share_of_the_exact_neighbours_found():
 def test_it_measures_a_recall_of_one_where_the_search_agrees_with_exact(
     space, actor, hashing_backend, embed_now, settings
 ):
-    settings.EXACT_SEARCH_BELOW = 0  # the search's own plan, not the exact one
     fill(space, actor, 40)
     embed_now(space)
+    vector_indexes.build_index(space.pk)  # searched through an index, not exactly
 
     snapshot = health.measure(space)
 
@@ -86,9 +86,9 @@ def test_it_measures_a_recall_of_one_where_the_search_agrees_with_exact(
 def test_it_measures_a_search_that_misses_neighbours(
     space, actor, hashing_backend, embed_now, settings
 ):
-    settings.EXACT_SEARCH_BELOW = 0
     fill(space, actor, 60)
     embed_now(space)
+    vector_indexes.build_index(space.pk)
     with connection.cursor() as cursor:
         # An index scan that stops after one candidate, and a planner made to use it.
         cursor.execute("SET hnsw.iterative_scan = off")
@@ -101,7 +101,7 @@ def test_it_measures_a_search_that_misses_neighbours(
         )
         plan = " ".join(row[0] for row in cursor.fetchall())
     try:
-        if "hnsw" not in plan:
+        if vector_indexes.index_name(space.pk) not in plan:
             pytest.skip(f"the planner does not use the HNSW index here: {plan}")
         snapshot = health.measure(space, size=20)
     finally:
@@ -116,9 +116,9 @@ def test_it_measures_a_search_that_misses_neighbours(
 def test_it_samples_recent_queries_first_then_memories(
     space, actor, hashing_backend, embed_now, settings
 ):
-    settings.EXACT_SEARCH_BELOW = 0
     fill(space, actor, 30)
     embed_now(space)
+    vector_indexes.build_index(space.pk)
     for words in ("apple river", "copper lantern", "apple river"):
         search(space, words, mode="vector", actor=actor)
 
@@ -206,14 +206,10 @@ def test_it_counts_missing_pending_and_other_models(space, actor, hashing_backen
 
 
 def test_it_names_the_hnsw_indexes_a_space_uses(space, outsider_space):
-    own = f"memory_embedding_s{space.pk}"
-    other = f"memory_embedding_s{outsider_space.pk}"
-    with connection.cursor() as cursor:
-        for name, space_id in ((own, space.pk), (other, outsider_space.pk)):
-            cursor.execute(
-                f"CREATE INDEX {name} ON memories_memory USING hnsw "
-                f"(embedding vector_cosine_ops) WHERE space_id = {space_id}"
-            )
+    own = vector_indexes.index_name(space.pk)
+    other = vector_indexes.index_name(outsider_space.pk)
+    vector_indexes.build_index(space.pk)
+    vector_indexes.build_index(outsider_space.pk)
     shared = [i.name for i in health._sizes(Space.objects.create(slug="third", name="T"))[2]]
 
     table_bytes, _, indexes = health._sizes(space)
@@ -238,20 +234,21 @@ def test_it_starts_one_measurement_per_space_with_vectors(
 
 @pytest.mark.slow
 def test_the_worker_measures_recall(transactional_db, settings, hashing_backend, embed_now):
-    settings.EXACT_SEARCH_BELOW = 0
     space = Space.objects.create(slug="measured", name="Measured")
     from apps.audit.actors import Actor
 
     fill(space, Actor.system("test"), 30)
     embed_now(space)
-    process, _ = start_worker_process(
-        worker_env(MEMORYWEB_EXACT_SEARCH_BELOW="0", MEMORYWEB_EMBEDDING_BACKEND="hashing")
-    )
+    vector_indexes.build_index(space.pk)
+    process, _ = start_worker_process(worker_env(MEMORYWEB_EMBEDDING_BACKEND="hashing"))
     try:
         job = health.start_measurement(space, "test")
         wait_until(lambda: Job.objects.get(pk=job.pk).status in ("succeeded", "failed"), 120)
     finally:
         stop_worker_process(process)
+        # Emptying the tables between transactional tests leaves indexes standing.
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP INDEX IF EXISTS {vector_indexes.index_name(space.pk)}")
 
     job.refresh_from_db()
     assert job.status == "succeeded", job.error

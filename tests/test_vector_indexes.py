@@ -11,7 +11,7 @@ from django.db import connection
 from apps.audit.actors import Actor
 from apps.memories import services
 from apps.memories.models import Memory
-from apps.retrieval import vector_indexes
+from apps.retrieval import storage, vector_indexes
 from apps.retrieval.search import search
 from apps.spaces.models import Space
 from apps.spaces.services import purge_space
@@ -47,7 +47,7 @@ def test_it_builds_an_index_over_the_space_alone(large_space, outsider_space):
     assert vector_indexes.searches_exactly(large_space.pk)
     assert vector_indexes.build_index(large_space.pk)
     definition = index_definitions(large_space)[vector_indexes.index_name(large_space.pk)]
-    assert "USING hnsw (embedding vector_cosine_ops)" in definition
+    assert f"USING hnsw (embedding {storage.cosine_opclass()})" in definition
     assert f"WHERE (space_id = {large_space.pk})" in definition
     assert not vector_indexes.searches_exactly(large_space.pk)
     assert vector_indexes.searches_exactly(outsider_space.pk)

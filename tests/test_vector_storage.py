@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from apps.maps.services import load_vectors
 from apps.memories.models import Memory
-from apps.retrieval import storage
+from apps.retrieval import storage, vector_indexes
 from apps.retrieval.search import search
 from tests.test_exact_search import fill, nearest_statement_plan, prefer_the_index
 from tests.test_settings import settings_error
@@ -42,15 +42,9 @@ def convert(settings, to: str) -> str:
 
 
 def add_space_index(space) -> str:
-    """A per-space partial HNSW index, as the index job builds for a large space."""
-    name = f"memory_embedding_s{space.pk}"
-    settle_constraints()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE INDEX {name} ON memories_memory USING hnsw (embedding vector_cosine_ops)"
-            f" WHERE space_id = {space.pk}"
-        )
-    return name
+    """The space's own partial HNSW index, as the index job builds it for a large space."""
+    assert vector_indexes.build_index(space.pk)
+    return vector_indexes.index_name(space.pk)
 
 
 @pytest.fixture
@@ -62,13 +56,18 @@ def embedded_space(space, actor, hashing_backend, embed_now, settings):
     return space
 
 
-def test_it_converts_the_column_and_every_hnsw_index_both_ways(embedded_space, settings):
+def test_it_converts_the_column_and_every_hnsw_index_both_ways(
+    embedded_space, outsider_space, actor, embed_now, settings
+):
     partial = add_space_index(embedded_space)
+    fill(outsider_space, actor, 10, seed=4)
+    embed_now(outsider_space)
+    add_space_index(outsider_space)
     before = Memory.objects.for_space(embedded_space).embedded().count()
 
     said = convert(settings, "halfvec")
 
-    assert "from vector to halfvec (40 embedded memories)" in said and partial in said
+    assert "from vector to halfvec (50 embedded memories)" in said and partial in said
     assert storage.stored_type(connection) == "halfvec"
     definitions = hnsw_definitions()
     assert partial in definitions and len(definitions) >= 2
@@ -146,13 +145,13 @@ def test_it_finds_the_same_memories_after_conversion(embedded_space, settings, m
 
 def test_it_walks_the_halfvec_index_for_a_large_space(embedded_space, settings):
     convert(settings, "halfvec")
-    settings.EXACT_SEARCH_BELOW = 0
+    add_space_index(embedded_space)
     prefer_the_index()
 
     with CaptureQueriesContext(connection) as queries:
         plan = nearest_statement_plan(embedded_space, "kaa loe mii", mode="vector")
 
-    assert "memory_embedding_hnsw" in plan
+    assert vector_indexes.index_name(embedded_space.pk) in plan
     # The query vector is sent as the column's type, not left to an implicit cast.
     statement = next(q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"])
     assert "::halfvec" in statement and "::vector" not in statement

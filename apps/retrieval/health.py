@@ -294,7 +294,8 @@ def _sizes(space: Space) -> tuple[int, int, list[HnswIndex]]:
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT pg_table_size(c.oid), c.reltuples::bigint, i.indexname, i.indexdef,
-                      pg_relation_size(format('%%I.%%I', i.schemaname, i.indexname)::regclass)
+                      coalesce(pg_relation_size(to_regclass(
+                          quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))), 0)
                FROM pg_class c
                LEFT JOIN pg_indexes i
                  ON i.tablename = c.relname AND i.indexdef LIKE '%%USING hnsw%%'
