@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.memories import services
 from apps.memories.models import Memory
@@ -113,6 +114,21 @@ def test_small_spaces_count_at_query_time(worded_space):
     STATS.forget(worded_space.pk)
     _size, dfs = STATS.get(worded_space.pk, ["octopus"])
     assert dfs == {"octopus": 1}
+
+
+def test_a_small_space_counts_its_words_in_its_own_rows_not_the_shared_index(worded_space):
+    words = ["maya", "river", "octopus", "absent"]
+    with connection.cursor() as cursor:
+        small = lexical._count_now(cursor, worded_space.pk, words, size=len(TEXTS))
+        capped = lexical._count_now(cursor, worded_space.pk, words, size=lexical.DF_COUNT_CAP + 1)
+    assert small == capped == {"maya": 2, "river": 2, "octopus": 1, "absent": 0}
+    with CaptureQueriesContext(connection) as queries, connection.cursor() as cursor:
+        lexical._count_now(cursor, worded_space.pk, words, size=len(TEXTS))
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN " + queries.captured_queries[0]["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The full-text index holds every tenant's postings of a word.
+    assert "memory_search_vector" not in plan
 
 
 def test_an_outdated_lexicon_is_recounted_once_in_the_background(worded_space, monkeypatch):

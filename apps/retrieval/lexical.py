@@ -190,6 +190,25 @@ def _counted(cursor: CursorWrapper, space_id: int, terms: list[str]) -> dict[str
 
 
 def _count_now(cursor: CursorWrapper, space_id: int, terms: list[str], size: int) -> dict[str, int]:
+    if size <= DF_COUNT_CAP:
+        # A small space's rows are read once and each word is counted among them.
+        # Left to itself, the planner intersects the space index with the GIN index,
+        # whose postings of a common word span every tenant: 30-70 ms for a space of
+        # a few hundred memories in a table of 375k, against about 1 ms this way.
+        cursor.execute(
+            """
+            WITH own AS MATERIALIZED (
+                SELECT search_vector FROM memories_memory WHERE space_id = %s
+            )
+            SELECT t.term, (
+                SELECT count(*) FROM own
+                WHERE own.search_vector @@ quote_literal(t.term)::tsquery
+            )
+            FROM unnest(%s::text[]) AS t(term)
+            """,
+            [space_id, terms],
+        )
+        return {term: int(df) for term, df in cursor.fetchall()}
     # Counting stops at DF_COUNT_CAP rows: a word that common weighs little, and
     # counting every row of a large space for it would be the slowest step.
     cursor.execute(
