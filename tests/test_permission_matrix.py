@@ -231,6 +231,9 @@ RULES: dict[str, Rule] = {
     "dashboard:flags": page(GET=read()),
     "dashboard:flags_act": page(POST=write("302", body=lambda w: {"action": "dismiss"})),
     "dashboard:flags_scan": page(POST=write("302")),
+    # -- retrieval health (Measure now queues a job and goes back to the panel)
+    "dashboard:health": page(GET=read()),
+    "dashboard:health_measure": page(POST=write("302")),
     # -- activity, tokens
     "dashboard:audit": page(GET=read()),
     "dashboard:jobs": page(GET=read(), POST=write("302")),  # POST: start a re-embed
@@ -318,6 +321,7 @@ RULES: dict[str, Rule] = {
     # -- API: administration
     "space-list": api(GET=signed_in()),  # any caller: the spaces they can see
     "space-detail": api(GET=read(), PATCH=admin(body=lambda w: {"name": "Home, renamed"})),
+    "space-health": api(GET=read()),
     "token-list": api(
         GET=admin(),
         POST=admin("201", body=lambda w: {"name": "new-agent", "scopes": ["memories:read"]}),
