@@ -69,6 +69,7 @@ from apps.memories.models import Memory  # noqa: E402
 from apps.memories.transfer.export import export_space  # noqa: E402
 from apps.memories.transfer.importer import import_lines  # noqa: E402
 from apps.retrieval import search as search_module  # noqa: E402
+from apps.retrieval import storage, vector_indexes  # noqa: E402
 from apps.retrieval.lexical import refresh_lexicon  # noqa: E402
 from apps.retrieval.search import Filters, search  # noqa: E402
 from apps.spaces.models import Space  # noqa: E402
@@ -120,17 +121,8 @@ def drop_global_index() -> None:
         cursor.execute(f"DROP INDEX IF EXISTS {GLOBAL_INDEX}")
 
 
-def index_name(space: Space) -> str:
-    return f"memory_embedding_s{space.pk}"
-
-
-def hnsw_indexes() -> list[tuple[str, str]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes "
-            "WHERE tablename = 'memories_memory' AND indexdef LIKE '%USING hnsw%'"
-        )
-        return list(cursor.fetchall())
+def hnsw_indexes() -> list[str]:
+    return [index.name for index in storage.hnsw_indexes(connection)]
 
 
 def chunks(count: int) -> Iterator[tuple[list[dict[str, Any]], np.ndarray]]:
@@ -158,7 +150,7 @@ def build(count: int, rebuild: bool) -> Space:
         return space
     if space:
         started = phase(f"purging the old {SLUG}")
-        stale = index_name(space)  # purging unsets the space's pk
+        stale = vector_indexes.index_name(space.pk)  # purging unsets the space's pk
         purge_space(space, ACTOR, reason="rebuilding the benchmark space")
         with connection.cursor() as cursor:
             cursor.execute(f"DROP INDEX IF EXISTS {stale}")
@@ -187,8 +179,8 @@ def build(count: int, rebuild: bool) -> Space:
 
 
 def build_index(space: Space, rebuild: bool, memory: str, workers: int) -> None:
-    name = index_name(space)
-    if not rebuild and any(found == name for found, _ in hnsw_indexes()):
+    name = vector_indexes.index_name(space.pk)
+    if not rebuild and name in hnsw_indexes():
         print(f"reusing the index {name}")
         return
     with connection.cursor() as cursor:
@@ -209,7 +201,8 @@ def build_index(space: Space, rebuild: bool, memory: str, workers: int) -> None:
         started = phase("HNSW build")
         cursor.execute(
             f"CREATE INDEX {name} ON memories_memory USING hnsw "
-            f"(embedding vector_cosine_ops) WITH ({HNSW_OPTIONS}) WHERE space_id = {space.pk}"
+            f"(embedding {storage.cosine_opclass()}) WITH ({HNSW_OPTIONS})"
+            f" WHERE space_id = {space.pk}"
         )
         done("HNSW build", started)
         cursor.execute("RESET maintenance_work_mem")
@@ -333,7 +326,7 @@ def sizes(space: Space, count: int) -> None:
         f"indexes {indexes / mib:,.0f} MiB, total {total / mib:,.0f} MiB"
     )
     for name, size in each:
-        mark = "  <- the space's HNSW index" if name == index_name(space) else ""
+        mark = "  <- the space's HNSW index" if name == vector_indexes.index_name(space.pk) else ""
         print(f"  {name:40} {size / mib:8,.0f} MiB{mark}")
 
 
@@ -378,7 +371,7 @@ def main() -> None:
         drop_global_index()
     if args.import_sample:
         import_feature(args.import_sample)
-    print(f"database {DATABASE}; HNSW indexes: {[name for name, _ in hnsw_indexes()]}")
+    print(f"database {DATABASE}; HNSW indexes: {hnsw_indexes()}")
     space = build(args.count, args.rebuild)
     build_index(space, args.rebuild, args.maintenance_work_mem, args.maintenance_workers)
     settle(space)

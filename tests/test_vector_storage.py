@@ -23,7 +23,7 @@ from tests.test_settings import settings_error
 
 
 def hnsw_definitions() -> dict[str, str]:
-    return dict(storage.hnsw_indexes(connection))
+    return {index.name: index.definition for index in storage.hnsw_indexes(connection)}
 
 
 def settle_constraints() -> None:

@@ -21,11 +21,11 @@ from pgvector import Vector
 
 from apps.jobs.models import Job
 from apps.memories.models import Memory, Status
-from apps.retrieval import storage
+from apps.retrieval import storage, vector_indexes
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.models import HealthSnapshot, Recall
 from apps.retrieval.scope import TABLE, SqlScope, column
-from apps.retrieval.search import Filters, searches_exactly
+from apps.retrieval.search import Filters
 from apps.spaces.models import Space
 
 JOB_KIND = "retrieval_health"
@@ -130,7 +130,7 @@ def measure_recall(
     other people's spaces without writing to them)."""
     now = timezone.now()
     scope = SqlScope.of(Filters().apply(Memory.objects.for_space(space)))
-    exact = searches_exactly(space.pk)
+    exact = vector_indexes.searches_exactly(space.pk)
     vectors, from_queries = sample_queries(space, size, recorded=recorded)
     if job is not None:
         job.done, job.counts = 0, {}  # a redelivered job starts over
@@ -290,24 +290,18 @@ def _sizes(space: Space) -> tuple[int, int, list[HnswIndex]]:
     the HNSW indexes this space's search may use: its own partial index when it has
     one, else the indexes every space shares (another space's partial index is none of
     its business)."""
-    own_name = f"memory_embedding_s{space.pk}"
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT pg_table_size(c.oid), c.reltuples::bigint, i.indexname, i.indexdef,
-                      coalesce(pg_relation_size(to_regclass(
-                          quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))), 0)
-               FROM pg_class c
-               LEFT JOIN pg_indexes i
-                 ON i.tablename = c.relname AND i.indexdef LIKE '%%USING hnsw%%'
-               WHERE c.oid = %s::regclass""",
+            "SELECT pg_table_size(c.oid), c.reltuples::bigint FROM pg_class c"
+            " WHERE c.oid = %s::regclass",
             [TABLE],
         )
-        rows = cursor.fetchall()
-    table_bytes, estimate = int(rows[0][0]), max(0, int(rows[0][1]))
-    found = [(name, definition, int(size)) for _, _, name, definition, size in rows if name]
-    own = [HnswIndex(name, size, True) for name, _, size in found if name == own_name]
-    shared = [HnswIndex(name, size, False) for name, sql, size in found if " WHERE " not in sql]
-    return table_bytes, estimate, own or shared
+        table_bytes, estimate = cursor.fetchone()
+    found = storage.hnsw_indexes(connection)
+    own_name = vector_indexes.index_name(space.pk)
+    own = [HnswIndex(index.name, index.bytes, True) for index in found if index.name == own_name]
+    shared = [HnswIndex(index.name, index.bytes, False) for index in found if not index.partial]
+    return int(table_bytes), max(0, int(estimate)), own or shared
 
 
 def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
@@ -350,7 +344,7 @@ def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
         model=model,
         latest=history[-1] if history else None,
         history=history,
-        searched_exactly=searches_exactly(space.pk),
+        searched_exactly=vector_indexes.searches_exactly(space.pk),
         active=sum(r["active"] for r in by_model),
         embedded=sum(r["embedded"] for r in by_model),
         pending=sum(r["pending"] for r in by_model),

@@ -88,17 +88,36 @@ def _holds_vectors(connection: BaseDatabaseWrapper) -> bool:
     return bool(_one(connection, sql, []))
 
 
-def hnsw_indexes(connection: BaseDatabaseWrapper) -> list[tuple[str, str]]:
-    """(name, definition) of every HNSW index on the memories table, by name: the
-    global one or the per-space partial ones, whatever exists."""
+@dataclass(frozen=True)
+class HnswIndex:
+    name: str
+    definition: str
+    # False while a concurrent build runs, or after one died.
+    valid: bool
+    bytes: int
+
+    @property
+    def partial(self) -> bool:
+        return " WHERE " in self.definition
+
+
+def hnsw_indexes(connection: BaseDatabaseWrapper) -> list[HnswIndex]:
+    """Every HNSW index on the memories table, by name: the per-space partial ones and
+    any global one. The one reader of the catalogue for the conversion, the per-space
+    index jobs and the health panel."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes"
-            " WHERE schemaname = current_schema() AND tablename = %s"
-            " AND indexdef LIKE '%%USING hnsw%%' ORDER BY indexname",
+            "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid,"
+            " pg_relation_size(i.indexrelid)"
+            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_am am ON am.oid = c.relam"
+            " WHERE i.indrelid = %s::regclass AND am.amname = 'hnsw' ORDER BY c.relname",
             [TABLE],
         )
-        return [(str(name), str(definition)) for name, definition in cursor.fetchall()]
+        return [
+            HnswIndex(str(name), str(definition), bool(valid), int(size))
+            for name, definition, valid, size in cursor.fetchall()
+        ]
 
 
 def mismatch(connection: BaseDatabaseWrapper) -> str | None:
@@ -195,19 +214,19 @@ def convert(using: str = DEFAULT_DB_ALIAS) -> Conversion:
             cursor.execute(f"SELECT count(*) FROM {TABLE} WHERE {COLUMN} IS NOT NULL")
             row = cursor.fetchone()
             indexes = hnsw_indexes(connection)
-            for name, _ in indexes:
-                cursor.execute(f'DROP INDEX "{name}"')
+            for index in indexes:
+                cursor.execute(f'DROP INDEX "{index.name}"')
             cursor.execute(
                 f"ALTER TABLE {TABLE} ALTER COLUMN {COLUMN} TYPE {column_type()}"
                 f" USING {COLUMN}::{column_type()}"
             )
-            for _, definition in indexes:
-                cursor.execute(_OPCLASS.sub(lambda m: f"{sql_type()}_{m[1]}_ops", definition))
+            for index in indexes:
+                cursor.execute(_OPCLASS.sub(lambda m: f"{sql_type()}_{m[1]}_ops", index.definition))
     forget_verified()
     return Conversion(
         before=before,
         after=sql_type(),
-        indexes=[name for name, _ in indexes],
+        indexes=[index.name for index in indexes],
         embedded=int(row[0]) if row else 0,
         seconds=time.perf_counter() - began,
     )

@@ -65,27 +65,16 @@ def searches_exactly(space_id: int, using: str = PRIMARY) -> bool:
 
 
 def _valid_indexes(using: str) -> frozenset[int]:
-    with connections[using].cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = %s::regclass AND i.indisvalid AND c.relname LIKE %s
-            """,
-            [TABLE, INDEX_PREFIX.replace("_", r"\_") + "%"],
-        )
-        names = [name for (name,) in cursor.fetchall()]
-    return frozenset(int(name.removeprefix(INDEX_PREFIX)) for name in names)
+    return frozenset(space_id for space_id, index in _own_indexes(using).items() if index.valid)
 
 
-def _index_validity(cursor: CursorWrapper, name: str) -> bool | None:
-    """Whether the index is valid; None when there is none."""
-    cursor.execute(
-        "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-        " WHERE c.relname = %s",
-        [name],
-    )
-    row = cursor.fetchone()
-    return None if row is None else bool(row[0])
+def _own_indexes(using: str) -> dict[int, storage.HnswIndex]:
+    """Space id -> its own index, valid or not."""
+    return {
+        int(index.name.removeprefix(INDEX_PREFIX)): index
+        for index in storage.hnsw_indexes(connections[using])
+        if index.name.startswith(INDEX_PREFIX)
+    }
 
 
 def build_index(space_id: int, using: str = PRIMARY) -> bool:
@@ -122,10 +111,10 @@ _LOCK = "hashtextextended('vector-index', %s)"
 def _build(cursor: CursorWrapper, space_id: int, in_transaction: bool) -> bool:
     name = index_name(space_id)
     concurrently = "" if in_transaction else "CONCURRENTLY"
-    validity = _index_validity(cursor, name)
-    if validity:
+    existing = _own_indexes(cursor.db.alias).get(space_id)
+    if existing is not None and existing.valid:
         return False
-    if validity is False:
+    if existing is not None:
         logger.warning("dropping the invalid index %s left by a failed build", name)
         cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {name}")
     if in_transaction:
@@ -159,21 +148,14 @@ def spaces_needing_an_index(using: str = PRIMARY) -> list[int]:
 def drop_orphaned_indexes(using: str = PRIMARY) -> list[int]:
     """Drop the indexes of spaces that no longer exist; returns their ids."""
     connection = connections[using]
+    by_space = _own_indexes(using)
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = %s::regclass AND c.relname LIKE %s
-            """,
-            [TABLE, INDEX_PREFIX.replace("_", r"\_") + "%"],
-        )
-        by_space = {int(name.removeprefix(INDEX_PREFIX)): name for (name,) in cursor.fetchall()}
         cursor.execute("SELECT id FROM spaces_space WHERE id = ANY(%s)", [list(by_space)])
         existing = {space_id for (space_id,) in cursor.fetchall()}
         orphaned = sorted(set(by_space) - existing)
         concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
         for space_id in orphaned:
-            cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {by_space[space_id]}")
+            cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {by_space[space_id].name}")
     _indexed.forget()
     return orphaned
 
