@@ -174,3 +174,91 @@ def test_it_averages_the_lengths_once_even_when_the_planner_expects_no_matches(s
     # rows before the norm CTE was materialized.
     assert [n["Actual Loops"] for n in aggregates] == [1] * len(aggregates)
     assert STATS.get(space.pk, ["marathon"])[1] == {"marathon": 300}
+
+
+def bm25_rows(space, query, limit, filters=None):
+    """(step, id, score) of every step that ran, and the statement's EXPLAIN with the
+    sequential scan discouraged (as in a large table, where the planner avoids it)."""
+    filters = filters or Filters()
+    scope = SqlScope.of(filters.apply(Memory.objects.for_space(space)))
+    steps = lexical.bm25_steps(scope, space.pk, query, limit, narrowed=filters.narrows())
+    assert steps is not None
+    statement = f"WITH {', '.join(steps.ctes)} " + " UNION ALL ".join(
+        f"SELECT * FROM {name}" for name in steps.names
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, steps.params)
+        rows = cursor.fetchall()
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {statement}", steps.params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    return rows, plan
+
+
+def test_it_matches_a_small_space_in_its_own_rows_not_the_shared_index(worded_space, monkeypatch):
+    rows, plan = bm25_rows(worded_space, "maya river tea", 10)
+    # The full-text index holds every tenant's postings of a word.
+    assert "memory_search_vector" not in plan
+    assert "scanned" in plan
+    # Read through the index instead (as a large space is), the ranking is the same.
+    monkeypatch.setattr(lexical, "ROW_SCAN_MAX", 0)
+    through_index, plan = bm25_rows(worded_space, "maya river tea", 10)
+    assert "scanned" not in plan
+    assert lexical.widest_step(rows) == lexical.widest_step(through_index)
+    assert len(lexical.widest_step(rows)) == 3
+
+
+@pytest.fixture
+def harbour_space(space, actor, monkeypatch):
+    """120 memories with a common word, two with a rare one; a few and many of the
+    common ones under their own subjects. Large, as far as BM25 is concerned."""
+    monkeypatch.setattr(lexical, "ROW_SCAN_MAX", 20)
+    monkeypatch.setattr(lexical, "MATCH_ROW_BUDGET", 10)
+    subjects = ["few"] * 8 + ["many"] * 40 + [""] * 72
+    services.create_memories(
+        space,
+        actor,
+        [{"content": f"harbour log entry {i}", "subject": s} for i, s in enumerate(subjects)]
+        + [{"content": "the lighthouse keeper wrote"} for _ in range(2)],
+    )
+    STATS.forget(space.pk)
+    yield space
+    STATS.forget(space.pk)
+
+
+def test_a_filter_leaving_few_rows_widens_by_reading_them(harbour_space):
+    few = set(
+        str(pk)
+        for pk in Memory.objects.for_space(harbour_space)
+        .filter(subject="few")
+        .values_list("pk", flat=True)
+    )
+    rows, plan = bm25_rows(harbour_space, "lighthouse harbour", 5, Filters(subject="few"))
+    # No filtered memory holds the rare word: the match widened to the common one,
+    # within the 8 filtered rows (step 1 reads them; step 2 would ask the index).
+    assert "scanned" in plan
+    assert {step for step, _, _ in rows} == {1}
+    hits = lexical.widest_step(rows)
+    assert len(hits) == 5 and {pk for pk, _ in hits} <= few
+
+
+def test_a_filter_leaving_many_rows_widens_through_the_index(harbour_space):
+    many = set(
+        str(pk)
+        for pk in Memory.objects.for_space(harbour_space)
+        .filter(subject="many")
+        .values_list("pk", flat=True)
+    )
+    rows, _plan = bm25_rows(harbour_space, "lighthouse harbour", 5, Filters(subject="many"))
+    # 40 filtered rows, more than ROW_SCAN_MAX: the widest step asks the index.
+    assert {step for step, _, _ in rows} == {2}
+    hits = lexical.widest_step(rows)
+    assert len(hits) == 5 and {pk for pk, _ in hits} <= many
+
+
+def test_an_unfiltered_large_space_matches_through_the_index(harbour_space):
+    # The rare word alone finds enough: the common one is not matched at all.
+    rows, plan = bm25_rows(harbour_space, "lighthouse harbour", 2)
+    assert "scanned" not in plan
+    assert {step for step, _, _ in rows} == {0}
+    assert len(lexical.widest_step(rows)) == 2
