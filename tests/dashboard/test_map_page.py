@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.jobs.models import Job
@@ -115,6 +117,29 @@ def test_the_figure_takes_a_bounded_number_of_bytes_per_point(editor, space, act
     assert text is not None
     # 4 bytes of x and y, 2 of code: 8 in base64, plus a few kB of layout.
     assert len(text.group(1)) < 8 * 2000 + 4000
+
+
+def test_a_drawn_map_is_reused_until_the_memories_change(editor, space, actor, mapped):
+    memories, _ = mapped
+    first = editor.get("/s/home/map/").content.decode()
+    with CaptureQueriesContext(connection) as drawing_again:
+        again = editor.get("/s/home/map/").content.decode()
+    assert not any("maps_mappoint" in q["sql"] for q in drawing_again.captured_queries)
+    assert figure_of(again) == figure_of(first)
+
+    # Each change is seen on the next view, though the map was drawn before it.
+    services.update_memory(space, actor, memories[0].pk, expected_version=None, kind="episodic")
+    kinds = figure_of(editor.get("/s/home/map/?colour=kind").content.decode())
+    assert "Episodic" in [t["name"] for t in kinds["data"]]
+    services.delete_memory(space, actor, memories[1].pk)
+    assert figure_of(editor.get("/s/home/map/").content.decode())["points"]["gaps"] == [1]
+
+
+def test_a_new_projection_is_drawn_anew(editor, space, mapped):
+    memories, _ = mapped
+    editor.get("/s/home/map/")
+    draw_map(space, memories[:2])
+    assert figure_of(editor.get("/s/home/map/").content.decode())["points"]["count"] == 2
 
 
 def test_deleted_memories_leave_gaps_the_page_numbers_around(editor, space, actor, mapped):

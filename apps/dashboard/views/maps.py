@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from django.contrib import messages
+from django.core.cache import cache
 from django.db import connections
 from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Left
@@ -31,6 +32,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.audit.models import AuditEvent
 from apps.core import replicas
 from apps.core.params import InvalidParameter, parse_int
 from apps.core.replicas import PRIMARY
@@ -54,6 +56,9 @@ SELECTION_ROWS = 200
 LISTED_POINTS = 300
 # Points as large as the map can take: big while few, smaller as they crowd together.
 POINT_SIZES = ((500, 12), (20_000, 8), (None, 5))  # (up to this many points, size)
+# A drawn map is kept until the space's memories change; this bounds how long a change
+# that committed behind a later one (and so did not change the latest event) can hide.
+DRAWN_MAP_SECONDS = 600
 
 
 @dataclass
@@ -250,6 +255,36 @@ def _not_projected(curator: Curator, projection: Projection) -> int:
     return maps.mappable(curator.space).filter(~Exists(on_map)).count()
 
 
+def _drawn_map(curator: Curator, projection: Projection, colour: str, using: str) -> dict[str, Any]:
+    """The figure, its counts and the listed points, drawn once per state of the space.
+
+    Reading 100k points, counting the memories not on the map and listing the first
+    few hundred take most of a second; the map changes only with the projection or the
+    memories (every change to them writes an audit event, in its transaction), so the
+    newest event names the state the drawing is of.
+    """
+    newest_event = (
+        AuditEvent.objects.for_space(curator.space)
+        .using(using)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    # The projection's time as well: a database made anew reuses the ids.
+    key = f"map:{projection.pk}:{projection.created_at.timestamp()}:{colour}:{newest_event}"
+    drawn: dict[str, Any] | None = cache.get(key)
+    if drawn is None:
+        points = shown_points(projection, colour, using)
+        drawn = {
+            "figure": figure(points, colour),
+            "shown": len(points),
+            "not_projected": _not_projected(curator, projection),
+            "listed": listed_points(projection, using),
+        }
+        cache.set(key, drawn, DRAWN_MAP_SECONDS)
+    return drawn
+
+
 @require_GET
 @space_page()
 def embedding_map(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
@@ -265,15 +300,8 @@ def embedding_map(request: HtmxHttpRequest, curator: Curator) -> HttpResponse:
         "colour": colour,
     }
     if projection is not None:
-        using = replicas.for_reading(request)
-        points = shown_points(projection, colour, using)
-        context.update(
-            figure=figure(points, colour),
-            shown=len(points),
-            not_projected=_not_projected(curator, projection),
-            bulk_actions=BULK_ACTIONS,
-            listed=listed_points(projection, using),
-        )
+        drawn = _drawn_map(curator, projection, colour, replicas.for_reading(request))
+        context.update(drawn, bulk_actions=BULK_ACTIONS)
     # Only a swap of the panel gets the panel; an htmx navigation gets the page.
     partial = request.htmx and request.htmx.target == "map-panel"
     template = "dashboard/map.html#panel" if partial else "dashboard/map.html"
