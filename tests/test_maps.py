@@ -174,3 +174,31 @@ def test_the_worker_runs_the_projection_job(transactional_db, celery_worker_proc
     assert job.status == "succeeded", job.error
     latest = maps.latest(space)
     assert latest is not None and latest.points == 37
+
+
+def test_clustering_a_sample_finds_the_clusters_that_clustering_every_point_finds():
+    # Six separate blobs of 1,000 points and one point far from all of them. The blobs
+    # are the clear answer, so the two clusterings may disagree only at blob edges,
+    # where a labelled point beyond its nearest sample point's core distance is noise:
+    # an adjusted Rand index above 0.9 allows a few percent of such points, and a
+    # sampled clustering that merged or split a blob would fall well below it.
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    centres = [(x, y) for x in (0.0, 40.0, 80.0) for y in (0.0, 40.0)]
+    xy = np.vstack([centre + rng.standard_normal((1000, 2)) for centre in centres])
+    xy = np.vstack([xy, [(500.0, 500.0)]])
+    blobs = np.repeat(np.arange(len(centres)), 1000)
+    sample = maps.sample_rows(len(xy), len(xy) // 5)
+
+    every_point, _ = maps.find_clusters(xy)
+    sampled, settings = maps.find_clusters(xy, sample)
+    far = len(xy) - 1
+
+    # 50 memories, in the fifth that is clustered; min_samples 50 scaled by sqrt(1/5).
+    assert settings == {"min_cluster_size": 10, "min_samples": 22}
+    assert len(set(sampled.tolist()) - {-1}) == len(centres)
+    assert adjusted_rand_score(every_point, sampled) > 0.9
+    assert adjusted_rand_score(blobs, sampled[:far]) > 0.9
+    assert far not in sample and sampled[far] == -1  # labelled, and far from every cluster
+    assert np.array_equal(maps.find_clusters(xy, sample)[0], sampled)

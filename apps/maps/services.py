@@ -95,11 +95,11 @@ def load_vectors(space: Space) -> tuple[list[str], np.ndarray]:
 def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None = None) -> Layout:
     """The map of these vectors. UMAP is fitted on `fit_sample` of them (by default
     FIT_SAMPLE above SAMPLE_ABOVE points, else all of them) and places the others."""
-    from sklearn.cluster import HDBSCAN
     from sklearn.decomposition import PCA
     from sklearn.neighbors import NearestNeighbors
 
     count = len(ids)
+    sample: np.ndarray | None = None
     params: dict[str, Any] = {"random_state": RANDOM_STATE, "metric": "cosine"}
     normalized = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     if count > PCA_ABOVE:
@@ -133,7 +133,8 @@ def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None =
         if fit_sample is None:
             fit_sample = FIT_SAMPLE if count > SAMPLE_ABOVE else count
         if fit_sample < count:
-            xy = fit_on_sample(reducer, reduced, fit_sample)
+            sample = sample_rows(count, fit_sample)
+            xy = fit_on_sample(reducer, reduced, sample)
             params["fit_sample"] = fit_sample
         else:
             xy = reducer.fit_transform(reduced)
@@ -143,18 +144,10 @@ def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None =
     else:
         xy = np.zeros((count, 2))
         params["method"] = "single point"
-    # A cluster is at least 1% of a small space; a large one may hold many small
-    # topics, so the floor stops at 50 memories.
-    min_cluster = max(5, min(count // 100, 50))
-    if count >= min_cluster * 2:
-        # Leaf clusters: the finest stable ones, which is what a curator looking for
-        # topics and duplicates wants; the default merges neighbouring topics.
-        clusters = HDBSCAN(
-            min_cluster_size=min_cluster, cluster_selection_method="leaf", copy=True
-        ).fit_predict(xy)
-    else:
-        clusters = np.full(count, -1)
-    params["min_cluster_size"] = min_cluster
+    clusters, cluster_settings = find_clusters(xy, sample)
+    params.update(cluster_settings)
+    if sample is not None:
+        params["clustered_sample"] = len(sample)
     return Layout(ids, np.asarray(xy, dtype=np.float64), clusters, nearest, params)
 
 
@@ -181,13 +174,17 @@ def nearest_similarity(normalized: np.ndarray) -> np.ndarray:
     return (1.0 - distances.min(axis=1) ** 2 / 2.0).astype(np.float32)
 
 
-def fit_on_sample(reducer: Any, vectors: np.ndarray, size: int) -> np.ndarray:
-    """UMAP fitted on `size` rows drawn with the fixed seed; every other row placed by
-    `transform`, chunk by chunk in row order. Deterministic: the sample, the chunks and
-    each chunk's seed (umap's transform_seed; with a random_state it runs on one
-    thread) depend only on the rows."""
+def sample_rows(count: int, size: int) -> np.ndarray:
+    """`size` of `count` row numbers, in order, drawn with the fixed seed."""
+    return np.sort(np.random.default_rng(RANDOM_STATE).choice(count, size, replace=False))
+
+
+def fit_on_sample(reducer: Any, vectors: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """UMAP fitted on the `sample` rows; every other row placed by `transform`, chunk
+    by chunk in row order. Deterministic: the chunks and each chunk's seed (umap's
+    transform_seed; with a random_state it runs on one thread) depend only on the
+    rows."""
     count = len(vectors)
-    sample = np.sort(np.random.default_rng(RANDOM_STATE).choice(count, size, replace=False))
     rest = np.setdiff1d(np.arange(count), sample)
     xy = np.empty((count, 2), dtype=np.float32)
     xy[sample] = reducer.fit_transform(vectors[sample])
@@ -195,6 +192,78 @@ def fit_on_sample(reducer: Any, vectors: np.ndarray, size: int) -> np.ndarray:
         chunk = rest[start : start + TRANSFORM_CHUNK]
         xy[chunk] = reducer.transform(vectors[chunk])
     return xy
+
+
+def find_clusters(
+    xy: np.ndarray, sample: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, int]]:
+    """HDBSCAN leaf clusters of the points (-1 for noise) and the settings used. With a
+    `sample` (the rows UMAP was fitted on), only the sample is clustered and every
+    other point takes its nearest sample point's cluster, or noise: sklearn builds
+    HDBSCAN's spanning tree with Prim's algorithm over all pairs, so clustering 20k of
+    100k points does about 25 times less work."""
+    from sklearn.cluster import HDBSCAN
+
+    count = len(xy)
+    # A cluster is at least 1% of a small space; a large one may hold many small
+    # topics, so the floor stops at 50 memories.
+    min_cluster = max(5, min(count // 100, 50))
+    min_samples = min_cluster
+    clustered = xy if sample is None else xy[sample]
+    if sample is not None:
+        share = len(sample) / count
+        # A topic of `min_cluster` memories shows that share of them in the sample:
+        # the same floor in memories, so a sampled map finds as many topics.
+        min_cluster = max(5, round(min_cluster * share))
+        # min_samples sets the density's scale (the radius holding that many points,
+        # which wants it scaled by the share) and its noise (about 1/sqrt(points),
+        # which wants it kept): scaled fully, leaf selection shatters the sample into
+        # specks; kept, it merges neighbouring topics. The geometric mean between
+        # the two agreed best with clustering every point on synthetic topic maps.
+        min_samples = max(min_cluster, round(min_samples * share**0.5))
+    settings = {"min_cluster_size": min_cluster, "min_samples": min_samples}
+    if len(clustered) < min_cluster * 2:
+        return np.full(count, -1), settings
+    # Leaf clusters: the finest stable ones, which is what a curator looking for
+    # topics and duplicates wants; the default merges neighbouring topics.
+    labels = HDBSCAN(
+        min_cluster_size=min_cluster,
+        min_samples=min_samples,
+        cluster_selection_method="leaf",
+        copy=True,
+    ).fit_predict(clustered)
+    if sample is None:
+        return labels, settings
+    return label_from_sample(xy, sample, labels, min_samples), settings
+
+
+def label_from_sample(
+    xy: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray, min_samples: int
+) -> np.ndarray:
+    """Every point's cluster from the clustered `sample`: its own label for a sample
+    point; for any other point, the label of its nearest sample point if the point
+    lies within that sample point's core distance (the distance to its `min_samples`-th
+    nearest sample point, itself included, as HDBSCAN counts it), else noise.
+
+    HDBSCAN's own bound: it links two points at their mutual reachability distance,
+    the larger of their distance and their core distances. Within the sample point's
+    core distance, the point is as close to it as its `min_samples` nearest neighbours
+    are, so as dense a place: it belongs where the sample point does. Farther out, it
+    would link to the sample point only at a lower density than the sample point's
+    own, and past a cluster's edge that is where HDBSCAN leaves points as noise."""
+    from scipy.spatial import cKDTree
+
+    sample_xy = xy[sample]
+    tree = cKDTree(sample_xy)
+    core_distances, _ = tree.query(sample_xy, k=min(min_samples, len(sample)))
+    core_distance = core_distances.reshape(len(sample), -1)[:, -1]
+    labels = np.full(len(xy), -1)
+    labels[sample] = sample_labels
+    rest = np.setdiff1d(np.arange(len(xy)), sample)
+    distances, nearest = tree.query(xy[rest], k=1)
+    near_enough = distances <= core_distance[nearest]
+    labels[rest] = np.where(near_enough, sample_labels[nearest], -1)
+    return labels
 
 
 def _store(projection: Projection, layout: Layout, job: Job) -> None:
