@@ -1,6 +1,7 @@
 """Projecting a space's embeddings to 2-D: UMAP (after PCA for large spaces, fitted on
 a sample for the largest), HDBSCAN clusters, and each memory's similarity to its
-nearest neighbour (near-duplicates).
+nearest neighbour (near-duplicates, computed meanwhile in a child process:
+apps/maps/neighbours.py).
 
 The numbers are fixed by a random state, so projecting the same vectors again draws
 the same map. Memories without a vector, or deleted, are left out; the map page says
@@ -24,6 +25,7 @@ from apps.audit.actors import Actor
 from apps.audit.services import record_event
 from apps.jobs.models import Job
 from apps.maps.models import MapPoint, Projection
+from apps.maps.neighbours import NearestSimilarityInChild
 from apps.memories.models import Memory, Status
 from apps.spaces.models import Space
 
@@ -44,9 +46,6 @@ MIN_DIST = 0.1
 # Below this many points UMAP has too few neighbours to work with: PCA alone.
 UMAP_MIN_POINTS = 10
 STORE_CHUNK = 20_000
-# Above PCA_ABOVE memories, each memory's nearest other memory (near-duplicates) is
-# looked for among this many graph neighbours, not among every memory.
-NEAREST_CANDIDATES = 16
 
 
 @dataclass
@@ -95,22 +94,28 @@ def load_vectors(space: Space) -> tuple[list[str], np.ndarray]:
 def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None = None) -> Layout:
     """The map of these vectors. UMAP is fitted on `fit_sample` of them (by default
     FIT_SAMPLE above SAMPLE_ABOVE points, else all of them) and places the others."""
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import NearestNeighbors
-
-    count = len(ids)
-    sample: np.ndarray | None = None
     params: dict[str, Any] = {"random_state": RANDOM_STATE, "metric": "cosine"}
     normalized = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    if count > PCA_ABOVE:
-        nearest = nearest_similarity(normalized)
-    elif count > 1:
-        # On unit vectors, Euclidean neighbours are cosine neighbours.
-        finder = NearestNeighbors(n_neighbors=2).fit(normalized)
-        distances, _ = finder.kneighbors(normalized)
-        nearest = 1.0 - distances[:, 1] ** 2 / 2.0
-    else:
-        nearest = np.zeros(count, dtype=np.float32)
+    # The near-duplicate score does not depend on the layout: a child process computes
+    # it on the other core while this one lays out and clusters the map.
+    with NearestSimilarityInChild(normalized) as nearest_in_child:
+        xy, sample = lay_out(normalized, params, fit_sample)
+        clusters, cluster_settings = find_clusters(xy, sample)
+        nearest = nearest_in_child.result()
+    params.update(cluster_settings)
+    if sample is not None:
+        params["clustered_sample"] = len(sample)
+    return Layout(ids, np.asarray(xy, dtype=np.float64), clusters, nearest, params)
+
+
+def lay_out(
+    normalized: np.ndarray, params: dict[str, Any], fit_sample: int | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The 2-D points of these unit rows and, when UMAP was fitted on a sample, the
+    sample's rows. Records the method in `params`."""
+    from sklearn.decomposition import PCA
+
+    count = len(normalized)
     reduced = normalized
     if count > PCA_ABOVE:
         reduced = PCA(n_components=PCA_DIMENSIONS, random_state=RANDOM_STATE).fit_transform(
@@ -134,44 +139,14 @@ def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None =
             fit_sample = FIT_SAMPLE if count > SAMPLE_ABOVE else count
         if fit_sample < count:
             sample = sample_rows(count, fit_sample)
-            xy = fit_on_sample(reducer, reduced, sample)
             params["fit_sample"] = fit_sample
-        else:
-            xy = reducer.fit_transform(reduced)
-    elif count >= 2:
-        xy = PCA(n_components=2).fit_transform(normalized)
+            return fit_on_sample(reducer, reduced, sample), sample
+        return reducer.fit_transform(reduced), None
+    if count >= 2:
         params["method"] = "pca"
-    else:
-        xy = np.zeros((count, 2))
-        params["method"] = "single point"
-    clusters, cluster_settings = find_clusters(xy, sample)
-    params.update(cluster_settings)
-    if sample is not None:
-        params["clustered_sample"] = len(sample)
-    return Layout(ids, np.asarray(xy, dtype=np.float64), clusters, nearest, params)
-
-
-def nearest_similarity(normalized: np.ndarray) -> np.ndarray:
-    """Each unit row's cosine similarity to its nearest other row, from a nearest-
-    neighbour graph (pynndescent, as UMAP uses) rather than by comparing every pair:
-    at 100k rows the pairs took 170 s of CPU, the graph takes seconds. With
-    NEAREST_CANDIDATES neighbours per row it found the exact nearest neighbour of
-    every memory of the 10k benchmark space; a fixed seed on one thread makes it
-    deterministic."""
-    from pynndescent import NNDescent
-
-    graph = NNDescent(
-        normalized.astype(np.float32),
-        metric="euclidean",
-        n_neighbors=NEAREST_CANDIDATES,
-        random_state=RANDOM_STATE,
-        n_jobs=1,
-    )
-    neighbours, distances = graph.neighbor_graph
-    # A row's own entry (distance 0) is not its nearest other memory.
-    rows = np.arange(len(normalized))[:, None]
-    distances = np.where(neighbours == rows, np.inf, distances)
-    return (1.0 - distances.min(axis=1) ** 2 / 2.0).astype(np.float32)
+        return PCA(n_components=2).fit_transform(normalized), None
+    params["method"] = "single point"
+    return np.zeros((count, 2)), None
 
 
 def sample_rows(count: int, size: int) -> np.ndarray:
