@@ -1,5 +1,6 @@
-"""The near-duplicate score of large maps: each memory's similarity to its nearest other
-memory, from a nearest-neighbour graph instead of every pair."""
+"""The near-duplicate score: each memory's similarity to its nearest other memory, from a
+nearest-neighbour graph instead of every pair in large maps, computed in a child
+process while the map is laid out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from apps.maps import services as maps
+from apps.maps import neighbours
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +30,7 @@ def test_it_finds_every_rows_nearest_other_row_as_comparing_every_pair_does():
     rows[100:150] = rows[:50] + noise
     rows[100:150] /= np.linalg.norm(rows[100:150], axis=1, keepdims=True)
     rows[200:210] = rows[50:60]
-    found = maps.nearest_similarity(rows)
+    found = neighbours.graph_nearest_similarity(rows)
     exact = every_pair(rows)
     # Every near-duplicate is found exactly; every other score is a real other row's
     # (never above the nearest), and mostly the nearest's even on random rows (87%),
@@ -45,4 +46,26 @@ def test_it_finds_every_rows_nearest_other_row_as_comparing_every_pair_does():
 
 def test_it_gives_the_same_scores_every_time():
     rows = unit_rows(2000, 32, seed=3)
-    assert np.array_equal(maps.nearest_similarity(rows), maps.nearest_similarity(rows))
+    first = neighbours.graph_nearest_similarity(rows)
+    assert np.array_equal(first, neighbours.graph_nearest_similarity(rows))
+
+
+@pytest.mark.parametrize("count", [300, neighbours.GRAPH_ABOVE + 500])
+def test_the_child_process_gives_the_scores_computed_in_process(count):
+    # Both ways: every pair for a small space, the graph for a large one.
+    rows = unit_rows(count, 48, seed=4)
+    rows[10:20] = rows[:10]
+    with neighbours.NearestSimilarityInChild(rows) as child:
+        in_child = child.result()
+    assert in_child.dtype == np.float32 and in_child.shape == (count,)
+    assert np.array_equal(in_child, neighbours.nearest_similarity(rows))
+    assert np.allclose(in_child[:20], 1.0, atol=1e-5)
+
+
+def test_a_failing_child_process_raises_with_its_error():
+    # Not a matrix: the child's scikit-learn refuses it and the child exits non-zero.
+    with (
+        neighbours.NearestSimilarityInChild(np.zeros(5, dtype=np.float32)) as child,
+        pytest.raises(neighbours.NeighbourProcessFailed, match="Expected 2D array"),
+    ):
+        child.result()

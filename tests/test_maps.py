@@ -8,11 +8,15 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.jobs.models import Job
+from apps.maps import neighbours
 from apps.maps import services as maps
 from apps.maps.models import MapPoint, Projection
+from apps.maps.tasks import project_space
 from apps.memories import services
 from apps.spaces.models import Space
+from tests.conftest import worker_env
 from tests.test_pipeline import wait_until
+from tests.worker_process import start_worker_process, stop_worker_process
 
 pytestmark = pytest.mark.slow
 
@@ -162,11 +166,26 @@ def test_a_tiny_space_still_gets_a_map(space, actor, hashing_backend, embed_now)
     assert projection.params["method"] == "pca"
 
 
-def test_the_worker_runs_the_projection_job(transactional_db, celery_worker_process, actor):
+@pytest.fixture
+def prefork_worker(transactional_db):
+    """A real Celery worker with the prefork pool, as deployed: the job runs in one of
+    its daemonic pool processes, which multiprocessing would not let have children."""
+    process, hostname = start_worker_process(
+        worker_env(), options=["--pool=prefork", "--concurrency=1"]
+    )
+    try:
+        yield hostname
+    finally:
+        stop_worker_process(process)
+
+
+def test_a_prefork_worker_runs_the_projection_job_and_its_near_duplicate_process(
+    transactional_db, prefork_worker, actor
+):
     space = Space.objects.create(slug="mapped", name="Mapped")
     from apps.retrieval.tasks import embed_all_pending
 
-    seed(space, actor)
+    memories = seed(space, actor)
     embed_all_pending(space)
     job = maps.start_projection(space)  # queued on commit (autocommit here)
     wait_until(lambda: Job.objects.get(pk=job.pk).status in ("succeeded", "failed"), timeout=240)
@@ -174,3 +193,55 @@ def test_the_worker_runs_the_projection_job(transactional_db, celery_worker_proc
     assert job.status == "succeeded", job.error
     latest = maps.latest(space)
     assert latest is not None and latest.points == 37
+    # The scores came back from the child process: the copy and its original.
+    points = {p.memory_id: p for p in maps.points_of(latest)}
+    assert points[memories[-1].pk].nearest_similarity > 0.99
+    assert points[memories[12].pk].nearest_similarity > 0.99
+
+
+def test_a_failing_near_duplicate_process_fails_the_job_and_stores_nothing(
+    space, actor, embed_now, monkeypatch
+):
+    seed(space, actor)
+    embed_now(space)
+    job = maps.start_projection(space)
+
+    def child_given_one_column(rows: np.ndarray) -> neighbours.NearestSimilarityInChild:
+        return neighbours.NearestSimilarityInChild(rows[:, 0])  # not a matrix: it fails
+
+    monkeypatch.setattr(maps, "NearestSimilarityInChild", child_given_one_column)
+    with pytest.raises(neighbours.NeighbourProcessFailed, match="Expected 2D array"):
+        project_space(job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and "Expected 2D array" in job.error
+    assert not Projection.objects.for_space(space).exists()
+    assert not MapPoint.objects.for_space(space).exists()
+    assert not AuditEvent.objects.for_space(space).filter(action="space.project").exists()
+
+
+def test_clustering_a_sample_finds_the_clusters_that_clustering_every_point_finds():
+    # Six separate blobs of 1,000 points and one point far from all of them. The blobs
+    # are the clear answer, so the two clusterings may disagree only at blob edges,
+    # where a labelled point beyond its nearest sample point's core distance is noise:
+    # an adjusted Rand index above 0.9 allows a few percent of such points, and a
+    # sampled clustering that merged or split a blob would fall well below it.
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(0)
+    centres = [(x, y) for x in (0.0, 40.0, 80.0) for y in (0.0, 40.0)]
+    xy = np.vstack([centre + rng.standard_normal((1000, 2)) for centre in centres])
+    xy = np.vstack([xy, [(500.0, 500.0)]])
+    blobs = np.repeat(np.arange(len(centres)), 1000)
+    sample = maps.sample_rows(len(xy), len(xy) // 5)
+
+    every_point, _ = maps.find_clusters(xy)
+    sampled, settings = maps.find_clusters(xy, sample)
+    far = len(xy) - 1
+
+    # 50 memories, in the fifth that is clustered; min_samples 50 scaled by sqrt(1/5).
+    assert settings == {"min_cluster_size": 10, "min_samples": 22}
+    assert len(set(sampled.tolist()) - {-1}) == len(centres)
+    assert adjusted_rand_score(every_point, sampled) > 0.9
+    assert adjusted_rand_score(blobs, sampled[:far]) > 0.9
+    assert far not in sample and sampled[far] == -1  # labelled, and far from every cluster
+    assert np.array_equal(maps.find_clusters(xy, sample)[0], sampled)

@@ -1,6 +1,7 @@
 """Projecting a space's embeddings to 2-D: UMAP (after PCA for large spaces, fitted on
 a sample for the largest), HDBSCAN clusters, and each memory's similarity to its
-nearest neighbour (near-duplicates).
+nearest neighbour (near-duplicates, computed meanwhile in a child process:
+apps/maps/neighbours.py).
 
 The numbers are fixed by a random state, so projecting the same vectors again draws
 the same map. Memories without a vector, or deleted, are left out; the map page says
@@ -24,6 +25,7 @@ from apps.audit.actors import Actor
 from apps.audit.services import record_event
 from apps.jobs.models import Job
 from apps.maps.models import MapPoint, Projection
+from apps.maps.neighbours import NearestSimilarityInChild
 from apps.memories.models import Memory, Status
 from apps.spaces.models import Space
 
@@ -44,9 +46,6 @@ MIN_DIST = 0.1
 # Below this many points UMAP has too few neighbours to work with: PCA alone.
 UMAP_MIN_POINTS = 10
 STORE_CHUNK = 20_000
-# Above PCA_ABOVE memories, each memory's nearest other memory (near-duplicates) is
-# looked for among this many graph neighbours, not among every memory.
-NEAREST_CANDIDATES = 16
 
 
 @dataclass
@@ -95,22 +94,28 @@ def load_vectors(space: Space) -> tuple[list[str], np.ndarray]:
 def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None = None) -> Layout:
     """The map of these vectors. UMAP is fitted on `fit_sample` of them (by default
     FIT_SAMPLE above SAMPLE_ABOVE points, else all of them) and places the others."""
-    from sklearn.cluster import HDBSCAN
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import NearestNeighbors
-
-    count = len(ids)
     params: dict[str, Any] = {"random_state": RANDOM_STATE, "metric": "cosine"}
     normalized = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    if count > PCA_ABOVE:
-        nearest = nearest_similarity(normalized)
-    elif count > 1:
-        # On unit vectors, Euclidean neighbours are cosine neighbours.
-        finder = NearestNeighbors(n_neighbors=2).fit(normalized)
-        distances, _ = finder.kneighbors(normalized)
-        nearest = 1.0 - distances[:, 1] ** 2 / 2.0
-    else:
-        nearest = np.zeros(count, dtype=np.float32)
+    # The near-duplicate score does not depend on the layout: a child process computes
+    # it on the other core while this one lays out and clusters the map.
+    with NearestSimilarityInChild(normalized) as nearest_in_child:
+        xy, sample = lay_out(normalized, params, fit_sample)
+        clusters, cluster_settings = find_clusters(xy, sample)
+        nearest = nearest_in_child.result()
+    params.update(cluster_settings)
+    if sample is not None:
+        params["clustered_sample"] = len(sample)
+    return Layout(ids, np.asarray(xy, dtype=np.float64), clusters, nearest, params)
+
+
+def lay_out(
+    normalized: np.ndarray, params: dict[str, Any], fit_sample: int | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The 2-D points of these unit rows and, when UMAP was fitted on a sample, the
+    sample's rows. Records the method in `params`."""
+    from sklearn.decomposition import PCA
+
+    count = len(normalized)
     reduced = normalized
     if count > PCA_ABOVE:
         reduced = PCA(n_components=PCA_DIMENSIONS, random_state=RANDOM_STATE).fit_transform(
@@ -133,61 +138,28 @@ def compute_layout(ids: list[str], vectors: np.ndarray, fit_sample: int | None =
         if fit_sample is None:
             fit_sample = FIT_SAMPLE if count > SAMPLE_ABOVE else count
         if fit_sample < count:
-            xy = fit_on_sample(reducer, reduced, fit_sample)
+            sample = sample_rows(count, fit_sample)
             params["fit_sample"] = fit_sample
-        else:
-            xy = reducer.fit_transform(reduced)
-    elif count >= 2:
-        xy = PCA(n_components=2).fit_transform(normalized)
+            return fit_on_sample(reducer, reduced, sample), sample
+        return reducer.fit_transform(reduced), None
+    if count >= 2:
         params["method"] = "pca"
-    else:
-        xy = np.zeros((count, 2))
-        params["method"] = "single point"
-    # A cluster is at least 1% of a small space; a large one may hold many small
-    # topics, so the floor stops at 50 memories.
-    min_cluster = max(5, min(count // 100, 50))
-    if count >= min_cluster * 2:
-        # Leaf clusters: the finest stable ones, which is what a curator looking for
-        # topics and duplicates wants; the default merges neighbouring topics.
-        clusters = HDBSCAN(
-            min_cluster_size=min_cluster, cluster_selection_method="leaf", copy=True
-        ).fit_predict(xy)
-    else:
-        clusters = np.full(count, -1)
-    params["min_cluster_size"] = min_cluster
-    return Layout(ids, np.asarray(xy, dtype=np.float64), clusters, nearest, params)
+        return PCA(n_components=2).fit_transform(normalized), None
+    params["method"] = "single point"
+    return np.zeros((count, 2)), None
 
 
-def nearest_similarity(normalized: np.ndarray) -> np.ndarray:
-    """Each unit row's cosine similarity to its nearest other row, from a nearest-
-    neighbour graph (pynndescent, as UMAP uses) rather than by comparing every pair:
-    at 100k rows the pairs took 170 s of CPU, the graph takes seconds. With
-    NEAREST_CANDIDATES neighbours per row it found the exact nearest neighbour of
-    every memory of the 10k benchmark space; a fixed seed on one thread makes it
-    deterministic."""
-    from pynndescent import NNDescent
-
-    graph = NNDescent(
-        normalized.astype(np.float32),
-        metric="euclidean",
-        n_neighbors=NEAREST_CANDIDATES,
-        random_state=RANDOM_STATE,
-        n_jobs=1,
-    )
-    neighbours, distances = graph.neighbor_graph
-    # A row's own entry (distance 0) is not its nearest other memory.
-    rows = np.arange(len(normalized))[:, None]
-    distances = np.where(neighbours == rows, np.inf, distances)
-    return (1.0 - distances.min(axis=1) ** 2 / 2.0).astype(np.float32)
+def sample_rows(count: int, size: int) -> np.ndarray:
+    """`size` of `count` row numbers, in order, drawn with the fixed seed."""
+    return np.sort(np.random.default_rng(RANDOM_STATE).choice(count, size, replace=False))
 
 
-def fit_on_sample(reducer: Any, vectors: np.ndarray, size: int) -> np.ndarray:
-    """UMAP fitted on `size` rows drawn with the fixed seed; every other row placed by
-    `transform`, chunk by chunk in row order. Deterministic: the sample, the chunks and
-    each chunk's seed (umap's transform_seed; with a random_state it runs on one
-    thread) depend only on the rows."""
+def fit_on_sample(reducer: Any, vectors: np.ndarray, sample: np.ndarray) -> np.ndarray:
+    """UMAP fitted on the `sample` rows; every other row placed by `transform`, chunk
+    by chunk in row order. Deterministic: the chunks and each chunk's seed (umap's
+    transform_seed; with a random_state it runs on one thread) depend only on the
+    rows."""
     count = len(vectors)
-    sample = np.sort(np.random.default_rng(RANDOM_STATE).choice(count, size, replace=False))
     rest = np.setdiff1d(np.arange(count), sample)
     xy = np.empty((count, 2), dtype=np.float32)
     xy[sample] = reducer.fit_transform(vectors[sample])
@@ -195,6 +167,78 @@ def fit_on_sample(reducer: Any, vectors: np.ndarray, size: int) -> np.ndarray:
         chunk = rest[start : start + TRANSFORM_CHUNK]
         xy[chunk] = reducer.transform(vectors[chunk])
     return xy
+
+
+def find_clusters(
+    xy: np.ndarray, sample: np.ndarray | None = None
+) -> tuple[np.ndarray, dict[str, int]]:
+    """HDBSCAN leaf clusters of the points (-1 for noise) and the settings used. With a
+    `sample` (the rows UMAP was fitted on), only the sample is clustered and every
+    other point takes its nearest sample point's cluster, or noise: sklearn builds
+    HDBSCAN's spanning tree with Prim's algorithm over all pairs, so clustering 20k of
+    100k points does about 25 times less work."""
+    from sklearn.cluster import HDBSCAN
+
+    count = len(xy)
+    # A cluster is at least 1% of a small space; a large one may hold many small
+    # topics, so the floor stops at 50 memories.
+    min_cluster = max(5, min(count // 100, 50))
+    min_samples = min_cluster
+    clustered = xy if sample is None else xy[sample]
+    if sample is not None:
+        share = len(sample) / count
+        # A topic of `min_cluster` memories shows that share of them in the sample:
+        # the same floor in memories, so a sampled map finds as many topics.
+        min_cluster = max(5, round(min_cluster * share))
+        # min_samples sets the density's scale (the radius holding that many points,
+        # which wants it scaled by the share) and its noise (about 1/sqrt(points),
+        # which wants it kept): scaled fully, leaf selection shatters the sample into
+        # specks; kept, it merges neighbouring topics. The geometric mean between
+        # the two agreed best with clustering every point on synthetic topic maps.
+        min_samples = max(min_cluster, round(min_samples * share**0.5))
+    settings = {"min_cluster_size": min_cluster, "min_samples": min_samples}
+    if len(clustered) < min_cluster * 2:
+        return np.full(count, -1), settings
+    # Leaf clusters: the finest stable ones, which is what a curator looking for
+    # topics and duplicates wants; the default merges neighbouring topics.
+    labels = HDBSCAN(
+        min_cluster_size=min_cluster,
+        min_samples=min_samples,
+        cluster_selection_method="leaf",
+        copy=True,
+    ).fit_predict(clustered)
+    if sample is None:
+        return labels, settings
+    return label_from_sample(xy, sample, labels, min_samples), settings
+
+
+def label_from_sample(
+    xy: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray, min_samples: int
+) -> np.ndarray:
+    """Every point's cluster from the clustered `sample`: its own label for a sample
+    point; for any other point, the label of its nearest sample point if the point
+    lies within that sample point's core distance (the distance to its `min_samples`-th
+    nearest sample point, itself included, as HDBSCAN counts it), else noise.
+
+    HDBSCAN's own bound: it links two points at their mutual reachability distance,
+    the larger of their distance and their core distances. Within the sample point's
+    core distance, the point is as close to it as its `min_samples` nearest neighbours
+    are, so as dense a place: it belongs where the sample point does. Farther out, it
+    would link to the sample point only at a lower density than the sample point's
+    own, and past a cluster's edge that is where HDBSCAN leaves points as noise."""
+    from scipy.spatial import cKDTree
+
+    sample_xy = xy[sample]
+    tree = cKDTree(sample_xy)
+    core_distances, _ = tree.query(sample_xy, k=min(min_samples, len(sample)))
+    core_distance = core_distances.reshape(len(sample), -1)[:, -1]
+    labels = np.full(len(xy), -1)
+    labels[sample] = sample_labels
+    rest = np.setdiff1d(np.arange(len(xy)), sample)
+    distances, nearest = tree.query(xy[rest], k=1)
+    near_enough = distances <= core_distance[nearest]
+    labels[rest] = np.where(near_enough, sample_labels[nearest], -1)
+    return labels
 
 
 def _store(projection: Projection, layout: Layout, job: Job) -> None:
