@@ -48,7 +48,12 @@ from memoryweb.celery import app as celery_app
 from tests.worker_process import start_worker_process, stop_worker_process
 
 # The worker runs as the Procfile starts it: one torch thread per lane.
-WORKER_ENV = {**os.environ, "MEMORYWEB_EMBEDDING_THREADS": "1"}
+# It takes every queue: compiling UMAP for maps it never draws would take the cores.
+WORKER_ENV = {
+    **os.environ,
+    "MEMORYWEB_EMBEDDING_THREADS": "1",
+    "MEMORYWEB_PROJECTION_WARM_UP": "false",
+}
 BATCH = settings.EMBEDDING_BATCH_SIZE
 EMBEDDING_QUEUE = settings.CELERY_TASK_ROUTES["apps.retrieval.tasks.embed_space"]["queue"]
 

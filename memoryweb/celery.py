@@ -22,17 +22,25 @@ def _drop_broken_connections(task: Any, **_kwargs: Any) -> None:
 
 
 @signals.worker_process_init.connect
-def _warm_up_embedding(**_kwargs: Any) -> None:
-    """A process of a worker that takes embedding jobs loads the model as it starts.
+def _warm_up(**_kwargs: Any) -> None:
+    """A worker process prepares, as it starts, for the jobs of the queues it takes.
 
     In a thread: the pool gives a new process only a few seconds to report for work
-    (worker_proc_alive_timeout), less than loading torch takes on a busy machine. A
-    batch that arrives meanwhile waits for the same load (the backend's lock).
+    (worker_proc_alive_timeout), less than this takes on a busy machine. A job that
+    arrives meanwhile waits for it (the backend's lock, the projection's kernel lock).
     """
     from django.conf import settings
 
-    queue = settings.CELERY_TASK_ROUTES["apps.retrieval.tasks.embed_space"]["queue"]
-    if settings.EMBEDDING_WARM_UP and queue in app.amqp.queues.consume_from:
-        from apps.retrieval.embedding import warm_up
+    def takes(task: str) -> bool:
+        return settings.CELERY_TASK_ROUTES[task]["queue"] in app.amqp.queues.consume_from
 
-        threading.Thread(target=warm_up, name="embedding-warm-up", daemon=True).start()
+    if settings.EMBEDDING_WARM_UP and takes("apps.retrieval.tasks.embed_space"):
+        # Loading torch and the model's weights.
+        from apps.retrieval.embedding import warm_up as load_model
+
+        threading.Thread(target=load_model, name="embedding-warm-up", daemon=True).start()
+    if settings.PROJECTION_WARM_UP and takes("apps.maps.tasks.project_space"):
+        # Compiling UMAP's numba kernels.
+        from apps.maps.services import warm_up as compile_kernels
+
+        threading.Thread(target=compile_kernels, name="projection-warm-up", daemon=True).start()

@@ -469,6 +469,9 @@ EMBEDDING_PRECISION = env_choice(
 # Load the model when a gunicorn worker or an embedding worker process starts (see
 # memoryweb/gunicorn_conf.py and memoryweb/celery.py), not on its first query or batch.
 EMBEDDING_WARM_UP = env_bool("MEMORYWEB_EMBEDDING_WARM_UP", True)
+# Compile UMAP's kernels when a worker process that takes projection jobs starts
+# (about 40 s of CPU, once per process), not in its first map job.
+PROJECTION_WARM_UP = env_bool("MEMORYWEB_PROJECTION_WARM_UP", True)
 OPENAI_BASE_URL = env_str("MEMORYWEB_OPENAI_BASE_URL", "")
 OPENAI_API_KEY = env_str("MEMORYWEB_OPENAI_API_KEY", "")
 OPENAI_EMBEDDING_MODEL = env_str("MEMORYWEB_OPENAI_EMBEDDING_MODEL", "")

@@ -133,8 +133,9 @@ def child_database_url() -> str:
 def worker_env(**overrides: str) -> dict[str, str]:
     """The environment of a worker process on the test database and broker.
 
-    The model loads on a worker's first embedding job, not at its start: most test
-    workers never embed (tests/test_worker.py tests the warm-up)."""
+    The model loads on a worker's first embedding job and UMAP compiles in its first
+    projection, not at its start: most test workers do neither (tests/test_worker.py
+    tests the warm-ups)."""
     import os
 
     from django.conf import settings
@@ -145,6 +146,7 @@ def worker_env(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": child_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "MEMORYWEB_EMBEDDING_WARM_UP": "false",
+        "MEMORYWEB_PROJECTION_WARM_UP": "false",
         **overrides,
     }
 

@@ -13,6 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from apps.audit.actors import Actor
+from apps.maps.services import WARMED_UP
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval import tasks
@@ -103,5 +104,22 @@ def test_an_embedding_worker_loads_the_model_before_its_first_job(
             lambda: ready_message(MiniLMBackend.name) in log_path.read_text(),
             timeout=120,
         )
+    finally:
+        stop_worker_process(worker)
+
+
+def test_a_projection_worker_compiles_umap_before_its_first_job(
+    transactional_db: Any, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "worker.log"
+    with log_path.open("wb") as log:
+        worker, _ = start_worker_process(
+            worker_env(MEMORYWEB_PROJECTION_WARM_UP="true"),
+            options=["--queues=projection", "--loglevel=info"],
+            log=log,
+        )
+    try:
+        # No task has been sent: only the start can have compiled it.
+        wait_until(lambda: WARMED_UP in log_path.read_text(), timeout=300)
     finally:
         stop_worker_process(worker)

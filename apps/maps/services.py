@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import struct
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,30 +126,61 @@ def lay_out(
         )
         params["pca_dimensions"] = PCA_DIMENSIONS
     if count >= UMAP_MIN_POINTS:
-        import umap
-
         neighbours = min(NEIGHBOURS, count - 1)
-        reducer = umap.UMAP(
-            n_components=2,
-            n_neighbors=neighbours,
-            min_dist=MIN_DIST,
-            metric="cosine",
-            random_state=RANDOM_STATE,
-            transform_seed=RANDOM_STATE,
-        )
+        reducer = _umap(neighbours)
         params.update(method="umap", n_neighbors=neighbours, min_dist=MIN_DIST)
         if fit_sample is None:
             fit_sample = FIT_SAMPLE if count > SAMPLE_ABOVE else count
-        if fit_sample < count:
-            sample = sample_rows(count, fit_sample)
-            params["fit_sample"] = fit_sample
-            return fit_on_sample(reducer, reduced, sample), sample
-        return reducer.fit_transform(reduced), None
+        with _KERNELS:
+            if fit_sample < count:
+                sample = sample_rows(count, fit_sample)
+                params["fit_sample"] = fit_sample
+                return fit_on_sample(reducer, reduced, sample), sample
+            return reducer.fit_transform(reduced), None
     if count >= 2:
         params["method"] = "pca"
         return PCA(n_components=2).fit_transform(normalized), None
     params["method"] = "single point"
     return np.zeros((count, 2)), None
+
+
+def _umap(neighbours: int, **options: Any) -> Any:
+    import umap
+
+    return umap.UMAP(
+        n_components=2,
+        n_neighbors=neighbours,
+        min_dist=MIN_DIST,
+        metric="cosine",
+        random_state=RANDOM_STATE,
+        transform_seed=RANDOM_STATE,
+        **options,
+    )
+
+
+# Held while UMAP runs: the warm-up's thread and a job must not run numba's parallel
+# kernels at once (its default threading layer does not allow it).
+_KERNELS = threading.Lock()
+# More rows than UMAP lays out by exact distances, so the warm-up compiles the
+# nearest-neighbour descent a large map uses.
+WARM_UP_ROWS = 4200
+
+
+def warm_up() -> None:
+    """Compile UMAP's kernels now, at a worker process's start: numba compiles them in
+    each process, about 40 s of CPU, which a process's first map would otherwise wait
+    for (a 100k map took 91 s in a fresh process, 40 s after this)."""
+    started = time.monotonic()
+    rows = np.random.default_rng(RANDOM_STATE).normal(size=(WARM_UP_ROWS, PCA_DIMENSIONS))
+    with _KERNELS:
+        # The layout barely matters: a few epochs compile the same kernels as many.
+        reducer = _umap(NEIGHBOURS, n_epochs=5)
+        fit_on_sample(reducer, rows.astype(np.float32), np.arange(WARM_UP_ROWS - 100))
+    logger.info("%s %.1f s (pid %d)", WARMED_UP, time.monotonic() - started, os.getpid())
+
+
+# How the warm-up's log line begins (tests wait for it).
+WARMED_UP = "projection kernels compiled in"
 
 
 def sample_rows(count: int, size: int) -> np.ndarray:
