@@ -35,6 +35,8 @@ def test_hover_select_and_archive_two_memories_from_the_map(
     plot = page.locator("[data-plotly]")
     expect(plot.locator(".main-svg").first).to_be_visible()
     expect(page.locator("#map-panel")).to_contain_text("4 memories in 2 clusters")
+    # The page marks when the points are drawn (the map benchmark times it).
+    page.wait_for_function("performance.getEntriesByName('chart-drawn').length === 1")
 
     emit = "([name, data]) => document.querySelector('[data-plotly]').emit(name, data)"
     page.evaluate(emit, ["plotly_hover", {"points": [{"customdata": 2}]}])
