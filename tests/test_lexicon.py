@@ -226,13 +226,13 @@ def harbour_space(space, actor, monkeypatch):
     STATS.forget(space.pk)
 
 
+def ids_about(space, subject):
+    memories = Memory.objects.for_space(space).filter(subject=subject)
+    return {str(pk) for pk in memories.values_list("pk", flat=True)}
+
+
 def test_a_filter_leaving_few_rows_widens_by_reading_them(harbour_space):
-    few = set(
-        str(pk)
-        for pk in Memory.objects.for_space(harbour_space)
-        .filter(subject="few")
-        .values_list("pk", flat=True)
-    )
+    few = ids_about(harbour_space, "few")
     rows, plan = bm25_rows(harbour_space, "lighthouse harbour", 5, Filters(subject="few"))
     # No filtered memory holds the rare word: the match widened to the common one,
     # within the 8 filtered rows (step 1 reads them; step 2 would ask the index).
@@ -243,12 +243,7 @@ def test_a_filter_leaving_few_rows_widens_by_reading_them(harbour_space):
 
 
 def test_a_filter_leaving_many_rows_widens_through_the_index(harbour_space):
-    many = set(
-        str(pk)
-        for pk in Memory.objects.for_space(harbour_space)
-        .filter(subject="many")
-        .values_list("pk", flat=True)
-    )
+    many = ids_about(harbour_space, "many")
     rows, _plan = bm25_rows(harbour_space, "lighthouse harbour", 5, Filters(subject="many"))
     # 40 filtered rows, more than ROW_SCAN_MAX: the widest step asks the index.
     assert {step for step, _, _ in rows} == {2}

@@ -88,38 +88,32 @@ def test_it_replaces_a_connection_that_the_database_dropped(recalled_once: Memor
     assert other_backends() - dropped
 
 
-def test_an_embedding_worker_loads_the_model_before_its_first_job(
-    transactional_db: Any, tmp_path: Path
-) -> None:
+def logs_at_start(tmp_path: Path, queue: str, line: str, **env: str) -> None:
+    """Start a worker taking `queue` and wait until its log shows `line`. No task is
+    sent: only the worker's start can have written it."""
     log_path = tmp_path / "worker.log"
     with log_path.open("wb") as log:
         worker, _ = start_worker_process(
-            worker_env(MEMORYWEB_EMBEDDING_WARM_UP="true"),
-            options=["--queues=embedding", "--loglevel=info"],
-            log=log,
+            worker_env(**env), options=[f"--queues={queue}", "--loglevel=info"], log=log
         )
     try:
-        # No task has been sent: only the start can have loaded it.
-        wait_until(
-            lambda: ready_message(MiniLMBackend.name) in log_path.read_text(),
-            timeout=120,
-        )
+        wait_until(lambda: line in log_path.read_text(), timeout=300)
     finally:
         stop_worker_process(worker)
+
+
+def test_an_embedding_worker_loads_the_model_before_its_first_job(
+    transactional_db: Any, tmp_path: Path
+) -> None:
+    logs_at_start(
+        tmp_path,
+        "embedding",
+        ready_message(MiniLMBackend.name),
+        MEMORYWEB_EMBEDDING_WARM_UP="true",
+    )
 
 
 def test_a_projection_worker_compiles_umap_before_its_first_job(
     transactional_db: Any, tmp_path: Path
 ) -> None:
-    log_path = tmp_path / "worker.log"
-    with log_path.open("wb") as log:
-        worker, _ = start_worker_process(
-            worker_env(MEMORYWEB_PROJECTION_WARM_UP="true"),
-            options=["--queues=projection", "--loglevel=info"],
-            log=log,
-        )
-    try:
-        # No task has been sent: only the start can have compiled it.
-        wait_until(lambda: WARMED_UP in log_path.read_text(), timeout=300)
-    finally:
-        stop_worker_process(worker)
+    logs_at_start(tmp_path, "projection", WARMED_UP, MEMORYWEB_PROJECTION_WARM_UP="true")
