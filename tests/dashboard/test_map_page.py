@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -133,6 +134,17 @@ def test_a_drawn_map_is_reused_until_the_memories_change(editor, space, actor, m
     assert "Episodic" in [t["name"] for t in kinds["data"]]
     services.delete_memory(space, actor, memories[1].pk)
     assert figure_of(editor.get("/s/home/map/").content.decode())["points"]["gaps"] == [1]
+
+
+def test_the_cached_map_holds_no_memory_text(editor, mapped):
+    memories, _ = mapped
+    html = editor.get("/s/home/map/").content.decode()
+    assert memories[0].content in html  # listed under the map
+
+    client = cache._cache.get_client(None)  # type: ignore[attr-defined]
+    stored = [client.get(key) for key in client.scan_iter()]
+    assert any(b"map:" in key for key in client.scan_iter())
+    assert not any(b"note 0" in value for value in stored if value)
 
 
 def test_a_new_projection_is_drawn_anew(editor, space, mapped):

@@ -44,7 +44,7 @@ from apps.dashboard.services import BULK_LIMIT
 from apps.maps import services as maps
 from apps.maps.models import MapPoint, Projection
 from apps.memories.models import SECONDS_PER_DAY, Kind, Memory, Status
-from apps.spaces.models import Role
+from apps.spaces.models import Role, Space
 
 NEAR_DUPLICATE = 0.95  # cosine similarity to the nearest other memory
 # Categorical colourings get a trace (and a legend entry) per value up to this many.
@@ -230,16 +230,30 @@ def figure(points: Points, colour: str) -> SafeString:
 
 
 def listed_points(projection: Projection, using: str = PRIMARY) -> list[dict[str, Any]]:
-    """The map's first LISTED_POINTS memories, cluster by cluster (noise last)."""
+    """The map's first LISTED_POINTS memories, cluster by cluster (noise last), without
+    their text (see with_snippets)."""
     rows = (
         maps.points_of(projection)
         .using(using)
         .exclude(memory__status=Status.DELETED)
-        .annotate(snippet=Left("memory__content", 120))
         .order_by(LessThan(F("cluster"), 0), "cluster", "ordinal")
-        .values("ordinal", "cluster", "memory_id", "snippet", "memory__kind", "memory__status")
+        .values("ordinal", "cluster", "memory_id", "memory__kind", "memory__status")
     )
-    return list(rows[:LISTED_POINTS])
+    return [dict(row) for row in rows[:LISTED_POINTS]]
+
+
+def with_snippets(space: Space, listed: list[dict[str, Any]], using: str) -> list[dict[str, Any]]:
+    """The listed points with the start of each memory's text, read now: a drawn map
+    is cached, and memory text must not outlive a purge in the cache."""
+    memories = (
+        Memory.objects.for_space(space)
+        .using(using)
+        .filter(pk__in=[point["memory_id"] for point in listed])
+        .annotate(snippet=Left("content", 120))
+        .values_list("pk", "snippet")
+    )
+    snippets = dict(memories)
+    return [{**point, "snippet": snippets.get(point["memory_id"], "")} for point in listed]
 
 
 def default_colour(projection: Projection | None) -> str:
@@ -256,7 +270,8 @@ def _not_projected(curator: Curator, projection: Projection) -> int:
 
 
 def _drawn_map(curator: Curator, projection: Projection, colour: str, using: str) -> dict[str, Any]:
-    """The figure, its counts and the listed points, drawn once per state of the space.
+    """The figure, its counts and the listed points, drawn once per state of the space
+    (the points' text is read on every view).
 
     Reading 100k points, counting the memories not on the map and listing the first
     few hundred take most of a second; the map changes only with the projection or the
@@ -282,7 +297,7 @@ def _drawn_map(curator: Curator, projection: Projection, colour: str, using: str
             "listed": listed_points(projection, using),
         }
         cache.set(key, drawn, DRAWN_MAP_SECONDS)
-    return drawn
+    return {**drawn, "listed": with_snippets(curator.space, drawn["listed"], using)}
 
 
 @require_GET
