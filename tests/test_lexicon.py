@@ -245,10 +245,24 @@ def test_a_filter_leaving_few_rows_widens_by_reading_them(harbour_space):
 def test_a_filter_leaving_many_rows_widens_through_the_index(harbour_space):
     many = ids_about(harbour_space, "many")
     rows, _plan = bm25_rows(harbour_space, "lighthouse harbour", 5, Filters(subject="many"))
-    # 40 filtered rows, more than ROW_SCAN_MAX: the widest step asks the index.
+    # 40 filtered rows, more than ROW_SCAN_MAX and than a fifteenth of the common
+    # word's postings: the widest step asks the index.
     assert {step for step, _, _ in rows} == {2}
     hits = lexical.widest_step(rows)
     assert len(hits) == 5 and {pk for pk, _ in hits} <= many
+
+
+def test_many_filtered_rows_are_read_when_the_common_words_hold_far_more(
+    harbour_space, monkeypatch
+):
+    # As at a million memories: the widened words' postings outnumber the 40
+    # filtered rows by more than reading a row costs against reading a posting.
+    monkeypatch.setattr(lexical, "POSTINGS_PER_ROW_READ", 1)
+    many = ids_about(harbour_space, "many")
+    rows, plan = bm25_rows(harbour_space, "lighthouse harbour", 5, Filters(subject="many"))
+    assert "scanned" in plan
+    assert {step for step, _, _ in rows} == {1}
+    assert {pk for pk, _ in lexical.widest_step(rows)} <= many
 
 
 def test_an_unfiltered_large_space_matches_through_the_index(harbour_space):

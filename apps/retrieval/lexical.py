@@ -47,6 +47,13 @@ MATCH_ROW_BUDGET = 500
 # (22-33 ms for a space of 2k-5k among 375k rows; a 1% filter of a million rows
 # widened to a word held by 437k of them).
 ROW_SCAN_MAX = 5000
+# A large space's filtered rows, when matching widens to common words, are read if
+# there are fewer of them than the widened words' postings in the space divided by
+# this (at 1M memories, reading and testing a row took about 15 times what the index
+# spends on a posting: 5.7 us against 0.36), up to FILTERED_SCAN_CAP rows. Other
+# tenants' postings only add to the index's side.
+POSTINGS_PER_ROW_READ = 15
+FILTERED_SCAN_CAP = 50_000
 STATS_TTL_SECONDS = 300
 DF_COUNT_CAP = 5000
 # Spaces this large keep their word counts in the lexicon tables (smaller ones count
@@ -385,7 +392,7 @@ def bm25_steps(
     }
     if parsed.strict:
         scan = size <= ROW_SCAN_MAX
-        return _scoring_steps(scope, [_Step(parsed.tsquery, scan=scan)], idf, limit)
+        return _scoring_steps(scope, [_Step(parsed.tsquery, scan=scan)], idf, limit, size)
     selective: list[str] = []
     rows = 0
     for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
@@ -401,15 +408,19 @@ def bm25_steps(
         # Filters can leave too few rows with the rare words: then every word matches.
         matches.append(_any_of(parsed.terms))
     if size <= ROW_SCAN_MAX:
-        return _scoring_steps(scope, [_Step(m, scan=True) for m in matches], idf, limit)
+        scanned = [_Step(m, scan=True) for m in matches]
+        return _scoring_steps(scope, scanned, idf, limit, size)
     steps = [_Step(matches[0])]
+    scan_max = ROW_SCAN_MAX
     if len(matches) > 1 and narrowed:
         # The filtered rows, if few, are read and tested for every word; if many, the
         # common words come through the index as before.
+        postings = sum(dfs.get(t, 0) for t in parsed.terms)
+        scan_max = min(FILTERED_SCAN_CAP, max(ROW_SCAN_MAX, postings // POSTINGS_PER_ROW_READ))
         steps += [_Step(matches[1], scan=True, if_few=True), _Step(matches[1], if_many=True)]
     elif len(matches) > 1:
         steps.append(_Step(matches[1]))
-    return _scoring_steps(scope, steps, idf, limit)
+    return _scoring_steps(scope, steps, idf, limit, scan_max)
 
 
 @dataclass(frozen=True)
@@ -418,7 +429,7 @@ class _Step:
     # Test each of the scope's rows (read once for all steps) rather than asking the
     # full-text index.
     scan: bool = False
-    # Run only when the scope holds at most (or more than) ROW_SCAN_MAX rows.
+    # Run only when the scope holds at most (or more than) the steps' scan_max rows.
     if_few: bool = False
     if_many: bool = False
 
@@ -437,7 +448,11 @@ def _any_of(terms: list[str]) -> str:
 
 
 def _scoring_steps(
-    scope: SqlScope, steps: list[_Step], idf: dict[str, float], limit: int
+    scope: SqlScope,
+    steps: list[_Step],
+    idf: dict[str, float],
+    limit: int,
+    scan_max: int,
 ) -> Bm25Steps:
     """BM25 with binary term frequency: memories are short, a word rarely repeats, and
     testing each query word with @@ avoids unnesting every matched tsvector.
@@ -459,7 +474,7 @@ def _scoring_steps(
                 FROM "{TABLE}" WHERE {scope.condition}{" LIMIT %s" if capped else ""}
             )"""
         )
-        built.params += [*scope.params] + ([ROW_SCAN_MAX + 1] if capped else [])
+        built.params += [*scope.params] + ([scan_max + 1] if capped else [])
     for number, step in enumerate(steps):
         if step.scan:
             words, source, condition, condition_params = "scanned.words", "scanned", "", []
@@ -471,7 +486,7 @@ def _scoring_steps(
         present = " + ".join(
             f"(CASE WHEN {words} @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms
         )
-        guards, guard_params = _guards(built.names, step, limit)
+        guards, guard_params = _guards(built.names, step, limit, scan_max)
         name = f"step{number}"
         # The lexemes are already stemmed: cast as they are, not parsed again.
         built.ctes.append(
@@ -499,7 +514,7 @@ def _scoring_steps(
     return built
 
 
-def _guards(earlier: list[str], step: _Step, limit: int) -> tuple[str, list[Any]]:
+def _guards(earlier: list[str], step: _Step, limit: int, scan_max: int) -> tuple[str, list[Any]]:
     """The one-time filter of a step: the narrower step found too few, and the scope's
     size is what the step is for. Evaluated in order, lazily: the rows are only
     counted when the narrower step fell short."""
@@ -511,7 +526,7 @@ def _guards(earlier: list[str], step: _Step, limit: int) -> tuple[str, list[Any]
         params.append(limit)
     if step.if_few or step.if_many:
         guards.append(f"(SELECT count(*) FROM scanned) {'<=' if step.if_few else '>'} %s")
-        params.append(ROW_SCAN_MAX)
+        params.append(scan_max)
     return (" WHERE " + " AND ".join(guards) if guards else ""), params
 
 
