@@ -55,7 +55,11 @@ def nearest_statement_plan(space, query: str, **kwargs) -> str:
 def exact_ranking(space, vector: list[float], k: int) -> list[tuple[object, float]]:
     """The k nearest memories of the space as (id, cosine similarity), computed in
     Python on the stored vectors."""
-    rows = list(Memory.objects.for_space(space).embedded().values_list("pk", "embedding"))
+    return exact_ranking_of(Memory.objects.for_space(space), vector, k)
+
+
+def exact_ranking_of(memories, vector: list[float], k: int) -> list[tuple[object, float]]:
+    rows = list(memories.embedded().values_list("pk", "embedding"))
     matrix = np.array([embedding for _, embedding in rows], dtype=np.float64)
     query = np.asarray(vector, dtype=np.float64)
     similarity = matrix @ query / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
@@ -121,3 +125,74 @@ def test_it_never_answers_with_an_outsiders_nearer_memories(
             assert {hit.memory.space_id for hit in result.hits} == {small_space.pk}
     vector_result = search(small_space, query, mode="vector", k=10, record_access=False)
     assert_exact(vector_result, small_space, vector, 10)
+
+
+def analysed_statement_plan(space, query: str, **kwargs) -> str:
+    """EXPLAIN ANALYZE of the candidate statement a search of `space` runs."""
+    with CaptureQueriesContext(connection) as queries:
+        search(space, query, record_access=False, **kwargs)
+    (statement,) = [q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN ANALYZE " + statement)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def ran(plan: str, node: str) -> bool:
+    """Whether the first plan node naming `node` ran."""
+    line = next(line for line in plan.splitlines() if node in line and "->" in line)
+    return "never executed" not in line
+
+
+@pytest.fixture
+def indexed_space(small_space, actor, embed_now):
+    """A space with its own HNSW index, eight of whose memories share a subject."""
+    services.create_memories(
+        small_space,
+        actor,
+        [{"content": f"harbour note {i}: kaa loe", "subject": "harbour"} for i in range(8)],
+    )
+    embed_now(small_space)
+    vector_indexes.build_index(small_space.pk)
+    return small_space
+
+
+def test_a_filter_leaving_few_rows_of_an_indexed_space_is_searched_exactly(
+    indexed_space, hashing_backend
+):
+    prefer_the_index()
+    filters = Filters(subject="harbour")
+    plan = analysed_statement_plan(indexed_space, "kaa loe mii", mode="vector", filters=filters)
+    assert ran(plan, "Sort") and not ran(plan, vector_indexes.index_name(indexed_space.pk))
+
+    result = search(
+        indexed_space, "kaa loe mii", mode="vector", k=5, filters=filters, record_access=False
+    )
+    vector = hashing_backend.embed(["kaa loe mii"])[0]
+    harbour = Memory.objects.for_space(indexed_space).filter(subject="harbour")
+    expected = exact_ranking_of(harbour, vector, 5)
+    assert [hit.similarity for hit in result.hits] == pytest.approx(
+        [similarity for _, similarity in expected], abs=1e-5
+    )
+
+
+def test_more_filtered_rows_than_expected_fall_back_to_the_graph(indexed_space, monkeypatch):
+    # As when the planner underestimates a filter: the count says otherwise.
+    from apps.retrieval import search as search_module
+
+    monkeypatch.setattr(search_module, "FILTERED_EXACT_MAX", 3)
+    monkeypatch.setattr(search_module, "_expects_few_rows", lambda scoped: True)
+    prefer_the_index()
+    filters = Filters(subject="harbour")
+    plan = analysed_statement_plan(indexed_space, "kaa loe mii", mode="vector", filters=filters)
+    assert ran(plan, vector_indexes.index_name(indexed_space.pk)) and not ran(plan, "Sort")
+    result = search(
+        indexed_space, "kaa loe mii", mode="vector", k=5, filters=filters, record_access=False
+    )
+    assert len(result.hits) == 5
+    assert {hit.memory.subject for hit in result.hits} == {"harbour"}
+
+
+def test_an_unfiltered_search_of_an_indexed_space_walks_the_graph_alone(indexed_space):
+    plan = nearest_statement_plan(indexed_space, "kaa loe mii", mode="vector")
+    assert "exact_list" not in plan
+    assert vector_indexes.index_name(indexed_space.pk) in plan

@@ -12,6 +12,7 @@ where it did.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -227,15 +228,19 @@ def _candidate_lists(
         # searched exactly. Its distance is written so that no index can serve it
         # ("+ 0"): the plan reads the space's rows and sorts them, whatever the planner
         # estimates.
-        distance = f"{column('embedding')} <=> {storage.query_param()}"
-        ctes.append(
-            f"""nearest AS MATERIALIZED (
-                SELECT {column("id")}, ({distance}){" + 0" if exact else ""} AS distance
+        def nearest(exactly: bool) -> str:
+            distance = (
+                f"({column('embedding')} <=> {storage.query_param()}){' + 0' if exactly else ''}"
+            )
+            params.extend([Vector(vector).to_text(), *scope.params, limit])
+            return f"""SELECT {column("id")}, {distance} AS distance
                 FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
-                ORDER BY distance LIMIT %s
-            )"""
-        )
-        params += [Vector(vector).to_text(), *scope.params, limit]
+                ORDER BY distance LIMIT %s"""
+
+        if not exact and narrowed and _expects_few_rows(scoped):
+            ctes.append(_filtered_nearest(scope, nearest, params))
+        else:
+            ctes.append(f"nearest AS MATERIALIZED ({nearest(exact)})")
         parts.append("SELECT 'vector', 0, * FROM nearest")
     steps = bm25_steps(scope, space.pk, query, limit, narrowed=narrowed) if query else None
     if steps is not None:
@@ -266,6 +271,41 @@ def _candidate_lists(
     text_rows = [(step, pk, score) for side, step, pk, score in rows if side == "text"]
     text_hits = [(UUID(pk), score) for pk, score in widest_step(text_rows)]
     return vector_hits, text_hits
+
+
+# A filter that leaves at most this many of a large space's rows is searched exactly:
+# at a million memories, sorting the 10,000 rows of a 1% filter took 15.5 / 16.3 ms
+# (median / p95), the graph's walk past everyone else's rows 41.9 / 75.6 ms.
+FILTERED_EXACT_MAX = 20_000
+
+
+def _expects_few_rows(scoped: QuerySet[Memory]) -> bool:
+    """Whether the planner expects the filters to leave at most FILTERED_EXACT_MAX rows
+    (planning only: a fraction of a millisecond)."""
+    plan = json.loads(scoped.only("pk").explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"] <= FILTERED_EXACT_MAX
+
+
+def _filtered_nearest(scope: SqlScope, nearest: Any, params: list[Any]) -> str:
+    """The nearest list of filtered rows the planner expects to be few: sorted exactly
+    if they are (counted up to FILTERED_EXACT_MAX + 1, so a wrong estimate costs that
+    read and no more), else the graph's walk."""
+    params.extend([*scope.params, FILTERED_EXACT_MAX + 1])
+    counted = f"""filtered AS MATERIALIZED (
+        SELECT count(*) AS rows FROM (
+            SELECT 1 FROM "{TABLE}" WHERE {scope.condition}
+                AND {column("embedding")} IS NOT NULL LIMIT %s
+        ) AS capped
+    )"""
+    exactly = nearest(True)
+    params.append(FILTERED_EXACT_MAX)
+    walked = nearest(False)
+    params.append(FILTERED_EXACT_MAX)
+    return f"""{counted}, nearest AS MATERIALIZED (
+        SELECT * FROM ({exactly}) AS exact_list WHERE (SELECT rows FROM filtered) <= %s
+        UNION ALL
+        SELECT * FROM ({walked}) AS walked_list WHERE (SELECT rows FROM filtered) > %s
+    )"""
 
 
 @dataclass
