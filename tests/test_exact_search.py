@@ -184,7 +184,8 @@ def test_more_filtered_rows_than_expected_fall_back_to_the_graph(indexed_space, 
     prefer_the_index()
     filters = Filters(subject="harbour")
     plan = analysed_statement_plan(indexed_space, "kaa loe mii", mode="vector", filters=filters)
-    assert ran(plan, vector_indexes.index_name(indexed_space.pk)) and not ran(plan, "Sort")
+    # The exact read counted past the limit: the graph's walk answers.
+    assert ran(plan, vector_indexes.index_name(indexed_space.pk))
     result = search(
         indexed_space, "kaa loe mii", mode="vector", k=5, filters=filters, record_access=False
     )

@@ -238,7 +238,7 @@ def _candidate_lists(
                 ORDER BY distance LIMIT %s"""
 
         if not exact and narrowed and _expects_few_rows(scoped):
-            ctes.append(_filtered_nearest(scope, nearest, params))
+            ctes.append(_filtered_nearest(scope, vector, limit, nearest, params))
         else:
             ctes.append(f"nearest AS MATERIALIZED ({nearest(exact)})")
         parts.append("SELECT 'vector', 0, * FROM nearest")
@@ -286,25 +286,29 @@ def _expects_few_rows(scoped: QuerySet[Memory]) -> bool:
     return plan[0]["Plan"]["Plan Rows"] <= FILTERED_EXACT_MAX
 
 
-def _filtered_nearest(scope: SqlScope, nearest: Any, params: list[Any]) -> str:
+def _filtered_nearest(
+    scope: SqlScope, vector: list[float], limit: int, walk: Any, params: list[Any]
+) -> str:
     """The nearest list of filtered rows the planner expects to be few: sorted exactly
-    if they are (counted up to FILTERED_EXACT_MAX + 1, so a wrong estimate costs that
-    read and no more), else the graph's walk."""
-    params.extend([*scope.params, FILTERED_EXACT_MAX + 1])
-    counted = f"""filtered AS MATERIALIZED (
-        SELECT count(*) AS rows FROM (
-            SELECT 1 FROM "{TABLE}" WHERE {scope.condition}
-                AND {column("embedding")} IS NOT NULL LIMIT %s
+    in one read that also counts them, up to FILTERED_EXACT_MAX + 1, so a wrong
+    estimate costs that read and no more; if there are more, the graph's walk."""
+    params.extend([Vector(vector).to_text(), *scope.params, FILTERED_EXACT_MAX + 1, limit])
+    exactly = f"""filtered AS MATERIALIZED (
+        SELECT id, distance, count(*) OVER () AS rows FROM (
+            SELECT {column("id")} AS id,
+                   ({column("embedding")} <=> {storage.query_param()}) + 0 AS distance
+            FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
+            LIMIT %s
         ) AS capped
+        ORDER BY distance LIMIT %s
     )"""
-    exactly = nearest(True)
     params.append(FILTERED_EXACT_MAX)
-    walked = nearest(False)
+    walked = walk(False)
     params.append(FILTERED_EXACT_MAX)
-    return f"""{counted}, nearest AS MATERIALIZED (
-        SELECT * FROM ({exactly}) AS exact_list WHERE (SELECT rows FROM filtered) <= %s
+    return f"""{exactly}, nearest AS MATERIALIZED (
+        SELECT id, distance FROM filtered WHERE rows <= %s
         UNION ALL
-        SELECT * FROM ({walked}) AS walked_list WHERE (SELECT rows FROM filtered) > %s
+        SELECT * FROM ({walked}) AS walked WHERE (SELECT max(rows) FROM filtered) > %s
     )"""
 
 
