@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.memories import services
 from apps.memories.models import Memory
+from apps.retrieval import search as search_module
 from apps.retrieval import vector_indexes
 from apps.retrieval.search import Filters, search, searches_exactly
 
@@ -144,8 +145,10 @@ def ran(plan: str, node: str) -> bool:
 
 
 @pytest.fixture
-def indexed_space(small_space, actor, embed_now):
-    """A space with its own HNSW index, eight of whose memories share a subject."""
+def indexed_space(small_space, actor, embed_now, monkeypatch):
+    """A space with its own HNSW index, eight of whose memories share a subject; as
+    large, for the filtered search, as a space whose graph outgrows memory."""
+    monkeypatch.setattr(search_module, "FILTERED_EXACT_FROM", 1)
     services.create_memories(
         small_space,
         actor,
@@ -177,10 +180,8 @@ def test_a_filter_leaving_few_rows_of_an_indexed_space_is_searched_exactly(
 
 def test_more_filtered_rows_than_expected_fall_back_to_the_graph(indexed_space, monkeypatch):
     # As when the planner underestimates a filter: the count says otherwise.
-    from apps.retrieval import search as search_module
-
     monkeypatch.setattr(search_module, "FILTERED_EXACT_MAX", 3)
-    monkeypatch.setattr(search_module, "_expects_few_rows", lambda scoped: True)
+    monkeypatch.setattr(search_module, "_sorts_filtered_rows", lambda space, scoped: True)
     prefer_the_index()
     filters = Filters(subject="harbour")
     plan = analysed_statement_plan(indexed_space, "kaa loe mii", mode="vector", filters=filters)
@@ -191,6 +192,13 @@ def test_more_filtered_rows_than_expected_fall_back_to_the_graph(indexed_space, 
     )
     assert len(result.hits) == 5
     assert {hit.memory.subject for hit in result.hits} == {"harbour"}
+
+
+def test_a_filtered_search_of_a_smaller_indexed_space_walks_the_graph(indexed_space, monkeypatch):
+    monkeypatch.setattr(search_module, "FILTERED_EXACT_FROM", 1000)
+    filters = Filters(subject="harbour")
+    plan = nearest_statement_plan(indexed_space, "kaa loe mii", mode="vector", filters=filters)
+    assert "filtered" not in plan.split("CTE step")[0]
 
 
 def test_an_unfiltered_search_of_an_indexed_space_walks_the_graph_alone(indexed_space):
