@@ -43,13 +43,14 @@ def prefer_the_index() -> None:
         cursor.execute("SET LOCAL enable_sort = off")
 
 
-def nearest_statement_plan(space, query: str, **kwargs) -> str:
-    """EXPLAIN of the candidate statement a search of `space` runs."""
+def nearest_statement_plan(space, query: str, explain: str = "EXPLAIN", **kwargs) -> str:
+    """EXPLAIN (or `explain`, e.g. EXPLAIN ANALYZE) of the candidate statement a search
+    of `space` runs."""
     with CaptureQueriesContext(connection) as queries:
         search(space, query, record_access=False, **kwargs)
     (statement,) = [q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"]]
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN " + statement)
+        cursor.execute(f"{explain} {statement}")
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
@@ -129,13 +130,7 @@ def test_it_never_answers_with_an_outsiders_nearer_memories(
 
 
 def analysed_statement_plan(space, query: str, **kwargs) -> str:
-    """EXPLAIN ANALYZE of the candidate statement a search of `space` runs."""
-    with CaptureQueriesContext(connection) as queries:
-        search(space, query, record_access=False, **kwargs)
-    (statement,) = [q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"]]
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN ANALYZE " + statement)
-        return "\n".join(row[0] for row in cursor.fetchall())
+    return nearest_statement_plan(space, query, explain="EXPLAIN ANALYZE", **kwargs)
 
 
 def ran(plan: str, node: str) -> bool:
