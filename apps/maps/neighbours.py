@@ -23,7 +23,8 @@ from typing import IO
 
 import numpy as np
 
-# Fixed, with one thread: the same rows give the same scores.
+# The maps' fixed seed (services.py uses it too): with one thread, the same rows give
+# the same scores and the same layout.
 RANDOM_STATE = 42
 # Above this many rows, each row's nearest other row is looked for among its
 # NEAREST_CANDIDATES neighbours in a graph, not among every row.

@@ -28,13 +28,12 @@ from apps.audit.actors import Actor
 from apps.audit.services import record_event
 from apps.jobs.models import Job
 from apps.maps.models import MapPoint, Projection
-from apps.maps.neighbours import NearestSimilarityInChild
+from apps.maps.neighbours import RANDOM_STATE, NearestSimilarityInChild
 from apps.memories.models import Memory, Status
 from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
 
-RANDOM_STATE = 42
 PCA_ABOVE = 5000  # memories; larger spaces go through PCA first, to PCA_DIMENSIONS
 PCA_DIMENSIONS = 50
 # Larger spaces fit UMAP on a fixed-seed sample of FIT_SAMPLE memories and place the
@@ -164,6 +163,8 @@ _KERNELS = threading.Lock()
 # More rows than UMAP lays out by exact distances, so the warm-up compiles the
 # nearest-neighbour descent a large map uses.
 WARM_UP_ROWS = 4200
+# How the warm-up's log line begins (tests wait for it).
+WARMED_UP = "projection kernels compiled in"
 
 
 def warm_up() -> None:
@@ -177,10 +178,6 @@ def warm_up() -> None:
         reducer = _umap(NEIGHBOURS, n_epochs=5)
         fit_on_sample(reducer, rows.astype(np.float32), np.arange(WARM_UP_ROWS - 100))
     logger.info("%s %.1f s (pid %d)", WARMED_UP, time.monotonic() - started, os.getpid())
-
-
-# How the warm-up's log line begins (tests wait for it).
-WARMED_UP = "projection kernels compiled in"
 
 
 def sample_rows(count: int, size: int) -> np.ndarray:

@@ -225,22 +225,16 @@ def _candidate_lists(
     exact = vector is not None and searches_exactly(space.pk, scoped.db)
     if vector is not None:
         # A space without an HNSW index of its own (apps/retrieval/vector_indexes.py) is
-        # searched exactly. Its distance is written so that no index can serve it
-        # ("+ 0"): the plan reads the space's rows and sorts them, whatever the planner
-        # estimates.
-        def nearest(exactly: bool) -> str:
-            distance = (
-                f"({column('embedding')} <=> {storage.query_param()}){' + 0' if exactly else ''}"
-            )
-            params.extend([Vector(vector).to_text(), *scope.params, limit])
-            return f"""SELECT {column("id")}, {distance} AS distance
-                FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
-                ORDER BY distance LIMIT %s"""
-
+        # searched exactly, whatever the planner estimates; so is a few rows' filter of
+        # a very large one.
+        vector_text = Vector(vector).to_text()
         if not exact and narrowed and _sorts_filtered_rows(space, scoped):
-            ctes.append(_filtered_nearest(scope, vector, limit, nearest, params))
+            nearest, nearest_params = _filtered_nearest(scope, vector_text, limit)
         else:
-            ctes.append(f"nearest AS MATERIALIZED ({nearest(exact)})")
+            listed, nearest_params = _nearest(scope, vector_text, limit, exactly=exact)
+            nearest = f"nearest AS MATERIALIZED ({listed})"
+        ctes.append(nearest)
+        params += nearest_params
         parts.append("SELECT 'vector', 0, * FROM nearest")
     steps = bm25_steps(scope, space.pk, query, limit, narrowed=narrowed) if query else None
     if steps is not None:
@@ -292,30 +286,51 @@ def _sorts_filtered_rows(space: Space, scoped: QuerySet[Memory]) -> bool:
     return plan[0]["Plan"]["Plan Rows"] <= FILTERED_EXACT_MAX
 
 
-def _filtered_nearest(
-    scope: SqlScope, vector: list[float], limit: int, walk: Any, params: list[Any]
-) -> str:
+def _distance(*, exactly: bool) -> str:
+    """The cosine distance to the query vector; `exactly`, written so that no index can
+    serve it ("+ 0"): the plan reads the rows and sorts them."""
+    distance = f"({column('embedding')} <=> {storage.query_param()})"
+    return f"{distance} + 0" if exactly else distance
+
+
+def _nearest(scope: SqlScope, vector: str, limit: int, *, exactly: bool) -> tuple[str, list[Any]]:
+    """The `limit` nearest rows of the scope, sorted exactly or by the HNSW walk."""
+    return (
+        f"""SELECT {column("id")}, {_distance(exactly=exactly)} AS distance
+            FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
+            ORDER BY distance LIMIT %s""",
+        [vector, *scope.params, limit],
+    )
+
+
+def _filtered_nearest(scope: SqlScope, vector: str, limit: int) -> tuple[str, list[Any]]:
     """The nearest list of filtered rows the planner expects to be few: sorted exactly
     in one read that also counts them, up to FILTERED_EXACT_MAX + 1, so a wrong
     estimate costs that read and no more; if there are more, the graph's walk."""
-    params.extend([Vector(vector).to_text(), *scope.params, FILTERED_EXACT_MAX + 1, limit])
-    exactly = f"""filtered AS MATERIALIZED (
-        SELECT id, distance, count(*) OVER () AS rows FROM (
-            SELECT {column("id")} AS id,
-                   ({column("embedding")} <=> {storage.query_param()}) + 0 AS distance
-            FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
-            LIMIT %s
-        ) AS capped
-        ORDER BY distance LIMIT %s
-    )"""
-    params.append(FILTERED_EXACT_MAX)
-    walked = walk(False)
-    params.append(FILTERED_EXACT_MAX)
-    return f"""{exactly}, nearest AS MATERIALIZED (
-        SELECT id, distance FROM filtered WHERE rows <= %s
-        UNION ALL
-        SELECT * FROM ({walked}) AS walked WHERE (SELECT max(rows) FROM filtered) > %s
-    )"""
+    walked, walked_params = _nearest(scope, vector, limit, exactly=False)
+    return (
+        f"""filtered AS MATERIALIZED (
+            SELECT id, distance, count(*) OVER () AS rows FROM (
+                SELECT {column("id")} AS id, {_distance(exactly=True)} AS distance
+                FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
+                LIMIT %s
+            ) AS capped
+            ORDER BY distance LIMIT %s
+        ), nearest AS MATERIALIZED (
+            SELECT id, distance FROM filtered WHERE rows <= %s
+            UNION ALL
+            SELECT * FROM ({walked}) AS walked WHERE (SELECT max(rows) FROM filtered) > %s
+        )""",
+        [
+            vector,
+            *scope.params,
+            FILTERED_EXACT_MAX + 1,
+            limit,
+            FILTERED_EXACT_MAX,
+            *walked_params,
+            FILTERED_EXACT_MAX,
+        ],
+    )
 
 
 @dataclass
