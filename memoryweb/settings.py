@@ -485,6 +485,10 @@ SEARCH_TEXT_WEIGHT = env_float("MEMORYWEB_SEARCH_TEXT_WEIGHT", 1.5)
 SEARCH_RRF_K = env_int("MEMORYWEB_SEARCH_RRF_K", 5)
 SEARCH_CONTEXT_NEXT = env_float("MEMORYWEB_SEARCH_CONTEXT_NEXT", 0.5)
 SEARCH_CONTEXT_PREVIOUS = env_float("MEMORYWEB_SEARCH_CONTEXT_PREVIOUS", 0.3)
+# A conversation memory's distance blends in its distance read after the memory before
+# it (memories.MemoryInContext), at this weight; 0 also stops computing those vectors,
+# which costs the embedding job a second text per conversation memory.
+SEARCH_IN_CONTEXT_WEIGHT = env_float("MEMORYWEB_SEARCH_IN_CONTEXT_WEIGHT", 0.3)
 # Conversation awareness, measured on LoCoMo (docs/evaluation.md).
 SEARCH_SESSION_WEIGHT = env_float("MEMORYWEB_SEARCH_SESSION_WEIGHT", 0.2)
 SEARCH_SUBJECT_WEIGHT = env_float("MEMORYWEB_SEARCH_SUBJECT_WEIGHT", 0.2)

@@ -97,8 +97,8 @@ def test_a_query_word_the_text_parse_missed_is_still_counted(worded_space, monke
     STATS.forget(worded_space.pk)
     parse = lexical._parsed
 
-    def with_an_extra_word(tsquery):
-        parsed = parse(tsquery)
+    def with_an_extra_word(tsquery, required=None):
+        parsed = parse(tsquery, required)
         assert parsed is not None
         parsed.terms.append("river")  # not in the query's text
         return parsed

@@ -388,3 +388,47 @@ def test_a_scope_refuses_filters_on_another_table(tea_space):
     assert scope.params == (tea_space.pk, "alice")
     with pytest.raises(ValueError, match="memories table alone"):
         SqlScope.of(Memory.objects.for_space(tea_space).filter(space__slug="elsewhere"))
+
+
+def text_hits(space, query):
+    result = search(space, query, mode="text", k=5, record_access=False, weights=Weights())
+    return [hit.memory.content for hit in result.hits]
+
+
+@pytest.fixture
+def art_space(space, actor, hashing_backend):
+    services.create_memories(
+        space,
+        actor,
+        [
+            {"content": "I finished a self-portrait in oils."},
+            {"content": "Maya paints landscapes by the sea."},
+            {"content": "We read Nothing Is Impossible together."},
+            {"content": "Nothing about the book was impossible to like."},
+        ],
+    )
+    return space
+
+
+def test_a_hyphenated_word_leaves_the_other_words_optional(art_space):
+    # websearch_to_tsquery reads "self-portrait" as a phrase of its parts; taken for a
+    # quoted phrase, it made every word required and this matched nothing.
+    assert text_hits(art_space, "When did Maya paint a self-portrait?") == [
+        "I finished a self-portrait in oils.",
+        "Maya paints landscapes by the sea.",
+    ]
+
+
+def test_a_quoted_phrase_must_occur_and_plain_words_only_score(art_space):
+    assert text_hits(art_space, 'the book "nothing is impossible"') == [
+        "We read Nothing Is Impossible together."
+    ]
+
+
+def test_an_excluded_word_keeps_its_memories_out(art_space):
+    assert text_hits(art_space, "nothing impossible -book") == [
+        "We read Nothing Is Impossible together."
+    ]
+    assert text_hits(art_space, 'impossible -"nothing is impossible"') == [
+        "Nothing about the book was impossible to like."
+    ]

@@ -22,7 +22,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from pgvector.django import VectorField
+from pgvector.django import HalfVectorField, VectorField
 
 from apps.audit.actors import ActorType
 from apps.spaces.models import ApiToken, Space
@@ -451,6 +451,36 @@ class Link(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id} {self.type} {self.target_id}"
+
+
+class MemoryInContext(models.Model):
+    """A conversation memory read after the memory before it (its `next_in_time`
+    predecessor): "I did!" as the answer to "Did you finish the race?".
+
+    Search blends it into both candidate lists (`SEARCH_IN_CONTEXT_WEIGHT`,
+    docs/search.md): the distance to `embedding`, the pair's text embedded together,
+    and the BM25 score of `words`, the pair's words. Derived data, like the memory's
+    vector: dropped whenever either text changes (services.embeddings.drop_vectors)
+    and computed again by the embedding job. The vector is half precision: it only
+    reorders near candidates, whatever MEMORYWEB_VECTOR_STORAGE says of the memory's
+    own."""
+
+    memory = models.OneToOneField(
+        Memory, primary_key=True, on_delete=models.CASCADE, related_name="in_context"
+    )
+    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
+    previous = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="+")
+    embedding = HalfVectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
+    embedding_model = models.CharField(max_length=200)
+    words = SearchVectorField()
+
+    objects = SpaceScopedManager["MemoryInContext"]()
+
+    class Meta:
+        verbose_name_plural = "memories in context"
+
+    def __str__(self) -> str:
+        return f"{self.memory_id} after {self.previous_id}"
 
 
 class Entity(models.Model):

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -64,23 +64,46 @@ LEXICON_MAX_AGE = timedelta(days=1)
 LEXICON_REFRESH_DEBOUNCE_SECONDS = 300
 logger = logging.getLogger(__name__)
 _LEXEME = re.compile(r"(!?)'((?:[^']|'')*)'")
+# websearch_to_tsquery's syntax for what a memory must or must not hold: an exclusion
+# is a word or a quoted phrase after a minus that starts a word; a phrase is quoted
+# (an unclosed quote runs to the end).
+_EXCLUSION = re.compile(r'(?:^|(?<=\s))-(?:"[^"]*(?:"|$)|[^\s"]+)')
+_PHRASE = re.compile(r'"[^"]*(?:"|$)')
 
 
 @dataclass
 class ParsedQuery:
-    tsquery: str  # websearch_to_tsquery's output
     terms: list[str]  # the positive lexemes, in order, without duplicates
-    strict: bool  # quoted phrases or exclusions: keep websearch semantics for matching
+    # The tsquery of the query's quoted phrases and exclusions, which every match must
+    # satisfy; None when it has none. Its plain words only score.
+    required: str | None = None
+
+
+def split_query(query: str) -> tuple[str, str]:
+    """The query's words to score (without its exclusions), and its quoted phrases and
+    -exclusions in websearch syntax ("" if none).
+
+    A hyphenated word ("self-portrait") is no phrase: websearch_to_tsquery makes it a
+    phrase of its parts, but the person asked for none. When any phrase in the parse
+    made the whole query strict, its words were ANDed and "When did Maya paint a
+    self-portrait?" matched nothing."""
+    excluded = _EXCLUSION.findall(query)
+    positive = _EXCLUSION.sub(" ", query)
+    return positive, " ".join([*excluded, *_PHRASE.findall(positive)])
 
 
 def parse_query(query: str) -> ParsedQuery | None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT websearch_to_tsquery('english', %s)::text", [query])
-        (tsquery,) = cursor.fetchone()
-    return _parsed(tsquery)
+        cursor.execute(
+            "SELECT websearch_to_tsquery('english', %s)::text,"
+            " websearch_to_tsquery('english', %s)::text",
+            split_query(query),
+        )
+        tsquery, required_tsquery = cursor.fetchone()
+    return _parsed(tsquery, required_tsquery)
 
 
-def _parsed(tsquery: str | None) -> ParsedQuery | None:
+def _parsed(tsquery: str | None, required: str | None = None) -> ParsedQuery | None:
     tsquery = tsquery or ""
     terms: list[str] = []
     for negated, lexeme in _LEXEME.findall(tsquery):
@@ -89,7 +112,7 @@ def _parsed(tsquery: str | None) -> ParsedQuery | None:
             terms.append(lexeme)
     if not terms:
         return None  # only stop words
-    return ParsedQuery(tsquery=tsquery, terms=terms, strict="!" in tsquery or "<" in tsquery)
+    return ParsedQuery(terms=terms, required=required or None)
 
 
 class _SpaceStats:
@@ -114,15 +137,16 @@ class _SpaceStats:
             cursor.execute(
                 """
                 SELECT websearch_to_tsquery('english', %s)::text,
+                       websearch_to_tsquery('english', %s)::text,
                        array_agg(word.lexeme), array_agg(coalesce(f.documents, 0))
                 FROM unnest(tsvector_to_array(to_tsvector('english', %s))) AS word(lexeme)
                 LEFT JOIN retrieval_lexemefrequency f
                        ON f.space_id = %s AND f.lexeme = word.lexeme
                 """,
-                [query, query, space_id],
+                [*split_query(query), query, space_id],
             )
-            tsquery, lexemes, counts = cursor.fetchone()
-            parsed = _parsed(tsquery)
+            tsquery, required, lexemes, counts = cursor.fetchone()
+            parsed = _parsed(tsquery, required)
             if parsed is None:
                 return None, size, {}
             dfs = dict(zip(lexemes or [], counts or [], strict=True))
@@ -373,6 +397,8 @@ class Bm25Steps:
     ctes: list[str]
     params: list[Any]
     names: list[str]
+    # Each query word as a tsquery and its idf, in turn: what a row's words are scored by.
+    term_weights: list[Any] = field(default_factory=list)
 
 
 def bm25_steps(
@@ -390,9 +416,10 @@ def bm25_steps(
     idf = {
         t: math.log(1 + (size - dfs.get(t, 0) + 0.5) / (dfs.get(t, 0) + 0.5)) for t in parsed.terms
     }
-    if parsed.strict:
+    if parsed.required:
+        match = f"({_any_of(parsed.terms)}) & ({parsed.required})"
         scan = size <= ROW_SCAN_MAX
-        return _scoring_steps(scope, [_Step(parsed.tsquery, scan=scan)], idf, limit, size)
+        return _scoring_steps(scope, [_Step(match, scan=scan)], idf, limit, size)
     selective: list[str] = []
     rows = 0
     for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
@@ -465,7 +492,7 @@ def _scoring_steps(
     """
     terms = list(idf)
     weights = [value for term in terms for value in (_quoted(term), idf[term])]
-    built = Bm25Steps(ctes=[], params=[], names=[])
+    built = Bm25Steps(ctes=[], params=[], names=[], term_weights=weights)
     if any(step.scan for step in steps):
         capped = any(step.if_few for step in steps)
         built.ctes.append(
@@ -483,9 +510,7 @@ def _scoring_steps(
             words, source = column("search_vector"), f'"{TABLE}"'
             condition, condition_params = f"{scope.condition} AND ", [*scope.params]
             row_id = column("id")
-        present = " + ".join(
-            f"(CASE WHEN {words} @@ %s::tsquery THEN %s ELSE 0 END)" for _ in terms
-        )
+        present = _present(words, len(terms))
         guards, guard_params = _guards(built.names, step, limit, scan_max)
         name = f"step{number}"
         # The lexemes are already stemmed: cast as they are, not parsed again.
@@ -501,8 +526,7 @@ def _scoring_steps(
                     -- (a space newer than its statistics) re-ran the average for
                     -- every matched row, quadratic in the matches.
                     norm AS MATERIALIZED (SELECT GREATEST(avg(dl), 1) AS avgdl FROM matched)
-                    SELECT matched.id, matched.weight * {K1 + 1}
-                           / (1 + {K1} * (1 - {B} + {B} * matched.dl / norm.avgdl)) AS score
+                    SELECT matched.id, {_BM25} AS score
                     FROM matched CROSS JOIN norm
                     ORDER BY score DESC, matched.id
                     LIMIT %s
@@ -512,6 +536,43 @@ def _scoring_steps(
         built.params += [*weights, *condition_params, step.match, limit, *guard_params]
         built.names.append(name)
     return built
+
+
+# A matched row's BM25 score from its summed idf (`weight`), its length in words and
+# the average length over the rows matched with it.
+_BM25 = f"matched.weight * {K1 + 1} / (1 + {K1} * (1 - {B} + {B} * matched.dl / norm.avgdl))"
+
+
+def _present(words: str, terms: int) -> str:
+    """The summed idf of the query words `words` holds; takes term_weights as params."""
+    return " + ".join(
+        f"(CASE WHEN {words} @@ %s::tsquery THEN %s ELSE 0 END)" for _ in range(terms)
+    )
+
+
+def in_context_steps(steps: Bm25Steps) -> tuple[str, list[Any]]:
+    """A CTE `text_in_context` of (step, id, score): each step's matches scored again
+    on their words read after the memory before them (memories.MemoryInContext.words,
+    the two memories' words), with the same idf, lengths averaged over those rows. A
+    memory without a predecessor has no row."""
+    hits = " UNION ALL ".join(f"SELECT step, id FROM {name}" for name in steps.names)
+    terms = len(steps.term_weights) // 2
+    return (
+        f"""text_in_context AS MATERIALIZED (
+            WITH matched AS (
+                SELECT hits.step, hits.id, ({_present("c.words", terms)}) AS weight,
+                       length(c.words)::float8 AS dl
+                FROM ({hits}) AS hits
+                JOIN memories_memoryincontext AS c ON c.memory_id = hits.id
+            ),
+            norm AS MATERIALIZED (
+                SELECT step, GREATEST(avg(dl), 1) AS avgdl FROM matched GROUP BY step
+            )
+            SELECT matched.step, matched.id, {_BM25} AS score
+            FROM matched JOIN norm USING (step)
+        )""",
+        list(steps.term_weights),
+    )
 
 
 def _guards(earlier: list[str], step: _Step, limit: int, scan_max: int) -> tuple[str, list[Any]]:

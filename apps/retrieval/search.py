@@ -36,7 +36,7 @@ from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
 from apps.retrieval import expansion, storage
 from apps.retrieval.embedding import get_backend
-from apps.retrieval.lexical import STATS, bm25_steps, widest_step
+from apps.retrieval.lexical import STATS, bm25_steps, in_context_steps, widest_step
 from apps.retrieval.models import Recall, RecallFeedback, Verdict
 from apps.retrieval.scope import TABLE, SqlScope, column
 from apps.retrieval.vector_indexes import searches_exactly
@@ -140,6 +140,9 @@ class Weights:
     recency_half_life_days: float = 30.0
     context_next: float = 0.0
     context_previous: float = 0.0
+    # Both lists re-ordered by a blend with each conversation memory read after the one
+    # before it (memories.MemoryInContext; _blended_in_context, _blended_text).
+    in_context: float = 0.0
     # Personalized PageRank over consolidation's links and entities (expansion.py).
     graph: float = 0.0
     # The prior from feedback on earlier recalls of similar queries (feedback_prior).
@@ -157,6 +160,7 @@ class Weights:
             rrf_k=settings.SEARCH_RRF_K,
             context_next=settings.SEARCH_CONTEXT_NEXT,
             context_previous=settings.SEARCH_CONTEXT_PREVIOUS,
+            in_context=settings.SEARCH_IN_CONTEXT_WEIGHT,
             graph=settings.SEARCH_GRAPH_WEIGHT,
             feedback=settings.SEARCH_FEEDBACK_WEIGHT,
             session=settings.SEARCH_SESSION_WEIGHT,
@@ -214,40 +218,56 @@ def _candidate_lists(
     limit: int,
     *,
     narrowed: bool,
+    in_context: float = 0.0,
 ) -> tuple[list[tuple[UUID, float]], list[tuple[UUID, float]]]:
     """The nearest memories and the best BM25 matches, each as (id, score), from one
     statement: one round trip and one plan for both lists, ids only (the rows of the
-    final hits are loaded once they are known)."""
+    final hits are loaded once they are known). `in_context` > 0 reads both lists
+    CONTEXT_POOL times deeper and re-orders them by a blend of each memory's own score
+    and its reading in context (_blended_in_context, _blended_text), then cuts them."""
     scope = SqlScope.of(scoped)
     ctes: list[str] = []
     params: list[Any] = []
     parts: list[str] = []
     exact = vector is not None and searches_exactly(space.pk, scoped.db)
+    # Both lists are read deeper when they are re-ordered in context, then cut to `limit`.
+    read = limit * CONTEXT_POOL if in_context else limit
     if vector is not None:
         # A space without an HNSW index of its own (apps/retrieval/vector_indexes.py) is
         # searched exactly, whatever the planner estimates; so is a few rows' filter of
         # a very large one.
         vector_text = Vector(vector).to_text()
         if not exact and narrowed and _sorts_filtered_rows(space, scoped):
-            nearest, nearest_params = _filtered_nearest(scope, vector_text, limit)
+            nearest, nearest_params = _filtered_nearest(scope, vector_text, read)
         else:
-            listed, nearest_params = _nearest(scope, vector_text, limit, exactly=exact)
+            listed, nearest_params = _nearest(scope, vector_text, read, exactly=exact)
             nearest = f"nearest AS MATERIALIZED ({listed})"
         ctes.append(nearest)
         params += nearest_params
-        parts.append("SELECT 'vector', 0, * FROM nearest")
-    steps = bm25_steps(scope, space.pk, query, limit, narrowed=narrowed) if query else None
+        if in_context:
+            blended, blended_params = _blended_in_context(vector_text, in_context, limit)
+            ctes.append(blended)
+            params += blended_params
+            parts.append("SELECT 'vector', 0, * FROM in_context")
+        else:
+            parts.append("SELECT 'vector', 0, * FROM nearest")
+    steps = bm25_steps(scope, space.pk, query, read, narrowed=narrowed) if query else None
     if steps is not None:
         ctes += steps.ctes
         params += steps.params
         parts += [f"SELECT 'text', * FROM {name}" for name in steps.names]
+        if in_context:
+            rescored, rescored_params = in_context_steps(steps)
+            ctes.append(rescored)
+            params += rescored_params
+            parts.append("SELECT 'text in context', * FROM text_in_context")
     if not parts:
         return [], []
     statement = f"WITH {', '.join(ctes)} {' UNION ALL '.join(parts)}"
     # Every connection has iterative scans on and ef_search = HNSW_EF_SEARCH
     # (settings.py); a deep candidate list needs a larger ef_search for good recall,
     # set for this statement's transaction only.
-    deep = vector is not None and not exact and limit * 2 > settings.HNSW_EF_SEARCH
+    deep = vector is not None and not exact and read * 2 > settings.HNSW_EF_SEARCH
     using = scoped.db
     with (
         transaction.atomic(using=using) if deep else nullcontext(),
@@ -255,7 +275,7 @@ def _candidate_lists(
     ):
         if deep:
             cursor.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, limit * 2))]
+                "SELECT set_config('hnsw.ef_search', %s, true)", [str(min(1000, read * 2))]
             )
         cursor.execute(statement, params)
         rows = cursor.fetchall()
@@ -264,7 +284,28 @@ def _candidate_lists(
     vector_hits = [(pk, 1.0 - distance) for distance, pk in nearest_rows]
     text_rows = [(step, pk, score) for side, step, pk, score in rows if side == "text"]
     text_hits = [(UUID(pk), score) for pk, score in widest_step(text_rows)]
+    if in_context:
+        widest = max((step for step, _, _ in text_rows), default=0)
+        in_context_scores = {
+            str(pk): float(score)
+            for side, step, pk, score in rows
+            if side == "text in context" and step == widest
+        }
+        text_hits = _blended_text(text_hits, in_context_scores, in_context)[:limit]
     return vector_hits, text_hits
+
+
+def _blended_text(
+    text_hits: list[tuple[UUID, float]], in_context_scores: dict[str, float], weight: float
+) -> list[tuple[UUID, float]]:
+    """The BM25 hits re-ordered by (s + w * s_context) / (1 + w), s_context being a hit's
+    score on its words read after the memory before it, or s itself without one."""
+    blended = [
+        (pk, (score + weight * in_context_scores.get(str(pk), score)) / (1 + weight))
+        for pk, score in text_hits
+    ]
+    blended.sort(key=lambda hit: (-hit[1], str(hit[0])))
+    return blended
 
 
 # A filter that leaves at most FILTERED_EXACT_MAX rows of a space of at least
@@ -333,6 +374,30 @@ def _filtered_nearest(scope: SqlScope, vector: str, limit: int) -> tuple[str, li
     )
 
 
+# Both candidate lists are read this many times deeper when they are re-ordered in
+# context. On LoCoMo (75 candidates) hybrid R@10 was 78.1 at 2, 78.5 at 3 and 78.5 at
+# 4, the gain on both halves of the dev set, mostly from BM25: a turn whose own words
+# rank it deep can hold the answer to the turn before it.
+CONTEXT_POOL = 3
+
+
+def _blended_in_context(vector: str, weight: float, limit: int) -> tuple[str, list[Any]]:
+    """The `nearest` rows re-ordered by (d + w * d_context) / (1 + w), where d_context is
+    the distance to the memory's context vector (memories.MemoryInContext: its text read
+    after the memory before it), or d itself for a memory without one. A turn such as
+    "Yes, last Sunday!" is then found by the question its predecessor asked. Dividing
+    by 1 + w keeps the scale of a plain cosine distance."""
+    return (
+        """in_context AS MATERIALIZED (
+            SELECT n.id, (n.distance + %s * coalesce(c.embedding <=> %s::halfvec, n.distance))
+                / (1 + %s) AS distance
+            FROM nearest AS n LEFT JOIN memories_memoryincontext AS c ON c.memory_id = n.id
+            ORDER BY distance LIMIT %s
+        )""",
+        [weight, vector, weight, limit],
+    )
+
+
 @dataclass
 class _Candidate:
     score: float = 0.0
@@ -358,6 +423,13 @@ def _has_conversation_links(space_id: int, using: str = PRIMARY) -> bool:
         ),
         seconds=lambda linked: 3600 if linked else 60,
     )
+
+
+def _in_context_weight(space: Space, using: str, weights: Weights) -> float:
+    """The context vectors' weight, for a space that has conversations to read them in."""
+    if not weights.in_context or not _has_conversation_links(space.pk, using):
+        return 0.0
+    return weights.in_context
 
 
 def _fuse(
@@ -662,6 +734,7 @@ def search(
         vector if mode in ("vector", "hybrid") else None,
         candidates,
         narrowed=filters.narrows(),
+        in_context=_in_context_weight(space, using, weights),
     )
     result.db_ms += (time.perf_counter() - started) * 1000
 
@@ -766,6 +839,7 @@ def _ranked_below(
         vector if result.mode == "vector" else None,
         depth,
         narrowed=filters.narrows(),
+        in_context=_in_context_weight(space, scoped.db, weights),
     )
     shown = {hit.memory.pk for hit in result.hits}
     deeper = _ranked_hits(

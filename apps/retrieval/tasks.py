@@ -97,9 +97,19 @@ def _embed_locked_batch(
             return 0, 0
         if on_taken is not None:
             on_taken(len(batch))
-        vectors = backend.embed([memory.content for memory in batch])
+        contexts = (
+            services.in_context(space, [m.pk for m in batch])
+            if settings.SEARCH_IN_CONTEXT_WEIGHT
+            else []
+        )
+        # One call of the model for both: its per-call cost is paid once.
+        vectors = backend.embed([m.content for m in batch] + [c.text for c in contexts])
         stored = services.store_embeddings(
-            space, [(m.pk, m.content_hash) for m in batch], vectors, backend.name
+            space,
+            [(m.pk, m.content_hash) for m in batch],
+            vectors[: len(batch)],
+            backend.name,
+            contexts=list(zip(contexts, vectors[len(batch) :], strict=True)),
         )
     return len(batch), stored
 

@@ -11,7 +11,13 @@ callers write `services.create_memory(...)` whatever module holds it.
 """
 
 from apps.memories.services.create import create_memories, create_memory
-from apps.memories.services.embeddings import request_reembedding, store_embeddings
+from apps.memories.services.embeddings import (
+    InContext,
+    drop_vectors,
+    in_context,
+    request_reembedding,
+    store_embeddings,
+)
 from apps.memories.services.episodes import (
     record_episode,
     record_episodes,
@@ -58,6 +64,7 @@ __all__ = [
     "ContentRefused",
     "ContentTooLarge",
     "FeedbackRecorded",
+    "InContext",
     "InvalidFeedback",
     "InvalidMemory",
     "InvalidTransition",
@@ -75,6 +82,8 @@ __all__ = [
     "create_memories",
     "create_memory",
     "delete_memory",
+    "drop_vectors",
+    "in_context",
     "link_memories",
     "merge_memories",
     "purge_memory",

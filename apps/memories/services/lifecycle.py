@@ -22,6 +22,7 @@ from apps.memories.models import (
     Status,
     content_hash,
 )
+from apps.memories.services.embeddings import drop_vectors
 from apps.memories.services.errors import (
     InvalidMemory,
     InvalidTransition,
@@ -83,8 +84,7 @@ def update_memory(
         memory.content_hash = content_hash(memory.content)
         if memory.content_hash != content_hash(str(before["content"])):
             # The old vector describes the old text; the embedding job fills it in.
-            memory.embedding = None
-            memory.embedding_model = ""
+            drop_vectors(memory)
             embed_after_commit(space.pk)
     if memory.snapshot() == before:
         return memory  # the edit only added what the policy redacts again
@@ -265,8 +265,7 @@ def revert_to_version(
     findings = None
     if memory.content != before["content"]:
         memory.content_hash = content_hash(memory.content)
-        memory.embedding = None
-        memory.embedding_model = ""
+        drop_vectors(memory)
         embed_after_commit(space.pk)
         # A revert brings back what was stored before: it is flagged, never refused
         # or rewritten (history is not changed; redaction has its own service).

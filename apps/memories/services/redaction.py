@@ -50,6 +50,7 @@ from apps.memories.models import (
     MemoryVersion,
     content_hash,
 )
+from apps.memories.services.embeddings import drop_vectors
 from apps.memories.services.entities import forget_entities_named, move_mentions
 from apps.memories.services.errors import InvalidMemory
 from apps.memories.services.records import (
@@ -266,8 +267,7 @@ def _rewritten(
     memory.content_hash = content_hash(content)
     _scrub_fields(memory, MEMORY_LABELS, replacements)
     # The vector encodes the text that went; the embedding job computes a new one.
-    memory.embedding = None
-    memory.embedding_model = ""
+    drop_vectors(memory)
     memory.version += 1
     memory.updated_at = timezone.now()
     memory.save()
