@@ -176,12 +176,14 @@ def test_it_averages_the_lengths_once_even_when_the_planner_expects_no_matches(s
     assert STATS.get(space.pk, ["marathon"])[1] == {"marathon": 300}
 
 
-def bm25_rows(space, query, limit, filters=None):
+def bm25_rows(space, query, limit, filters=None, depth=None):
     """(step, id, score) of every step that ran, and the statement's EXPLAIN with the
     sequential scan discouraged (as in a large table, where the planner avoids it)."""
     filters = filters or Filters()
     scope = SqlScope.of(filters.apply(Memory.objects.for_space(space)))
-    steps = lexical.bm25_steps(scope, space.pk, query, limit, narrowed=filters.narrows())
+    steps = lexical.bm25_steps(
+        scope, space.pk, query, limit, narrowed=filters.narrows(), depth=depth
+    )
     assert steps is not None
     statement = f"WITH {', '.join(steps.ctes)} " + " UNION ALL ".join(
         f"SELECT * FROM {name}" for name in steps.names
@@ -269,5 +271,16 @@ def test_an_unfiltered_large_space_matches_through_the_index(harbour_space):
     # The rare word alone finds enough: the common one is not matched at all.
     rows, plan = bm25_rows(harbour_space, "lighthouse harbour", 2)
     assert "scanned" not in plan
+    assert {step for step, _, _ in rows} == {0}
+    assert len(lexical.widest_step(rows)) == 2
+
+
+def test_a_deeper_read_returns_more_rows_but_widens_as_for_its_limit(harbour_space):
+    # Re-ordering in context reads deeper than it keeps.
+    rows, _plan = bm25_rows(harbour_space, "harbour", 2, depth=6)
+    assert len(lexical.widest_step(rows)) == 6
+    # The two rare-word rows are enough for a limit of 2, so the common word is still
+    # not matched, however deep the read.
+    rows, _plan = bm25_rows(harbour_space, "lighthouse harbour", 2, depth=6)
     assert {step for step, _, _ in rows} == {0}
     assert len(lexical.widest_step(rows)) == 2

@@ -402,10 +402,19 @@ class Bm25Steps:
 
 
 def bm25_steps(
-    scope: SqlScope, space_id: int, query: str, limit: int, *, narrowed: bool = True
+    scope: SqlScope,
+    space_id: int,
+    query: str,
+    limit: int,
+    *,
+    narrowed: bool = True,
+    depth: int | None = None,
 ) -> Bm25Steps | None:
     """The steps that find the best `limit` memories in `scope` for `query`, or None
     when nothing can match (only stop words, or an empty space).
+
+    `depth`: return up to this many (more than `limit`), for a caller that re-orders
+    them; the words matched, and whether matching widens, are still chosen for `limit`.
 
     `narrowed`: the filters may leave few rows (more than the default of active
     memories), so the rows with rare words may not be enough and matching may widen.
@@ -419,7 +428,7 @@ def bm25_steps(
     if parsed.required:
         match = f"({_any_of(parsed.terms)}) & ({parsed.required})"
         scan = size <= ROW_SCAN_MAX
-        return _scoring_steps(scope, [_Step(match, scan=scan)], idf, limit, size)
+        return _scoring_steps(scope, [_Step(match, scan=scan)], idf, limit, size, depth)
     selective: list[str] = []
     rows = 0
     for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
@@ -436,7 +445,7 @@ def bm25_steps(
         matches.append(_any_of(parsed.terms))
     if size <= ROW_SCAN_MAX:
         scanned = [_Step(m, scan=True) for m in matches]
-        return _scoring_steps(scope, scanned, idf, limit, size)
+        return _scoring_steps(scope, scanned, idf, limit, size, depth)
     steps = [_Step(matches[0])]
     scan_max = ROW_SCAN_MAX
     if len(matches) > 1 and narrowed:
@@ -447,7 +456,7 @@ def bm25_steps(
         steps += [_Step(matches[1], scan=True, if_few=True), _Step(matches[1], if_many=True)]
     elif len(matches) > 1:
         steps.append(_Step(matches[1]))
-    return _scoring_steps(scope, steps, idf, limit, scan_max)
+    return _scoring_steps(scope, steps, idf, limit, scan_max, depth)
 
 
 @dataclass(frozen=True)
@@ -480,6 +489,7 @@ def _scoring_steps(
     idf: dict[str, float],
     limit: int,
     scan_max: int,
+    depth: int | None = None,
 ) -> Bm25Steps:
     """BM25 with binary term frequency: memories are short, a word rarely repeats, and
     testing each query word with @@ avoids unnesting every matched tsvector.
@@ -533,7 +543,7 @@ def _scoring_steps(
                 ) AS scored{guards}
             )"""
         )
-        built.params += [*weights, *condition_params, step.match, limit, *guard_params]
+        built.params += [*weights, *condition_params, step.match, depth or limit, *guard_params]
         built.names.append(name)
     return built
 
