@@ -47,14 +47,17 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
-def env_float(name: str, default: float) -> float:
+def env_float(name: str, default: float, minimum: float | None = None) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if minimum is not None and not value >= minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum:g}, got {raw!r}")
+    return value
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -485,10 +488,10 @@ SEARCH_TEXT_WEIGHT = env_float("MEMORYWEB_SEARCH_TEXT_WEIGHT", 1.5)
 SEARCH_RRF_K = env_int("MEMORYWEB_SEARCH_RRF_K", 5)
 SEARCH_CONTEXT_NEXT = env_float("MEMORYWEB_SEARCH_CONTEXT_NEXT", 0.5)
 SEARCH_CONTEXT_PREVIOUS = env_float("MEMORYWEB_SEARCH_CONTEXT_PREVIOUS", 0.3)
-# A conversation memory's distance blends in its distance read after the memory before
-# it (memories.MemoryInContext), at this weight; 0 also stops computing those vectors,
-# which costs the embedding job a second text per conversation memory.
-SEARCH_IN_CONTEXT_WEIGHT = env_float("MEMORYWEB_SEARCH_IN_CONTEXT_WEIGHT", 0.3)
+# Both candidate lists blend in each conversation memory's score read after the memory
+# before it (memories.MemoryInContext), at this weight; 0 also stops computing those
+# readings, which cost the embedding job a second text per conversation memory.
+SEARCH_IN_CONTEXT_WEIGHT = env_float("MEMORYWEB_SEARCH_IN_CONTEXT_WEIGHT", 0.3, minimum=0)
 # Conversation awareness, measured on LoCoMo (docs/evaluation.md).
 SEARCH_SESSION_WEIGHT = env_float("MEMORYWEB_SEARCH_SESSION_WEIGHT", 0.2)
 SEARCH_SUBJECT_WEIGHT = env_float("MEMORYWEB_SEARCH_SUBJECT_WEIGHT", 0.2)

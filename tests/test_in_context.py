@@ -98,18 +98,38 @@ def test_it_drops_a_turns_context_when_the_turn_before_it_is_purged(
     assert not MemoryInContext.objects.for_space(space).exists()
 
 
-def test_it_stores_no_context_vector_for_texts_that_changed_meanwhile(
+def test_it_stores_no_reading_whose_texts_changed_meanwhile(
     space, actor, hashing_backend, embed_now, settings
 ):
     settings.SEARCH_IN_CONTEXT_WEIGHT = 0
-    question, answer = chat(space, actor, "Did you run the marathon?", "Yes!")
+    question, answer, thanks = chat(space, actor, "Did you run the marathon?", "Yes!", "Wow.")
     embed_now(space)
-    (read,) = services.in_context(space, [answer.pk])
+    read = services.in_context(space, [answer.pk, thanks.pk])
+    # The question changes while its answer's reading is being embedded.
     services.update_memory(space, actor, question.pk, expected_version=None, content="Rain?")
 
-    services.store_embeddings(space, [], [], hashing_backend.name, contexts=[(read, [0.1] * 384)])
+    services.store_embeddings(
+        space, [], [], hashing_backend.name, contexts=[(r, [0.1] * 384) for r in read]
+    )
 
-    assert not MemoryInContext.objects.for_space(space).exists()
+    assert context_of(answer) is None
+    assert context_of(thanks).previous_id == answer.pk  # both its texts are unchanged
+
+
+def test_a_revert_or_a_reembedding_drops_the_readings_of_the_old_text(
+    space, actor, hashing_backend, embed_now
+):
+    question, answer = chat(space, actor, "Did you run the marathon?", "Yes!")
+    services.update_memory(space, actor, question.pk, expected_version=None, content="Rain?")
+    embed_now(space)
+    assert context_of(answer) is not None
+
+    services.revert_to_version(space, actor, question.pk, to_version=1)
+    assert context_of(answer) is None
+
+    embed_now(space)
+    services.request_reembedding(space, actor, [answer.pk])
+    assert context_of(answer) is None
 
 
 def test_it_finds_an_answer_by_the_question_before_it(space, actor, hashing_backend, embed_now):

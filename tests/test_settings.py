@@ -28,6 +28,8 @@ def settings_error(**env: str) -> str:
     [
         ({"DEBUG": "perhaps"}, "DEBUG must be true or false"),
         ({"MEMORYWEB_EMBEDDING_BATCH_SIZE": "many"}, "EMBEDDING_BATCH_SIZE must be an integer"),
+        ({"MEMORYWEB_SEARCH_IN_CONTEXT_WEIGHT": "-1"}, "IN_CONTEXT_WEIGHT must be at least 0"),
+        ({"MEMORYWEB_SEARCH_IN_CONTEXT_WEIGHT": "nan"}, "IN_CONTEXT_WEIGHT must be at least 0"),
         ({"DATABASE_URL": "mysql://u:p@h/db"}, "must point at PostgreSQL"),
         ({"DATABASE_REPLICA_URLS": "postgres://u:p@h/db,not a url"}, "entry 2 is not a valid"),
         ({"DATABASE_REPLICA_URLS": "mysql://u:p@h/db"}, "entry 1 must be a PostgreSQL URL"),

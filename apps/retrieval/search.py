@@ -428,7 +428,7 @@ def _has_conversation_links(space_id: int, using: str = PRIMARY) -> bool:
 
 
 def _in_context_weight(space: Space, using: str, weights: Weights) -> float:
-    """The context vectors' weight, for a space that has conversations to read them in."""
+    """The weight of memories read in context, for a space that has conversations."""
     if not weights.in_context or not _has_conversation_links(space.pk, using):
         return 0.0
     return weights.in_context

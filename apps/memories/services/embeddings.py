@@ -23,8 +23,8 @@ from apps.spaces.models import Space
 
 @dataclass(frozen=True)
 class InContext:
-    """A conversation memory read after the memory before it: the text its context
-    vector is computed from, and the two contents' hashes it was read at."""
+    """A conversation memory read after the memory before it: the pair's text, and the
+    two contents' hashes it was read at."""
 
     memory_id: MemoryId
     content_hash: str
@@ -34,7 +34,7 @@ class InContext:
 
 
 def in_context(space: Space, memory_ids: Sequence[MemoryId]) -> list[InContext]:
-    """What to compute context vectors from, for a batch of newly embedded memories:
+    """What to read in context, for a batch of memories being embedded:
     those of them that follow another memory, and the embedded memories that follow
     them (their context changed with them; the pending ones get theirs in their own
     batch). One memory with two predecessors is read after one of them."""
@@ -78,12 +78,12 @@ def store_embeddings(
 
     A vector is dropped when the memory's content changed since it was read (its hash
     no longer matches), so a slow batch can never attach an old text's vector; so is a
-    context vector when either of its two texts changed. The embedding is derived
+    reading in context when either of its two texts changed. The embedding is derived
     data: no version is written, one audit event per batch.
     """
     if len(rows) != len(vectors):
         raise ValueError(f"{len(rows)} memories but {len(vectors)} vectors")
-    if not rows:
+    if not rows and not contexts:
         return 0
     # One array each: the database, not numpy, says which vector has the wrong size.
     arrays = [np.asarray(vector, dtype=np.float32) for vector in vectors]
