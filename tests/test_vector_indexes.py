@@ -1,5 +1,5 @@
-"""Large spaces get an HNSW index of their own rows; small spaces have none and are
-searched exactly (apps/retrieval/vector_indexes.py)."""
+"""Large spaces get an HNSW index and a words (GIN) index of their own rows; small
+spaces have none and are searched exactly (apps/retrieval/vector_indexes.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.audit.actors import Actor
 from apps.memories import services
-from apps.memories.models import Memory
+from apps.memories.models import GIN_PENDING_LIST_KB, Memory
 from apps.retrieval import storage, vector_indexes
 from apps.retrieval.search import search
 from apps.spaces.models import Space
@@ -23,17 +24,23 @@ from tests.worker_process import start_worker_process, stop_worker_process
 ACTOR = Actor.system("test")
 
 
-def index_definitions(*spaces: Space) -> dict[str, str]:
-    """The HNSW indexes of the memories table, of these spaces only (others may be left
-    by a test run that was killed)."""
-    names = [vector_indexes.index_name(space.pk) for space in spaces]
+def index_definitions(*spaces: Space, words: bool = False) -> dict[str, str]:
+    """The HNSW (or words) indexes of the memories table, of these spaces only (others
+    may be left by a test run that was killed)."""
+    name = vector_indexes.words_index_name if words else vector_indexes.index_name
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'memories_memory'"
-            " AND indexdef LIKE '%%USING hnsw%%' AND indexname = ANY(%s)",
-            [names],
+            " AND indexname = ANY(%s)",
+            [[name(space.pk) for space in spaces]],
         )
         return dict(cursor.fetchall())
+
+
+def index_options(name: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s", [name])
+        return list(cursor.fetchone()[0] or [])
 
 
 @pytest.fixture
@@ -49,12 +56,65 @@ def test_it_builds_an_index_over_the_space_alone(large_space, outsider_space):
     definition = index_definitions(large_space)[vector_indexes.index_name(large_space.pk)]
     assert f"USING hnsw (embedding {storage.cosine_opclass()})" in definition
     assert f"WHERE (space_id = {large_space.pk})" in definition
+    words = index_definitions(large_space, words=True)[
+        vector_indexes.words_index_name(large_space.pk)
+    ]
+    assert "USING gin (search_vector)" in words
+    assert f"WHERE (space_id = {large_space.pk})" in words
     assert not vector_indexes.searches_exactly(large_space.pk)
     assert vector_indexes.searches_exactly(outsider_space.pk)
     # Built once: a second request finds it and leaves it be.
     assert not vector_indexes.build_index(large_space.pk)
     assert list(index_definitions(large_space, outsider_space)) == [
         vector_indexes.index_name(large_space.pk)
+    ]
+    assert not index_definitions(outsider_space, words=True)
+
+
+def test_every_gin_index_keeps_a_short_pending_list(large_space):
+    vector_indexes.build_index(large_space.pk)
+    limit = f"gin_pending_list_limit={GIN_PENDING_LIST_KB}"
+    for name in (
+        "memory_search_vector",
+        "memory_tags",
+        vector_indexes.words_index_name(large_space.pk),
+    ):
+        assert limit in index_options(name), name
+
+
+def text_statement_plan(space: Space, query: str) -> str:
+    with CaptureQueriesContext(connection) as queries:
+        search(space, query, mode="text", k=5, record_access=False)
+    (statement,) = [q["sql"] for q in queries.captured_queries if "step0 AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {statement}")
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_a_text_search_reads_its_own_words_index_and_ranks_as_before(
+    large_space, outsider_space, actor
+):
+    query = "zyzzyva quokka"
+    services.create_memories(
+        large_space, actor, [{"content": f"note {i}: a zyzzyva and a quokka"} for i in range(3)]
+    )
+    fill(large_space, actor, 1500, seed=10)
+    # The outsider holds the query word for word, and more often.
+    services.create_memories(outsider_space, actor, [{"content": query} for _ in range(30)])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE memories_memory")
+    before = search(large_space, query, mode="text", k=5, record_access=False)
+    # Fewer than ROW_SCAN_MAX rows and no index of its own: its rows are read.
+    assert "Bitmap Index Scan" not in text_statement_plan(large_space, query)
+    vector_indexes.build_index(large_space.pk)
+    plan = text_statement_plan(large_space, query)
+    assert f"Bitmap Index Scan on {vector_indexes.words_index_name(large_space.pk)}" in plan
+    assert "memory_search_vector" not in plan
+    after = search(large_space, query, mode="text", k=5, record_access=False)
+    assert len(after.hits) == 3
+    assert {hit.memory.space_id for hit in after.hits} == {large_space.pk}
+    assert [(h.memory.pk, h.score) for h in after.hits] == [
+        (h.memory.pk, h.score) for h in before.hits
     ]
 
 
@@ -84,6 +144,24 @@ def test_it_lists_the_spaces_that_reached_the_threshold(large_space, outsider_sp
     settings.EXACT_SEARCH_BELOW = 80
     assert vector_indexes.spaces_needing_an_index() == [large_space.pk]
     vector_indexes.build_index(large_space.pk)
+    assert vector_indexes.spaces_needing_an_index() == []
+
+
+def test_a_space_with_a_vector_index_alone_gets_its_words_index(large_space, settings):
+    """What a space indexed before words indexes existed looks like."""
+    settings.EXACT_SEARCH_BELOW = 80
+    vector_indexes.build_index(large_space.pk)
+    words = vector_indexes.words_index_name(large_space.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {words}")
+        cursor.execute("SELECT %s::regclass::oid", [vector_indexes.index_name(large_space.pk)])
+        graph = cursor.fetchone()[0]
+    assert vector_indexes.spaces_needing_an_index() == [large_space.pk]
+    assert vector_indexes.build_index(large_space.pk)
+    assert index_definitions(large_space, words=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::regclass::oid", [vector_indexes.index_name(large_space.pk)])
+        assert cursor.fetchone()[0] == graph  # the graph was left as it was
     assert vector_indexes.spaces_needing_an_index() == []
 
 
@@ -129,7 +207,9 @@ def test_it_drops_the_index_of_a_deleted_space(large_space, outsider_space, embe
     purge_space(large_space, ACTOR, reason="test")
     assert gone in vector_indexes.drop_orphaned_indexes()
     assert not index_definitions(Space(pk=gone))
+    assert not index_definitions(Space(pk=gone), words=True)
     assert index_definitions(outsider_space)
+    assert index_definitions(outsider_space, words=True)
     assert vector_indexes.drop_orphaned_indexes() == []
 
 
@@ -149,6 +229,7 @@ def test_a_worker_indexes_a_space_once_it_grows_past_the_threshold(
         assert not index_definitions(space)  # 30 is under the threshold
         fill(space, ACTOR, 30, seed=9)
         wait_until(lambda: bool(index_definitions(space)), timeout=60)
+        assert index_definitions(space, words=True)
         assert not index_definitions(outsider_space)
         vector_indexes.forget()
         assert not vector_indexes.searches_exactly(space.pk)
@@ -158,3 +239,4 @@ def test_a_worker_indexes_a_space_once_it_grows_past_the_threshold(
         # Emptying the tables between transactional tests leaves indexes standing.
         with connection.cursor() as cursor:
             cursor.execute(f"DROP INDEX IF EXISTS {name}")
+            cursor.execute(f"DROP INDEX IF EXISTS {vector_indexes.words_index_name(space.pk)}")

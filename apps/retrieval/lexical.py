@@ -45,7 +45,9 @@ MATCH_ROW_BUDGET = 500
 # through the full-text index. That index's postings of a word span every tenant:
 # intersecting them with a few thousand rows read far more than the rows themselves
 # (22-33 ms for a space of 2k-5k among 375k rows; a 1% filter of a million rows
-# widened to a word held by 437k of them).
+# widened to a word held by 437k of them). A space with a words index of its own
+# (apps/retrieval/vector_indexes.py) asks that index instead, which holds its rows only:
+# 1-2 ms where reading a space of 5k took 10.
 ROW_SCAN_MAX = 5000
 # A large space's filtered rows, when matching widens to common words, are read if
 # there are fewer of them than the widened words' postings in the space divided by
@@ -409,12 +411,16 @@ def bm25_steps(
     *,
     narrowed: bool = True,
     depth: int | None = None,
+    own_index: bool = False,
 ) -> Bm25Steps | None:
     """The steps that find the best `limit` memories in `scope` for `query`, or None
     when nothing can match (only stop words, or an empty space).
 
     `depth`: return up to this many (more than `limit`), for a caller that re-orders
     them; the words matched, and whether matching widens, are still chosen for `limit`.
+
+    `own_index`: the space has a words index of its own, so even a space of fewer than
+    ROW_SCAN_MAX rows is matched through an index rather than read.
 
     `narrowed`: the filters may leave few rows (more than the default of active
     memories), so the rows with rare words may not be enough and matching may widen.
@@ -427,7 +433,7 @@ def bm25_steps(
     }
     if parsed.required:
         match = f"({_any_of(parsed.terms)}) & ({parsed.required})"
-        scan = size <= ROW_SCAN_MAX
+        scan = size <= ROW_SCAN_MAX and not own_index
         return _scoring_steps(scope, [_Step(match, scan=scan)], idf, limit, size, depth)
     selective: list[str] = []
     rows = 0
@@ -443,7 +449,7 @@ def bm25_steps(
     if len(selective) < len(parsed.terms) and not enough:
         # Filters can leave too few rows with the rare words: then every word matches.
         matches.append(_any_of(parsed.terms))
-    if size <= ROW_SCAN_MAX:
+    if size <= ROW_SCAN_MAX and not own_index:
         scanned = [_Step(m, scan=True) for m in matches]
         return _scoring_steps(scope, scanned, idf, limit, size, depth)
     steps = [_Step(matches[0])]

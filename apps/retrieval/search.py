@@ -39,7 +39,7 @@ from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import STATS, bm25_steps, in_context_steps, widest_step
 from apps.retrieval.models import Recall, RecallFeedback, Verdict
 from apps.retrieval.scope import TABLE, SqlScope, column
-from apps.retrieval.vector_indexes import searches_exactly
+from apps.retrieval.vector_indexes import has_words_index, searches_exactly
 from apps.spaces.models import Space
 
 logger = logging.getLogger(__name__)
@@ -252,7 +252,17 @@ def _candidate_lists(
         else:
             parts.append("SELECT 'vector', 0, * FROM nearest")
     steps = (
-        bm25_steps(scope, space.pk, query, limit, narrowed=narrowed, depth=read) if query else None
+        bm25_steps(
+            scope,
+            space.pk,
+            query,
+            limit,
+            narrowed=narrowed,
+            depth=read,
+            own_index=has_words_index(space.pk, scoped.db),
+        )
+        if query
+        else None
     )
     if steps is not None:
         ctes += steps.ctes

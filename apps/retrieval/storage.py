@@ -89,8 +89,9 @@ def _holds_vectors(connection: BaseDatabaseWrapper) -> bool:
 
 
 @dataclass(frozen=True)
-class HnswIndex:
+class TableIndex:
     name: str
+    method: str  # "hnsw", "gin", ...
     definition: str
     # False while a concurrent build runs, or after one died.
     valid: bool
@@ -101,22 +102,29 @@ class HnswIndex:
         return " WHERE " in self.definition
 
 
-def hnsw_indexes(connection: BaseDatabaseWrapper) -> list[HnswIndex]:
+def hnsw_indexes(connection: BaseDatabaseWrapper) -> list[TableIndex]:
     """Every HNSW index on the memories table, by name: the per-space partial ones and
-    any global one. The one reader of the catalogue for the conversion, the per-space
-    index jobs and the health panel."""
+    any global one."""
+    return table_indexes(connection, "hnsw")
+
+
+def table_indexes(connection: BaseDatabaseWrapper, *methods: str) -> list[TableIndex]:
+    """The memories table's indexes of these access methods ("hnsw", "gin"), by name.
+    The one reader of the catalogue for the conversion, the per-space index jobs and the
+    health panel."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid,"
+            "SELECT c.relname, am.amname, pg_get_indexdef(i.indexrelid), i.indisvalid,"
             " pg_relation_size(i.indexrelid)"
             " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
             " JOIN pg_am am ON am.oid = c.relam"
-            " WHERE i.indrelid = %s::regclass AND am.amname = 'hnsw' ORDER BY c.relname",
-            [TABLE],
+            " WHERE i.indrelid = %s::regclass AND am.amname = ANY(%s)"
+            " ORDER BY c.relname",
+            [TABLE, list(methods)],
         )
         return [
-            HnswIndex(str(name), str(definition), bool(valid), int(size))
-            for name, definition, valid, size in cursor.fetchall()
+            TableIndex(str(name), str(method), str(definition), bool(valid), int(size))
+            for name, method, definition, valid, size in cursor.fetchall()
         ]
 
 

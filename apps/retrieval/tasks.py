@@ -287,8 +287,8 @@ def refresh_lexicon_task(space_id: int) -> int:
 
 @retrying_task
 def build_vector_index(space_id: int) -> bool:
-    """Give a space that has grown large its own HNSW index. Idempotent: a space that
-    has one already, or is gone, is left alone."""
+    """Give a space that has grown large its own HNSW and words indexes. Idempotent: a
+    space that has them already, or is gone, is left alone."""
     if not Space.objects.filter(pk=space_id).exists():
         return False
     return vector_indexes.build_index(space_id)
