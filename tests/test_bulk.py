@@ -117,3 +117,26 @@ def test_it_rolls_back_every_row_sent_together_when_one_fails(space):
     # The connection has left pipeline mode and takes the next write as usual.
     insert_together([Memory(space=space, content="After.", content_hash="c")])
     assert Memory.objects.for_space(space).get().content == "After."
+
+
+def test_it_converts_values_as_the_orm_would_where_they_are_not_plain(space):
+    from apps.memories.models import Kind
+
+    naive = datetime(2026, 5, 1, 9, 30)  # noqa: DTZ001 - what a careless caller passes
+    odd = {
+        "content": "Typed loosely.",
+        "kind": Kind.PREFERENCE,  # a str subclass
+        "importance": 1,  # an int for a float column
+        "valid_to": None,
+    }
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        copy_insert([Memory(space=space, occurred_at=naive, content_hash="h", **odd)])
+    with pytest.warns(RuntimeWarning, match="naive datetime"):
+        Memory.objects.for_space(space).bulk_create(
+            [Memory(space=space, occurred_at=naive, content_hash="h", **odd)]
+        )
+    copied, created = Memory.objects.for_space(space).order_by("created_at")
+    assert stored(copied) == stored(created)
+    assert copied.occurred_at == created.occurred_at
+    assert copied.occurred_at.tzinfo is not None
+    assert (copied.kind, copied.importance) == ("preference", 1.0)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import uuid
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import psycopg
@@ -81,6 +83,10 @@ class _Columns:
     fields: list[models.Field[Any, Any]]
     table: str
     names: str
+    # Per field: the Python types psycopg takes as they are (_plain_types).
+    plain: list[tuple[type, ...]]
+    # Per field: whether its value comes from pre_save() (auto_now) or the attribute.
+    presaved: list[bool]
 
     @property
     def insert(self) -> str:
@@ -100,14 +106,58 @@ def _columns(model: type[models.Model]) -> _Columns:
         fields,
         quote(model._meta.db_table),
         ", ".join(quote(field.column) for field in fields),
+        [_plain_types(field) for field in fields],
+        [
+            bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+            for field in fields
+        ],
     )
+
+
+# Fields whose get_db_prep_save() only turns a value into its Python type for psycopg
+# to adapt: a value of exactly that type (or None) is passed as it is. The conversion
+# was a third of the Python of a batch of memories, their versions and events.
+_PLAIN_TYPES: list[tuple[type[models.Field[Any, Any]], tuple[type, ...]]] = [
+    (models.BooleanField, (bool,)),
+    (models.CharField, (str,)),
+    (models.TextField, (str,)),
+    (models.FloatField, (float,)),
+    (models.IntegerField, (int,)),
+    (models.UUIDField, (uuid.UUID,)),
+    # Only an aware datetime: Django warns about a naive one and makes it aware.
+    (models.DateTimeField, (datetime,)),
+]
+
+
+def _plain_types(field: models.Field[Any, Any]) -> tuple[type, ...]:
+    target = field.target_field if isinstance(field, models.ForeignKey) else field
+    for field_class, types in _PLAIN_TYPES:
+        # Exactly these classes: a subclass may convert in its own way.
+        if type(target) is field_class or (
+            field_class is models.IntegerField
+            and type(target) in (models.PositiveIntegerField, models.BigIntegerField)
+        ):
+            return types
+    if isinstance(target, models.AutoField | models.BigAutoField):
+        return (int,)
+    return ()
 
 
 def _db_values(obj: models.Model, columns: _Columns, operation: str) -> list[Any]:
     # Refuses an unsaved related object, as save() and bulk_create() do.
     cast(Any, obj)._prepare_related_fields_for_save(operation_name=operation)
     db = connections[DEFAULT_DB_ALIAS]
-    return [field.get_db_prep_save(field.pre_save(obj, True), db) for field in columns.fields]
+    values = []
+    for field, plain, presaved in zip(columns.fields, columns.plain, columns.presaved, strict=True):
+        value = field.pre_save(obj, True) if presaved else getattr(obj, field.attname)
+        if plain and (
+            value is None
+            or (type(value) in plain and (type(value) is not datetime or value.tzinfo))
+        ):
+            values.append(value)
+        else:
+            values.append(field.get_db_prep_save(value, db))
+    return values
 
 
 def _mark_saved(objs: Sequence[models.Model]) -> None:
