@@ -122,7 +122,7 @@ def test_it_rolls_back_every_row_sent_together_when_one_fails(space):
 def test_it_converts_values_as_the_orm_would_where_they_are_not_plain(space):
     from apps.memories.models import Kind
 
-    naive = datetime(2026, 5, 1, 9, 30)  # noqa: DTZ001 - what a careless caller passes
+    naive = datetime(2026, 5, 1, 9, 30)  # what a careless caller passes
     odd = {
         "content": "Typed loosely.",
         "kind": Kind.PREFERENCE,  # a str subclass
@@ -138,5 +138,5 @@ def test_it_converts_values_as_the_orm_would_where_they_are_not_plain(space):
     copied, created = Memory.objects.for_space(space).order_by("created_at")
     assert stored(copied) == stored(created)
     assert copied.occurred_at == created.occurred_at
-    assert copied.occurred_at.tzinfo is not None
+    assert copied.occurred_at is not None and copied.occurred_at.tzinfo is not None
     assert (copied.kind, copied.importance) == ("preference", 1.0)

@@ -184,6 +184,24 @@ def test_it_counts_memories_not_yet_on_the_map(editor, space, actor, mapped, emb
     assert "1 memory is not on this map yet" in editor.get("/s/home/map/").content.decode()
 
 
+def test_the_count_leaves_out_what_no_map_can_show_and_what_this_one_shows(
+    editor, space, actor, mapped, embed_now
+):
+    memories, _ = mapped
+    later = services.create_memory(space, actor, content="arrived later")
+    embed_now(space)
+    # On the map, but its vector is gone until the edit is embedded: not to count.
+    services.update_memory(
+        space, actor, memories[0].pk, expected_version=None, content="note 0, edited"
+    )
+    services.create_memory(space, actor, content="not embedded yet")  # no map could show it
+    services.change_status(space, actor, memories[1].pk, "delete")  # on the map, gone
+    html = editor.get("/s/home/map/").content.decode()
+    assert "1 memory is not on this map yet" in html
+    services.change_status(space, actor, later.pk, "delete")
+    assert "not on this map yet" not in editor.get("/s/home/map/").content.decode()
+
+
 def test_a_point_opens_its_memory_or_its_hover_card(editor, mapped):
     memories, projection = mapped
     url = f"/s/home/map/{projection.pk}/points/3/"

@@ -23,9 +23,7 @@ import plotly.graph_objects as go
 from django.contrib import messages
 from django.core.cache import cache
 from django.db import connections
-from django.db.models import Exists, F, OuterRef
 from django.db.models.functions import Left
-from django.db.models.lookups import LessThan
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -42,7 +40,7 @@ from apps.dashboard.forms import BULK_ACTIONS, MapForm
 from apps.dashboard.queueing import queue_job
 from apps.dashboard.services import BULK_LIMIT
 from apps.maps import services as maps
-from apps.maps.models import MapPoint, Projection
+from apps.maps.models import Projection
 from apps.memories.models import SECONDS_PER_DAY, Kind, Memory, Status
 from apps.spaces.models import Role, Space
 
@@ -69,49 +67,68 @@ class Points:
     xs: np.ndarray
     ys: np.ndarray
     values: np.ndarray  # per point: a category (str or int) or, for age, days
+    clusters: np.ndarray  # whatever the colouring: the listed points go by cluster
 
     def __len__(self) -> int:
         return len(self.ordinals)
 
 
-# What each colouring reads per point, in SQL over the point (p) and its memory (m).
+# What each colouring reads per point, in SQL over the point (p) and its memory (m),
+# and how: a number as big-endian bytes (its `...send` function) and numpy's type for
+# them, a text in an array.
 COLOUR_SQL = {
-    "cluster": "p.cluster",
-    "duplicates": f"p.nearest_similarity >= {NEAR_DUPLICATE}",
+    "cluster": "int4send(p.cluster)",
+    "duplicates": f"boolsend(p.nearest_similarity >= {NEAR_DUPLICATE})",
     "kind": "m.kind",
     "status": "m.status",
     "agent": "m.agent",
-    "age": f"EXTRACT(EPOCH FROM now() - m.created_at)::float8 / {SECONDS_PER_DAY}",
+    "age": f"float8send(EXTRACT(EPOCH FROM now() - m.created_at)::float8 / {SECONDS_PER_DAY})",
+}
+# Numbers stay numbers: sorting 100k Python objects for the legend would be slow.
+VALUE_TYPES: dict[str, tuple[str, type]] = {
+    "cluster": (">i4", np.int32),
+    "duplicates": ("?", np.bool_),
+    "age": (">f8", np.float32),
 }
 
 
-# Numbers stay numbers: sorting 100k Python objects for the legend would be slow.
-VALUE_TYPES = {"age": np.float32, "cluster": np.int32, "duplicates": np.bool_}
-
-
 def shown_points(projection: Projection, colour: str, using: str = PRIMARY) -> Points:
-    """The points whose memories still exist and are not deleted, in ordinal order;
-    one query, read straight into arrays (100k model rows would take seconds)."""
+    """The points whose memories still exist and are not deleted, in ordinal order.
+
+    One row of columns, each aggregated in PostgreSQL as the bytes of its numbers
+    (texts as an array), read into numpy without a Python object per value: 100k
+    points as rows took 270-410 ms to fetch and unpack, these 120-140 ms."""
+    numeric = colour in VALUE_TYPES
+    value = COLOUR_SQL[colour]
+    values_of = f"string_agg({value}, ''::bytea" if numeric else f"array_agg({value}"
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT p.ordinal, p.x, p.y, {COLOUR_SQL[colour]}
+            SELECT string_agg(int4send(p.ordinal), ''::bytea ORDER BY p.ordinal),
+                   string_agg(float4send(p.x::float4), ''::bytea ORDER BY p.ordinal),
+                   string_agg(float4send(p.y::float4), ''::bytea ORDER BY p.ordinal),
+                   string_agg(int4send(p.cluster), ''::bytea ORDER BY p.ordinal),
+                   {values_of} ORDER BY p.ordinal)
             FROM maps_mappoint p JOIN memories_memory m ON m.id = p.memory_id
             WHERE p.projection_id = %s AND p.space_id = %s AND m.space_id = %s
                 AND m.status <> %s
-            ORDER BY p.ordinal
             """,
             # The memories' space as well: the join then reads this space's part of
             # an index, not every space's memories.
             [projection.pk, projection.space_id, projection.space_id, Status.DELETED],
         )
-        rows = cursor.fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), ()]
+        ordinals, xs, ys, clusters, values = cursor.fetchone()
+    if numeric:
+        wire, dtype = VALUE_TYPES[colour]
+        read_values: np.ndarray = np.frombuffer(values or b"", wire).astype(dtype)
+    else:
+        read_values = np.array(values or [], dtype=object)
     return Points(
-        ordinals=np.array(columns[0], dtype=np.uint32),
-        xs=np.array(columns[1], dtype=np.float32),
-        ys=np.array(columns[2], dtype=np.float32),
-        values=np.array(columns[3], dtype=VALUE_TYPES.get(colour, object)),
+        ordinals=np.frombuffer(ordinals or b"", ">u4").astype(np.uint32),
+        xs=np.frombuffer(xs or b"", ">f4").astype(np.float32),
+        ys=np.frombuffer(ys or b"", ">f4").astype(np.float32),
+        values=read_values,
+        clusters=np.frombuffer(clusters or b"", ">i4").astype(np.int32),
     )
 
 
@@ -229,17 +246,22 @@ def figure(points: Points, colour: str) -> SafeString:
     return charts.script_safe(text)
 
 
-def listed_points(projection: Projection, using: str = PRIMARY) -> list[dict[str, Any]]:
-    """The map's first LISTED_POINTS memories, cluster by cluster (noise last), without
-    their text (see with_snippets)."""
+def listed_points(
+    projection: Projection, points: Points, using: str = PRIMARY
+) -> list[dict[str, Any]]:
+    """The map's first LISTED_POINTS shown points, cluster by cluster (noise last),
+    without their text (see with_snippets). Chosen from the drawn points' arrays: the
+    database sorted 100k points for them in 50 ms."""
+    first = np.lexsort((points.ordinals, points.clusters, points.clusters < 0))
+    wanted = [int(ordinal) for ordinal in points.ordinals[first[:LISTED_POINTS]]]
     rows = (
         maps.points_of(projection)
         .using(using)
-        .exclude(memory__status=Status.DELETED)
-        .order_by(LessThan(F("cluster"), 0), "cluster", "ordinal")
+        .filter(ordinal__in=wanted)
         .values("ordinal", "cluster", "memory_id", "memory__kind", "memory__status")
     )
-    return [dict(row) for row in rows[:LISTED_POINTS]]
+    by_ordinal = {row["ordinal"]: row for row in rows}
+    return [dict(by_ordinal[ordinal]) for ordinal in wanted if ordinal in by_ordinal]
 
 
 def with_snippets(space: Space, listed: list[dict[str, Any]], using: str) -> list[dict[str, Any]]:
@@ -262,11 +284,18 @@ def default_colour(projection: Projection | None) -> str:
     return "cluster" if projection is None or projection.clusters else "kind"
 
 
-def _not_projected(curator: Curator, projection: Projection) -> int:
-    on_map = MapPoint.objects.for_space(curator.space).filter(
-        projection=projection, memory=OuterRef("pk")
+def _not_projected(curator: Curator, projection: Projection, shown: int, using: str) -> int:
+    """The mappable memories (embedded, not deleted) without a point, from counts
+    that need no memory's row: the points shown (not deleted) less those whose memory
+    lost its vector since (an edit), against the mappable count. Anti-joining the
+    space's memories with the points read every row for its vector: 70-120 ms at 100k,
+    against about 20."""
+    living = Memory.objects.for_space(curator.space).using(using).exclude(status=Status.DELETED)
+    vectorless = living.filter(embedding__isnull=True)
+    placed_vectorless = (
+        maps.points_of(projection).using(using).filter(memory__in=vectorless.values("pk")).count()
     )
-    return maps.mappable(curator.space).filter(~Exists(on_map)).count()
+    return living.count() - vectorless.count() - (shown - placed_vectorless)
 
 
 def _drawn_map(curator: Curator, projection: Projection, colour: str, using: str) -> dict[str, Any]:
@@ -293,8 +322,8 @@ def _drawn_map(curator: Curator, projection: Projection, colour: str, using: str
         drawn = {
             "figure": figure(points, colour),
             "shown": len(points),
-            "not_projected": _not_projected(curator, projection),
-            "listed": listed_points(projection, using),
+            "not_projected": _not_projected(curator, projection, len(points), using),
+            "listed": listed_points(projection, points, using),
         }
         cache.set(key, drawn, DRAWN_MAP_SECONDS)
     return {**drawn, "listed": with_snippets(curator.space, drawn["listed"], using)}
