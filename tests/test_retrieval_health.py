@@ -205,17 +205,21 @@ def test_it_counts_missing_pending_and_other_models(space, actor, hashing_backen
     assert figures.rows == 8
 
 
-def test_it_names_the_hnsw_indexes_a_space_uses(space, outsider_space):
+def test_it_names_the_indexes_a_space_uses(space, outsider_space):
     own = vector_indexes.index_name(space.pk)
-    other = vector_indexes.index_name(outsider_space.pk)
+    own_words = vector_indexes.words_index_name(space.pk)
     vector_indexes.build_index(space.pk)
     vector_indexes.build_index(outsider_space.pk)
-    shared = [i.name for i in health._sizes(Space.objects.create(slug="third", name="T"))[2]]
+    _, _, shared, shared_words = health._sizes(Space.objects.create(slug="third", name="T"))
 
-    table_bytes, _, indexes = health._sizes(space)
+    table_bytes, _, indexes, words_indexes = health._sizes(space)
 
     assert [(i.name, i.own) for i in indexes] == [(own, True)]
-    assert own not in shared and other not in shared  # others' partial indexes are not shown
+    assert [(i.name, i.own) for i in words_indexes] == [(own_words, True)]
+    # Another space's partial indexes are none of its business; the shared words index
+    # is, and the tags' GIN index is no words index.
+    assert [(i.name, i.own) for i in shared_words] == [("memory_search_vector", False)]
+    assert all(not i.own for i in shared)
     assert table_bytes > 0
 
 

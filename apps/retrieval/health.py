@@ -182,7 +182,7 @@ class Percentiles(Aggregate):
 
 
 @dataclass(frozen=True)
-class HnswIndex:
+class SpaceIndex:
     name: str
     bytes: int
     # The space's own partial index, or one shared by every space.
@@ -205,7 +205,8 @@ class RetrievalHealth:
     rows: int
     table_bytes: int
     table_rows_estimate: int
-    indexes: list[HnswIndex]
+    indexes: list[SpaceIndex]  # HNSW
+    words_indexes: list[SpaceIndex]
     latency_ms: dict[str, float | None]
     searches: int
     measuring: Job | None = None
@@ -275,6 +276,10 @@ class RetrievalHealth:
                 "hnsw_indexes": [
                     {"name": i.name, "bytes": i.bytes, "shared": not i.own} for i in self.indexes
                 ],
+                "words_indexes": [
+                    {"name": i.name, "bytes": i.bytes, "shared": not i.own}
+                    for i in self.words_indexes
+                ],
             },
             "latency_ms": {**self.latency_ms, "searches": self.searches, "days": 7},
             "measuring": self.measuring is not None,
@@ -285,11 +290,11 @@ def is_low(recall: float | None) -> bool:
     return recall is not None and recall < ATTENTION_BELOW
 
 
-def _sizes(space: Space) -> tuple[int, int, list[HnswIndex]]:
+def _sizes(space: Space) -> tuple[int, int, list[SpaceIndex], list[SpaceIndex]]:
     """The table's size (heap and TOAST, not its indexes) and planner row estimate, and
-    the HNSW indexes this space's search may use: its own partial index when it has
-    one, else the indexes every space shares (another space's partial index is none of
-    its business)."""
+    the HNSW and words (GIN) indexes this space's search may use: its own partial ones
+    when it has them, else those every space shares (another space's partial index is
+    none of its business)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_table_size(c.oid), c.reltuples::bigint FROM pg_class c"
@@ -297,11 +302,20 @@ def _sizes(space: Space) -> tuple[int, int, list[HnswIndex]]:
             [TABLE],
         )
         table_bytes, estimate = cursor.fetchone()
-    found = storage.hnsw_indexes(connection)
-    own_name = vector_indexes.index_name(space.pk)
-    own = [HnswIndex(index.name, index.bytes, True) for index in found if index.name == own_name]
-    shared = [HnswIndex(index.name, index.bytes, False) for index in found if not index.partial]
-    return int(table_bytes), max(0, int(estimate)), own or shared
+    found = storage.table_indexes(connection, "hnsw", "gin")
+
+    def serving(method: str, own_name: str, column: str) -> list[SpaceIndex]:
+        of_column = [i for i in found if i.method == method and f"({column}" in i.definition]
+        own = [SpaceIndex(i.name, i.bytes, True) for i in of_column if i.name == own_name]
+        shared = [SpaceIndex(i.name, i.bytes, False) for i in of_column if not i.partial]
+        return own or shared
+
+    return (
+        int(table_bytes),
+        max(0, int(estimate)),
+        serving("hnsw", vector_indexes.index_name(space.pk), "embedding"),
+        serving("gin", vector_indexes.words_index_name(space.pk), "search_vector"),
+    )
 
 
 def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
@@ -337,7 +351,7 @@ def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
         .filter(created_at__gte=now - LATENCY_WINDOW, duration_ms__isnull=False)
         .aggregate(p=Percentiles("duration_ms", PERCENTILES), n=Count("pk"))
     )
-    table_bytes, estimate, indexes = _sizes(space)
+    table_bytes, estimate, indexes, words_indexes = _sizes(space)
     figures = latency["p"] or [None] * len(PERCENTILES)
     return RetrievalHealth(
         space=space,
@@ -354,6 +368,7 @@ def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
         table_bytes=table_bytes,
         table_rows_estimate=estimate,
         indexes=indexes,
+        words_indexes=words_indexes,
         latency_ms={
             f"p{round(f * 100)}": (round(v, 1) if v is not None else None)
             for f, v in zip(PERCENTILES, figures, strict=True)
