@@ -137,38 +137,42 @@ _LOCK = "hashtextextended('vector-index', %s)"
 
 def _build(cursor: CursorWrapper, space_id: int, in_transaction: bool) -> bool:
     concurrently = "" if in_transaction else "CONCURRENTLY"
-    built = False
-    own = _own_indexes(cursor.db.alias)
-    for existing, name, method in (
+    vectors, words = _own_indexes(cursor.db.alias)
+    wanted = [
         (
-            own[0].get(space_id),
+            vectors.get(space_id),
             index_name(space_id),
             f"hnsw (embedding {storage.cosine_opclass()})"
             f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})",
         ),
         (
-            own[1].get(space_id),
+            words.get(space_id),
             words_index_name(space_id),
             f"gin (search_vector) WITH (gin_pending_list_limit = {GIN_PENDING_LIST_KB})",
         ),
-    ):
-        if existing is not None and existing.valid:
-            continue
+    ]
+    missing = [
+        (existing, name, method)
+        for existing, name, method in wanted
+        if not existing or not existing.valid
+    ]
+    if not missing:
+        return False
+    if in_transaction:
+        # Postgres refuses to index a table with deferred checks still to run on it.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    cursor.execute(
+        "SELECT set_config('maintenance_work_mem', %s, %s)", [BUILD_MEMORY, in_transaction]
+    )
+    for existing, name, method in missing:
         if existing is not None:
             logger.warning("dropping the invalid index %s left by a failed build", name)
             cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {name}")
-        if in_transaction:
-            # Postgres refuses to index a table with deferred checks still to run on it.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(
-            "SELECT set_config('maintenance_work_mem', %s, %s)", [BUILD_MEMORY, in_transaction]
-        )
         cursor.execute(
             f"CREATE INDEX {concurrently} {name} ON {TABLE} USING {method}"
             f" WHERE space_id = {int(space_id)}"
         )
-        built = True
-    return built
+    return True
 
 
 def spaces_needing_an_index(using: str = PRIMARY) -> list[int]:
