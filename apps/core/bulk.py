@@ -116,31 +116,28 @@ def _columns(model: type[models.Model]) -> _Columns:
 
 # Fields whose get_db_prep_save() only turns a value into its Python type for psycopg
 # to adapt: a value of exactly that type (or None) is passed as it is. The conversion
-# was a third of the Python of a batch of memories, their versions and events.
-_PLAIN_TYPES: list[tuple[type[models.Field[Any, Any]], tuple[type, ...]]] = [
-    (models.BooleanField, (bool,)),
-    (models.CharField, (str,)),
-    (models.TextField, (str,)),
-    (models.FloatField, (float,)),
-    (models.IntegerField, (int,)),
-    (models.UUIDField, (uuid.UUID,)),
-    # Only an aware datetime: Django warns about a naive one and makes it aware.
-    (models.DateTimeField, (datetime,)),
-]
+# was a third of the Python of a batch of memories, their versions and events. Exact
+# classes only: a subclass (a slug, an e-mail address) may convert in its own way.
+_PLAIN_TYPES: dict[type[models.Field[Any, Any]], tuple[type, ...]] = {
+    models.BooleanField: (bool,),
+    models.CharField: (str,),
+    models.TextField: (str,),
+    models.FloatField: (float,),
+    models.IntegerField: (int,),
+    models.PositiveIntegerField: (int,),
+    models.BigIntegerField: (int,),
+    models.AutoField: (int,),
+    models.BigAutoField: (int,),
+    models.UUIDField: (uuid.UUID,),
+    # Only an aware datetime (_db_values): Django warns about a naive one and makes it
+    # aware.
+    models.DateTimeField: (datetime,),
+}
 
 
 def _plain_types(field: models.Field[Any, Any]) -> tuple[type, ...]:
     target = field.target_field if isinstance(field, models.ForeignKey) else field
-    for field_class, types in _PLAIN_TYPES:
-        # Exactly these classes: a subclass may convert in its own way.
-        if type(target) is field_class or (
-            field_class is models.IntegerField
-            and type(target) in (models.PositiveIntegerField, models.BigIntegerField)
-        ):
-            return types
-    if isinstance(target, models.AutoField | models.BigAutoField):
-        return (int,)
-    return ()
+    return _PLAIN_TYPES.get(type(target), ())
 
 
 def _db_values(obj: models.Model, columns: _Columns, operation: str) -> list[Any]:
