@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.memories import services
 from apps.memories.models import Memory
+from apps.retrieval import lexical, vector_indexes
 from apps.retrieval import search as search_module
-from apps.retrieval import vector_indexes
 from apps.retrieval.search import Filters, search, searches_exactly
 
 WORDS = [f"{a}{b}" for a in ("ka", "lo", "mi", "nu", "pe", "ro", "su", "ti") for b in "aeiou"]
@@ -176,7 +176,7 @@ def test_a_filter_leaving_few_rows_of_an_indexed_space_is_searched_exactly(
 def test_more_filtered_rows_than_expected_fall_back_to_the_graph(indexed_space, monkeypatch):
     # As when the planner underestimates a filter: the count says otherwise.
     monkeypatch.setattr(search_module, "FILTERED_EXACT_MAX", 3)
-    monkeypatch.setattr(search_module, "_sorts_filtered_rows", lambda space, scoped: True)
+    monkeypatch.setattr(search_module, "_filtered_rows_estimate", lambda space, scoped: 1)
     prefer_the_index()
     filters = Filters(subject="harbour")
     plan = analysed_statement_plan(indexed_space, "kaa loe mii", mode="vector", filters=filters)
@@ -200,3 +200,34 @@ def test_an_unfiltered_search_of_an_indexed_space_walks_the_graph_alone(indexed_
     plan = nearest_statement_plan(indexed_space, "kaa loe mii", mode="vector")
     assert "exact_list" not in plan
     assert vector_indexes.index_name(indexed_space.pk) in plan
+
+
+def test_a_hybrid_search_of_few_filtered_rows_reads_them_once(
+    indexed_space, hashing_backend, monkeypatch
+):
+    # One candidate and no row budget: no harbour memory holds the rarest word, "mii",
+    # so the text side widens, reading the filtered rows.
+    monkeypatch.setattr(lexical, "MATCH_ROW_BUDGET", 0)
+    query = "kaa loe mii"
+    vector = hashing_backend.embed([query])[0]
+    harbour = Filters(subject="harbour").apply(Memory.objects.for_space(indexed_space))
+    with CaptureQueriesContext(connection) as queries:
+        nearest, text = search_module._candidate_lists(
+            harbour, indexed_space, query, vector, 1, narrowed=True
+        )
+    (statement,) = [q["sql"] for q in queries.captured_queries if "nearest AS" in q["sql"]]
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN ANALYZE {statement}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The nearest list sorts the rows BM25 read, with their distances: the table is
+    # read for them once, not once more for the vectors.
+    filtered = plan.split("CTE filtered")[1].split("CTE nearest")[0]
+    assert "CTE Scan on scanned" in filtered
+    assert "memories_memory" not in filtered
+    assert ran(plan, "CTE Scan on scanned")
+
+    (best,) = exact_ranking_of(harbour, vector, 1)
+    assert [pk for pk, _ in nearest] == [best[0]]
+    assert nearest[0][1] == pytest.approx(best[1], abs=1e-5)
+    ids = set(harbour.values_list("pk", flat=True))
+    assert text and {pk for pk, _ in text} <= ids

@@ -176,13 +176,19 @@ def test_it_averages_the_lengths_once_even_when_the_planner_expects_no_matches(s
     assert STATS.get(space.pk, ["marathon"])[1] == {"marathon": 300}
 
 
-def bm25_rows(space, query, limit, filters=None, depth=None):
+def bm25_rows(space, query, limit, filters=None, depth=None, expected_rows=None):
     """(step, id, score) of every step that ran, and the statement's EXPLAIN with the
     sequential scan discouraged (as in a large table, where the planner avoids it)."""
     filters = filters or Filters()
     scope = SqlScope.of(filters.apply(Memory.objects.for_space(space)))
     steps = lexical.bm25_steps(
-        scope, space.pk, query, limit, narrowed=filters.narrows(), depth=depth
+        scope,
+        space.pk,
+        query,
+        limit,
+        narrowed=filters.narrows(),
+        depth=depth,
+        expected_rows=expected_rows,
     )
     assert steps is not None
     statement = f"WITH {', '.join(steps.ctes)} " + " UNION ALL ".join(
@@ -284,3 +290,48 @@ def test_a_deeper_read_returns_more_rows_but_widens_as_for_its_limit(harbour_spa
     rows, _plan = bm25_rows(harbour_space, "lighthouse harbour", 2, depth=6)
     assert {step for step, _, _ in rows} == {0}
     assert len(lexical.widest_step(rows)) == 2
+
+
+@pytest.fixture
+def crane_space(harbour_space, actor):
+    """harbour_space and 30 memories of a word of middle frequency, three of them under
+    the subject "few"."""
+    services.create_memories(
+        harbour_space,
+        actor,
+        [{"content": f"harbour crane {i}", "subject": "few" if i < 3 else ""} for i in range(30)],
+    )
+    STATS.forget(harbour_space.pk)
+    return harbour_space
+
+
+def test_a_filter_expected_to_leave_few_rows_widens_first_to_the_rarer_words(crane_space):
+    few = Memory.objects.for_space(crane_space).filter(subject="few")
+    cranes = {str(pk) for pk in few.filter(content__contains="crane").values_list("pk", flat=True)}
+    query, filters = "lighthouse crane harbour", Filters(subject="few")
+    # Without an estimate, matching widens from the rare word to every word: all 11
+    # filtered rows hold "harbour" and are scored.
+    rows, _plan = bm25_rows(crane_space, query, 1, filters, depth=5)
+    assert {step for step, _, _ in rows} == {1}
+    everything = lexical.widest_step(rows)
+    assert len(everything) == 5
+    # Expected to leave 11 of 182 rows, the filter holds "crane" about once: it widens
+    # to "lighthouse | crane" first, which is enough, so "harbour" alone matches nothing.
+    rows, plan = bm25_rows(crane_space, query, 1, filters, depth=5, expected_rows=few.count())
+    assert "scanned" in plan
+    assert {step for step, _, _ in rows} == {1}
+    narrower = lexical.widest_step(rows)
+    assert {pk for pk, _ in narrower} == cranes
+    # The same order; scores differ, lengths being averaged over the rows matched.
+    assert [pk for pk, _ in narrower] == [pk for pk, _ in everything[:3]]
+
+
+def test_when_the_rarer_words_are_not_enough_it_widens_to_every_word(crane_space):
+    many = ids_about(crane_space, "many")
+    rows, _plan = bm25_rows(
+        crane_space, "lighthouse crane harbour", 1, Filters(subject="many"), expected_rows=40
+    )
+    # No "many" memory holds the rare or the middle word; its 40 rows are too many to
+    # read (ROW_SCAN_MAX 20): the last step, every word through the index, answers.
+    assert {step for step, _, _ in rows} == {3}
+    assert {pk for pk, _ in lexical.widest_step(rows)} <= many

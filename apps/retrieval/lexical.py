@@ -401,6 +401,19 @@ class Bm25Steps:
     names: list[str]
     # Each query word as a tsquery and its idf, in turn: what a row's words are scored by.
     term_weights: list[Any] = field(default_factory=list)
+    # Whether a CTE `scanned` reads the scope's rows (id, words and any columns the
+    # caller asked to read with them) for the steps that test rows.
+    scans: bool = False
+
+
+@dataclass(frozen=True)
+class AlsoRead:
+    """Columns a caller reads from the rows `scanned` reads, sharing that read: SQL
+    over the memories table taking `params`, and at least `rows` rows read."""
+
+    columns: str
+    params: list[Any]
+    rows: int
 
 
 def bm25_steps(
@@ -412,6 +425,8 @@ def bm25_steps(
     narrowed: bool = True,
     depth: int | None = None,
     own_index: bool = False,
+    expected_rows: int | None = None,
+    also_read: AlsoRead | None = None,
 ) -> Bm25Steps | None:
     """The steps that find the best `limit` memories in `scope` for `query`, or None
     when nothing can match (only stop words, or an empty space).
@@ -424,6 +439,13 @@ def bm25_steps(
 
     `narrowed`: the filters may leave few rows (more than the default of active
     memories), so the rows with rare words may not be enough and matching may widen.
+
+    `expected_rows`: the planner's estimate of the scope's rows. With it, a narrowed
+    match that reads the rows widens first to the words they are expected to hold
+    about MATCH_ROW_BUDGET times, and only then to every word.
+
+    `also_read`: when the steps read the scope's rows, `scanned` reads these columns
+    too (Bm25Steps.scans says whether it does).
     """
     parsed, size, dfs = STATS.parse(space_id, query)
     if parsed is None or size == 0:
@@ -434,14 +456,11 @@ def bm25_steps(
     if parsed.required:
         match = f"({_any_of(parsed.terms)}) & ({parsed.required})"
         scan = size <= ROW_SCAN_MAX and not own_index
-        return _scoring_steps(scope, [_Step(match, scan=scan)], idf, limit, size, depth)
-    selective: list[str] = []
-    rows = 0
-    for term in sorted(parsed.terms, key=lambda t: dfs.get(t, 0)):
-        if selective and rows + dfs.get(term, 0) > max(MATCH_ROW_BUDGET, 10 * limit):
-            break
-        selective.append(term)
-        rows += dfs.get(term, 0)
+        return _scoring_steps(scope, [_Step(match, scan=scan)], idf, limit, size, depth, also_read)
+    budget = max(MATCH_ROW_BUDGET, 10 * limit)
+    by_rarity = sorted(parsed.terms, key=lambda t: dfs.get(t, 0))
+    selective = _rarest(by_rarity, dfs, budget)
+    rows = sum(dfs.get(term, 0) for term in selective)
     matches = [_any_of(selective)]
     # Unfiltered, the selected words match about MATCH_ROW_BUDGET rows, far more than
     # `limit`: widening would never happen, and planning it costs a fraction of a ms.
@@ -451,7 +470,7 @@ def bm25_steps(
         matches.append(_any_of(parsed.terms))
     if size <= ROW_SCAN_MAX and not own_index:
         scanned = [_Step(m, scan=True) for m in matches]
-        return _scoring_steps(scope, scanned, idf, limit, size, depth)
+        return _scoring_steps(scope, scanned, idf, limit, size, depth, also_read)
     steps = [_Step(matches[0])]
     scan_max = ROW_SCAN_MAX
     if len(matches) > 1 and narrowed:
@@ -459,10 +478,30 @@ def bm25_steps(
         # common words come through the index as before.
         postings = sum(dfs.get(t, 0) for t in parsed.terms)
         scan_max = min(FILTERED_SCAN_CAP, max(ROW_SCAN_MAX, postings // POSTINGS_PER_ROW_READ))
+        if expected_rows:
+            # Testing a row for every word, and scoring the many rows that hold only
+            # the commonest ones, cost 12 ms for a 1% filter of a million memories,
+            # against 3 ms for the words expected about MATCH_ROW_BUDGET times.
+            share = min(1.0, expected_rows / size)
+            between = _rarest(by_rarity, dfs, budget / share)
+            if len(selective) < len(between) < len(parsed.terms):
+                steps.append(_Step(_any_of(between), scan=True, if_few=True))
         steps += [_Step(matches[1], scan=True, if_few=True), _Step(matches[1], if_many=True)]
     elif len(matches) > 1:
         steps.append(_Step(matches[1]))
-    return _scoring_steps(scope, steps, idf, limit, scan_max, depth)
+    return _scoring_steps(scope, steps, idf, limit, scan_max, depth, also_read)
+
+
+def _rarest(by_rarity: list[str], dfs: dict[str, int], postings: float) -> list[str]:
+    """The rarest words whose postings add up to at most `postings`, and at least one."""
+    chosen: list[str] = []
+    total = 0
+    for term in by_rarity:
+        if chosen and total + dfs.get(term, 0) > postings:
+            break
+        chosen.append(term)
+        total += dfs.get(term, 0)
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -496,6 +535,7 @@ def _scoring_steps(
     limit: int,
     scan_max: int,
     depth: int | None = None,
+    also_read: AlsoRead | None = None,
 ) -> Bm25Steps:
     """BM25 with binary term frequency: memories are short, a word rarely repeats, and
     testing each query word with @@ avoids unnesting every matched tsvector.
@@ -504,20 +544,24 @@ def _scoring_steps(
     the one before found fewer than `limit` (a one-time filter, which PostgreSQL
     skips entirely otherwise), so widening costs no extra round trip. The `scanned`
     rows, when a step needs them, are read once for all steps, at most
-    ROW_SCAN_MAX + 1 of them where a step chooses by their number.
+    scan_max + 1 of them where a step chooses by their number (or also_read.rows).
     """
     terms = list(idf)
     weights = [value for term in terms for value in (_quoted(term), idf[term])]
     built = Bm25Steps(ctes=[], params=[], names=[], term_weights=weights)
     if any(step.scan for step in steps):
         capped = any(step.if_few for step in steps)
+        extra = f", {also_read.columns}" if also_read else ""
         built.ctes.append(
             f"""scanned AS MATERIALIZED (
-                SELECT {column("id")} AS id, {column("search_vector")} AS words
+                SELECT {column("id")} AS id, {column("search_vector")} AS words{extra}
                 FROM "{TABLE}" WHERE {scope.condition}{" LIMIT %s" if capped else ""}
             )"""
         )
-        built.params += [*scope.params] + ([scan_max + 1] if capped else [])
+        built.params += [*(also_read.params if also_read else []), *scope.params]
+        if capped:
+            built.params.append(max(scan_max + 1, also_read.rows if also_read else 0))
+        built.scans = True
     for number, step in enumerate(steps):
         if step.scan:
             words, source, condition, condition_params = "scanned.words", "scanned", "", []
@@ -592,14 +636,13 @@ def in_context_steps(steps: Bm25Steps) -> tuple[str, list[Any]]:
 
 
 def _guards(earlier: list[str], step: _Step, limit: int, scan_max: int) -> tuple[str, list[Any]]:
-    """The one-time filter of a step: the narrower step found too few, and the scope's
-    size is what the step is for. Evaluated in order, lazily: the rows are only
-    counted when the narrower step fell short."""
+    """The one-time filter of a step: every narrower step found too few (one that did
+    not run found none), and the scope's size is what the step is for. Evaluated in
+    order, lazily: the rows are only counted when the narrower steps fell short."""
     guards: list[str] = []
     params: list[Any] = []
-    if earlier:
-        # The narrowest step is what every wider one widens.
-        guards.append(f"(SELECT count(*) FROM {earlier[0]}) < %s")
+    for narrower in earlier:
+        guards.append(f"(SELECT count(*) FROM {narrower}) < %s")
         params.append(limit)
     if step.if_few or step.if_many:
         guards.append(f"(SELECT count(*) FROM scanned) {'<=' if step.if_few else '>'} %s")

@@ -36,7 +36,13 @@ from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
 from apps.retrieval import expansion, storage
 from apps.retrieval.embedding import get_backend
-from apps.retrieval.lexical import STATS, bm25_steps, in_context_steps, widest_step
+from apps.retrieval.lexical import (
+    STATS,
+    AlsoRead,
+    bm25_steps,
+    in_context_steps,
+    widest_step,
+)
 from apps.retrieval.models import Recall, RecallFeedback, Verdict
 from apps.retrieval.scope import TABLE, SqlScope, column
 from apps.retrieval.vector_indexes import has_words_index, searches_exactly
@@ -232,13 +238,37 @@ def _candidate_lists(
     exact = vector is not None and searches_exactly(space.pk, scoped.db)
     # Both lists are read deeper when they are re-ordered in context, then cut to `limit`.
     read = limit * CONTEXT_POOL if in_context else limit
+    vector_text = Vector(vector).to_text() if vector is not None else ""
+    # A space without an HNSW index of its own (apps/retrieval/vector_indexes.py) is
+    # searched exactly, whatever the planner estimates; so is a few rows' filter of a
+    # very large one, whose rows BM25 may read too: then both read them once.
+    filtered_rows = _filtered_rows_estimate(space, scoped) if narrowed and not exact else None
+    sorts_filtered = (
+        vector is not None and filtered_rows is not None and filtered_rows <= FILTERED_EXACT_MAX
+    )
+    steps = (
+        bm25_steps(
+            scope,
+            space.pk,
+            query,
+            limit,
+            narrowed=narrowed,
+            depth=read,
+            own_index=has_words_index(space.pk, scoped.db),
+            expected_rows=filtered_rows,
+            also_read=_distance_read(vector_text) if sorts_filtered else None,
+        )
+        if query
+        else None
+    )
+    shares_read = sorts_filtered and steps is not None and steps.scans
+    if steps is not None and shares_read:
+        # The nearest list reads the steps' `scanned` rows, defined before it.
+        ctes += steps.ctes
+        params += steps.params
     if vector is not None:
-        # A space without an HNSW index of its own (apps/retrieval/vector_indexes.py) is
-        # searched exactly, whatever the planner estimates; so is a few rows' filter of
-        # a very large one.
-        vector_text = Vector(vector).to_text()
-        if not exact and narrowed and _sorts_filtered_rows(space, scoped):
-            nearest, nearest_params = _filtered_nearest(scope, vector_text, read)
+        if sorts_filtered:
+            nearest, nearest_params = _filtered_nearest(scope, vector_text, read, shares_read)
         else:
             listed, nearest_params = _nearest(scope, vector_text, read, exactly=exact)
             nearest = f"nearest AS MATERIALIZED ({listed})"
@@ -251,22 +281,10 @@ def _candidate_lists(
             parts.append("SELECT 'vector', 0, * FROM in_context")
         else:
             parts.append("SELECT 'vector', 0, * FROM nearest")
-    steps = (
-        bm25_steps(
-            scope,
-            space.pk,
-            query,
-            limit,
-            narrowed=narrowed,
-            depth=read,
-            own_index=has_words_index(space.pk, scoped.db),
-        )
-        if query
-        else None
-    )
     if steps is not None:
-        ctes += steps.ctes
-        params += steps.params
+        if not shares_read:
+            ctes += steps.ctes
+            params += steps.params
         parts += [f"SELECT 'text', * FROM {name}" for name in steps.names]
         if in_context:
             rescored, rescored_params = in_context_steps(steps)
@@ -329,14 +347,14 @@ FILTERED_EXACT_MAX = 20_000
 FILTERED_EXACT_FROM = 300_000
 
 
-def _sorts_filtered_rows(space: Space, scoped: QuerySet[Memory]) -> bool:
-    """Whether the space is that large and the planner expects the filters to leave at
-    most FILTERED_EXACT_MAX rows (planning only: a fraction of a millisecond)."""
+def _filtered_rows_estimate(space: Space, scoped: QuerySet[Memory]) -> int | None:
+    """How many rows the planner expects the filters to leave, if the space is that
+    large (planning only: a fraction of a millisecond); None for a smaller space."""
     size, _ = STATS.get(space.pk, [])
     if size < FILTERED_EXACT_FROM:
-        return False
+        return None
     plan = json.loads(scoped.only("pk").explain(format="json"))
-    return plan[0]["Plan"]["Plan Rows"] <= FILTERED_EXACT_MAX
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def _distance(*, exactly: bool) -> str:
@@ -356,18 +374,31 @@ def _nearest(scope: SqlScope, vector: str, limit: int, *, exactly: bool) -> tupl
     )
 
 
-def _filtered_nearest(scope: SqlScope, vector: str, limit: int) -> tuple[str, list[Any]]:
+def _distance_read(vector: str) -> AlsoRead:
+    """Each filtered row's distance, read with BM25's `scanned` rows (NULL for a row
+    without a vector)."""
+    return AlsoRead(f"{_distance(exactly=True)} AS distance", [vector], FILTERED_EXACT_MAX + 1)
+
+
+def _filtered_nearest(
+    scope: SqlScope, vector: str, limit: int, shares_read: bool
+) -> tuple[str, list[Any]]:
     """The nearest list of filtered rows the planner expects to be few: sorted exactly
     in one read that also counts them, up to FILTERED_EXACT_MAX + 1, so a wrong
-    estimate costs that read and no more; if there are more, the graph's walk."""
+    estimate costs that read and no more; if there are more, the graph's walk.
+    `shares_read`: BM25's `scanned` rows hold their distances (_distance_read); reading
+    the 10,000 rows of a 1% filter of a million memories took 10-14 ms, twice."""
     walked, walked_params = _nearest(scope, vector, limit, exactly=False)
+    if shares_read:
+        capped, capped_params = "SELECT id, distance FROM scanned WHERE distance IS NOT NULL", []
+    else:
+        capped = f"""SELECT {column("id")} AS id, {_distance(exactly=True)} AS distance
+                FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
+                LIMIT %s"""
+        capped_params = [vector, *scope.params, FILTERED_EXACT_MAX + 1]
     return (
         f"""filtered AS MATERIALIZED (
-            SELECT id, distance, count(*) OVER () AS rows FROM (
-                SELECT {column("id")} AS id, {_distance(exactly=True)} AS distance
-                FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
-                LIMIT %s
-            ) AS capped
+            SELECT id, distance, count(*) OVER () AS rows FROM ({capped}) AS capped
             ORDER BY distance LIMIT %s
         ), nearest AS MATERIALIZED (
             SELECT id, distance FROM filtered WHERE rows <= %s
@@ -375,9 +406,7 @@ def _filtered_nearest(scope: SqlScope, vector: str, limit: int) -> tuple[str, li
             SELECT * FROM ({walked}) AS walked WHERE (SELECT max(rows) FROM filtered) > %s
         )""",
         [
-            vector,
-            *scope.params,
-            FILTERED_EXACT_MAX + 1,
+            *capped_params,
             limit,
             FILTERED_EXACT_MAX,
             *walked_params,
