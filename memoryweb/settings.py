@@ -239,6 +239,12 @@ DATABASES["default"]["OPTIONS"]["options"] = (
 # read through the space index and sorted); a space that reaches it gets an HNSW index
 # of its own (apps/retrieval/vector_indexes.py; docs/benchmarks.md, "Many tenants").
 EXACT_SEARCH_BELOW = env_int("MEMORYWEB_EXACT_SEARCH_BELOW", 5000)
+# A space with this many embedded memories has a graph that may outgrow memory (1.1 GB
+# at a million): a filter that leaves few of its rows is sorted exactly, and its largest
+# subjects, from SUBJECT_INDEX_MIN_ROWS memories, get indexes of their own
+# (apps/retrieval/subject_indexes.py; docs/benchmarks.md, "A million memories").
+VERY_LARGE_SPACE = env_int("MEMORYWEB_VERY_LARGE_SPACE", 300_000)
+SUBJECT_INDEX_MIN_ROWS = env_int("MEMORYWEB_SUBJECT_INDEX_MIN_ROWS", 5000)
 # How memory embeddings are stored: `halfvec` (2 bytes a number: half the table, a 43%
 # smaller HNSW index, LoCoMo recall unchanged; docs/benchmarks.md) or `vector` (4 bytes).
 # Changing it on a database that holds vectors takes `manage.py vector_storage`
@@ -349,6 +355,7 @@ CELERY_TASK_ROUTES = {
     "apps.hygiene.tasks.scan_space": {"queue": "consolidation"},
     "apps.hygiene.tasks.scan_unscanned_spaces": {"queue": "consolidation"},
     "apps.retrieval.tasks.build_vector_index": {"queue": "consolidation"},
+    "apps.retrieval.tasks.build_subject_indexes": {"queue": "consolidation"},
     "apps.retrieval.tasks.sync_vector_indexes": {"queue": "consolidation"},
     "apps.retrieval.tasks.measure_health": {"queue": "consolidation"},
     "apps.retrieval.tasks.measure_all_spaces": {"queue": "consolidation"},

@@ -140,10 +140,10 @@ def ran(plan: str, node: str) -> bool:
 
 
 @pytest.fixture
-def indexed_space(small_space, actor, embed_now, monkeypatch):
+def indexed_space(small_space, actor, embed_now, settings):
     """A space with its own HNSW index, eight of whose memories share a subject; as
     large, for the filtered search, as a space whose graph outgrows memory."""
-    monkeypatch.setattr(search_module, "FILTERED_EXACT_FROM", 1)
+    settings.VERY_LARGE_SPACE = 1
     services.create_memories(
         small_space,
         actor,
@@ -189,8 +189,8 @@ def test_more_filtered_rows_than_expected_fall_back_to_the_graph(indexed_space, 
     assert {hit.memory.subject for hit in result.hits} == {"harbour"}
 
 
-def test_a_filtered_search_of_a_smaller_indexed_space_walks_the_graph(indexed_space, monkeypatch):
-    monkeypatch.setattr(search_module, "FILTERED_EXACT_FROM", 1000)
+def test_a_filtered_search_of_a_smaller_indexed_space_walks_the_graph(indexed_space, settings):
+    settings.VERY_LARGE_SPACE = 1000
     filters = Filters(subject="harbour")
     plan = nearest_statement_plan(indexed_space, "kaa loe mii", mode="vector", filters=filters)
     assert "filtered" not in plan.split("CTE step")[0]

@@ -21,7 +21,7 @@ from pgvector import Vector
 
 from apps.jobs.models import Job
 from apps.memories.models import Memory, Status
-from apps.retrieval import storage, vector_indexes
+from apps.retrieval import storage, subject_indexes, vector_indexes
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.models import HealthSnapshot, Recall
 from apps.retrieval.scope import TABLE, SqlScope, column
@@ -306,7 +306,11 @@ def _sizes(space: Space) -> tuple[int, int, list[SpaceIndex], list[SpaceIndex]]:
 
     def serving(method: str, own_name: str, column: str) -> list[SpaceIndex]:
         of_column = [i for i in found if i.method == method and f"({column}" in i.definition]
-        own = [SpaceIndex(i.name, i.bytes, True) for i in of_column if i.name == own_name]
+        own = [
+            SpaceIndex(i.name, i.bytes, True)
+            for i in of_column
+            if i.name == own_name or subject_indexes.belongs_to(i.name, space.pk)
+        ]
         shared = [SpaceIndex(i.name, i.bytes, False) for i in of_column if not i.partial]
         return own or shared
 

@@ -426,6 +426,7 @@ def bm25_steps(
     depth: int | None = None,
     own_index: bool = False,
     expected_rows: int | None = None,
+    indexed_subset: bool = False,
     also_read: AlsoRead | None = None,
 ) -> Bm25Steps | None:
     """The steps that find the best `limit` memories in `scope` for `query`, or None
@@ -443,6 +444,10 @@ def bm25_steps(
     `expected_rows`: the planner's estimate of the scope's rows. With it, a narrowed
     match that reads the rows widens first to the words they are expected to hold
     about MATCH_ROW_BUDGET times, and only then to every word.
+
+    `indexed_subset`: the filtered rows have a words index of their own (a subject's,
+    apps/retrieval/subject_indexes.py), so a narrowed match widens through it, in the
+    same steps, rather than reading them.
 
     `also_read`: when the steps read the scope's rows, `scanned` reads these columns
     too (Bm25Steps.scans says whether it does).
@@ -473,24 +478,37 @@ def bm25_steps(
         return _scoring_steps(scope, scanned, idf, limit, size, depth, also_read)
     steps = [_Step(matches[0])]
     scan_max = ROW_SCAN_MAX
-    if len(matches) > 1 and narrowed:
+    # For a 1% filter of a million memories, testing each row for all 13 words and
+    # scoring the 5,300 that held one (most only the commonest) took 16 ms; the words
+    # the filtered rows should hold about MATCH_ROW_BUDGET times matched 350 rows in 6.
+    between = _expected_words(by_rarity, dfs, budget, expected_rows, size)
+    widens_between = len(selective) < len(between) < len(parsed.terms)
+    if len(matches) > 1 and narrowed and indexed_subset:
+        if widens_between:
+            steps.append(_Step(_any_of(between)))
+        steps.append(_Step(matches[1]))
+    elif len(matches) > 1 and narrowed:
         # The filtered rows, if few, are read and tested for every word; if many, the
         # common words come through the index as before.
         postings = sum(dfs.get(t, 0) for t in parsed.terms)
         scan_max = min(FILTERED_SCAN_CAP, max(ROW_SCAN_MAX, postings // POSTINGS_PER_ROW_READ))
-        if expected_rows:
-            # For a 1% filter of a million memories, testing each row for all 13
-            # words and scoring the 5,300 that held one (most only the commonest)
-            # took 16 ms; the words expected about MATCH_ROW_BUDGET times matched 350
-            # rows in 6 ms.
-            share = min(1.0, expected_rows / size)
-            between = _rarest(by_rarity, dfs, budget / share)
-            if len(selective) < len(between) < len(parsed.terms):
-                steps.append(_Step(_any_of(between), scan=True, if_few=True))
+        if widens_between:
+            steps.append(_Step(_any_of(between), scan=True, if_few=True))
         steps += [_Step(matches[1], scan=True, if_few=True), _Step(matches[1], if_many=True)]
     elif len(matches) > 1:
         steps.append(_Step(matches[1]))
     return _scoring_steps(scope, steps, idf, limit, scan_max, depth, also_read)
+
+
+def _expected_words(
+    by_rarity: list[str], dfs: dict[str, int], budget: int, expected_rows: int | None, size: int
+) -> list[str]:
+    """The rarest words that `expected_rows` of the space's `size` rows should hold
+    about `budget` times in all; none without an estimate."""
+    if not expected_rows:
+        return []
+    share = min(1.0, expected_rows / size)
+    return _rarest(by_rarity, dfs, budget / share)
 
 
 def _rarest(by_rarity: list[str], dfs: dict[str, int], postings: float) -> list[str]:

@@ -34,7 +34,7 @@ from apps.core.replicas import PRIMARY
 from apps.core.ttl import TtlCache
 from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
-from apps.retrieval import expansion, storage
+from apps.retrieval import expansion, storage, subject_indexes
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import (
     STATS,
@@ -224,13 +224,15 @@ def _candidate_lists(
     limit: int,
     *,
     narrowed: bool,
+    subject: str | None = None,
     in_context: float = 0.0,
 ) -> tuple[list[tuple[UUID, float]], list[tuple[UUID, float]]]:
     """The nearest memories and the best BM25 matches, each as (id, score), from one
     statement: one round trip and one plan for both lists, ids only (the rows of the
     final hits are loaded once they are known). `in_context` > 0 reads both lists
     CONTEXT_POOL times deeper and re-orders them by a blend of each memory's own score
-    and its reading in context (_blended_in_context, _blended_text), then cuts them."""
+    and its reading in context (_blended_in_context, _blended_text), then cuts them.
+    `subject`: the subject the scope is filtered on, if any."""
     scope = SqlScope.of(scoped)
     ctes: list[str] = []
     params: list[Any] = []
@@ -241,10 +243,16 @@ def _candidate_lists(
     vector_text = Vector(vector).to_text() if vector is not None else ""
     # A space without an HNSW index of its own (apps/retrieval/vector_indexes.py) is
     # searched exactly, whatever the planner estimates; so is a few rows' filter of a
-    # very large one, whose rows BM25 may read too: then both read them once.
+    # very large one, whose rows BM25 may read too: then both read them once. A subject
+    # with indexes of its own (apps/retrieval/subject_indexes.py) is searched through
+    # them, as a space of its own would be.
+    own_subject = subject_indexes.has_indexes(space.pk, subject, scoped.db) if subject else False
     filtered_rows = _filtered_rows_estimate(space, scoped) if narrowed and not exact else None
     sorts_filtered = (
-        vector is not None and filtered_rows is not None and filtered_rows <= FILTERED_EXACT_MAX
+        vector is not None
+        and not own_subject
+        and filtered_rows is not None
+        and filtered_rows <= FILTERED_EXACT_MAX
     )
     steps = (
         bm25_steps(
@@ -256,6 +264,7 @@ def _candidate_lists(
             depth=read,
             own_index=has_words_index(space.pk, scoped.db),
             expected_rows=filtered_rows,
+            indexed_subset=own_subject,
             also_read=_distance_read(vector_text) if sorts_filtered else None,
         )
         if query
@@ -339,19 +348,18 @@ def _blended_text(
 
 
 # A filter that leaves at most FILTERED_EXACT_MAX rows of a space of at least
-# FILTERED_EXACT_FROM memories is searched exactly. At a million memories, sorting the
+# settings.VERY_LARGE_SPACE memories is searched exactly. At a million memories, sorting the
 # 10,000 rows of a 1% filter took 15.5 / 16.3 ms (median / p95), the graph's walk past
 # the other rows 41.9 / 75.6 ms: its graph (1.1 GB) no longer fit in memory. At 100k,
 # whose graph does, the walk was the faster by 1-2 ms (7.0 / 8.6 ms against 7.5 / 9.7).
 FILTERED_EXACT_MAX = 20_000
-FILTERED_EXACT_FROM = 300_000
 
 
 def _filtered_rows_estimate(space: Space, scoped: QuerySet[Memory]) -> int | None:
     """How many rows the planner expects the filters to leave, if the space is that
     large (planning only: a fraction of a millisecond); None for a smaller space."""
     size, _ = STATS.get(space.pk, [])
-    if size < FILTERED_EXACT_FROM:
+    if size < settings.VERY_LARGE_SPACE:
         return None
     plan = json.loads(scoped.only("pk").explain(format="json"))
     return int(plan[0]["Plan"]["Plan Rows"])
@@ -775,6 +783,7 @@ def search(
         vector if mode in ("vector", "hybrid") else None,
         candidates,
         narrowed=filters.narrows(),
+        subject=filters.subject,
         in_context=_in_context_weight(space, using, weights),
     )
     result.db_ms += (time.perf_counter() - started) * 1000
@@ -880,6 +889,7 @@ def _ranked_below(
         vector if result.mode == "vector" else None,
         depth,
         narrowed=filters.narrows(),
+        subject=filters.subject,
         in_context=_in_context_weight(space, scoped.db, weights),
     )
     shown = {hit.memory.pk for hit in result.hits}

@@ -23,7 +23,7 @@ from apps.audit.context import request_id_var
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory
-from apps.retrieval import vector_indexes
+from apps.retrieval import subject_indexes, vector_indexes
 from apps.retrieval.embedding import EmbeddingBackend, EmbeddingError, get_backend
 from apps.spaces.models import Space
 
@@ -294,15 +294,33 @@ def build_vector_index(space_id: int) -> bool:
     return vector_indexes.build_index(space_id)
 
 
+@retrying_task
+def build_subject_indexes(space_id: int, subject: str) -> bool:
+    """Give one of a very large space's largest subjects its own indexes
+    (apps/retrieval/subject_indexes.py). Idempotent, as build_vector_index."""
+    if not Space.objects.filter(pk=space_id).exists():
+        return False
+    return subject_indexes.build_indexes(space_id, subject)
+
+
 @shared_task
-def sync_vector_indexes() -> dict[str, list[int]]:
-    """Hourly: queue the indexes that large spaces lack (a build request lost with the
-    broker, or a threshold lowered) and drop the indexes of deleted spaces."""
+def sync_vector_indexes() -> dict[str, Any]:
+    """Hourly: queue the indexes that large spaces, and very large spaces' largest
+    subjects, lack (a space grown, a build request lost with the broker, a threshold
+    lowered) and drop the indexes of deleted spaces."""
     dropped = vector_indexes.drop_orphaned_indexes()
+    dropped += subject_indexes.drop_orphaned_indexes()
     missing = vector_indexes.spaces_needing_an_index()
     for space_id in missing:
         build_vector_index.delay(space_id)
-    return {"queued": missing, "dropped": dropped}
+    subjects = subject_indexes.subjects_needing_indexes()
+    for space_id, subject in subjects:
+        build_subject_indexes.delay(space_id, subject)
+    return {
+        "queued": missing,
+        "queued_subjects": [[space_id, subject] for space_id, subject in subjects],
+        "dropped": sorted(set(dropped)),
+    }
 
 
 # ------------------------------------------------------------------ retrieval health

@@ -29,6 +29,7 @@ grows; docs/scaling.md says when to partition by space instead.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -111,46 +112,73 @@ def build_index(space_id: int, using: str = PRIMARY) -> bool:
     transaction (a migration), which cannot hold such a build. A build that died left
     an invalid index behind; it is dropped and built again. Two builders of the same
     space do not race: the second returns at once."""
-    connection = connections[using]
-    in_transaction = connection.in_atomic_block
-    with connection.cursor() as cursor:
-        if in_transaction:
-            cursor.execute(f"SELECT pg_try_advisory_xact_lock({_LOCK})", [space_id])
-        else:
-            cursor.execute(f"SELECT pg_try_advisory_lock({_LOCK})", [space_id])
-        if not cursor.fetchone()[0]:
-            return False
-        try:
-            built = _build(cursor, space_id, in_transaction)
-        finally:
-            if not in_transaction:
-                cursor.execute("RESET maintenance_work_mem")
-                cursor.execute(f"SELECT pg_advisory_unlock({_LOCK})", [space_id])
-    _indexed.forget()
+    vectors, words = _own_indexes(using)
+    built = build_missing(
+        f"space {int(space_id)}",
+        [
+            (vectors.get(space_id), index_name(space_id), vectors_method()),
+            (words.get(space_id), words_index_name(space_id), words_method()),
+        ],
+        f"space_id = {int(space_id)}",
+        [],
+        using,
+    )
     if built:
         logger.info("built the indexes of space %s", space_id)
     return built
 
 
-_LOCK = "hashtextextended('vector-index', %s)"
+def vectors_method() -> str:
+    return (
+        f"hnsw (embedding {storage.cosine_opclass()})"
+        f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+    )
 
 
-def _build(cursor: CursorWrapper, space_id: int, in_transaction: bool) -> bool:
+def words_method() -> str:
+    return f"gin (search_vector) WITH (gin_pending_list_limit = {GIN_PENDING_LIST_KB})"
+
+
+def build_missing(
+    lock: str,
+    wanted: list[tuple[storage.TableIndex | None, str, str]],
+    predicate: str,
+    predicate_params: list[Any],
+    using: str,
+) -> bool:
+    """Build each (existing index or None, name, method) that is missing or invalid, as
+    a partial index `WHERE predicate`, under an advisory lock named `lock`; returns
+    whether one was built (False at once if another builder holds the lock)."""
+    connection = connections[using]
+    in_transaction = connection.in_atomic_block
+    with connection.cursor() as cursor:
+        if in_transaction:
+            cursor.execute(f"SELECT pg_try_advisory_xact_lock({_LOCK})", [lock])
+        else:
+            cursor.execute(f"SELECT pg_try_advisory_lock({_LOCK})", [lock])
+        if not cursor.fetchone()[0]:
+            return False
+        try:
+            built = _build(cursor, wanted, predicate, predicate_params, in_transaction)
+        finally:
+            if not in_transaction:
+                cursor.execute("RESET maintenance_work_mem")
+                cursor.execute(f"SELECT pg_advisory_unlock({_LOCK})", [lock])
+    _indexed.forget()
+    return built
+
+
+_LOCK = "hashtextextended('vector-index:' || %s, 0)"
+
+
+def _build(
+    cursor: CursorWrapper,
+    wanted: list[tuple[storage.TableIndex | None, str, str]],
+    predicate: str,
+    predicate_params: list[Any],
+    in_transaction: bool,
+) -> bool:
     concurrently = "" if in_transaction else "CONCURRENTLY"
-    vectors, words = _own_indexes(cursor.db.alias)
-    wanted = [
-        (
-            vectors.get(space_id),
-            index_name(space_id),
-            f"hnsw (embedding {storage.cosine_opclass()})"
-            f" WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})",
-        ),
-        (
-            words.get(space_id),
-            words_index_name(space_id),
-            f"gin (search_vector) WITH (gin_pending_list_limit = {GIN_PENDING_LIST_KB})",
-        ),
-    ]
     missing = [
         (existing, name, method)
         for existing, name, method in wanted
@@ -168,9 +196,11 @@ def _build(cursor: CursorWrapper, space_id: int, in_transaction: bool) -> bool:
         if existing is not None:
             logger.warning("dropping the invalid index %s left by a failed build", name)
             cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {name}")
+        # The predicate's values are written into the statement as literals (Django
+        # binds on the client), as searches write theirs: the planner matches them.
         cursor.execute(
-            f"CREATE INDEX {concurrently} {name} ON {TABLE} USING {method}"
-            f" WHERE space_id = {int(space_id)}"
+            f"CREATE INDEX {concurrently} {name} ON {TABLE} USING {method} WHERE {predicate}",
+            predicate_params,
         )
     return True
 
@@ -192,20 +222,27 @@ def spaces_needing_an_index(using: str = PRIMARY) -> list[int]:
 
 def drop_orphaned_indexes(using: str = PRIMARY) -> list[int]:
     """Drop the indexes of spaces that no longer exist; returns their ids."""
-    connection = connections[using]
     vectors, words = _own_indexes(using)
-    own = [*vectors.items(), *words.items()]
+    return drop_indexes_of_deleted_spaces([*vectors.items(), *words.items()], using)
+
+
+def drop_indexes_of_deleted_spaces(
+    indexes: list[tuple[int, storage.TableIndex]], using: str
+) -> list[int]:
+    """Drop those of these (space id, index) whose space is gone; returns their ids."""
+    connection = connections[using]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id FROM spaces_space WHERE id = ANY(%s)", [[space_id for space_id, _ in own]]
+            "SELECT id FROM spaces_space WHERE id = ANY(%s)",
+            [sorted({space_id for space_id, _ in indexes})],
         )
         existing = {space_id for (space_id,) in cursor.fetchall()}
         concurrently = "" if connection.in_atomic_block else "CONCURRENTLY"
-        for space_id, index in own:
+        for space_id, index in indexes:
             if space_id not in existing:
                 cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {index.name}")
     _indexed.forget()
-    return sorted({space_id for space_id, _ in own} - existing)
+    return sorted({space_id for space_id, _ in indexes} - existing)
 
 
 def request_index_if_grown(space_id: int) -> bool:
