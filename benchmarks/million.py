@@ -69,7 +69,7 @@ from apps.memories.models import Memory  # noqa: E402
 from apps.memories.transfer.export import export_space  # noqa: E402
 from apps.memories.transfer.importer import import_lines  # noqa: E402
 from apps.retrieval import search as search_module  # noqa: E402
-from apps.retrieval import storage, vector_indexes  # noqa: E402
+from apps.retrieval import storage, subject_indexes, vector_indexes  # noqa: E402
 from apps.retrieval.lexical import refresh_lexicon  # noqa: E402
 from apps.retrieval.search import Filters, search  # noqa: E402
 from apps.spaces.models import Space  # noqa: E402
@@ -81,8 +81,8 @@ CHUNK = 5000
 # pgvector's defaults, as the per-space indexes are built.
 HNSW_OPTIONS = "m = 16, ef_construction = 64"
 # A query vector in a plan: 384 numbers nobody reads.
-VECTOR = re.compile(r"'\[[-0-9.e,]+\]'::vector")
-SHORT = "'[...]'::vector"
+VECTOR = re.compile(r"'\[[-0-9.e,]+\]'::(halfvec|vector)")
+SHORT = r"'[...]'::\1"
 TARGETS_MS = {("hybrid", "no filter"): 20.0, ("hybrid", "1% filter"): 25.0}
 
 
@@ -209,6 +209,17 @@ def build_index(space: Space, rebuild: bool, memory: str, workers: int) -> None:
         cursor.execute("RESET max_parallel_maintenance_workers")
 
 
+def build_subject_indexes(space: Space) -> None:
+    """The indexes of the space's largest subjects, as the hourly index job builds them
+    (apps/retrieval/subject_indexes.py): here the 1% filter's subject."""
+    for space_id, subject in subject_indexes.subjects_needing_indexes():
+        if space_id != space.pk:
+            continue
+        started = phase(f"indexes of subject {subject!r}")
+        subject_indexes.build_indexes(space_id, subject)
+        done(f"indexes of subject {subject!r}", started)
+
+
 def settle(space: Space) -> None:
     # What autovacuum and the worker do soon after a bulk load.
     started = phase("VACUUM (ANALYZE)")
@@ -276,27 +287,30 @@ def explain(statement: str) -> None:
 
 
 def recall(space: Space, samples: int) -> None:
-    """recall@10 of the index's nearest list against an exact scan, as search reads it."""
-    started = phase(f"recall@10 on {samples} queries")
-    found = 0
-    nearest = (
-        "SELECT id FROM memories_memory WHERE space_id = %s AND embedding IS NOT NULL "
-        "ORDER BY (embedding <=> %s::vector){} LIMIT 10"
-    )
-    for _ in range(samples):
-        vector = "[" + ",".join(map(str, vector_for(int(rng.integers(TOPICS))))) + "]"
+    """recall@10 of the nearest list against an exact scan, as search reads it: of the
+    space's graph, and of the 1% filter's (its subject's own graph, if it has one)."""
+    for label, condition in (("no filter", ""), ("1% filter", " AND subject = 'rare'")):
+        started = phase(f"recall@10 on {samples} queries, {label}")
+        found = 0
+        nearest = (
+            f"SELECT id FROM memories_memory WHERE space_id = %s{condition}"
+            " AND embedding IS NOT NULL ORDER BY (embedding <=> %s::vector){} LIMIT 10"
+        )
+        for _ in range(samples):
+            vector = "[" + ",".join(map(str, vector_for(int(rng.integers(TOPICS))))) + "]"
+            with connection.cursor() as cursor:
+                cursor.execute(nearest.format(""), [space.pk, vector])
+                approximate = {pk for (pk,) in cursor.fetchall()}
+                cursor.execute(nearest.format(" + 0"), [space.pk, vector])
+                exact = {pk for (pk,) in cursor.fetchall()}
+            found += len(approximate & exact)
+        share = found / (10 * samples)
+        print(f"recall@10 (HNSW vs exact, {samples} queries, {label}): {share:.3f}")
         with connection.cursor() as cursor:
-            cursor.execute(nearest.format(""), [space.pk, vector])
-            approximate = {pk for (pk,) in cursor.fetchall()}
-            cursor.execute(nearest.format(" + 0"), [space.pk, vector])
-            exact = {pk for (pk,) in cursor.fetchall()}
-        found += len(approximate & exact)
-    print(f"recall@10 (HNSW vs exact, {samples} queries): {found / (10 * samples):.3f}")
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (COSTS OFF) " + nearest.format(""), [space.pk, vector])
-        plan = " / ".join(VECTOR.sub(SHORT, line.strip()) for (line,) in cursor.fetchall())
-    print(f"  the approximate list's plan: {plan}")
-    done("recall", started)
+            cursor.execute("EXPLAIN (COSTS OFF) " + nearest.format(""), [space.pk, vector])
+            plan = " / ".join(VECTOR.sub(SHORT, line.strip()) for (line,) in cursor.fetchall())
+        print(f"  the approximate list's plan: {plan}")
+        done("recall", started)
 
 
 def sizes(space: Space, count: int) -> None:
@@ -326,7 +340,11 @@ def sizes(space: Space, count: int) -> None:
         f"indexes {indexes / mib:,.0f} MiB, total {total / mib:,.0f} MiB"
     )
     for name, size in each:
-        mark = "  <- the space's HNSW index" if name == vector_indexes.index_name(space.pk) else ""
+        mark = ""
+        if name == vector_indexes.index_name(space.pk):
+            mark = "  <- the space's HNSW index"
+        elif subject_indexes.belongs_to(name, space.pk):
+            mark = "  <- a subject's own index"
         print(f"  {name:40} {size / mib:8,.0f} MiB{mark}")
 
 
@@ -374,6 +392,7 @@ def main() -> None:
     print(f"database {DATABASE}; HNSW indexes: {hnsw_indexes()}")
     space = build(args.count, args.rebuild)
     build_index(space, args.rebuild, args.maintenance_work_mem, args.maintenance_workers)
+    build_subject_indexes(space)
     settle(space)
     measure(space, args.count, args.queries)
     recall(space, args.recall_samples)
