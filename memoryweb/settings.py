@@ -242,7 +242,8 @@ EXACT_SEARCH_BELOW = env_int("MEMORYWEB_EXACT_SEARCH_BELOW", 5000)
 # A space with this many embedded memories has a graph that may outgrow memory (1.1 GB
 # at a million): a filter that leaves few of its rows is sorted exactly, and its largest
 # subjects, from SUBJECT_INDEX_MIN_ROWS memories, get indexes of their own
-# (apps/retrieval/subject_indexes.py; docs/benchmarks.md, "A million memories").
+# (apps/retrieval/subject_indexes.py; docs/benchmarks.md, "A million memories"); 0
+# builds no subject indexes, whose cost is a second HNSW insert per stored vector.
 VERY_LARGE_SPACE = env_int("MEMORYWEB_VERY_LARGE_SPACE", 300_000)
 SUBJECT_INDEX_MIN_ROWS = env_int("MEMORYWEB_SUBJECT_INDEX_MIN_ROWS", 5000)
 # How memory embeddings are stored: `halfvec` (2 bytes a number: half the table, a 43%

@@ -83,6 +83,9 @@ def test_it_lists_the_largest_subjects_of_a_very_large_space(
     monkeypatch.setattr(subject_indexes, "MAX_SHARE", 0.09)
     assert subject_indexes.subjects_needing_indexes() == [(very_large_space.pk, QUOTED)]
     monkeypatch.setattr(subject_indexes, "MAX_SHARE", 0.12)
+    settings.SUBJECT_INDEX_MIN_ROWS = 0  # turned off
+    assert subject_indexes.subjects_needing_indexes() == []
+    settings.SUBJECT_INDEX_MIN_ROWS = 5
     settings.VERY_LARGE_SPACE = 101
     assert subject_indexes.subjects_needing_indexes() == []
 
