@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from apps.audit.actors import Actor
 from apps.memories import services
@@ -16,9 +17,10 @@ from apps.retrieval import health, lexical, subject_indexes, vector_indexes
 from apps.retrieval import search as search_module
 from apps.retrieval.search import Filters, search
 from apps.retrieval.tasks import sync_vector_indexes
-from apps.spaces.models import Space
+from apps.spaces.models import Role, Space
 from apps.spaces.services import purge_space
 from tests.conftest import worker_env
+from tests.dashboard.conftest import member
 from tests.test_exact_search import exact_ranking_of, fill, nearest_statement_plan, prefer_the_index
 from tests.test_pipeline import wait_until
 from tests.worker_process import start_worker_process, stop_worker_process
@@ -194,13 +196,24 @@ def test_a_subject_text_search_widens_through_its_words_index_and_ranks_as_befor
 
 def test_the_panel_lists_a_spaces_subject_indexes_as_its_own(very_large_space):
     space = very_large_space
-    subject_indexes.build_indexes(space.pk, "harbour")
-    _, _, graphs, words = health._sizes(space)
-    assert {index.name for index in graphs if index.own} == {
+    subject_indexes.build_indexes(space.pk, QUOTED)
+    sizes = health.health_of(space).as_json()["sizes"]
+    graphs = {i["name"]: i for i in sizes["hnsw_indexes"]}
+    assert set(graphs) == {
         vector_indexes.index_name(space.pk),
-        subject_indexes.vectors_index_name(space.pk, "harbour"),
+        subject_indexes.vectors_index_name(space.pk, QUOTED),
     }
-    assert subject_indexes.words_index_name(space.pk, "harbour") in {i.name for i in words}
+    assert graphs[subject_indexes.vectors_index_name(space.pk, QUOTED)]["subject"] == QUOTED
+    assert graphs[vector_indexes.index_name(space.pk)]["subject"] is None
+    assert not any(i["shared"] for i in graphs.values())
+    words = {i["name"]: i for i in sizes["words_indexes"]}
+    assert words[subject_indexes.words_index_name(space.pk, QUOTED)]["subject"] == QUOTED
+
+    viewer = member(space, "victor", Role.VIEWER)
+    response = viewer.get(reverse("dashboard:health", args=[space.slug]))
+    assert response.status_code == 200
+    html = " ".join(response.content.decode().split())
+    assert "of this space's memories about <q>o&#x27;brien</q>" in html
 
 
 def test_it_drops_the_subject_indexes_of_a_deleted_space(

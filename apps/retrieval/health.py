@@ -187,6 +187,8 @@ class SpaceIndex:
     bytes: int
     # The space's own partial index, or one shared by every space.
     own: bool
+    # For an index of one subject's memories (apps/retrieval/subject_indexes.py).
+    subject: str | None = None
 
 
 @dataclass
@@ -240,6 +242,14 @@ class RetrievalHealth:
         return any(index.own for index in self.indexes)
 
     def as_json(self) -> dict[str, Any]:
+        def index_json(index: SpaceIndex) -> dict[str, Any]:
+            return {
+                "name": index.name,
+                "bytes": index.bytes,
+                "shared": not index.own,
+                "subject": index.subject,
+            }
+
         def snapshot(s: HealthSnapshot) -> dict[str, Any]:
             return {
                 "recall_at_10": s.recall,
@@ -273,13 +283,8 @@ class RetrievalHealth:
                 "table_rows_estimate": self.table_rows,
                 "space_rows": self.rows,
                 "space_share_bytes_estimate": self.table_share_bytes,
-                "hnsw_indexes": [
-                    {"name": i.name, "bytes": i.bytes, "shared": not i.own} for i in self.indexes
-                ],
-                "words_indexes": [
-                    {"name": i.name, "bytes": i.bytes, "shared": not i.own}
-                    for i in self.words_indexes
-                ],
+                "hnsw_indexes": [index_json(i) for i in self.indexes],
+                "words_indexes": [index_json(i) for i in self.words_indexes],
             },
             "latency_ms": {**self.latency_ms, "searches": self.searches, "days": 7},
             "measuring": self.measuring is not None,
@@ -307,7 +312,7 @@ def _sizes(space: Space) -> tuple[int, int, list[SpaceIndex], list[SpaceIndex]]:
     def serving(method: str, own_name: str, column: str) -> list[SpaceIndex]:
         of_column = [i for i in found if i.method == method and f"({column}" in i.definition]
         own = [
-            SpaceIndex(i.name, i.bytes, True)
+            SpaceIndex(i.name, i.bytes, True, subject_indexes.subject_of(i))
             for i in of_column
             if i.name == own_name or subject_indexes.belongs_to(i.name, space.pk)
         ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 
 from django.conf import settings
 from django.db import connections
@@ -74,6 +75,18 @@ def belongs_to(index_name: str, space_id: int) -> bool:
         index_name.startswith(f"{prefix}{int(space_id)}_")
         for prefix in (VECTORS_PREFIX, WORDS_PREFIX)
     )
+
+
+_PREDICATE_SUBJECT = re.compile(r"\(subject\)::text = '((?:[^']|'')*)'::text")
+
+
+def subject_of(index: storage.TableIndex) -> str | None:
+    """The subject whose memories a subject index holds, read from its predicate (its
+    name holds only a hash); None for any other index."""
+    if not index.name.startswith((VECTORS_PREFIX, WORDS_PREFIX)):
+        return None
+    found = _PREDICATE_SUBJECT.search(index.definition)
+    return found.group(1).replace("''", "'") if found else None
 
 
 def _own_indexes(using: str) -> dict[tuple[int, str], dict[str, storage.TableIndex]]:

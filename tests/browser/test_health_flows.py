@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from apps.audit.actors import Actor
 from apps.jobs.models import Job
 from apps.memories import services
+from apps.retrieval import subject_indexes, vector_indexes
 from apps.retrieval.health import JOB_KIND
 from apps.retrieval.models import HealthSnapshot, Recall
 from tests.browser.console import console_errors
@@ -62,3 +64,38 @@ def test_a_curator_measures_recall_now(
     expect(page.get_by_text("Over 25 queries")).to_be_visible()
     shot(page, "health-measured")
     assert errors == []
+
+
+def test_the_panel_names_the_subject_an_index_serves(
+    logged_in, live_server, curator_space, hashing_backend, embed_now, shot
+):
+    page = logged_in
+    actor = Actor.system("test")
+    services.create_memories(
+        curator_space,
+        actor,
+        [{"content": f"harbor note {i}", "subject": "harbor master"} for i in range(6)],
+    )
+    embed_now(curator_space)
+    built = [
+        vector_indexes.index_name(curator_space.pk),
+        vector_indexes.words_index_name(curator_space.pk),
+        subject_indexes.vectors_index_name(curator_space.pk, "harbor master"),
+        subject_indexes.words_index_name(curator_space.pk, "harbor master"),
+    ]
+    try:
+        vector_indexes.build_index(curator_space.pk)
+        subject_indexes.build_indexes(curator_space.pk, "harbor master")
+        page.goto(f"{live_server.url}/s/lab/health/")
+        graphs = page.locator('[data-figure="index"]')
+        expect(graphs).to_have_count(2)
+        expect(graphs.nth(1)).to_contain_text("of this space's memories about harbor master")
+        expect(page.locator('[data-figure="words-index"]').nth(1)).to_contain_text("harbor master")
+        shot(page, "health-subject-indexes")
+    finally:
+        # Emptying the tables between transactional tests leaves indexes standing.
+        with connection.cursor() as cursor:
+            for name in built:
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+        vector_indexes.forget()
+        subject_indexes.forget()
