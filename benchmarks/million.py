@@ -12,7 +12,8 @@ content and vectors are search_latency.py's: 300 topics, Zipf vocabulary, cluste
 384-d vectors, one memory in a hundred with subject "rare" (the 1% filter).
 
 The space's index is a partial HNSW index (`WHERE space_id = <id>`), as every large
-space gets one. Each stored vector is also an insert into every other HNSW index of
+space gets one; its subject "rare" gets a graph and a words index of its own, as the
+hourly index job gives a very large space's largest subjects (subject_indexes.py). Each stored vector is also an insert into every other HNSW index of
 the table; a million of them into the global index of the shared dev database would
 take hours and slow everyone's searches, so --database names a scratch database on the
 same server (created and migrated when missing), where --global-index drop removes the
