@@ -13,11 +13,12 @@ content and vectors are search_latency.py's: 300 topics, Zipf vocabulary, cluste
 
 The space's index is a partial HNSW index (`WHERE space_id = <id>`), as every large
 space gets one; its subject "rare" gets a graph and a words index of its own, as the
-hourly index job gives a very large space's largest subjects (subject_indexes.py). Each stored vector is also an insert into every other HNSW index of
-the table; a million of them into the global index of the shared dev database would
-take hours and slow everyone's searches, so --database names a scratch database on the
-same server (created and migrated when missing), where --global-index drop removes the
-global index, as the per-space layout does. The shared database is never altered.
+hourly index job gives a very large space's largest subjects (subject_indexes.py).
+Each stored vector is also an insert into every other HNSW index of the table; a
+million of them into the global index of the shared dev database would take hours and
+slow everyone's searches, so --database names a scratch database on the same server
+(created and migrated when missing), where --global-index drop removes the global
+index, as the per-space layout does. The shared database is never altered.
 """
 
 from __future__ import annotations

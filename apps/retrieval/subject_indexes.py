@@ -37,6 +37,7 @@ from django.db import connections
 from apps.core.replicas import PRIMARY
 from apps.core.ttl import TtlCache
 from apps.retrieval import storage, vector_indexes
+from apps.retrieval.vector_indexes import vectors_method, words_method
 
 logger = logging.getLogger(__name__)
 
@@ -138,21 +139,17 @@ def build_indexes(space_id: int, subject: str, using: str = PRIMARY) -> bool:
     """Give the space's memories about `subject` their own indexes unless they have
     them; returns whether one was built. Built as vector_indexes.build_index builds a
     space's: concurrently, again over an invalid one, one builder at a time."""
-    indexes = _own_indexes(using).get((space_id, subject_key(subject)), {})
+
+    def wanted() -> list[vector_indexes.Wanted]:
+        indexes = _own_indexes(using).get((space_id, subject_key(subject)), {})
+        return [
+            (indexes.get("hnsw"), vectors_index_name(space_id, subject), vectors_method()),
+            (indexes.get("gin"), words_index_name(space_id, subject), words_method()),
+        ]
+
     built = vector_indexes.build_missing(
         f"space {int(space_id)} subject {subject_key(subject)}",
-        [
-            (
-                indexes.get("hnsw"),
-                vectors_index_name(space_id, subject),
-                vector_indexes.vectors_method(),
-            ),
-            (
-                indexes.get("gin"),
-                words_index_name(space_id, subject),
-                vector_indexes.words_method(),
-            ),
-        ],
+        wanted,
         f"space_id = {int(space_id)} AND subject = %s",
         [subject],
         using,

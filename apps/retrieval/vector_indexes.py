@@ -29,6 +29,7 @@ grows; docs/scaling.md says when to partition by space instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -112,17 +113,16 @@ def build_index(space_id: int, using: str = PRIMARY) -> bool:
     transaction (a migration), which cannot hold such a build. A build that died left
     an invalid index behind; it is dropped and built again. Two builders of the same
     space do not race: the second returns at once."""
-    vectors, words = _own_indexes(using)
-    built = build_missing(
-        f"space {int(space_id)}",
-        [
+
+    def wanted() -> list[Wanted]:
+        vectors, words = _own_indexes(using)
+        return [
             (vectors.get(space_id), index_name(space_id), vectors_method()),
             (words.get(space_id), words_index_name(space_id), words_method()),
-        ],
-        f"space_id = {int(space_id)}",
-        [],
-        using,
-    )
+        ]
+
+    predicate = f"space_id = {int(space_id)}"
+    built = build_missing(f"space {int(space_id)}", wanted, predicate, [], using)
     if built:
         logger.info("built the indexes of space %s", space_id)
     return built
@@ -139,16 +139,22 @@ def words_method() -> str:
     return f"gin (search_vector) WITH (gin_pending_list_limit = {GIN_PENDING_LIST_KB})"
 
 
+# An index to have: the one of that name in the catalogue (None if there is none), its
+# name, and its access method with options.
+Wanted = tuple[storage.TableIndex | None, str, str]
+
+
 def build_missing(
     lock: str,
-    wanted: list[tuple[storage.TableIndex | None, str, str]],
+    wanted: Callable[[], list[Wanted]],
     predicate: str,
     predicate_params: list[Any],
     using: str,
 ) -> bool:
-    """Build each (existing index or None, name, method) that is missing or invalid, as
-    a partial index `WHERE predicate`, under an advisory lock named `lock`; returns
-    whether one was built (False at once if another builder holds the lock)."""
+    """Build each of `wanted()` that is missing or invalid, as a partial index `WHERE
+    predicate`, under an advisory lock named `lock`; returns whether one was built
+    (False at once if another builder holds the lock). `wanted` reads the catalogue
+    under the lock: read before it, a builder that just finished would be missed."""
     connection = connections[using]
     in_transaction = connection.in_atomic_block
     with connection.cursor() as cursor:
@@ -159,7 +165,7 @@ def build_missing(
         if not cursor.fetchone()[0]:
             return False
         try:
-            built = _build(cursor, wanted, predicate, predicate_params, in_transaction)
+            built = _build(cursor, wanted(), predicate, predicate_params, in_transaction)
         finally:
             if not in_transaction:
                 cursor.execute("RESET maintenance_work_mem")
@@ -173,7 +179,7 @@ _LOCK = "hashtextextended('vector-index:' || %s, 0)"
 
 def _build(
     cursor: CursorWrapper,
-    wanted: list[tuple[storage.TableIndex | None, str, str]],
+    wanted: list[Wanted],
     predicate: str,
     predicate_params: list[Any],
     in_transaction: bool,
