@@ -160,3 +160,37 @@ def test_its_default_ports_are_below_the_ephemeral_range():
     ports = [port for servers in embedded.DEFAULT_PORTS.values() for port in servers.values()]
     assert ports and all(1024 < port < min(lowest_ephemeral, 32768) for port in ports), ports
     assert len(set(ports)) == len(ports)
+
+
+def test_it_gives_the_development_server_a_quarter_of_the_memory_for_buffers(profile):
+    dev = dataclasses.replace(profile, name="dev")
+    assert embedded.memory_settings(dev, 16 * 2**30) == {
+        "shared_buffers": "4096MB",
+        "effective_cache_size": "12288MB",
+    }
+    # A small machine still gets PostgreSQL's default buffers.
+    assert embedded.memory_settings(dev, 256 * 2**20)["shared_buffers"] == "128MB"
+    # Test servers hold little, whatever the machine.
+    test = dataclasses.replace(profile, name="test")
+    assert embedded.memory_settings(test, 16 * 2**30)["shared_buffers"] == "256MB"
+
+
+def test_it_takes_a_containers_memory_limit_when_lower_than_the_machines(tmp_path):
+    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limited, unlimited = tmp_path / "memory.max", tmp_path / "limit_in_bytes"
+    limited.write_text(f"{machine // 2}\n")
+    unlimited.write_text("max\n")
+    assert embedded.memory_allowed((unlimited, limited)) == machine // 2
+    assert embedded.memory_allowed((unlimited, tmp_path / "missing")) == machine
+
+
+def test_the_development_server_saves_its_buffered_pages_for_a_restart(profile):
+    dev = dataclasses.replace(profile, name="dev")
+    embedded.up(dev)
+    assert query(dev, "SHOW shared_preload_libraries") == [("pg_prewarm",)]
+    expected = embedded.memory_settings(dev, embedded.memory_allowed())["shared_buffers"]
+    buffers_mb = "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
+    assert query(dev, buffers_mb) == [(int(expected.removesuffix("MB")),)]
+    embedded.down(dev)
+    # autoprewarm writes the list of buffered pages on shutdown and reads it at start.
+    assert (dev.pgdata / "autoprewarm.blocks").exists()
