@@ -329,6 +329,15 @@ def test_it_collects_static_files_at_build_time_with_settings_that_load() -> Non
 # ------------------------------------------------------------------ environment
 
 
+def test_it_gives_the_database_buffers_that_outlive_a_restart() -> None:
+    argv = [interpolate(part, {}) for part in command(services()["db"])]
+    settings = dict(argv[i + 1].split("=", 1) for i, part in enumerate(argv) if part == "-c")
+    assert argv[0] == "postgres"
+    assert settings == {"shared_buffers": "1GB", "shared_preload_libraries": "pg_prewarm"}
+    sized = interpolate(command(services()["db"])[2], {"POSTGRES_SHARED_BUFFERS": "6GB"})
+    assert sized == "shared_buffers=6GB"
+
+
 def test_it_sets_only_variables_that_the_code_reads() -> None:
     unknown = set()
     for name, service in services().items():
