@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import signal
 import socket
@@ -191,6 +192,16 @@ def test_the_development_server_saves_its_buffered_pages_for_a_restart(profile):
     expected = embedded.memory_settings(dev, embedded.memory_allowed())["shared_buffers"]
     buffers_mb = "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
     assert query(dev, buffers_mb) == [(int(expected.removesuffix("MB")),)]
+    query(dev, "CREATE TABLE read_often AS SELECT g AS n FROM generate_series(1, 10000) AS g")
+    assert query(dev, "SELECT count(*) FROM read_often") == [(10000,)]
     embedded.down(dev)
-    # autoprewarm writes the list of buffered pages on shutdown and reads it at start.
+    # autoprewarm writes the list of buffered pages on shutdown, and reads them at start.
     assert (dev.pgdata / "autoprewarm.blocks").exists()
+    embedded.up(dev)
+    prewarmed = re.compile(r"autoprewarm successfully prewarmed (\d+) of \d+")
+    for _ in range(100):
+        loaded = prewarmed.findall(dev.postgres_log.read_text())
+        if loaded:
+            break
+        time.sleep(0.1)
+    assert loaded and int(loaded[-1]) > 0
