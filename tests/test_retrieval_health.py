@@ -3,6 +3,7 @@ snapshots; vectors missing or pending; the model mix; sizes; latency; the API.""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -210,17 +211,42 @@ def test_it_names_the_indexes_a_space_uses(space, outsider_space):
     own_words = vector_indexes.words_index_name(space.pk)
     vector_indexes.build_index(space.pk)
     vector_indexes.build_index(outsider_space.pk)
-    _, _, shared, shared_words = health._sizes(Space.objects.create(slug="third", name="T"))
+    third = health._sizes(Space.objects.create(slug="third", name="T"))
 
-    table_bytes, _, indexes, words_indexes = health._sizes(space)
+    sizes = health._sizes(space)
 
-    assert [(i.name, i.own) for i in indexes] == [(own, True)]
-    assert [(i.name, i.own) for i in words_indexes] == [(own_words, True)]
+    assert [(i.name, i.own) for i in sizes.indexes] == [(own, True)]
+    assert [(i.name, i.own) for i in sizes.words_indexes] == [(own_words, True)]
     # Another space's partial indexes are none of its business; the shared words index
     # is, and the tags' GIN index is no words index.
-    assert [(i.name, i.own) for i in shared_words] == [("memory_search_vector", False)]
-    assert all(not i.own for i in shared)
-    assert table_bytes > 0
+    assert [(i.name, i.own) for i in third.words_indexes] == [("memory_search_vector", False)]
+    assert all(not i.own for i in third.indexes)
+    assert sizes.table_bytes > 0
+
+
+def test_it_says_whether_what_a_space_searches_fits_in_the_buffers(
+    space, outsider_space, actor, hashing_backend, embed_now
+):
+    fill(space, actor, 6)
+    fill(outsider_space, actor, 2)
+    embed_now(space)
+    vector_indexes.build_index(space.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_size_bytes(current_setting('shared_buffers'))")
+        (buffers,) = cursor.fetchone()
+
+    figures = health.health_of(space)
+
+    assert figures.buffer_bytes == buffers
+    # Its share of the table's rows, and its own indexes whole.
+    own = sum(i.bytes for i in [*figures.indexes, *figures.words_indexes])
+    assert [i.own for i in [*figures.indexes, *figures.words_indexes]] == [True, True]
+    assert 0 < figures.table_share_bytes < figures.table_bytes
+    assert figures.searched_bytes == figures.table_share_bytes + own
+    assert figures.fits_in_buffers
+    assert figures.as_json()["sizes"]["fits_in_buffers"] is True
+    tight = dataclasses.replace(figures, buffer_bytes=figures.searched_bytes - 1)
+    assert not tight.fits_in_buffers
 
 
 def test_it_starts_one_measurement_per_space_with_vectors(

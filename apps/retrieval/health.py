@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.contrib.postgres.fields import ArrayField
@@ -209,6 +209,7 @@ class RetrievalHealth:
     table_rows_estimate: int
     indexes: list[SpaceIndex]  # HNSW
     words_indexes: list[SpaceIndex]
+    buffer_bytes: int  # the server's shared_buffers
     latency_ms: dict[str, float | None]
     searches: int
     measuring: Job | None = None
@@ -240,6 +241,19 @@ class RetrievalHealth:
     @property
     def own_index(self) -> bool:
         return any(index.own for index in self.indexes)
+
+    @property
+    def searched_bytes(self) -> int:
+        """What the space's searches read, by estimate: its share of the table, its own
+        indexes, and its share of those every space shares."""
+        return self.table_share_bytes + sum(
+            index.bytes if index.own else round(index.bytes * self.share)
+            for index in [*self.indexes, *self.words_indexes]
+        )
+
+    @property
+    def fits_in_buffers(self) -> bool:
+        return self.searched_bytes <= self.buffer_bytes
 
     def as_json(self) -> dict[str, Any]:
         def index_json(index: SpaceIndex) -> dict[str, Any]:
@@ -285,6 +299,9 @@ class RetrievalHealth:
                 "space_share_bytes_estimate": self.table_share_bytes,
                 "hnsw_indexes": [index_json(i) for i in self.indexes],
                 "words_indexes": [index_json(i) for i in self.words_indexes],
+                "searched_bytes_estimate": self.searched_bytes,
+                "buffer_bytes": self.buffer_bytes,
+                "fits_in_buffers": self.fits_in_buffers,
             },
             "latency_ms": {**self.latency_ms, "searches": self.searches, "days": 7},
             "measuring": self.measuring is not None,
@@ -295,18 +312,28 @@ def is_low(recall: float | None) -> bool:
     return recall is not None and recall < ATTENTION_BELOW
 
 
-def _sizes(space: Space) -> tuple[int, int, list[SpaceIndex], list[SpaceIndex]]:
-    """The table's size (heap and TOAST, not its indexes) and planner row estimate, and
-    the HNSW and words (GIN) indexes this space's search may use: its own partial ones
-    when it has them, else those every space shares (another space's partial index is
-    none of its business)."""
+class _Sizes(NamedTuple):
+    table_bytes: int
+    table_rows_estimate: int
+    indexes: list[SpaceIndex]
+    words_indexes: list[SpaceIndex]
+    buffer_bytes: int
+
+
+def _sizes(space: Space) -> _Sizes:
+    """The table's size (heap and TOAST, not its indexes) and planner row estimate, the
+    HNSW and words (GIN) indexes this space's search may use: its own partial ones when
+    it has them, else those every space shares (another space's partial index is none
+    of its business), and the server's shared buffers."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_table_size(c.oid), c.reltuples::bigint FROM pg_class c"
-            " WHERE c.oid = %s::regclass",
+            "SELECT pg_table_size(c.oid), c.reltuples::bigint,"
+            " s.setting::bigint * current_setting('block_size')::bigint"
+            " FROM pg_class c CROSS JOIN pg_settings s"
+            " WHERE c.oid = %s::regclass AND s.name = 'shared_buffers'",
             [TABLE],
         )
-        table_bytes, estimate = cursor.fetchone()
+        table_bytes, estimate, buffer_bytes = cursor.fetchone()
     found = storage.table_indexes(connection, "hnsw", "gin")
 
     def serving(method: str, own_name: str, column: str) -> list[SpaceIndex]:
@@ -319,11 +346,12 @@ def _sizes(space: Space) -> tuple[int, int, list[SpaceIndex], list[SpaceIndex]]:
         shared = [SpaceIndex(i.name, i.bytes, False) for i in of_column if not i.partial]
         return own or shared
 
-    return (
+    return _Sizes(
         int(table_bytes),
         max(0, int(estimate)),
         serving("hnsw", vector_indexes.index_name(space.pk), "embedding"),
         serving("gin", vector_indexes.words_index_name(space.pk), "search_vector"),
+        int(buffer_bytes),
     )
 
 
@@ -360,7 +388,7 @@ def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
         .filter(created_at__gte=now - LATENCY_WINDOW, duration_ms__isnull=False)
         .aggregate(p=Percentiles("duration_ms", PERCENTILES), n=Count("pk"))
     )
-    table_bytes, estimate, indexes, words_indexes = _sizes(space)
+    sizes = _sizes(space)
     figures = latency["p"] or [None] * len(PERCENTILES)
     return RetrievalHealth(
         space=space,
@@ -374,10 +402,11 @@ def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
         missing=sum(r["missing"] for r in by_model),
         models=models,
         rows=sum(r["rows"] for r in by_model),
-        table_bytes=table_bytes,
-        table_rows_estimate=estimate,
-        indexes=indexes,
-        words_indexes=words_indexes,
+        table_bytes=sizes.table_bytes,
+        table_rows_estimate=sizes.table_rows_estimate,
+        indexes=sizes.indexes,
+        words_indexes=sizes.words_indexes,
+        buffer_bytes=sizes.buffer_bytes,
         latency_ms={
             f"p{round(f * 100)}": (round(v, 1) if v is not None else None)
             for f, v in zip(PERCENTILES, figures, strict=True)

@@ -54,6 +54,7 @@ def test_it_shows_the_figures_to_a_viewer(viewer, space, embedded):
     assert "Measure now" not in html  # a viewer may look, not start a job
     assert "exactly" in html  # six memories are searched exactly
     assert "Words index <code>memory_search_vector</code>" in html  # no index of its own
+    assert "fits in the database's 256.0 MB of buffers" in html  # the test server's
 
 
 def test_it_is_not_there_for_an_outsider_or_a_stranger(outsider, client, space):
