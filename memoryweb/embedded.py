@@ -378,8 +378,8 @@ def memory_settings(profile: Profile, memory: int) -> dict[str, str]:
     The development server takes a quarter for its buffers and counts on three
     quarters being cached, the starting points PostgreSQL's documentation gives: a
     space's rows, HNSW graph and words index must stay in memory for fast search (a
-    million memories take 3.2 GB; with 1 GB of buffers their hybrid p95 was 20-23 ms,
-    with all of it 14-17). The memory is only taken as pages are read. Test servers
+    million memories take 3.2 GB; with 1 GB of buffers their hybrid p95 was 19.5-22.9
+    ms, with all of it 17.8-19.1). The memory is only taken as pages are read. Test servers
     hold little."""
     if profile.name != "dev":
         return {"shared_buffers": "256MB", "effective_cache_size": "4GB"}

@@ -190,7 +190,7 @@ def test_the_development_server_saves_its_buffered_pages_for_a_restart(profile):
     embedded.up(dev)
     assert query(dev, "SHOW shared_preload_libraries") == [("pg_prewarm",)]
     expected = embedded.memory_settings(dev, embedded.memory_allowed())["shared_buffers"]
-    buffers_mb = "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
+    buffers_mb = "SELECT pg_size_bytes(current_setting('shared_buffers')) / 1048576"
     assert query(dev, buffers_mb) == [(int(expected.removesuffix("MB")),)]
     query(dev, "CREATE TABLE read_often AS SELECT g AS n FROM generate_series(1, 10000) AS g")
     assert query(dev, "SELECT count(*) FROM read_often") == [(10000,)]

@@ -328,9 +328,8 @@ def _sizes(space: Space) -> _Sizes:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_table_size(c.oid), c.reltuples::bigint,"
-            " s.setting::bigint * current_setting('block_size')::bigint"
-            " FROM pg_class c CROSS JOIN pg_settings s"
-            " WHERE c.oid = %s::regclass AND s.name = 'shared_buffers'",
+            " pg_size_bytes(current_setting('shared_buffers'))"
+            " FROM pg_class c WHERE c.oid = %s::regclass",
             [TABLE],
         )
         table_bytes, estimate, buffer_bytes = cursor.fetchone()
