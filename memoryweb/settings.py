@@ -369,6 +369,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.retrieval.tasks.sweep_pending_embeddings",
         "schedule": env_int("MEMORYWEB_EMBEDDING_SWEEP_SECONDS", 60),
     },
+    # Adds the vectors whose graph job message was lost (apps/retrieval/graph.py).
+    "graph-sweep": {
+        "task": "apps.retrieval.tasks.sweep_graph_pending",
+        "schedule": env_int("MEMORYWEB_EMBEDDING_SWEEP_SECONDS", 60),
+    },
     "idempotency-cleanup": {
         "task": "apps.api.tasks.forget_old_idempotency_records",
         "schedule": 3600,

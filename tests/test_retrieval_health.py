@@ -97,9 +97,8 @@ def test_it_measures_a_search_that_misses_neighbours(
         cursor.execute("SET enable_seqscan = off")
         cursor.execute("SET enable_sort = off")
         scope = SqlScope.of(Memory.objects.for_space(space).active())
-        cursor.execute(
-            "EXPLAIN " + health._nearest(scope, exact=False), [str([0.1] * 384), *scope.params]
-        )
+        statement, params = health._nearest(scope, str([0.1] * 384), exact=False)
+        cursor.execute("EXPLAIN " + statement, params)
         plan = " ".join(row[0] for row in cursor.fetchall())
     try:
         if vector_indexes.index_name(space.pk) not in plan:
@@ -135,7 +134,7 @@ def test_it_samples_recent_queries_first_then_memories(
     query = np.asarray(Recall.objects.for_space(space).latest("created_at").query_vector)
     scope = SqlScope.of(Memory.objects.for_space(space).active())
     with connection.cursor() as cursor:
-        cursor.execute(health._nearest(scope, exact=True), [str(query.tolist()), *scope.params])
+        cursor.execute(*health._nearest(scope, str(query.tolist()), exact=True))
         truth = [float(d) for (d,) in cursor.fetchall()]
     assert truth == pytest.approx(exact_neighbours(space, query), abs=1e-5)
 

@@ -233,7 +233,7 @@ def test_a_selective_filter_still_returns_k_vector_results(
         cursor.execute("SET LOCAL hnsw.ef_search = 40")
     nearest = (
         rare.apply(Memory.objects.for_space(space))
-        .filter(embedding__isnull=False)
+        .filter(embedding__isnull=False, graph_pending=False)
         .defer("embedding")
         .order_by(CosineDistance("embedding", vector))[:10]
     )

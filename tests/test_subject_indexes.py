@@ -105,7 +105,8 @@ def test_it_builds_indexes_over_the_subjects_rows_alone(very_large_space):
         subject_indexes.words_index_name(space.pk, QUOTED),
     }
     harbour = f"WHERE ((space_id = {space.pk}) AND ((subject)::text = 'harbour'::text))"
-    assert harbour in found[subject_indexes.vectors_index_name(space.pk, "harbour")]
+    graph = harbour.removesuffix(")") + " AND (NOT graph_pending))"
+    assert graph in found[subject_indexes.vectors_index_name(space.pk, "harbour")]
     assert "USING hnsw" in found[subject_indexes.vectors_index_name(space.pk, "harbour")]
     assert harbour in found[subject_indexes.words_index_name(space.pk, "harbour")]
     assert "'o''brien'::text" in found[subject_indexes.vectors_index_name(space.pk, QUOTED)]

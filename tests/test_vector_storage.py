@@ -72,7 +72,9 @@ def test_it_converts_the_column_and_every_hnsw_index_both_ways(
     definitions = hnsw_definitions()
     assert partial in definitions and len(definitions) >= 2
     assert all("halfvec_cosine_ops" in d for d in definitions.values())
-    assert f"WHERE (space_id = {embedded_space.pk})" in definitions[partial]
+    assert (
+        f"WHERE ((space_id = {embedded_space.pk}) AND (NOT graph_pending))" in definitions[partial]
+    )
     assert Memory.objects.for_space(embedded_space).embedded().count() == before
 
     said = convert(settings, "vector")

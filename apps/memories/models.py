@@ -208,6 +208,10 @@ class Memory(models.Model):
     strength = models.FloatField(default=1.0, help_text="MemoryBank strength S, in days")
     embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True)
     embedding_model = models.CharField(max_length=200, blank=True)
+    # Set when a vector is stored in a space with a graph of its own, cleared when the
+    # graph job has added it there (apps/retrieval/graph.py): until then searches read
+    # the row exactly, so it is findable as soon as its vector is stored.
+    graph_pending = models.BooleanField(default=False, db_default=False)
     content_hash = models.CharField(max_length=64)
     search_vector = models.GeneratedField(
         expression=SearchVector("content", config=TEXT_SEARCH_CONFIG),
@@ -254,6 +258,9 @@ class Memory(models.Model):
                 fields=["space", "created_at"],
                 name="memory_embedding_pending",
                 condition=Q(embedding__isnull=True),
+            ),
+            models.Index(
+                fields=["space"], name="memory_graph_pending", condition=Q(graph_pending=True)
             ),
         ]
         constraints = [

@@ -24,8 +24,8 @@ from apps.memories.models import Memory, Status
 from apps.retrieval import storage, subject_indexes, vector_indexes
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.models import HealthSnapshot, Recall
-from apps.retrieval.scope import TABLE, SqlScope, column
-from apps.retrieval.search import Filters
+from apps.retrieval.scope import TABLE, SqlScope
+from apps.retrieval.search import Filters, nearest_sql
 from apps.spaces.models import Space
 
 JOB_KIND = "retrieval_health"
@@ -59,14 +59,11 @@ def start_measurement(space: Space, reason: str) -> Job:
     return job
 
 
-def _nearest(scope: SqlScope, *, exact: bool) -> str:
-    # The shape of search._candidate_lists' `nearest` CTE: ordered by the distance an
-    # HNSW index serves when the planner picks one, or, with "+ 0", by one no index
-    # serves, which reads every vector of the space.
-    distance = f"{column('embedding')} <=> {storage.query_param()}"
-    return f"""SELECT ({distance}){" + 0" if exact else ""} AS distance
-        FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
-        ORDER BY distance LIMIT {K}"""
+def _nearest(scope: SqlScope, vector: str, *, exact: bool) -> tuple[str, list[Any]]:
+    # The distances of search's nearest list: the rows an HNSW walk finds when the
+    # planner picks one, or, with `exact`, every vector of the space sorted.
+    listed, params = nearest_sql(scope, vector, K, exactly=exact)
+    return f"SELECT distance FROM ({listed}) AS nearest", params
 
 
 def recall_at_k(found: list[float], exact: list[float]) -> float | None:
@@ -135,18 +132,17 @@ def measure_recall(
     if job is not None:
         job.done, job.counts = 0, {}  # a redelivered job starts over
         job.start(total=len(vectors))
-    searched_sql, exact_sql = _nearest(scope, exact=exact), _nearest(scope, exact=True)
     recalls: list[float] = []
     # The connection's own hnsw settings (iterative scan, ef_search), as a search has.
     with connection.cursor() as cursor:
         for done, vector in enumerate(vectors, start=1):
-            params = [Vector(vector).to_text(), *scope.params]
-            cursor.execute(searched_sql, params)
+            text = Vector(vector).to_text()
+            cursor.execute(*_nearest(scope, text, exact=exact))
             found = [float(d) for (d,) in cursor.fetchall()]
             if exact:  # the search's own statement is the exact one
                 truth = found
             else:
-                cursor.execute(exact_sql, params)
+                cursor.execute(*_nearest(scope, text, exact=True))
                 truth = [float(d) for (d,) in cursor.fetchall()]
             value = recall_at_k(found, truth)
             if value is not None:
@@ -202,6 +198,8 @@ class RetrievalHealth:
     embedded: int
     pending: int
     missing: int
+    # Embedded, and read exactly by searches until the graph job adds them (graph.py).
+    waiting_for_graph: int
     # embedding_model -> active memories it embedded, the configured model first.
     models: dict[str, int]
     rows: int
@@ -286,6 +284,7 @@ class RetrievalHealth:
                 "embedded": self.embedded,
                 "pending": self.pending,
                 "missing": self.missing,
+                "waiting_for_graph": self.waiting_for_graph,
             },
             "models": {
                 "configured": self.model,
@@ -372,6 +371,7 @@ def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
             embedded=Count("pk", filter=active & Q(embedding__isnull=False)),
             pending=Count("pk", filter=vectorless & recent),
             missing=Count("pk", filter=vectorless & ~recent),
+            waiting=Count("pk", filter=active & Q(embedding__isnull=False, graph_pending=True)),
             active=Count("pk", filter=active),
         )
         .order_by()
@@ -399,6 +399,7 @@ def health_of(space: Space, now: datetime | None = None) -> RetrievalHealth:
         embedded=sum(r["embedded"] for r in by_model),
         pending=sum(r["pending"] for r in by_model),
         missing=sum(r["missing"] for r in by_model),
+        waiting_for_graph=sum(r["waiting"] for r in by_model),
         models=models,
         rows=sum(r["rows"] for r in by_model),
         table_bytes=sizes.table_bytes,

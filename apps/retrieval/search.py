@@ -34,7 +34,7 @@ from apps.core.replicas import PRIMARY
 from apps.core.ttl import TtlCache
 from apps.hygiene.models import open_flags_of
 from apps.memories.models import Kind, Link, LinkType, Memory, Status, days_between
-from apps.retrieval import expansion, storage, subject_indexes
+from apps.retrieval import expansion, storage, subject_indexes, vector_indexes
 from apps.retrieval.embedding import get_backend
 from apps.retrieval.lexical import (
     STATS,
@@ -279,7 +279,7 @@ def _candidate_lists(
         if sorts_filtered:
             nearest, nearest_params = _filtered_nearest(scope, vector_text, read, shares_read)
         else:
-            listed, nearest_params = _nearest(scope, vector_text, read, exactly=exact)
+            listed, nearest_params = nearest_sql(scope, vector_text, read, exactly=exact)
             nearest = f"nearest AS MATERIALIZED ({listed})"
         ctes.append(nearest)
         params += nearest_params
@@ -372,12 +372,34 @@ def _distance(*, exactly: bool) -> str:
     return f"{distance} + 0" if exactly else distance
 
 
-def _nearest(scope: SqlScope, vector: str, limit: int, *, exactly: bool) -> tuple[str, list[Any]]:
-    """The `limit` nearest rows of the scope, sorted exactly or by the HNSW walk."""
+def nearest_sql(
+    scope: SqlScope, vector: str, limit: int, *, exactly: bool
+) -> tuple[str, list[Any]]:
+    """The `limit` nearest rows of the scope (id, distance), sorted exactly, or by the
+    HNSW walk together with an exact sort of the rows whose vectors wait for the graph
+    job (apps/retrieval/graph.py: a few, read through an index of only them)."""
+    if exactly:
+        return _sorted(scope, vector, limit, exactly=True, condition="TRUE")
+    walked, walked_params = _sorted(
+        scope, vector, limit, exactly=False, condition=vector_indexes.GRAPH_PREDICATE
+    )
+    waiting, waiting_params = _sorted(
+        scope, vector, limit, exactly=True, condition=column("graph_pending")
+    )
     return (
-        f"""SELECT {column("id")}, {_distance(exactly=exactly)} AS distance
-            FROM "{TABLE}" WHERE {scope.condition} AND {column("embedding")} IS NOT NULL
+        f"""SELECT id, distance FROM (({walked}) UNION ALL ({waiting})) AS both_parts
             ORDER BY distance LIMIT %s""",
+        [*walked_params, *waiting_params, limit],
+    )
+
+
+def _sorted(
+    scope: SqlScope, vector: str, limit: int, *, exactly: bool, condition: str
+) -> tuple[str, list[Any]]:
+    return (
+        f"""SELECT {column("id")} AS id, {_distance(exactly=exactly)} AS distance
+            FROM "{TABLE}" WHERE {scope.condition} AND {condition}
+            AND {column("embedding")} IS NOT NULL ORDER BY distance LIMIT %s""",
         [vector, *scope.params, limit],
     )
 
@@ -396,7 +418,7 @@ def _filtered_nearest(
     estimate costs that read and no more; if there are more, the graph's walk.
     `shares_read`: BM25's `scanned` rows hold their distances (_distance_read); reading
     the 10,000 rows of a 1% filter of a million memories took 10-14 ms, twice."""
-    walked, walked_params = _nearest(scope, vector, limit, exactly=False)
+    walked, walked_params = nearest_sql(scope, vector, limit, exactly=False)
     if shares_read:
         capped, capped_params = "SELECT id, distance FROM scanned WHERE distance IS NOT NULL", []
     else:

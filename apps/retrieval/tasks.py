@@ -23,7 +23,7 @@ from apps.audit.context import request_id_var
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory
-from apps.retrieval import subject_indexes, vector_indexes
+from apps.retrieval import graph, subject_indexes, vector_indexes
 from apps.retrieval.embedding import EmbeddingBackend, EmbeddingError, get_backend
 from apps.spaces.models import Space
 
@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 # anyway, so a longer window would only delay when the first memories are findable.
 EMBED_DEBOUNCE_SECONDS = 0.2
 _SCHEDULE_KEY = "memoryweb:embed-scheduled:{space_id}"
+_GRAPH_KEY = "memoryweb:graph-scheduled:{space_id}"
 # Threads a task embeds a backlog in: one per core of the 2-core machines this was
 # measured on (see embed_all_pending_pipelined); a third made no difference.
 EMBEDDING_LANES = 2
@@ -55,17 +56,27 @@ def _redis() -> Any:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2)
 
 
+def _first_to_queue(key: str) -> bool:
+    """Whether to queue a space's job: no other caller has since it last started (it
+    deletes the key then, so work committed during a run queues another run). Without
+    Redis every caller queues; the jobs are idempotent."""
+    client = _redis()
+    return client is None or bool(client.set(key, 1, nx=True, ex=60))
+
+
+def _started(key: str) -> None:
+    client = _redis()
+    if client is not None:
+        client.delete(key)
+
+
 def schedule_embedding(space_id: int, pending: int = 1) -> None:
     """Queue embedding of a space's pending memories, once per debounce window.
 
-    Many writes in a short time set the same key, so they share one task; the task
-    clears the key when it starts, so a write that commits during a run queues another.
-    A write of `pending` memories that fills a batch on its own has nothing to wait for.
+    Many writes in a short time share one task (_first_to_queue). A write of `pending`
+    memories that fills a batch on its own has nothing to wait for.
     """
-    client = _redis()
-    if client is not None and not client.set(
-        _SCHEDULE_KEY.format(space_id=space_id), 1, nx=True, ex=60
-    ):
+    if not _first_to_queue(_SCHEDULE_KEY.format(space_id=space_id)):
         return
     full_batch = pending >= settings.EMBEDDING_BATCH_SIZE
     embed_space.apply_async(args=(space_id,), countdown=0 if full_batch else EMBED_DEBOUNCE_SECONDS)
@@ -175,9 +186,7 @@ def embed_all_pending_pipelined(space: Space, lanes: int = EMBEDDING_LANES) -> i
 
 @retrying_task
 def embed_space(space_id: int) -> int:
-    client = _redis()
-    if client is not None:
-        client.delete(_SCHEDULE_KEY.format(space_id=space_id))
+    _started(_SCHEDULE_KEY.format(space_id=space_id))
     space = Space.objects.filter(pk=space_id).first()
     if space is None:
         return 0
@@ -283,6 +292,30 @@ def refresh_lexicon_task(space_id: int) -> int:
 
 
 # ------------------------------------------------------------------ vector indexes
+
+
+def schedule_graph(space_id: int) -> None:
+    """Queue the graph job for a space whose stored vectors wait for it, once until
+    the job starts (_first_to_queue)."""
+    if _first_to_queue(_GRAPH_KEY.format(space_id=space_id)):
+        add_to_graph.delay(space_id)
+
+
+@retrying_task
+def add_to_graph(space_id: int) -> int:
+    """Add a large space's pending vectors to its HNSW graph (apps/retrieval/graph.py).
+    Idempotent: rows already added, or of a deleted space, are not pending."""
+    _started(_GRAPH_KEY.format(space_id=space_id))
+    return graph.add_pending(space_id)
+
+
+@shared_task
+def sweep_graph_pending() -> list[int]:
+    """Queue the graph job for every space with pending vectors (a lost message)."""
+    space_ids = graph.spaces_with_pending()
+    for space_id in space_ids:
+        add_to_graph.delay(space_id)
+    return space_ids
 
 
 @retrying_task

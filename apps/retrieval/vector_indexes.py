@@ -54,6 +54,9 @@ HNSW_EF_CONSTRUCTION = 64
 # vectors of 384 dimensions need about 250 MB.
 BUILD_MEMORY = "1GB"
 REQUEST_DEBOUNCE_SECONDS = 600
+# What every graph's partial index adds to its predicate, and every walk of one to its
+# condition: the rows whose vectors wait for the graph job (apps/retrieval/graph.py).
+GRAPH_PREDICATE = "NOT graph_pending"
 # database alias -> the spaces with a valid vector index, and with a valid words index,
 # of their own
 _indexed: TtlCache[str, tuple[frozenset[int], frozenset[int]]] = TtlCache(60, max_entries=16)
@@ -204,8 +207,10 @@ def _build(
             cursor.execute(f"DROP INDEX {concurrently} IF EXISTS {name}")
         # The predicate's values are written into the statement as literals (Django
         # binds on the client), as searches write theirs: the planner matches them.
+        # A graph leaves out the vectors waiting for the graph job (graph.py).
+        where = f"{predicate} AND {GRAPH_PREDICATE}" if method.startswith("hnsw") else predicate
         cursor.execute(
-            f"CREATE INDEX {concurrently} {name} ON {TABLE} USING {method} WHERE {predicate}",
+            f"CREATE INDEX {concurrently} {name} ON {TABLE} USING {method} WHERE {where}",
             predicate_params,
         )
     return True

@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.jobs.models import Job
 from apps.memories import services
 from apps.memories.models import Memory
+from apps.retrieval import graph, health, vector_indexes
 from apps.retrieval.health import JOB_KIND
 from apps.retrieval.models import HealthSnapshot
 
@@ -177,3 +178,20 @@ def test_a_finished_measurement_reads_as_sentences_on_the_jobs_page(viewer, spac
     html = viewer.get(reverse("dashboard:jobs", args=[space.slug])).content.decode()
 
     assert "200 queries sampled" in html
+
+
+def test_it_counts_the_vectors_waiting_for_the_graph(viewer, space, actor, embed_now, embedded):
+    vector_indexes.build_index(space.pk)
+    services.create_memories(space, actor, [{"content": f"a later note {i}"} for i in range(3)])
+    embed_now(space)
+
+    response = viewer.get(page(space))
+    html = " ".join(response.content.decode().split())
+    assert response.status_code == 200
+    assert "3 waiting for the graph" in html
+    assert health.health_of(space).as_json()["vectors"]["waiting_for_graph"] == 3
+
+    graph.add_pending(space.pk)
+
+    html = " ".join(viewer.get(page(space)).content.decode().split())
+    assert "0 waiting for the graph" in html

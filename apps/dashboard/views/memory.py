@@ -247,10 +247,10 @@ def _links(memory: Memory) -> tuple[list[tuple[str, str, list[LinkedMemory]]], l
 def _similar(memory: Memory) -> list[tuple[Memory, float]]:
     """The nearest active memories by cosine distance, with their similarity.
 
-    The HNSW index answers first. When it finds fewer than asked (a small space whose
-    neighbours in the shared index mostly belong to other spaces, or are dead rows not
-    yet vacuumed), every candidate row is compared instead: exact, and cheap exactly
-    then, since the space has few memories near this one.
+    The space's HNSW index answers first, if it has one. When it finds fewer than asked
+    (dead rows not yet vacuumed, inactive ones), every candidate row is compared
+    instead: exact, and cheap exactly then, since the space has few memories near this
+    one.
     """
     if memory.embedding is None:
         return []
@@ -262,7 +262,15 @@ def _similar(memory: Memory) -> list[tuple[Memory, float]]:
         .defer("embedding", "search_vector")
     )
     distance = CosineDistance("embedding", memory.embedding)
-    nearest = list(candidates.annotate(distance=distance).order_by("distance")[:SIMILAR_COUNT])
+    # A large space's graph leaves out the vectors waiting for the graph job
+    # (apps/retrieval/graph.py): those few are compared one by one beside the walk.
+    walked = candidates.filter(graph_pending=False).annotate(distance=distance)
+    waiting = candidates.filter(graph_pending=True).annotate(distance=distance + 0)
+    nearest = list(
+        walked.order_by("distance")[:SIMILAR_COUNT]
+        .union(waiting.order_by("distance")[:SIMILAR_COUNT], all=True)
+        .order_by("distance")[:SIMILAR_COUNT]
+    )
     if len(nearest) < SIMILAR_COUNT:
         # Adding zero hides the ordering from the index: a plain sort of the rows.
         exact = candidates.annotate(distance=distance + 0).order_by("distance")

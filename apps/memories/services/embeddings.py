@@ -18,6 +18,7 @@ from apps.memories.services.records import (
     MemoryId,
     embed_after_commit,
 )
+from apps.retrieval import graph
 from apps.spaces.models import Space
 
 
@@ -79,7 +80,9 @@ def store_embeddings(
     A vector is dropped when the memory's content changed since it was read (its hash
     no longer matches), so a slow batch can never attach an old text's vector; so is a
     reading in context when either of its two texts changed. The embedding is derived
-    data: no version is written, one audit event per batch.
+    data: no version is written, one audit event per batch. In a space with a graph of
+    its own the vectors wait for the graph job (apps/retrieval/graph.py), queued once
+    they are committed.
     """
     if len(rows) != len(vectors):
         raise ValueError(f"{len(rows)} memories but {len(vectors)} vectors")
@@ -87,17 +90,19 @@ def store_embeddings(
         return 0
     # One array each: the database, not numpy, says which vector has the wrong size.
     arrays = [np.asarray(vector, dtype=np.float32) for vector in vectors]
+    defers_graph = graph.defers_insert(space.pk)
     with binary_vector_cursor() as cursor:
         cursor.execute(
             """
             UPDATE memories_memory AS m
-            SET embedding = v.embedding, embedding_model = %s
+            SET embedding = v.embedding, embedding_model = %s, graph_pending = %s
             FROM unnest(%s::uuid[], %s::text[], %b::vector[]) AS v(id, content_hash, embedding)
             WHERE m.id = v.id AND m.content_hash = v.content_hash AND m.space_id = %s
             RETURNING m.id::text
             """,
             [
                 model,
+                defers_graph,
                 [str(memory_id) for memory_id, _ in rows],
                 [expected_hash for _, expected_hash in rows],
                 arrays,
@@ -106,6 +111,10 @@ def store_embeddings(
         )
         stored = [memory_id for (memory_id,) in cursor.fetchall()]
         read_in_context = _store_in_context(cursor, space, contexts, model)
+    if stored and defers_graph:
+        from apps.retrieval.tasks import schedule_graph
+
+        transaction.on_commit(lambda: schedule_graph(space.pk))
     if stored or read_in_context:
         summary = {"model": model, "count": len(stored), "memories": stored}
         if read_in_context:
