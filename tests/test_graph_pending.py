@@ -38,7 +38,8 @@ def pending_ids(space: Space) -> set[Any]:
 
 
 def vectors(space: Space) -> dict[Any, list[float]]:
-    return {pk: list(v) for pk, v in Memory.objects.for_space(space).values_list("pk", "embedding")}
+    rows = Memory.objects.for_space(space).embedded().values_list("pk", "embedding")
+    return {pk: list(vector) for pk, vector in rows if vector is not None}
 
 
 def test_it_stores_a_large_space_s_vectors_outside_its_graph(
