@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from apps.audit.actors import Actor
 from apps.memories import services
@@ -182,3 +183,36 @@ def test_the_sweep_queues_the_graph_job_for_spaces_with_waiting_vectors(
 
     assert tasks.sweep_graph_pending() == [indexed_space.pk]
     assert queued == [indexed_space.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_builds_existing_graphs_again_without_the_waiting_rows(space: Space) -> None:
+    before, after = (
+        ("memories", "0010_words_index_per_large_space"),
+        ("memories", "0011_graph_pending"),
+    )
+    name = vector_indexes.index_name(space.pk)
+
+    def definition() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name])
+            return str(cursor.fetchone()[0])
+
+    def migrate(target: tuple[str, str]) -> None:
+        MigrationExecutor(connection).migrate([target])
+
+    try:
+        migrate(before)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE INDEX {name} ON memories_memory USING hnsw"
+                f" (embedding {health.storage.cosine_opclass()}) WHERE space_id = {space.pk}"
+            )
+        migrate(after)
+        assert definition().endswith(f"WHERE ((space_id = {space.pk}) AND (NOT graph_pending))")
+        migrate(before)
+        assert definition().endswith(f"WHERE (space_id = {space.pk})")
+    finally:
+        migrate(after)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP INDEX IF EXISTS {name}")
