@@ -110,3 +110,57 @@ def test_the_expected_indexes_exist(db):
     assert "USING gin (search_vector)" in indexes["memory_search_vector"]
     assert "USING gin (tags)" in indexes["memory_tags"]
     assert "memory_status_created" in indexes
+
+
+WRITE_PATH_TABLES = ["memories_memory", "memories_memoryversion", "audit_auditevent"]
+
+
+@pytest.mark.django_db
+def test_no_index_a_write_fills_is_the_start_of_another():
+    # Every memory written adds a row to each of these tables, and every vector stored
+    # rewrites its memory's row: an index that another one's leading columns already
+    # serve is an entry a row for nothing.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT t.relname, i.relname, ix.indkey::int2[], ix.indpred IS NOT NULL,
+                   ix.indexprs IS NOT NULL, am.amname
+            FROM pg_index ix
+            JOIN pg_class i ON i.oid = ix.indexrelid
+            JOIN pg_class t ON t.oid = ix.indrelid
+            JOIN pg_am am ON am.oid = i.relam
+            WHERE t.relname = ANY(%s)
+            """,
+            [WRITE_PATH_TABLES],
+        )
+        indexes = cursor.fetchall()
+    plain = [(t, name, keys) for t, name, keys, partial, expr, am in indexes if am == "btree"]
+    full = [
+        (t, name, keys)
+        for t, name, keys, partial, expr, am in indexes
+        if am == "btree" and not partial and not expr
+    ]
+    redundant = [
+        (name, other)
+        for table, name, keys in full
+        for other_table, other, other_keys in plain
+        if other_table == table
+        and other != name
+        and len(keys) < len(other_keys)
+        and other_keys[: len(keys)] == keys
+        and not name.endswith("_pkey")
+    ]
+    assert redundant == []
+    names = {name for _, name, *_ in indexes}
+    assert {"memoryversion_actor_user", "auditevent_actor_token"} <= names
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_finds_their_history_through_the_partial_actor_index(space):
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            "EXPLAIN SELECT id FROM memories_memoryversion WHERE actor_user_id IN (1, 2)"
+        )
+        plan = " ".join(row[0] for row in cursor.fetchall())
+    assert "memoryversion_actor_user" in plan

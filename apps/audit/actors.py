@@ -17,6 +17,20 @@ class ActorType(models.TextChoices):
     SYSTEM = "system", "System job"
 
 
+def actor_indexes(prefix: str) -> list[models.Index]:
+    """Indexes of a history table's actor user and token over the rows that have one.
+    A system job's rows have neither and an agent's no user, so a full index took two
+    entries a row for nothing; deleting a user or a token looks up non-null ones only."""
+    return [
+        models.Index(
+            fields=[field],
+            name=f"{prefix}_{field}",
+            condition=models.Q(**{f"{field}__isnull": False}),
+        )
+        for field in ("actor_user", "actor_token")
+    ]
+
+
 @dataclass(frozen=True)
 class Actor:
     type: str

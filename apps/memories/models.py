@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pgvector.django import HalfVectorField, VectorField
 
-from apps.audit.actors import ActorType
+from apps.audit.actors import ActorType, actor_indexes
 from apps.spaces.models import ApiToken, Space
 from apps.spaces.scoping import SpaceScopedManager
 
@@ -181,7 +181,11 @@ class MemoryManager(SpaceScopedManager["Memory"]):
 
 class Memory(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="memories")
+    # No index of its own: every index of the table but the primary key starts with
+    # space_id, and each index is one more entry for every write and vector store.
+    space = models.ForeignKey(
+        Space, on_delete=models.CASCADE, related_name="memories", db_index=False
+    )
     subject = models.CharField(
         max_length=MemoryRules.LABEL_MAX_LENGTH, blank=True, help_text="Whom or what it is about"
     )
@@ -389,16 +393,25 @@ class MemoryVersion(models.Model):
         REDACT = "redact", "Redacted"
 
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
-    memory = models.ForeignKey(Memory, on_delete=models.CASCADE, related_name="versions")
+    # Indexed by memoryversion_unique (memory, version); the actors by partial indexes
+    # of the rows that have one (ActorIndexes): every write adds a version.
+    memory = models.ForeignKey(
+        Memory, on_delete=models.CASCADE, related_name="versions", db_index=False
+    )
     version = models.PositiveIntegerField()
     action = models.CharField(max_length=16, choices=Action.choices)
     reason = models.TextField(blank=True)
     actor_type = models.CharField(max_length=8, choices=ActorType.choices)
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     actor_token = models.ForeignKey(
-        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     actor_label = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
@@ -424,6 +437,7 @@ class MemoryVersion(models.Model):
 
     class Meta:
         ordering = ["memory", "version"]
+        indexes = actor_indexes("memoryversion")
         constraints = [
             models.UniqueConstraint(fields=["memory", "version"], name="memoryversion_unique"),
             models.CheckConstraint(condition=Q(version__gt=0), name="memoryversion_positive"),
