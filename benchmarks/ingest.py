@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import torch
-from common import machine, percentile
+from common import database_cpu_seconds, machine, percentile
 from django.conf import settings
 from hygiene_scan import memories as realistic_memories
 
@@ -147,13 +147,16 @@ def main() -> None:
         # processes' turns on the cores, its CPU time does not.
         write_seconds: dict[str, list[float]] = {"default policy": [], "allow all": []}
         write_cpu: dict[str, list[float]] = {"default policy": [], "allow all": []}
+        write_database: dict[str, list[float]] = {"default policy": [], "allow all": []}
         for policy in ["default policy", "allow all", "allow all", "default policy"]:
             space.settings = ALLOW_ALL if policy == "allow all" else {}
             space.save(update_fields=["settings"])
             started, cpu_started = time.perf_counter(), time.process_time()
+            database_started = database_cpu_seconds()
             write_all(space, actor, next(text_sets), args.batch)
             write_seconds[policy].append(time.perf_counter() - started)
             write_cpu[policy].append(time.process_time() - cpu_started)
+            write_database[policy].append(database_cpu_since(database_started))
         writes_alone = statistics.mean(write_seconds["default policy"])
         writes_allowed = statistics.mean(write_seconds["allow all"])
         hygiene_cpu_ms = (
@@ -164,7 +167,9 @@ def main() -> None:
             )
             / args.count
         )
+        database_started = database_cpu_seconds()
         store_alone = store_all(space, model) / 4
+        store_database = database_cpu_since(database_started) / 4
         # The scratch space is small, so it has no HNSW index (vectors are searched
         # exactly): storing a vector there touches no graph. A large space has its own
         # graph: a stored vector waits outside it, and the graph job inserts it
@@ -175,16 +180,21 @@ def main() -> None:
         # Three times each part, everything allowed: single timings on this machine
         # drift by a fifth from one minute to the next.
         indexed: dict[str, list[float]] = {"write": [], "store": [], "graph": []}
+        indexed_database: dict[str, list[float]] = {"write": [], "store": [], "graph": []}
         space.settings = ALLOW_ALL
         space.save(update_fields=["settings"])
         for _ in range(3):
-            started = time.perf_counter()
+            started, database_started = time.perf_counter(), database_cpu_seconds()
             write_all(space, actor, next(text_sets), args.batch)
             indexed["write"].append(time.perf_counter() - started)
+            indexed_database["write"].append(database_cpu_since(database_started))
+            database_started = database_cpu_seconds()
             indexed["store"].append(store_all(space, model))
-            started = time.perf_counter()
+            indexed_database["store"].append(database_cpu_since(database_started))
+            started, database_started = time.perf_counter(), database_cpu_seconds()
             added = graph.add_pending(space.pk)
             indexed["graph"].append(time.perf_counter() - started)
+            indexed_database["graph"].append(database_cpu_since(database_started))
             assert added == args.count, f"the graph job added {added} of {args.count} vectors"
         write_all(space, actor, next(text_sets), args.batch)
         started, started_at = time.perf_counter(), time.time()
@@ -237,12 +247,27 @@ def main() -> None:
         return f"{statistics.median(each):.2f} ms ({', '.join(f'{ms:.2f}' for ms in each)})"
 
     together = [w + s for w, s in zip(indexed["write"], indexed["store"], strict=True)]
+    database_together = [
+        w + s for w, s in zip(indexed_database["write"], indexed_database["store"], strict=True)
+    ]
     print(
         f"in a space with its own HNSW index ({indexed_size} vectors in it), everything"
         f" allowed, median of three (each): write {per_memory(indexed['write'])}, store"
         f" {per_memory(indexed['store'])}, the vector waiting outside the graph; write +"
         f" store {per_memory(together)}; then the graph job inserts it,"
         f" {per_memory(indexed['graph'])}"
+    )
+    # The same parts as PostgreSQL's own CPU time: the figures above also hold this
+    # process's Python (half of a write) and the waits on the server.
+    allowed_database = statistics.mean(write_database["allow all"])
+    print(
+        "PostgreSQL's CPU per memory, everything allowed: in a space searched exactly,"
+        f" write {1000 * allowed_database / args.count:.2f} ms + store"
+        f" {1000 * store_database / args.count:.2f} ms ="
+        f" {1000 * (allowed_database + store_database) / args.count:.2f} ms; in a space"
+        f" with its own HNSW index, write {per_memory(indexed_database['write'])} + store"
+        f" {per_memory(indexed_database['store'])} = {per_memory(database_together)};"
+        f" the graph job {per_memory(indexed_database['graph'])}"
     )
     print(
         f"hygiene on write, writes alone: {1000 * writes_alone / args.count:.2f} ms each "
@@ -369,6 +394,12 @@ def warm_worker(
     finally:
         stop_worker_process(worker)
         purge_space(space, actor, reason="benchmark finished")
+
+
+def database_cpu_since(started: float | None) -> float:
+    """PostgreSQL's CPU seconds since `started` (NaN when it cannot be read)."""
+    now = database_cpu_seconds()
+    return float("nan") if started is None or now is None else now - started
 
 
 def write_all(space: Space, actor: Actor, texts: list[str], batch: int) -> list[float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import models
 
 if TYPE_CHECKING:
@@ -15,6 +16,21 @@ class ActorType(models.TextChoices):
     USER = "user", "Person"
     TOKEN = "token", "Agent token"
     SYSTEM = "system", "System job"
+
+
+def actor_foreign_keys() -> tuple[models.ForeignKey[Any, Any], models.ForeignKey[Any, Any]]:
+    """A history row's actor user and token, indexed by actor_indexes() alone."""
+    options: dict[str, Any] = {
+        "null": True,
+        "blank": True,
+        "on_delete": models.SET_NULL,
+        "related_name": "+",
+        "db_index": False,
+    }
+    return (
+        models.ForeignKey(settings.AUTH_USER_MODEL, **options),
+        models.ForeignKey("spaces.ApiToken", **options),
+    )
 
 
 def actor_indexes(prefix: str) -> list[models.Index]:

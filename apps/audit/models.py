@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from apps.audit.actors import ActorType, actor_indexes
-from apps.spaces.models import ApiToken, Space
+from apps.audit.actors import ActorType, actor_foreign_keys, actor_indexes
+from apps.spaces.models import Space
 from apps.spaces.scoping import SpaceScopedManager
 
 
@@ -25,17 +24,7 @@ class AuditEvent(models.Model):
         Space, on_delete=models.CASCADE, related_name="audit_events", db_index=False
     )
     actor_type = models.CharField(max_length=8, choices=ActorType.choices)
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
-    actor_token = models.ForeignKey(
-        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
+    actor_user, actor_token = actor_foreign_keys()
     actor_label = models.CharField(max_length=200)
     action = models.CharField(max_length=64)
     target_type = models.CharField(max_length=32)

@@ -24,8 +24,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from pgvector.django import HalfVectorField, VectorField
 
-from apps.audit.actors import ActorType, actor_indexes
-from apps.spaces.models import ApiToken, Space
+from apps.audit.actors import ActorType, actor_foreign_keys, actor_indexes
+from apps.spaces.models import Space
 from apps.spaces.scoping import SpaceScopedManager
 
 # Full-text search uses one fixed configuration so the generated column is immutable.
@@ -402,17 +402,7 @@ class MemoryVersion(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     reason = models.TextField(blank=True)
     actor_type = models.CharField(max_length=8, choices=ActorType.choices)
-    actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
-    actor_token = models.ForeignKey(
-        ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
-    )
+    actor_user, actor_token = actor_foreign_keys()
     actor_label = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
 
