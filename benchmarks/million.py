@@ -76,7 +76,8 @@ from apps.memories.transfer.importer import import_lines  # noqa: E402
 from apps.retrieval import search as search_module  # noqa: E402
 from apps.retrieval import storage, subject_indexes, vector_indexes  # noqa: E402
 from apps.retrieval.lexical import refresh_lexicon  # noqa: E402
-from apps.retrieval.search import Filters, search  # noqa: E402
+from apps.retrieval.scope import SqlScope  # noqa: E402
+from apps.retrieval.search import Filters, nearest_sql, search  # noqa: E402
 from apps.spaces.models import Space  # noqa: E402
 from apps.spaces.services import purge_space  # noqa: E402
 
@@ -324,25 +325,23 @@ def explain(statement: str) -> None:
 def recall(space: Space, samples: int) -> None:
     """recall@10 of the nearest list against an exact scan, as search reads it: of the
     space's graph, and of the 1% filter's (its subject's own graph, if it has one)."""
-    for label, condition in (("no filter", ""), ("1% filter", " AND subject = 'rare'")):
+    for label, filters in (("no filter", {}), ("1% filter", {"subject": "rare"})):
         started = phase(f"recall@10 on {samples} queries, {label}")
         found = 0
-        nearest = (
-            f"SELECT id FROM memories_memory WHERE space_id = %s{condition}"
-            " AND embedding IS NOT NULL ORDER BY (embedding <=> %s::vector){} LIMIT 10"
-        )
+        scope = SqlScope.of(Memory.objects.for_space(space).filter(**filters))
         for _ in range(samples):
             vector = "[" + ",".join(map(str, vector_for(int(rng.integers(TOPICS))))) + "]"
             with connection.cursor() as cursor:
-                cursor.execute(nearest.format(""), [space.pk, vector])
-                approximate = {pk for (pk,) in cursor.fetchall()}
-                cursor.execute(nearest.format(" + 0"), [space.pk, vector])
-                exact = {pk for (pk,) in cursor.fetchall()}
+                cursor.execute(*nearest_sql(scope, vector, 10, exactly=False))
+                approximate = {pk for pk, _ in cursor.fetchall()}
+                cursor.execute(*nearest_sql(scope, vector, 10, exactly=True))
+                exact = {pk for pk, _ in cursor.fetchall()}
             found += len(approximate & exact)
         share = found / (10 * samples)
         print(f"recall@10 (HNSW vs exact, {samples} queries, {label}): {share:.3f}")
         with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (COSTS OFF) " + nearest.format(""), [space.pk, vector])
+            statement, params = nearest_sql(scope, vector, 10, exactly=False)
+            cursor.execute("EXPLAIN (COSTS OFF) " + statement, params)
             plan = " / ".join(VECTOR.sub(SHORT, line.strip()) for (line,) in cursor.fetchall())
         print(f"  the approximate list's plan: {plan}")
         done("recall", started)
