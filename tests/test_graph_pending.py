@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from apps.audit.actors import Actor
+from apps.dashboard.views.memory import _similar
 from apps.memories import services
 from apps.memories.models import Memory
 from apps.retrieval import graph, health, tasks, vector_indexes
@@ -119,12 +120,17 @@ def test_the_walk_alone_does_not_find_them_until_they_are_added(indexed_space, a
 
 
 def test_recall_is_measured_with_the_waiting_rows(indexed_space, actor, embed_now):
-    services.create_memories(indexed_space, actor, [{"content": f"{QUERY} {i}"} for i in range(12)])
+    # Twelve waiting memories nearer the recorded query than anything in the graph:
+    # the exact ten are all waiting ones, which the walk alone does not hold.
+    texts = [f"{QUERY} {i}" for i in range(12)]
+    services.create_memories(indexed_space, actor, [{"content": text} for text in texts])
     embed_now(indexed_space)
     assert len(pending_ids(indexed_space)) == 12
+    search(indexed_space, QUERY, mode="vector", actor=actor)
 
-    snapshot = health.measure(indexed_space, size=20)
+    snapshot = health.measure(indexed_space, size=1)
 
+    assert snapshot.from_queries == 1
     assert snapshot.recall == 1.0
     assert not snapshot.exact
 
@@ -216,3 +222,16 @@ def test_the_migration_builds_existing_graphs_again_without_the_waiting_rows(spa
         migrate(after)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def test_a_memory_s_similar_list_holds_the_waiting_memories(indexed_space, actor, embed_now):
+    first, second = services.create_memories(
+        indexed_space, actor, [{"content": QUERY}, {"content": f"{QUERY} again"}]
+    )
+    embed_now(indexed_space)
+    prefer_the_index()
+
+    similar = _similar(Memory.objects.for_space(indexed_space).get(pk=first.pk))
+
+    assert len(similar) == 5
+    assert similar[0][0].pk == second.pk

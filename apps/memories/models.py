@@ -394,7 +394,7 @@ class MemoryVersion(models.Model):
 
     space = models.ForeignKey(Space, on_delete=models.CASCADE, related_name="+")
     # Indexed by memoryversion_unique (memory, version); the actors by partial indexes
-    # of the rows that have one (ActorIndexes): every write adds a version.
+    # of the rows that have one (actor_indexes): every write adds a version.
     memory = models.ForeignKey(
         Memory, on_delete=models.CASCADE, related_name="versions", db_index=False
     )

@@ -20,15 +20,11 @@ vectors as fast as a small space's, and its lanes spend the cores on the model.
 
 from __future__ import annotations
 
-import logging
-
 from django.db import connection, transaction
 
 from apps.memories.models import Memory
 from apps.retrieval import vector_indexes
 from apps.spaces.models import Space
-
-logger = logging.getLogger(__name__)
 
 TABLE = Memory._meta.db_table
 # Rows the job adds in one transaction: its row locks and its share of a vacuum are
@@ -42,10 +38,6 @@ def defers_insert(space_id: int) -> bool:
     whose graph appeared since is caught by the graph's predicate: its vectors go in
     with the store, as before."""
     return not vector_indexes.searches_exactly(space_id)
-
-
-def pending(space_id: int) -> int:
-    return Memory.objects.for_space(space_id).filter(graph_pending=True).count()
 
 
 def add_pending(space_id: int, batch: int = BATCH) -> int:

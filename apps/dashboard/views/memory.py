@@ -15,6 +15,7 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.messages.storage.base import Message
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -22,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from pgvector.django import CosineDistance
+from pgvector import Vector
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import record_events
@@ -50,6 +51,8 @@ from apps.hygiene.marks import marked_text, open_flags_by_memory
 from apps.memories import services
 from apps.memories.models import Episode, Link, LinkType, Memory, MemoryVersion, Status
 from apps.retrieval.models import RecallFeedback
+from apps.retrieval.scope import SqlScope
+from apps.retrieval.search import nearest_sql
 from apps.spaces.models import Role
 
 # Bounds that keep a busy memory's page fast; each list says when it is cut.
@@ -245,37 +248,28 @@ def _links(memory: Memory) -> tuple[list[tuple[str, str, list[LinkedMemory]]], l
 
 
 def _similar(memory: Memory) -> list[tuple[Memory, float]]:
-    """The nearest active memories by cosine distance, with their similarity.
-
-    The space's HNSW index answers first, if it has one. When it finds fewer than asked
+    """The nearest active memories by cosine distance, with their similarity, found as
+    a search finds its nearest list (search.nearest_sql: the space's HNSW graph, if it
+    has one, and the vectors still waiting for it). When the walk finds fewer than asked
     (dead rows not yet vacuumed, inactive ones), every candidate row is compared
     instead: exact, and cheap exactly then, since the space has few memories near this
     one.
     """
     if memory.embedding is None:
         return []
-    candidates = (
-        Memory.objects.for_space(memory.space_id)
-        .active()
-        .embedded()
-        .exclude(pk=memory.pk)
-        .defer("embedding", "search_vector")
-    )
-    distance = CosineDistance("embedding", memory.embedding)
-    # A large space's graph leaves out the vectors waiting for the graph job
-    # (apps/retrieval/graph.py): those few are compared one by one beside the walk.
-    walked = candidates.filter(graph_pending=False).annotate(distance=distance)
-    waiting = candidates.filter(graph_pending=True).annotate(distance=distance + 0)
-    nearest = list(
-        walked.order_by("distance")[:SIMILAR_COUNT]
-        .union(waiting.order_by("distance")[:SIMILAR_COUNT], all=True)
-        .order_by("distance")[:SIMILAR_COUNT]
-    )
-    if len(nearest) < SIMILAR_COUNT:
-        # Adding zero hides the ordering from the index: a plain sort of the rows.
-        exact = candidates.annotate(distance=distance + 0).order_by("distance")
-        nearest = list(exact[:SIMILAR_COUNT])
-    return [(other, 1.0 - float(other.distance)) for other in nearest]
+    candidates = Memory.objects.for_space(memory.space_id).active().embedded().exclude(pk=memory.pk)
+    scope = SqlScope.of(candidates)
+    vector = Vector(memory.embedding).to_text()
+    with connection.cursor() as cursor:
+        cursor.execute(*nearest_sql(scope, vector, SIMILAR_COUNT, exactly=False))
+        nearest = cursor.fetchall()
+        if len(nearest) < SIMILAR_COUNT:
+            cursor.execute(*nearest_sql(scope, vector, SIMILAR_COUNT, exactly=True))
+            nearest = cursor.fetchall()
+    if not nearest:
+        return []
+    found = candidates.defer("embedding", "search_vector").in_bulk([pk for pk, _ in nearest])
+    return [(found[pk], 1.0 - float(distance)) for pk, distance in nearest if pk in found]
 
 
 def _supersessions(
